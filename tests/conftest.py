@@ -1,0 +1,36 @@
+"""Fixtures shared by the whole suite. Fixtures for one area live beside its tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A temp dir with a short path: AF_UNIX socket paths must stay under 108 bytes, and pytest's
+    tmp_path (/tmp/pytest-of-root/pytest-N/test_long_name0/...) plus `agents/<name>/manager.sock` does not."""
+    path = Path(tempfile.mkdtemp(prefix="hh-", dir="/tmp"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def claude_bin() -> str:
+    """The pinned Claude Code CLI that scripts/setup installs."""
+    candidates = [os.environ.get("HYPERHIVE_CLAUDE", ""),
+                  str(Path(__file__).resolve().parent.parent / ".tools/claude/node_modules/.bin/claude")]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return candidate
+    found = shutil.which("claude")
+    if found:
+        return found
+    pytest.fail("the claude CLI is not installed: run scripts/setup (it installs the pinned npm package)")
