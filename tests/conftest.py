@@ -34,3 +34,6 @@ def claude_bin() -> str:
     if found:
         return found
     pytest.fail("the claude CLI is not installed: run scripts/setup (it installs the pinned npm package)")
+
+
+pytest_plugins = ["tests.support.fixtures"]

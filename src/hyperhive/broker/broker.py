@@ -1,0 +1,168 @@
+"""The broker: durable inboxes with push delivery.
+
+`send` commits before it answers; `recv` returns at once when mail is pending and otherwise sleeps on an
+event that `send` sets (no polling anywhere in the delivery path). Delivery is at-least-once: a message
+stays pending until acked, and message ids make duplicates detectable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+from hyperhive.protocol import (
+    BROADCAST,
+    MANAGER_ALIAS,
+    MANAGER_NAME,
+    MAX_BODY_BYTES,
+    OPERATOR,
+    ErrorCode,
+    HiveError,
+)
+from hyperhive.protocol.names import is_agent_name
+from hyperhive.store import MessageRecord, NewMessage, Store
+
+from .inboxes import Inboxes, Lease
+
+MessagesListener = Callable[[list[MessageRecord]], Awaitable[None] | None]
+AckListener = Callable[[str, list[int]], Awaitable[None] | None]
+
+
+class Directory(Protocol):
+    """Who can receive mail. The daemon's agent registry implements it."""
+
+    def is_agent(self, name: str) -> bool: ...
+
+    def agent_names(self) -> list[str]: ...
+
+
+class RecipientPolicy(Protocol):
+    def refusal(self, sender: str, recipient: str) -> str | None:
+        """A sentence saying why `sender` may not write to `recipient`, or None when it may."""
+
+
+class AllowAll:
+    def refusal(self, sender: str, recipient: str) -> str | None:
+        return None
+
+
+class Broker:
+    def __init__(self, store: Store, directory: Directory, policy: RecipientPolicy | None = None) -> None:
+        self.store = store
+        self.directory = directory
+        self.policy: RecipientPolicy = policy or AllowAll()
+        self.inboxes = Inboxes()
+        self._message_listeners: list[MessagesListener] = []
+        self._ack_listeners: list[AckListener] = []
+
+    def on_messages(self, listener: MessagesListener) -> None:
+        self._message_listeners.append(listener)
+
+    def on_ack(self, listener: AckListener) -> None:
+        self._ack_listeners.append(listener)
+
+    # --- sending ----------------------------------------------------------------------------------
+    async def send(
+        self, sender: str, to: str, body: str, in_reply_to: int | None = None
+    ) -> list[MessageRecord]:
+        """Store one message per recipient and wake their readers. Durable when this returns."""
+        _check_body(body)
+        recipients = self.resolve_recipients(sender, to)
+        if in_reply_to is not None and await self.store.get_message(in_reply_to) is None:
+            raise HiveError(ErrorCode.NOT_FOUND, f"in_reply_to names message {in_reply_to}, which does not exist")
+        now = time.time()
+        broadcast = to == BROADCAST
+        stored = await self.store.insert_messages(
+            [NewMessage(sender, r, body, now, in_reply_to, broadcast) for r in recipients]
+        )
+        for recipient in recipients:
+            self.inboxes.notify(recipient)
+        await _emit(self._message_listeners, stored)
+        return stored
+
+    def resolve_recipients(self, sender: str, to: str) -> list[str]:
+        if to == BROADCAST:
+            targets = [name for name in self.directory.agent_names() if name != sender]
+            if not targets:
+                raise HiveError(ErrorCode.NOT_FOUND, "a broadcast needs at least one other agent in the hive")
+            return targets
+        recipient = MANAGER_NAME if to == MANAGER_ALIAS else to
+        if recipient != OPERATOR:
+            if not is_agent_name(recipient):
+                raise HiveError(
+                    ErrorCode.INVALID_NAME,
+                    f"cannot send to {to[:40]!r}: not an agent name, 'operator', 'manager' or '*'",
+                )
+            if not self.directory.is_agent(recipient):
+                raise HiveError(ErrorCode.NOT_FOUND, f"no agent named {recipient!r} in this hive")
+        refusal = self.policy.refusal(sender, recipient)
+        if refusal:
+            raise HiveError(ErrorCode.NOT_ALLOWED, refusal)
+        return [recipient]
+
+    # --- receiving --------------------------------------------------------------------------------
+    def open_lease(self, recipient: str) -> Lease:
+        return self.inboxes.open_lease(recipient)
+
+    def close_lease(self, lease: Lease) -> None:
+        self.inboxes.close_lease(lease)
+
+    async def recv(
+        self, lease: Lease, max_count: int, wait_seconds: float, ack: bool = False
+    ) -> tuple[list[MessageRecord], int]:
+        """Up to `max_count` pending messages for the lease's owner, and how many more are pending."""
+        recipient = lease.owner
+        deadline = asyncio.get_running_loop().time() + wait_seconds
+        while True:
+            arrived = self.inboxes.arrival(recipient)
+            messages = await self.store.unacked_messages(
+                recipient, max_count, exclude_ids=self.inboxes.in_flight(recipient)
+            )
+            # Another reader of the same inbox may have claimed some of these while we awaited the store.
+            held = self.inboxes.in_flight(recipient)
+            messages = [m for m in messages if m.id not in held]
+            if messages:
+                break
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                return [], 0
+            try:
+                async with asyncio.timeout(remaining):
+                    await arrived.wait()
+            except TimeoutError:
+                return [], 0
+        ids = [m.id for m in messages]
+        lease.in_flight.update(ids)  # claimed before the next await, so no other reader takes them
+        if ack:
+            await self.ack(recipient, ids)
+        else:
+            await self.store.mark_delivered(ids, time.time())
+        pending = await self.store.count_unacked(recipient) - len(self.inboxes.in_flight(recipient))
+        return messages, max(pending, 0)
+
+    async def ack(self, recipient: str, ids: Sequence[int]) -> list[int]:
+        acked = await self.store.ack_messages(recipient, ids, time.time())
+        self.inboxes.settle(recipient, list(ids))
+        if acked:
+            await _emit(self._ack_listeners, recipient, acked)
+        return acked
+
+    async def pending_count(self, recipient: str) -> int:
+        return max(await self.store.count_unacked(recipient) - len(self.inboxes.in_flight(recipient)), 0)
+
+
+def _check_body(body: str) -> None:
+    if not body:
+        raise HiveError(ErrorCode.BAD_REQUEST, "the message body is empty")
+    size = len(body.encode())
+    if size > MAX_BODY_BYTES:
+        raise HiveError(ErrorCode.LIMIT, f"the message body is {size} bytes; the limit is {MAX_BODY_BYTES}")
+
+
+async def _emit(listeners: Sequence[Callable[..., Awaitable[None] | None]], *args: object) -> None:
+    for listener in listeners:
+        result = listener(*args)
+        if result is not None:
+            await result

@@ -1,0 +1,65 @@
+"""Asyncio client with one persistent connection (the harness, the MCP tool server, `serve`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from pathlib import Path
+from typing import Any
+
+from hyperhive.protocol import MAX_LINE_BYTES, ErrorCode, encode_line
+
+from .errors import RequestFailed, Unreachable, raise_for, unreachable
+
+
+class AsyncSocketClient:
+    """Requests on one connection, one at a time (a lock keeps answers paired with questions).
+    Use one client per concurrent conversation: a blocking `recv` holds its connection."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._lock = asyncio.Lock()
+
+    async def connect(self) -> None:
+        try:
+            self._reader, self._writer = await asyncio.open_unix_connection(
+                str(self.path), limit=MAX_LINE_BYTES + 1
+            )
+        except OSError as exc:
+            raise unreachable(self.path, exc) from None
+
+    @property
+    def connected(self) -> bool:
+        return self._writer is not None and not self._writer.is_closing()
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await self._writer.wait_closed()
+        self._reader = self._writer = None
+
+    async def request(self, cmd: str, **fields: Any) -> dict[str, Any]:
+        async with self._lock:
+            if not self.connected:
+                await self.connect()
+            assert self._reader is not None and self._writer is not None
+            try:
+                self._writer.write(encode_line({"cmd": cmd, **fields}))
+                await self._writer.drain()
+                line = await self._reader.readline()
+            except (ConnectionError, OSError) as exc:
+                await self.close()
+                raise Unreachable(f"lost the connection to {self.path}: {exc}") from None
+            if not line:
+                await self.close()
+                raise Unreachable(f"the hive at {self.path} closed the connection")
+        try:
+            response = json.loads(line)
+        except json.JSONDecodeError:
+            raise RequestFailed(ErrorCode.INTERNAL, f"the hive sent a line that is not JSON: {line[:80]!r}") from None
+        raise_for(response)
+        return dict(response)

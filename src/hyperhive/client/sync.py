@@ -1,0 +1,57 @@
+"""Blocking client for scripts and hivectl: one connection per request, as hyperhive v1 allows."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from hyperhive.protocol import ErrorCode, encode_line
+
+from .errors import RequestFailed, Unreachable, raise_for, unreachable
+
+
+class SocketClient:
+    def __init__(self, path: Path, timeout: float | None = 30.0) -> None:
+        self.path = path
+        self.timeout = timeout
+
+    def request(self, cmd: str, **fields: Any) -> dict[str, Any]:
+        with self._connect() as sock, sock.makefile("rwb") as stream:
+            stream.write(encode_line({"cmd": cmd, **fields}))
+            stream.flush()
+            return self._read(stream)
+
+    def stream(self, cmd: str, **fields: Any) -> Iterator[dict[str, Any]]:
+        """Send one request and yield every response line until the hive closes the connection."""
+        with self._connect(timeout=None) as sock, sock.makefile("rwb") as stream:
+            stream.write(encode_line({"cmd": cmd, **fields}))
+            stream.flush()
+            while True:
+                yield self._read(stream)
+
+    def _connect(self, timeout: float | None = -1.0) -> socket.socket:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout if timeout == -1.0 else timeout)
+        try:
+            sock.connect(str(self.path))
+        except OSError as exc:
+            sock.close()
+            raise unreachable(self.path, exc) from None
+        return sock
+
+    def _read(self, stream: Any) -> dict[str, Any]:
+        try:
+            line = stream.readline()
+        except TimeoutError:
+            raise Unreachable(f"the hive at {self.path} did not answer within {self.timeout} s") from None
+        if not line:
+            raise Unreachable(f"the hive at {self.path} closed the connection without an answer")
+        try:
+            response = json.loads(line)
+        except json.JSONDecodeError:
+            raise RequestFailed(ErrorCode.INTERNAL, f"the hive sent a line that is not JSON: {line[:80]!r}") from None
+        raise_for(response)
+        return dict(response)

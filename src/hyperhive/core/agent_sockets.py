@@ -1,0 +1,77 @@
+"""One socket per agent, `<runtime>/agents/<name>/mcp.sock`: the agent's only door to the hive.
+
+The socket an agent connects through *is* its identity: the server for a socket knows whose it is, and
+no request names its sender. The manager also gets `manager.sock` beside it for its extra verbs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+from typing import TYPE_CHECKING, Any
+
+from hyperhive.protocol import MANAGER_NAME, check_agent_name
+
+from .lineserver import Connection, UnixLineServer
+from .verbs.agent import AgentSession
+
+if TYPE_CHECKING:
+    from .hive import Hive
+
+log = logging.getLogger(__name__)
+AGENT_SOCKET = "mcp.sock"
+MANAGER_SOCKET = "manager.sock"
+
+
+class AgentSockets:
+    def __init__(self, hive: Hive) -> None:
+        self.hive = hive
+        self._servers: dict[str, list[UnixLineServer]] = {}
+
+    async def open_all(self) -> None:
+        for agent in self.hive.registry.all():
+            await self.open(agent.name)
+
+    async def open(self, name: str) -> None:
+        check_agent_name(name)
+        if name in self._servers:
+            return
+        directory = self.hive.settings.agent_socket_dir(name)
+        directory.mkdir(parents=True, exist_ok=True, mode=0o755)
+        servers = [self._server(name, AGENT_SOCKET, manager=False)]
+        if name == MANAGER_NAME:
+            servers.append(self._server(name, MANAGER_SOCKET, manager=True))
+        for server in servers:
+            await server.start()
+        self._servers[name] = servers
+
+    async def close(self, name: str, *, remove_dir: bool = False) -> None:
+        for server in self._servers.pop(name, []):
+            await server.close()
+        if remove_dir:
+            with contextlib.suppress(FileNotFoundError):
+                shutil.rmtree(self.hive.settings.agent_socket_dir(check_agent_name(name)))
+
+    async def close_all(self) -> None:
+        # Sockets stay on disk for a restart to rebind; agents reconnect to the same path.
+        for name in list(self._servers):
+            for server in self._servers.pop(name):
+                await server.close(remove=False)
+
+    def _server(self, name: str, filename: str, *, manager: bool) -> UnixLineServer:
+        sessions: dict[int, AgentSession] = {}
+
+        def connect(conn: Connection) -> None:
+            sessions[id(conn)] = AgentSession(self.hive, name, manager=manager)
+
+        async def handle(conn: Connection, obj: dict[str, Any]) -> dict[str, Any] | None:
+            return await sessions[id(conn)].handle(conn, obj)
+
+        async def close(conn: Connection) -> None:
+            session = sessions.pop(id(conn), None)
+            if session:
+                await session.closed()
+
+        path = self.hive.settings.agent_socket_dir(name) / filename
+        return UnixLineServer(path, handle, mode=0o660, on_connect=connect, on_close=close)

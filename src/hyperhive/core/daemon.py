@@ -1,0 +1,62 @@
+"""hive-c0re's life in three phases: start (open every part), run (until a signal), stop (close in reverse).
+
+A first SIGINT/SIGTERM asks for a clean stop; a second one forces the exit. Readiness is announced on
+a file descriptor the caller passed (`--ready-fd`, used by tests and scripts) and to systemd when
+NOTIFY_SOCKET is set — the caller waits on that instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+from collections.abc import Iterator
+
+from .hive import Hive
+from .settings import HiveSettings
+
+log = logging.getLogger(__name__)
+
+
+async def run_daemon(settings: HiveSettings, ready_fd: int | None = None) -> None:
+    stop = asyncio.Event()
+    with _stop_on_signals(stop):
+        async with Hive(settings):
+            _announce_ready(ready_fd)
+            await stop.wait()
+            log.info("hive-c0re stopping")
+    log.info("hive-c0re stopped")
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    loop = asyncio.get_running_loop()
+
+    def handle(signum: int) -> None:
+        if stop.is_set():
+            log.warning("second %s: exiting now", signal.Signals(signum).name)
+            os._exit(1)
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, handle, signum)
+    try:
+        yield
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+def _announce_ready(ready_fd: int | None) -> None:
+    if ready_fd is not None:
+        with contextlib.suppress(OSError):
+            os.write(ready_fd, b"ready\n")
+            os.close(ready_fd)
+    notify = os.environ.get("NOTIFY_SOCKET")
+    if notify:
+        address = "\0" + notify[1:] if notify.startswith("@") else notify
+        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.sendto(b"READY=1", address)

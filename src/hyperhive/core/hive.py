@@ -1,0 +1,92 @@
+"""The hive: the daemon's parts, opened together and closed in reverse (starlette's lifespan shape)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import AsyncExitStack
+from typing import Any
+
+from hyperhive.broker import Broker
+from hyperhive.protocol import MANAGER_NAME, StatusRow
+from hyperhive.store import MessageRecord, Store
+from hyperhive.store.sqlite import SQLiteStore
+
+from .agent_sockets import AgentSockets
+from .host_server import HostServer
+from .registry import AgentRegistry
+from .settings import HiveSettings
+from .status import status_row
+
+log = logging.getLogger(__name__)
+
+
+class Hive:
+    def __init__(self, settings: HiveSettings, store: Store | None = None) -> None:
+        self.settings = settings
+        self.store: Store = store or SQLiteStore(settings.db_path)
+        self.registry = AgentRegistry(self.store)
+        self.broker = Broker(self.store, self.registry)
+        self.agent_sockets = AgentSockets(self)
+        self.host_server = HostServer(self)
+        self._stack = AsyncExitStack()
+        self.broker.on_messages(self._messages_sent)
+        self.broker.on_ack(self._messages_acked)
+
+    async def __aenter__(self) -> Hive:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        _make_dirs(self.settings)
+        await self.store.open()
+        self._stack.push_async_callback(self.store.close)
+        await self.registry.load()
+        self._stack.callback(self.registry.close)
+        await self.agent_sockets.open_all()
+        self._stack.push_async_callback(self.agent_sockets.close_all)
+        await self.host_server.start()
+        self._stack.push_async_callback(self.host_server.close)
+        log.info("hive-c0re ready: %s, %d agents", self.settings.host_socket, len(self.registry.all()))
+
+    async def stop(self) -> None:
+        await self._stack.aclose()
+
+    # --- status -----------------------------------------------------------------------------------
+    async def status_rows(self, names: list[str] | None = None) -> list[StatusRow]:
+        agents = [self.registry.require(n) for n in names] if names else self.registry.all()
+        unread = await self.store.unacked_counts()
+        return [self._row(agent.name, unread.get(agent.name, 0)) for agent in agents]
+
+    async def status_row(self, name: str) -> StatusRow | None:
+        if self.registry.get(name) is None:
+            return None
+        return self._row(name, await self.store.count_unacked(name))
+
+    def _row(self, name: str, unread: int) -> StatusRow:
+        return status_row(self.registry, self.registry.require(name), unread=unread)
+
+    def urls(self) -> dict[str, Any]:
+        return {"domain": os.uname().nodename, "home": f"http://{self.settings.dashboard}/", "services": {}}
+
+    def is_manager(self, name: str) -> bool:
+        return name == MANAGER_NAME
+
+    # --- change announcements ---------------------------------------------------------------------
+    def _messages_sent(self, messages: list[MessageRecord]) -> None:
+        for recipient in {m.recipient for m in messages}:
+            if self.registry.is_agent(recipient):
+                self.registry.changes.changed(recipient)
+
+    def _messages_acked(self, recipient: str, ids: list[int]) -> None:
+        if self.registry.is_agent(recipient):
+            self.registry.changes.changed(recipient)
+
+
+def _make_dirs(settings: HiveSettings) -> None:
+    settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    settings.runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o755)
+    (settings.runtime_dir / "agents").mkdir(exist_ok=True, mode=0o755)

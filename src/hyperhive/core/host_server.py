@@ -1,0 +1,75 @@
+"""host.sock: the operator's socket (hivectl, scripts, clients of hyperhive v1)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import grp
+from typing import TYPE_CHECKING, Any
+
+from hyperhive.protocol import ok_response
+from hyperhive.protocol.host_requests import HOST_REQUEST, SubscribeAgentStatus
+from hyperhive.protocol.parsing import parse_request
+
+from .lineserver import Connection, UnixLineServer
+from .verbs.host import HOST_VERBS
+
+if TYPE_CHECKING:
+    from .hive import Hive
+
+ADMIN_GROUP = "hive-admin"
+
+
+class HostServer:
+    def __init__(self, hive: Hive) -> None:
+        self.hive = hive
+        group = ADMIN_GROUP if _group_exists(ADMIN_GROUP) else None
+        self.server = UnixLineServer(hive.settings.host_socket, self.handle, mode=0o660, group=group)
+
+    async def start(self) -> None:
+        await self.server.start()
+
+    async def close(self) -> None:
+        await self.server.close()
+
+    async def handle(self, conn: Connection, obj: dict[str, Any]) -> dict[str, Any] | None:
+        request = parse_request(HOST_REQUEST, obj)
+        if isinstance(request, SubscribeAgentStatus):
+            await self.stream_status(conn, request)
+            return None
+        result = await HOST_VERBS[type(request)](self.hive, request)
+        return ok_response(request.req_id, **result)
+
+    async def stream_status(self, conn: Connection, request: SubscribeAgentStatus) -> None:
+        """One bare success line, then one line per changed agent. A slow reader misses intermediate
+        states of a row (changes coalesce per agent) and never holds the daemon up."""
+        subscriber = self.hive.registry.changes.subscribe()
+        closed = asyncio.ensure_future(conn.reader.read())  # EOF (or any input) ends the stream
+        try:
+            await conn.send(ok_response(request.req_id))
+            while True:
+                batch = asyncio.ensure_future(subscriber.next_batch())
+                await asyncio.wait({batch, closed}, return_when=asyncio.FIRST_COMPLETED)
+                if closed.done():
+                    batch.cancel()
+                    return
+                for name in batch.result():
+                    row = await self.hive.status_row(name)
+                    if row is None:
+                        line = ok_response(request.req_id, agent_statuses=[], removed=[name])
+                    else:
+                        line = ok_response(request.req_id, agent_statuses=[row.model_dump(mode="json")])
+                    await conn.send(line)
+        finally:
+            subscriber.close()
+            closed.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await closed
+
+
+def _group_exists(name: str) -> bool:
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True

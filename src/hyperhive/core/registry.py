@@ -1,0 +1,131 @@
+"""The agent registry: every agent the hive knows (managed or peer), with its live presence.
+
+Durable fields live in the store; this keeps a cached copy (the daemon is the only writer) plus what
+is only true while the daemon runs: open connections and lifecycle state. Every change is announced on
+`changes`, which feeds `subscribe_agent_status` and the dashboard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from typing import Any
+
+from hyperhive.protocol import ErrorCode, HiveError
+from hyperhive.store import AgentRecord, Store
+
+from .changes import ChangeFeed
+
+# A peer that only heartbeats (no open connection) counts as running this long after its last beat.
+PRESENCE_WINDOW_SECONDS = 30.0
+
+
+class AgentRegistry:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.changes = ChangeFeed()
+        self._agents: dict[str, AgentRecord] = {}
+        self._connections: Counter[str] = Counter()
+        self._lifecycle: dict[str, str] = {}  # managed agents: set by the supervisor
+        self._presence_timers: dict[str, asyncio.TimerHandle] = {}
+        self._heartbeats: dict[str, float] = {}  # monotonic time of the last explicit heartbeat
+
+    async def load(self) -> None:
+        self._agents = {a.name: a for a in await self.store.list_agents()}
+
+    # --- Directory (for the broker) ---------------------------------------------------------------
+    def is_agent(self, name: str) -> bool:
+        return name in self._agents
+
+    def agent_names(self) -> list[str]:
+        return sorted(self._agents)
+
+    # --- records ----------------------------------------------------------------------------------
+    def get(self, name: str) -> AgentRecord | None:
+        return self._agents.get(name)
+
+    def require(self, name: str) -> AgentRecord:
+        agent = self._agents.get(name)
+        if agent is None:
+            raise HiveError(ErrorCode.NOT_FOUND, f"no agent named {name!r} in this hive")
+        return agent
+
+    def all(self) -> list[AgentRecord]:
+        return [self._agents[name] for name in sorted(self._agents)]
+
+    async def add(self, agent: AgentRecord) -> None:
+        if agent.name in self._agents:
+            raise HiveError(ErrorCode.CONFLICT, f"an agent named {agent.name!r} already exists")
+        await self.store.create_agent(agent)
+        self._agents[agent.name] = agent
+        self.changes.changed(agent.name)
+
+    async def remove(self, name: str) -> None:
+        self.require(name)
+        await self.store.delete_agent(name)
+        self._agents.pop(name, None)
+        self._lifecycle.pop(name, None)
+        self._heartbeats.pop(name, None)
+        timer = self._presence_timers.pop(name, None)
+        if timer:
+            timer.cancel()
+        self.changes.changed(name)
+
+    async def update(self, name: str, **fields: Any) -> AgentRecord:
+        self.require(name)
+        agent = await self.store.update_agent(name, **fields)
+        self._agents[name] = agent
+        self.changes.changed(name)
+        return agent
+
+    # --- live state -------------------------------------------------------------------------------
+    def connections(self, name: str) -> int:
+        return self._connections[name]
+
+    def lifecycle(self, name: str) -> str | None:
+        return self._lifecycle.get(name)
+
+    def set_lifecycle(self, name: str, state: str) -> None:
+        if self._lifecycle.get(name) != state:
+            self._lifecycle[name] = state
+            self.changes.changed(name)
+
+    async def connected(self, name: str) -> None:
+        self._connections[name] += 1
+        await self.seen(name)
+
+    async def disconnected(self, name: str) -> None:
+        self._connections[name] -= 1
+        if self._connections[name] <= 0:
+            del self._connections[name]
+        if name in self._agents:
+            await self.seen(name)
+
+    async def seen(self, name: str) -> None:
+        """Record a sign of life (connect, disconnect, any verb worth it) as `last_seen`."""
+        if name in self._agents:
+            await self.update(name, last_seen=time.time())
+
+    async def heartbeat(self, name: str) -> None:
+        """An explicit heartbeat keeps an agent present for the window after it; a timer (not a poll)
+        re-announces the row when the window closes, so watchers see it go offline on time."""
+        self._heartbeats[name] = time.monotonic()
+        await self.seen(name)
+        old = self._presence_timers.pop(name, None)
+        if old:
+            old.cancel()
+        loop = asyncio.get_running_loop()
+        self._presence_timers[name] = loop.call_later(PRESENCE_WINDOW_SECONDS + 0.01, self.changes.changed, name)
+
+    def present(self, name: str) -> bool:
+        """A live connection, or a heartbeat within the presence window."""
+        if self._connections[name] > 0:
+            return True
+        beat = self._heartbeats.get(name)
+        return beat is not None and time.monotonic() - beat < PRESENCE_WINDOW_SECONDS
+
+    def close(self) -> None:
+        for timer in self._presence_timers.values():
+            timer.cancel()
+        self._presence_timers.clear()

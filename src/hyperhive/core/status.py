@@ -1,0 +1,50 @@
+"""Status rows: what `agent_status`, `subscribe_agent_status` and the dashboard say about an agent."""
+
+from __future__ import annotations
+
+from hyperhive.protocol import StatusRow, rfc3339
+from hyperhive.store import AgentRecord
+
+from .registry import AgentRegistry
+
+FAILED_STATES = frozenset({"failed", "fatal"})
+
+
+def status_row(
+    registry: AgentRegistry,
+    agent: AgentRecord,
+    *,
+    unread: int,
+    pending_reminders: int = 0,
+    pending_approvals: int = 0,
+    url: str | None = None,
+    isolated: bool = True,
+) -> StatusRow:
+    if agent.kind == "peer":
+        running = registry.present(agent.name)
+        state = "online" if running else "offline"
+    else:
+        state = registry.lifecycle(agent.name) or "stopped"
+        running = state == "running"
+    return StatusRow(
+        name=agent.name,
+        kind=agent.kind,
+        state=state,
+        running=running,
+        failed=state in FAILED_STATES,
+        paused=agent.paused,
+        needs_login=agent.needs_login,
+        needs_update=agent.needs_update,
+        deployed_sha=agent.deployed_sha[:12] if agent.deployed_sha else None,
+        active_model=agent.active_model,
+        status_text=agent.status_text,
+        status_set_at=rfc3339(agent.status_set_at) if agent.status_text is not None else None,
+        pending_reminders=pending_reminders,
+        pending_approvals=pending_approvals,
+        unread=unread,
+        last_seen=rfc3339(agent.last_seen),
+        parent=agent.parent,
+        url=url,
+        description=agent.description,
+        isolated=isolated,
+    )

@@ -1,0 +1,94 @@
+"""Verbs on an agent's mcp.sock. The session knows whose socket it is; nothing in a request can change that."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from hyperhive.broker import Lease
+from hyperhive.protocol import agent_requests as rq
+from hyperhive.protocol import ok_response
+from hyperhive.protocol.parsing import parse_request
+
+from ..lineserver import Connection
+from ..views import dump_messages
+
+if TYPE_CHECKING:
+    from ..hive import Hive
+
+PRESENCE_ROLES = frozenset({"harness", "serve"})
+
+
+class AgentSession:
+    """One connection on an agent's socket."""
+
+    def __init__(self, hive: Hive, name: str, *, manager: bool) -> None:
+        self.hive = hive
+        self.name = name
+        self.manager = manager
+        self.role: str | None = None
+        self._lease: Lease | None = None
+        self._handlers: dict[type[Any], Callable[[Any], Awaitable[dict[str, Any]]]] = {
+            rq.Hello: self.hello,
+            rq.Whoami: self.whoami,
+            rq.Heartbeat: self.heartbeat,
+            rq.Send: self.send,
+            rq.Recv: self.recv,
+            rq.Ack: self.ack,
+            rq.InboxStatus: self.inbox_status,
+            rq.SetStatus: self.set_status,
+        }
+
+    async def handle(self, conn: Connection, obj: dict[str, Any]) -> dict[str, Any]:
+        request = parse_request(rq.AGENT_REQUEST, obj)
+        self.hive.registry.require(self.name)  # an unregistered agent's socket answers nothing else
+        result = await self._handlers[type(request)](request)
+        return ok_response(request.req_id, **result)
+
+    async def closed(self) -> None:
+        if self._lease is not None:
+            self.hive.broker.close_lease(self._lease)
+        if self.role in PRESENCE_ROLES:
+            await self.hive.registry.disconnected(self.name)
+
+    # --- verbs ------------------------------------------------------------------------------------
+    async def hello(self, req: rq.Hello) -> dict[str, Any]:
+        if self.role is None and req.role in PRESENCE_ROLES:
+            await self.hive.registry.connected(self.name)
+        self.role = req.role
+        return await self.whoami(req)
+
+    async def whoami(self, req: Any) -> dict[str, Any]:
+        agent = self.hive.registry.require(self.name)
+        return {"name": self.name, "kind": agent.kind, "manager": self.manager}
+
+    async def heartbeat(self, req: rq.Heartbeat) -> dict[str, Any]:
+        await self.hive.registry.heartbeat(self.name)
+        return {}
+
+    async def send(self, req: rq.Send) -> dict[str, Any]:
+        stored = await self.hive.broker.send(self.name, req.to, req.body, req.in_reply_to)
+        return {"id": stored[0].id, "ids": [m.id for m in stored], "recipients": [m.recipient for m in stored]}
+
+    async def recv(self, req: rq.Recv) -> dict[str, Any]:
+        if self._lease is None:
+            self._lease = self.hive.broker.open_lease(self.name)
+        messages, pending = await self.hive.broker.recv(self._lease, req.max, req.wait_seconds, ack=req.ack)
+        return {"messages": dump_messages(messages), "pending": pending}
+
+    async def ack(self, req: rq.Ack) -> dict[str, Any]:
+        return {"acked": await self.hive.broker.ack(self.name, req.ids)}
+
+    async def inbox_status(self, req: rq.InboxStatus) -> dict[str, Any]:
+        return {
+            "pending": await self.hive.broker.pending_count(self.name),
+            "unread": await self.hive.store.count_unacked(self.name),
+        }
+
+    async def set_status(self, req: rq.SetStatus) -> dict[str, Any]:
+        text = req.text or None
+        await self.hive.registry.update(
+            self.name, status_text=text, status_set_at=time.time() if text is not None else None
+        )
+        return {"status_text": text}

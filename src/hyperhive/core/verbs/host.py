@@ -1,0 +1,104 @@
+"""host.sock verbs, one function each. Lifecycle, approvals and loose ends add their own modules."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import hyperhive
+from hyperhive.protocol import OPERATOR, ErrorCode, HiveError
+from hyperhive.protocol import host_requests as rq
+from hyperhive.store import AgentRecord
+
+from ..views import dump_messages, event_view
+
+if TYPE_CHECKING:
+    from ..hive import Hive
+
+Verb = Callable[["Hive", Any], Awaitable[dict[str, Any]]]
+
+
+async def ping(hive: Hive, req: rq.Ping) -> dict[str, Any]:
+    return {"pong": True, "daemon_version": hyperhive.__version__}
+
+
+async def list_agents(hive: Hive, req: rq.ListAgents) -> dict[str, Any]:
+    return {"agents": hive.registry.agent_names()}
+
+
+async def agent_status(hive: Hive, req: rq.AgentStatus) -> dict[str, Any]:
+    rows = await hive.status_rows(req.names)
+    return {"agent_statuses": [row.model_dump(mode="json") for row in rows]}
+
+
+async def urls(hive: Hive, req: rq.GetUrls) -> dict[str, Any]:
+    return {"urls": hive.urls()}
+
+
+async def set_paused(hive: Hive, req: rq.SetPaused) -> dict[str, Any]:
+    await hive.registry.update(req.name, paused=req.paused)
+    hive.broker.inboxes.notify(req.name)  # a harness waiting to resume wakes at once
+    return await agent_status(hive, rq.AgentStatus(cmd="agent_status", names=[req.name]))
+
+
+async def send(hive: Hive, req: rq.OperatorSend) -> dict[str, Any]:
+    stored = await hive.broker.send(OPERATOR, req.to, req.body, req.in_reply_to)
+    return {"id": stored[0].id, "ids": [m.id for m in stored], "recipients": [m.recipient for m in stored]}
+
+
+async def inbox(hive: Hive, req: rq.OperatorInbox) -> dict[str, Any]:
+    messages = await hive.store.inbox_messages(OPERATOR, req.limit, req.unread_only)
+    return {"messages": dump_messages(messages), "unread": await hive.store.count_unacked(OPERATOR)}
+
+
+async def ack(hive: Hive, req: rq.OperatorAck) -> dict[str, Any]:
+    return {"acked": await hive.broker.ack(OPERATOR, req.ids)}
+
+
+async def recent(hive: Hive, req: rq.RecentMessages) -> dict[str, Any]:
+    return {"messages": dump_messages(await hive.store.recent_messages(req.limit, req.before_id))}
+
+
+async def register_peer(hive: Hive, req: rq.RegisterPeer) -> dict[str, Any]:
+    await hive.registry.add(AgentRecord(name=req.name, kind="peer", created_at=time.time(),
+                                        description=req.description))
+    await hive.agent_sockets.open(req.name)
+    socket_dir = hive.settings.agent_socket_dir(req.name)
+    rows = await hive.status_rows([req.name])
+    return {
+        "agent_statuses": [rows[0].model_dump(mode="json")],
+        "socket_dir": str(socket_dir),
+        "bind_mount": f"{socket_dir}:/run/hive",
+    }
+
+
+async def unregister_peer(hive: Hive, req: rq.UnregisterPeer) -> dict[str, Any]:
+    agent = hive.registry.require(req.name)
+    if agent.kind != "peer":
+        raise HiveError(ErrorCode.NOT_ALLOWED,
+                        f"{req.name!r} is a managed agent, not a peer: use destroy to remove it")
+    await hive.agent_sockets.close(req.name, remove_dir=True)
+    await hive.registry.remove(req.name)
+    return {"agents": hive.registry.agent_names()}
+
+
+async def events(hive: Hive, req: rq.Events) -> dict[str, Any]:
+    found = await hive.store.events_after(req.after_seq, req.agent, req.kinds, req.limit)
+    return {"events": [event_view(e).model_dump(mode="json") for e in found]}
+
+
+HOST_VERBS: dict[type[Any], Verb] = {
+    rq.Ping: ping,
+    rq.ListAgents: list_agents,
+    rq.AgentStatus: agent_status,
+    rq.GetUrls: urls,
+    rq.SetPaused: set_paused,
+    rq.OperatorSend: send,
+    rq.OperatorInbox: inbox,
+    rq.OperatorAck: ack,
+    rq.RecentMessages: recent,
+    rq.RegisterPeer: register_peer,
+    rq.UnregisterPeer: unregister_peer,
+    rq.Events: events,
+}

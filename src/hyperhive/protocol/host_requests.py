@@ -1,0 +1,108 @@
+"""Requests on host.sock (the operator's socket). One model per verb, tagged by `cmd`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from .fields import AgentName, Body, ReqId
+
+
+class HostRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    req_id: ReqId = None
+    version: int | None = None
+
+
+class Ping(HostRequest):
+    cmd: Literal["ping"]
+
+
+class ListAgents(HostRequest):
+    cmd: Literal["list"]
+
+
+class AgentStatus(HostRequest):
+    cmd: Literal["agent_status"]
+    names: list[AgentName] | None = None
+
+
+class SubscribeAgentStatus(HostRequest):
+    cmd: Literal["subscribe_agent_status"]
+
+
+class GetUrls(HostRequest):
+    cmd: Literal["urls"]
+
+
+class SetPaused(HostRequest):
+    cmd: Literal["set_paused"]
+    name: AgentName
+    paused: bool
+
+
+class OperatorSend(HostRequest):
+    """Send as the operator."""
+
+    cmd: Literal["send"]
+    to: str
+    body: Body
+    in_reply_to: int | None = None
+
+
+class OperatorInbox(HostRequest):
+    cmd: Literal["inbox"]
+    limit: int = Field(default=50, ge=1, le=1000)
+    unread_only: bool = False
+
+
+class OperatorAck(HostRequest):
+    cmd: Literal["ack"]
+    ids: list[int] = Field(min_length=1, max_length=1000)
+
+
+class RecentMessages(HostRequest):
+    cmd: Literal["recent"]
+    limit: int = Field(default=50, ge=1, le=1000)
+    before_id: int | None = None
+
+
+class RegisterPeer(HostRequest):
+    cmd: Literal["register_peer"]
+    name: AgentName
+    description: str = Field(default="", max_length=2000)
+
+
+class UnregisterPeer(HostRequest):
+    cmd: Literal["unregister_peer"]
+    name: AgentName
+
+
+class Events(HostRequest):
+    """Stored events (transcripts, crashes, approvals) after a sequence number, oldest first."""
+
+    cmd: Literal["events"]
+    after_seq: int = 0
+    agent: AgentName | None = None
+    kinds: list[str] | None = None
+    limit: int = Field(default=200, ge=1, le=5000)
+
+
+AnyHostRequest = Annotated[
+    Ping
+    | ListAgents
+    | AgentStatus
+    | SubscribeAgentStatus
+    | GetUrls
+    | SetPaused
+    | OperatorSend
+    | OperatorInbox
+    | OperatorAck
+    | RecentMessages
+    | RegisterPeer
+    | UnregisterPeer
+    | Events,
+    Field(discriminator="cmd"),
+]
+HOST_REQUEST: TypeAdapter[AnyHostRequest] = TypeAdapter(AnyHostRequest)

@@ -1,0 +1,76 @@
+"""Records that cross the wire: status rows, messages, events. Field names are hyperhive v1's."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+AgentKind = Literal["managed", "peer"]
+
+
+def rfc3339(ts: float | None) -> str | None:
+    """Unix seconds → RFC 3339 UTC with milliseconds (`2026-11-24T18:31:02.123Z`), None stays None."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_rfc3339(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+class WireModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StatusRow(WireModel):
+    """One agent as `agent_status` reports it. The flags are independent, not a state machine."""
+
+    name: str
+    kind: AgentKind
+    state: str  # lifecycle state (managed) or presence (peer): running, stopped, failed, offline, …
+    running: bool
+    failed: bool
+    paused: bool
+    needs_login: bool
+    needs_update: bool
+    deployed_sha: str | None  # 12 hex chars
+    active_model: str | None
+    status_text: str | None
+    status_set_at: str | None  # RFC 3339; null exactly when status_text is
+    pending_reminders: int
+    pending_approvals: int
+    unread: int
+    last_seen: str | None
+    parent: str | None
+    url: str | None
+    description: str = ""
+    isolated: bool = True  # False for agents on the `process` runtime: no sandbox
+
+
+class Message(WireModel):
+    id: int
+    sender: str
+    recipient: str
+    body: str
+    sent_at: str
+    delivered_at: str | None = None
+    acked_at: str | None = None
+    in_reply_to: int | None = None
+    broadcast: bool = False
+
+
+class Event(WireModel):
+    seq: int
+    at: str
+    agent: str | None
+    kind: str
+    payload: dict[str, Any]
+
+
+class Urls(WireModel):
+    domain: str
+    home: str | None
+    services: dict[str, str] = {}

@@ -1,0 +1,95 @@
+"""The storage interface. Callers depend on this, never on a backend, so that a PostgreSQL backend
+(LISTEN/NOTIFY for push) can replace SQLite without touching the broker or the daemon."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .records import AgentRecord, EventRecord, MessageRecord, NewEvent, NewMessage
+
+
+class StoreError(Exception):
+    """A storage failure the caller can explain (a conflict, a missing row)."""
+
+
+class Store(ABC):
+    """Durable state of the hive. Every write method returns only after its transaction committed."""
+
+    @abstractmethod
+    async def open(self) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    # --- agents -----------------------------------------------------------------------------------
+    @abstractmethod
+    async def create_agent(self, agent: AgentRecord) -> None:
+        """Insert a new agent; raises StoreError if the name is taken."""
+
+    @abstractmethod
+    async def get_agent(self, name: str) -> AgentRecord | None: ...
+
+    @abstractmethod
+    async def list_agents(self) -> list[AgentRecord]: ...
+
+    @abstractmethod
+    async def update_agent(self, name: str, **fields: Any) -> AgentRecord:
+        """Change the named mutable fields (records.AGENT_MUTABLE_FIELDS); raises StoreError if absent."""
+
+    @abstractmethod
+    async def delete_agent(self, name: str) -> None:
+        """Remove the agent's row. Its messages and events stay."""
+
+    # --- messages ---------------------------------------------------------------------------------
+    @abstractmethod
+    async def insert_messages(self, messages: Sequence[NewMessage]) -> list[MessageRecord]:
+        """Insert all of them in one transaction; they are durable when this returns."""
+
+    @abstractmethod
+    async def get_message(self, message_id: int) -> MessageRecord | None: ...
+
+    @abstractmethod
+    async def unacked_messages(
+        self, recipient: str, limit: int, exclude_ids: Iterable[int] = ()
+    ) -> list[MessageRecord]:
+        """The recipient's oldest unacked messages, skipping `exclude_ids` (those already in flight)."""
+
+    @abstractmethod
+    async def count_unacked(self, recipient: str) -> int: ...
+
+    @abstractmethod
+    async def unacked_counts(self) -> dict[str, int]:
+        """Unacked messages per recipient, for every recipient that has any."""
+
+    @abstractmethod
+    async def mark_delivered(self, ids: Sequence[int], at: float) -> None: ...
+
+    @abstractmethod
+    async def ack_messages(self, recipient: str, ids: Sequence[int], at: float) -> list[int]:
+        """Ack those of `ids` addressed to `recipient` and not yet acked; return the ids acked now."""
+
+    @abstractmethod
+    async def recent_messages(
+        self, limit: int, before_id: int | None = None, involving: str | None = None
+    ) -> list[MessageRecord]:
+        """Newest first; `involving` keeps messages sent by or to that name."""
+
+    @abstractmethod
+    async def inbox_messages(self, recipient: str, limit: int, unread_only: bool) -> list[MessageRecord]:
+        """Newest first."""
+
+    # --- events -----------------------------------------------------------------------------------
+    @abstractmethod
+    async def append_events(self, events: Sequence[NewEvent]) -> list[EventRecord]: ...
+
+    @abstractmethod
+    async def events_after(
+        self, after_seq: int, agent: str | None = None, kinds: Sequence[str] | None = None, limit: int = 200
+    ) -> list[EventRecord]:
+        """Oldest first."""
+
+    @abstractmethod
+    async def prune_events(self, agent: str, kind_prefix: str, keep: int) -> int:
+        """Delete all but the newest `keep` events of `agent` whose kind starts with `kind_prefix`."""

@@ -1,0 +1,71 @@
+"""Rows as the store hands them out. Times are Unix seconds; the protocol layer formats them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+AgentKind = Literal["managed", "peer"]
+
+# Columns of `agents` that callers may change through Store.update_agent.
+AGENT_MUTABLE_FIELDS = frozenset(
+    {"description", "parent", "paused", "status_text", "status_set_at", "active_model", "deployed_sha",
+     "needs_login", "needs_update", "last_seen"}
+)
+
+
+@dataclass(frozen=True)
+class AgentRecord:
+    name: str
+    kind: AgentKind
+    created_at: float
+    description: str = ""
+    parent: str | None = None
+    paused: bool = False
+    status_text: str | None = None
+    status_set_at: float | None = None
+    active_model: str | None = None
+    deployed_sha: str | None = None
+    needs_login: bool = False
+    needs_update: bool = False
+    last_seen: float | None = None
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    sender: str
+    recipient: str
+    body: str
+    sent_at: float
+    in_reply_to: int | None = None
+    broadcast: bool = False
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    id: int
+    sender: str
+    recipient: str
+    body: str
+    sent_at: float
+    delivered_at: float | None
+    acked_at: float | None
+    in_reply_to: int | None
+    broadcast: bool
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    kind: str
+    agent: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    at: float | None = None
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    seq: int
+    at: float
+    agent: str | None
+    kind: str
+    payload: dict[str, Any]

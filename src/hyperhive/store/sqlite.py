@@ -1,0 +1,258 @@
+"""The SQLite backend of the Store: the embedded default."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ._sqlite_db import SQLiteDatabase
+from .base import Store, StoreError
+from .migrate import migrate_sqlite
+from .records import (
+    AGENT_MUTABLE_FIELDS,
+    AgentRecord,
+    EventRecord,
+    MessageRecord,
+    NewEvent,
+    NewMessage,
+)
+
+_MESSAGE_COLUMNS = "id, sender, recipient, body, sent_at, delivered_at, acked_at, in_reply_to, broadcast"
+_BOOL_AGENT_FIELDS = ("paused", "needs_login", "needs_update")
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = SQLiteDatabase(path)
+
+    async def open(self) -> None:
+        self.db.start(migrate_sqlite)
+
+    async def close(self) -> None:
+        self.db.stop()
+
+    # --- agents -----------------------------------------------------------------------------------
+    async def create_agent(self, agent: AgentRecord) -> None:
+        def insert(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(
+                    "INSERT INTO agents (name, kind, description, parent, paused, status_text, status_set_at, "
+                    "active_model, deployed_sha, needs_login, needs_update, last_seen, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (agent.name, agent.kind, agent.description, agent.parent, agent.paused, agent.status_text,
+                     agent.status_set_at, agent.active_model, agent.deployed_sha, agent.needs_login,
+                     agent.needs_update, agent.last_seen, agent.created_at),
+                )
+            except sqlite3.IntegrityError:
+                raise StoreError(f"an agent named {agent.name!r} already exists") from None
+
+        await self.db.write(insert)
+
+    async def get_agent(self, name: str) -> AgentRecord | None:
+        def select(conn: sqlite3.Connection) -> AgentRecord | None:
+            row = conn.execute("SELECT * FROM agents WHERE name = ?", (name,)).fetchone()
+            return _agent(row) if row else None
+
+        return await self.db.read(select)
+
+    async def list_agents(self) -> list[AgentRecord]:
+        def select(conn: sqlite3.Connection) -> list[AgentRecord]:
+            return [_agent(row) for row in conn.execute("SELECT * FROM agents ORDER BY name")]
+
+        return await self.db.read(select)
+
+    async def update_agent(self, name: str, **fields: Any) -> AgentRecord:
+        unknown = set(fields) - AGENT_MUTABLE_FIELDS
+        if unknown:
+            raise ValueError(f"not mutable agent fields: {sorted(unknown)}")
+
+        def update(conn: sqlite3.Connection) -> AgentRecord:
+            if fields:
+                assignments = ", ".join(f"{key} = ?" for key in fields)
+                conn.execute(f"UPDATE agents SET {assignments} WHERE name = ?", (*fields.values(), name))
+            row = conn.execute("SELECT * FROM agents WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise StoreError(f"no agent named {name!r}")
+            return _agent(row)
+
+        return await self.db.write(update)
+
+    async def delete_agent(self, name: str) -> None:
+        await self.db.write(lambda conn: conn.execute("DELETE FROM agents WHERE name = ?", (name,)))
+
+    # --- messages ---------------------------------------------------------------------------------
+    async def insert_messages(self, messages: Sequence[NewMessage]) -> list[MessageRecord]:
+        def insert(conn: sqlite3.Connection) -> list[MessageRecord]:
+            stored = []
+            for m in messages:
+                cursor = conn.execute(
+                    "INSERT INTO messages (sender, recipient, body, sent_at, in_reply_to, broadcast) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (m.sender, m.recipient, m.body, m.sent_at, m.in_reply_to, m.broadcast),
+                )
+                assert cursor.lastrowid is not None
+                stored.append(MessageRecord(cursor.lastrowid, m.sender, m.recipient, m.body, m.sent_at,
+                                            None, None, m.in_reply_to, m.broadcast))
+            return stored
+
+        return await self.db.write(insert)
+
+    async def get_message(self, message_id: int) -> MessageRecord | None:
+        def select(conn: sqlite3.Connection) -> MessageRecord | None:
+            row = conn.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)).fetchone()
+            return _message(row) if row else None
+
+        return await self.db.read(select)
+
+    async def unacked_messages(
+        self, recipient: str, limit: int, exclude_ids: Iterable[int] = ()
+    ) -> list[MessageRecord]:
+        excluded = list(exclude_ids)
+
+        def select(conn: sqlite3.Connection) -> list[MessageRecord]:
+            skip = f"AND id NOT IN ({','.join('?' * len(excluded))})" if excluded else ""
+            rows = conn.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE recipient = ? AND acked_at IS NULL {skip} "
+                "ORDER BY id LIMIT ?",
+                (recipient, *excluded, limit),
+            )
+            return [_message(row) for row in rows]
+
+        return await self.db.read(select)
+
+    async def count_unacked(self, recipient: str) -> int:
+        def count(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "SELECT count(*) FROM messages WHERE recipient = ? AND acked_at IS NULL", (recipient,)
+            ).fetchone()
+            return int(row[0])
+
+        return await self.db.read(count)
+
+    async def unacked_counts(self) -> dict[str, int]:
+        def count(conn: sqlite3.Connection) -> dict[str, int]:
+            rows = conn.execute(
+                "SELECT recipient, count(*) FROM messages WHERE acked_at IS NULL GROUP BY recipient"
+            )
+            return {row[0]: int(row[1]) for row in rows}
+
+        return await self.db.read(count)
+
+    async def mark_delivered(self, ids: Sequence[int], at: float) -> None:
+        def update(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "UPDATE messages SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL",
+                [(at, i) for i in ids],
+            )
+
+        await self.db.write(update)
+
+    async def ack_messages(self, recipient: str, ids: Sequence[int], at: float) -> list[int]:
+        def update(conn: sqlite3.Connection) -> list[int]:
+            acked = []
+            for message_id in ids:
+                cursor = conn.execute(
+                    "UPDATE messages SET acked_at = ?, delivered_at = coalesce(delivered_at, ?) "
+                    "WHERE id = ? AND recipient = ? AND acked_at IS NULL",
+                    (at, at, message_id, recipient),
+                )
+                if cursor.rowcount:
+                    acked.append(message_id)
+            return acked
+
+        return await self.db.write(update)
+
+    async def recent_messages(
+        self, limit: int, before_id: int | None = None, involving: str | None = None
+    ) -> list[MessageRecord]:
+        def select(conn: sqlite3.Connection) -> list[MessageRecord]:
+            where: list[str] = []
+            args: list[object] = []
+            if before_id is not None:
+                where.append("id < ?")
+                args.append(before_id)
+            if involving is not None:
+                where.append("(sender = ? OR recipient = ?)")
+                args += [involving, involving]
+            clause = f"WHERE {' AND '.join(where)}" if where else ""
+            rows = conn.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages {clause} ORDER BY id DESC LIMIT ?", (*args, limit)
+            )
+            return [_message(row) for row in rows]
+
+        return await self.db.read(select)
+
+    async def inbox_messages(self, recipient: str, limit: int, unread_only: bool) -> list[MessageRecord]:
+        def select(conn: sqlite3.Connection) -> list[MessageRecord]:
+            unread = "AND acked_at IS NULL" if unread_only else ""
+            rows = conn.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE recipient = ? {unread} ORDER BY id DESC LIMIT ?",
+                (recipient, limit),
+            )
+            return [_message(row) for row in rows]
+
+        return await self.db.read(select)
+
+    # --- events -----------------------------------------------------------------------------------
+    async def append_events(self, events: Sequence[NewEvent]) -> list[EventRecord]:
+        def insert(conn: sqlite3.Connection) -> list[EventRecord]:
+            stored = []
+            for e in events:
+                at = e.at if e.at is not None else time.time()
+                cursor = conn.execute(
+                    "INSERT INTO events (at, agent, kind, payload) VALUES (?, ?, ?, ?)",
+                    (at, e.agent, e.kind, json.dumps(e.payload, ensure_ascii=False)),
+                )
+                assert cursor.lastrowid is not None
+                stored.append(EventRecord(cursor.lastrowid, at, e.agent, e.kind, e.payload))
+            return stored
+
+        return await self.db.write(insert)
+
+    async def events_after(
+        self, after_seq: int, agent: str | None = None, kinds: Sequence[str] | None = None, limit: int = 200
+    ) -> list[EventRecord]:
+        def select(conn: sqlite3.Connection) -> list[EventRecord]:
+            where = ["seq > ?"]
+            args: list[object] = [after_seq]
+            if agent is not None:
+                where.append("agent = ?")
+                args.append(agent)
+            if kinds:
+                where.append(f"kind IN ({','.join('?' * len(kinds))})")
+                args += list(kinds)
+            rows = conn.execute(
+                f"SELECT seq, at, agent, kind, payload FROM events WHERE {' AND '.join(where)} "
+                "ORDER BY seq LIMIT ?",
+                (*args, limit),
+            )
+            return [EventRecord(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
+        return await self.db.read(select)
+
+    async def prune_events(self, agent: str, kind_prefix: str, keep: int) -> int:
+        def delete(conn: sqlite3.Connection) -> int:
+            cursor = conn.execute(
+                "DELETE FROM events WHERE agent = ? AND kind LIKE ? || '%' AND seq NOT IN "
+                "(SELECT seq FROM events WHERE agent = ? AND kind LIKE ? || '%' ORDER BY seq DESC LIMIT ?)",
+                (agent, kind_prefix, agent, kind_prefix, keep),
+            )
+            return cursor.rowcount
+
+        return await self.db.write(delete)
+
+
+def _agent(row: sqlite3.Row) -> AgentRecord:
+    values = dict(row)
+    for key in _BOOL_AGENT_FIELDS:
+        values[key] = bool(values[key])
+    return AgentRecord(**values)
+
+
+def _message(row: sqlite3.Row) -> MessageRecord:
+    return MessageRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], bool(row[8]))

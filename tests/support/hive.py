@@ -1,0 +1,134 @@
+"""Running a real hive for tests: in-process (fast, real sockets) or as a real `hive-c0re` subprocess
+(for kill -9 and restart stories). Readiness comes from `--ready-fd`, never from sleeping."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from hyperhive.client import SocketClient
+from hyperhive.core.settings import HiveSettings, load_settings
+
+
+def settings_for(root: Path, **overrides: str) -> HiveSettings:
+    values = {"state_dir": str(root / "state"), "runtime_dir": str(root / "run"), "runtime": "process",
+              "dashboard": "127.0.0.1:0", **overrides}
+    return load_settings(values, environ={})
+
+
+class AgentConn:
+    """A raw line connection to an agent's socket (what a harness or MCP server would hold)."""
+
+    def __init__(self, path: Path) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(str(path))
+        self.stream = self.sock.makefile("rwb")
+
+    def request(self, cmd: str, **fields: Any) -> dict[str, Any]:
+        self.send_raw(json.dumps({"cmd": cmd, **fields}).encode() + b"\n")
+        return self.read()
+
+    def send_raw(self, data: bytes) -> None:
+        self.stream.write(data)
+        self.stream.flush()
+
+    def read(self) -> dict[str, Any]:
+        line = self.stream.readline()
+        assert line, "the hive closed the connection"
+        result: dict[str, Any] = json.loads(line)
+        return result
+
+    def close(self) -> None:
+        self.stream.close()
+        self.sock.close()
+
+
+class HiveProcess:
+    """`hive-c0re run` as a subprocess with its own state and runtime dirs."""
+
+    def __init__(self, root: Path, env: dict[str, str] | None = None) -> None:
+        self.root = root
+        self.settings = settings_for(root)
+        self.log_path = root / "hive-c0re.log"
+        self.env = {**os.environ, "HYPERHIVE_STATE_DIR": str(self.settings.state_dir),
+                    "HYPERHIVE_RUNTIME_DIR": str(self.settings.runtime_dir), "HYPERHIVE_RUNTIME": "process",
+                    "HYPERHIVE_DASHBOARD": "127.0.0.1:0", **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def host(self) -> SocketClient:
+        return SocketClient(self.settings.host_socket)
+
+    def agent_socket(self, name: str) -> Path:
+        return self.settings.agent_socket_dir(name) / "mcp.sock"
+
+    def start(self, timeout: float = 30.0) -> None:
+        read_fd, write_fd = os.pipe()
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hyperhive.cli.c0re", "run", "--ready-fd", str(write_fd), "--log-level", "DEBUG"],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT, pass_fds=(write_fd,), start_new_session=True,
+        )
+        os.close(write_fd)
+        log.close()
+        try:
+            ready, _, _ = select.select([read_fd], [], [], timeout)
+            data = os.read(read_fd, 100) if ready else b""
+        finally:
+            os.close(read_fd)
+        if data != b"ready\n":
+            self.stop()
+            raise RuntimeError(f"hive-c0re did not become ready; its log:\n{self.log_text()}")
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self.proc = None
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        if self.proc is None:
+            return None
+        proc, self.proc = self.proc, None
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                return proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        return proc.wait(10)
+
+
+def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> Any:
+    """Wait for a condition this test cannot be told about (another process's files, a subprocess's
+    state). Delivery itself is never tested this way: tests block on the hive's own answers."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+@contextlib.contextmanager
+def hive_process(root: Path) -> Any:
+    hive = HiveProcess(root)
+    hive.start()
+    try:
+        yield hive
+    finally:
+        hive.stop()
