@@ -42,6 +42,7 @@ async def call(hive: Hive, line: bytes) -> dict[str, Any]:
     await writer.drain()
     response = await reader.readline()
     writer.close()
+    await writer.wait_closed()
     return dict(json.loads(response))
 
 
@@ -110,20 +111,20 @@ async def test_oversized_line_is_answered_and_the_connection_keeps_serving(hive:
     first = json.loads(await reader.readline())
     second = json.loads(await reader.readline())
     writer.close()
+    await writer.wait_closed()
     assert first["code"] == "line_too_long"
     assert second["ok"] is True and second["pong"] is True
 
 
 def test_agent_socket_answers_bad_input_and_stays_up(hive_proc: Any) -> None:
     hive_proc.host.request("register_peer", name="alice")
-    conn = AgentConn(hive_proc.agent_socket("alice"))
-    conn.send_raw(b"\xff\xfe garbage\n")
-    assert conn.read()["code"] == "bad_json"
-    conn.send_raw(b"x" * (MAX_LINE_BYTES + 1) + b"\n")
-    assert conn.read()["code"] == "line_too_long"
-    assert conn.request("recv", wait_seconds=500)["code"] == "bad_request"
-    assert conn.request("whoami")["name"] == "alice"
-    conn.close()
+    with AgentConn(hive_proc.agent_socket("alice")) as conn:
+        conn.send_raw(b"\xff\xfe garbage\n")
+        assert conn.read()["code"] == "bad_json"
+        conn.send_raw(b"x" * (MAX_LINE_BYTES + 1) + b"\n")
+        assert conn.read()["code"] == "line_too_long"
+        assert conn.request("recv", wait_seconds=500)["code"] == "bad_request"
+        assert conn.request("whoami")["name"] == "alice"
     # A client that connects and vanishes mid-line does not hurt the daemon.
     raw = socket.socket(socket.AF_UNIX)
     raw.connect(str(hive_proc.settings.host_socket))

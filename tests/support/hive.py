@@ -51,6 +51,12 @@ class AgentConn:
         self.stream.close()
         self.sock.close()
 
+    def __enter__(self) -> AgentConn:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 class HiveProcess:
     """`hive-c0re run` as a subprocess with its own state and runtime dirs."""

@@ -129,6 +129,8 @@ class UnixLineServer:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+            # An aborted transport closes its socket in a callback on the next loop iteration.
+            await asyncio.sleep(0)
         if remove:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
@@ -138,6 +140,7 @@ class UnixLineServer:
         assert task is not None
         self._tasks.add(task)
         conn = Connection(reader, writer)
+        cancelled = False
         try:
             if self._on_connect:
                 self._on_connect(conn)
@@ -147,14 +150,19 @@ class UnixLineServer:
         except asyncio.CancelledError:
             # Shutdown cancels connection tasks. The task ends here; re-raising would only make
             # Python 3.11's start_unix_server callback log a spurious error (fixed in 3.12).
-            pass
+            cancelled = True
         finally:
-            self._tasks.discard(task)
-            if self._on_close:
-                await self._on_close(conn)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+            try:
+                if self._on_close:
+                    await self._on_close(conn)
+            finally:
+                if cancelled:
+                    writer.transport.abort()  # a reader that stopped reading must not hold the close up
+                else:
+                    writer.close()
+                    with contextlib.suppress(Exception):
+                        await writer.wait_closed()
+                self._tasks.discard(task)
 
 
 class SocketInUse(Exception):

@@ -1,0 +1,100 @@
+"""Status rows and the live status subscription."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from hyperhive.client import AsyncSocketClient
+from hyperhive.core import registry as registry_module
+from hyperhive.core.hive import Hive
+
+ROW_FIELDS = {"name", "kind", "state", "running", "failed", "paused", "needs_login", "needs_update",
+              "deployed_sha", "active_model", "status_text", "status_set_at", "pending_reminders",
+              "pending_approvals", "unread", "last_seen", "parent", "url", "description", "isolated"}
+
+
+async def host(hive: Hive, **request: Any) -> dict[str, Any]:
+    response = await hive.host_server.handle(None, request)  # type: ignore[arg-type]
+    assert response is not None and response["ok"], response
+    return response
+
+
+async def test_row_fields_and_status_text(hive: Hive) -> None:
+    await host(hive, cmd="register_peer", name="alice", description="a peer")
+    row = (await host(hive, cmd="agent_status"))["agent_statuses"][0]
+    assert set(row) == ROW_FIELDS
+    assert row["kind"] == "peer" and row["running"] is False and row["state"] == "offline"
+    assert row["status_text"] is None and row["status_set_at"] is None
+    client = AsyncSocketClient(hive.settings.agent_socket_dir("alice") / "mcp.sock")
+    await client.request("hello", role="serve")
+    await client.request("set_status", text="compiling")
+    row = (await host(hive, cmd="agent_status", names=["alice"]))["agent_statuses"][0]
+    assert row["running"] is True and row["state"] == "online"
+    assert row["status_text"] == "compiling" and row["status_set_at"].endswith("Z")
+    await client.request("set_status", text=None)
+    row = (await host(hive, cmd="agent_status", names=["alice"]))["agent_statuses"][0]
+    assert row["status_text"] is None and row["status_set_at"] is None
+    await client.close()
+
+
+async def subscribe(hive: Hive) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_unix_connection(str(hive.settings.host_socket))
+    writer.write(b'{"cmd":"subscribe_agent_status"}\n')
+    await writer.drain()
+    ack = json.loads(await reader.readline())
+    assert ack == {"version": 1, "ok": True}
+    return reader, writer
+
+
+async def next_row(reader: asyncio.StreamReader, name: str) -> dict[str, Any]:
+    while True:
+        line = json.loads(await asyncio.wait_for(reader.readline(), 5))
+        for row in line.get("agent_statuses", []):
+            if row["name"] == name:
+                return dict(row)
+
+
+async def test_subscription_pushes_changes(hive: Hive) -> None:
+    reader, writer = await subscribe(hive)
+    await host(hive, cmd="register_peer", name="alice")
+    assert (await next_row(reader, "alice"))["running"] is False
+    await host(hive, cmd="send", to="alice", body="one")
+    assert (await next_row(reader, "alice"))["unread"] == 1
+    await host(hive, cmd="set_paused", name="alice", paused=True)
+    assert (await next_row(reader, "alice"))["paused"] is True
+    await host(hive, cmd="unregister_peer", name="alice")
+    line = json.loads(await asyncio.wait_for(reader.readline(), 5))
+    assert line["removed"] == ["alice"]
+    writer.close()
+    await writer.wait_closed()
+
+
+async def test_slow_subscriber_sees_latest_state_and_never_blocks(hive: Hive) -> None:
+    reader, writer = await subscribe(hive)  # never read while the burst runs
+    await host(hive, cmd="register_peer", name="alice")
+    for i in range(300):
+        await host(hive, cmd="send", to="alice", body=f"m{i}")
+    row = await next_row(reader, "alice")
+    while row["unread"] != 300:  # intermediate rows may be skipped; the latest must arrive
+        row = await next_row(reader, "alice")
+    writer.close()
+    await writer.wait_closed()
+
+
+async def test_peer_presence_by_heartbeat_window(hive: Hive, monkeypatch: Any) -> None:
+    monkeypatch.setattr(registry_module, "PRESENCE_WINDOW_SECONDS", 0.3)
+    await host(hive, cmd="register_peer", name="alice")
+    reader, writer = await subscribe(hive)
+    client = AsyncSocketClient(hive.settings.agent_socket_dir("alice") / "mcp.sock")
+    await client.request("heartbeat")
+    await client.close()  # a connection without hello does not make the agent present…
+    row = await next_row(reader, "alice")
+    assert row["running"] is True  # …but the heartbeat does, for the window
+    row = await next_row(reader, "alice")
+    while row["running"]:
+        row = await next_row(reader, "alice")
+    assert row["state"] == "offline"  # announced by the window's timer, without anyone asking
+    writer.close()
+    await writer.wait_closed()
