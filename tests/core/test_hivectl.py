@@ -1,0 +1,74 @@
+"""hivectl as a user runs it: real processes, exit codes, tables and --json."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.hive import HiveProcess
+
+
+def hivectl(hive_or_dir: HiveProcess | Path, *args: str) -> subprocess.CompletedProcess[str]:
+    runtime = hive_or_dir.settings.runtime_dir if isinstance(hive_or_dir, HiveProcess) else hive_or_dir
+    return subprocess.run([sys.executable, "-m", "hyperhive.cli.hivectl", "--runtime-dir", str(runtime), *args],
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_daemon_down_is_one_clear_line_and_exit_69(short_tmp: Path) -> None:
+    result = hivectl(short_tmp, "status")
+    assert result.returncode == 69
+    assert result.stderr.startswith("hivectl: no hive socket at")
+    assert "not running" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_register_send_status_inbox(hive_proc: HiveProcess) -> None:
+    out = hivectl(hive_proc, "register-peer", "alice", "--description", "a test peer")
+    assert out.returncode == 0 and "/run/hive" in out.stdout
+    assert hivectl(hive_proc, "send", "alice", "hello", "there").stdout.strip() == "sent #1 to alice"
+    table = hivectl(hive_proc, "status").stdout.splitlines()
+    assert table[0].split()[:3] == ["NAME", "KIND", "STATE"]
+    assert table[1].split()[:3] == ["alice", "peer", "offline"]
+    rows = json.loads(hivectl(hive_proc, "--json", "status").stdout)
+    assert rows[0]["name"] == "alice" and rows[0]["unread"] == 1
+    assert hivectl(hive_proc, "status", "alice").returncode == 3  # not running, like supervisorctl
+    flow = hivectl(hive_proc, "flow").stdout
+    assert "#1 operator → alice [queued]: hello there" in flow
+    assert hivectl(hive_proc, "inbox").stdout.strip() == "no unread messages"
+
+
+def test_operator_inbox_marks_read(hive_proc: HiveProcess) -> None:
+    from tests.support.hive import AgentConn
+
+    hivectl(hive_proc, "register-peer", "alice")
+    with AgentConn(hive_proc.agent_socket("alice")) as conn:
+        conn.request("send", to="operator", body="status report")
+    first = hivectl(hive_proc, "inbox")
+    assert "alice: status report" in first.stdout
+    assert hivectl(hive_proc, "inbox").stdout.strip() == "no unread messages"
+    assert "status report" in hivectl(hive_proc, "inbox", "--all").stdout
+
+
+def test_errors_map_to_exit_codes(hive_proc: HiveProcess) -> None:
+    missing = hivectl(hive_proc, "pause", "ghost")
+    assert missing.returncode == 4 and missing.stderr == "hivectl: no agent named 'ghost' in this hive\n"
+    bad = hivectl(hive_proc, "register-peer", "../etc")
+    assert bad.returncode == 2 and "invalid agent name" in bad.stderr
+    hivectl(hive_proc, "register-peer", "alice")
+    again = hivectl(hive_proc, "register-peer", "alice")
+    assert again.returncode == 6 and "already exists" in again.stderr
+    raw = hivectl(hive_proc, "raw", '{"cmd": "list", "extra": 1}')
+    assert raw.returncode == 2 and "unknown field 'extra'" in raw.stderr
+
+
+def test_pause_resume_and_unregister(hive_proc: HiveProcess) -> None:
+    hivectl(hive_proc, "register-peer", "alice")
+    assert hivectl(hive_proc, "pause", "alice").stdout.strip() == "alice paused"
+    assert json.loads(hivectl(hive_proc, "--json", "status").stdout)[0]["paused"] is True
+    hivectl(hive_proc, "resume", "alice")
+    assert json.loads(hivectl(hive_proc, "--json", "status").stdout)[0]["paused"] is False
+    hivectl(hive_proc, "send", "alice", "kept")
+    assert "kept" in hivectl(hive_proc, "unregister-peer", "alice").stdout
+    assert json.loads(hivectl(hive_proc, "--json", "list").stdout) == []
+    assert "kept" in hivectl(hive_proc, "flow").stdout  # its messages are kept
