@@ -168,3 +168,18 @@ async def test_unregistered_socket_answers_nothing_else(hive: Hive, peers: Any) 
 
 def _json(obj: Any) -> str:
     return json.dumps(obj)
+
+
+async def test_send_batch_is_all_or_nothing(hive: Hive, peers: Any) -> None:
+    c = await peers(hive, "alice", "bob", "carol")
+    result = await c["alice"].request("send_batch", messages=[
+        {"to": "bob", "body": "one"}, {"to": "*", "body": "all"}, {"to": "carol", "body": "two"}])
+    assert [r["recipients"] for r in result["results"]] == [["bob"], ["bob", "carol"], ["carol"]]
+    try:
+        await c["alice"].request("send_batch", messages=[{"to": "bob", "body": "x"}, {"to": "ghost", "body": "y"}])
+    except RequestFailed as exc:
+        assert exc.code == "not_found" and "ghost" in exc.message
+    else:
+        raise AssertionError("a batch with an unknown recipient was accepted")
+    bodies = [m["body"] for m in (await c["bob"].request("recv"))["messages"]]
+    assert bodies == ["one", "all"]  # nothing of the refused batch arrived

@@ -69,6 +69,7 @@ class HiveProcess:
                     "HYPERHIVE_RUNTIME_DIR": str(self.settings.runtime_dir), "HYPERHIVE_RUNTIME": "process",
                     "HYPERHIVE_DASHBOARD": "127.0.0.1:0", **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
+        self.log_level = "DEBUG"
 
     @property
     def host(self) -> SocketClient:
@@ -81,7 +82,7 @@ class HiveProcess:
         read_fd, write_fd = os.pipe()
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hyperhive.cli.c0re", "run", "--ready-fd", str(write_fd), "--log-level", "DEBUG"],
+            [sys.executable, "-m", "hyperhive.cli.c0re", "run", "--ready-fd", str(write_fd), "--log-level", self.log_level],
             env=self.env, stdout=log, stderr=subprocess.STDOUT, pass_fds=(write_fd,), start_new_session=True,
         )
         os.close(write_fd)

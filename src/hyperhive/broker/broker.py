@@ -68,19 +68,31 @@ class Broker:
         self, sender: str, to: str, body: str, in_reply_to: int | None = None
     ) -> list[MessageRecord]:
         """Store one message per recipient and wake their readers. Durable when this returns."""
-        _check_body(body)
-        recipients = self.resolve_recipients(sender, to)
-        if in_reply_to is not None and await self.store.get_message(in_reply_to) is None:
-            raise HiveError(ErrorCode.NOT_FOUND, f"in_reply_to names message {in_reply_to}, which does not exist")
+        return (await self.send_many(sender, [(to, body, in_reply_to)]))[0]
+
+    async def send_many(
+        self, sender: str, items: Sequence[tuple[str, str, int | None]]
+    ) -> list[list[MessageRecord]]:
+        """Several sends in one transaction; per item, the messages stored (one per recipient)."""
+        planned: list[NewMessage] = []
+        fanout: list[int] = []
         now = time.time()
-        broadcast = to == BROADCAST
-        stored = await self.store.insert_messages(
-            [NewMessage(sender, r, body, now, in_reply_to, broadcast) for r in recipients]
-        )
-        for recipient in recipients:
+        for to, body, in_reply_to in items:
+            _check_body(body)
+            recipients = self.resolve_recipients(sender, to)
+            if in_reply_to is not None and await self.store.get_message(in_reply_to) is None:
+                raise HiveError(ErrorCode.NOT_FOUND, f"in_reply_to names message {in_reply_to}, which does not exist")
+            planned += [NewMessage(sender, r, body, now, in_reply_to, to == BROADCAST) for r in recipients]
+            fanout.append(len(recipients))
+        stored = await self.store.insert_messages(planned)
+        for recipient in {m.recipient for m in stored}:
             self.inboxes.notify(recipient)
         await _emit(self._message_listeners, stored)
-        return stored
+        grouped, start = [], 0
+        for count in fanout:
+            grouped.append(stored[start:start + count])
+            start += count
+        return grouped
 
     def resolve_recipients(self, sender: str, to: str) -> list[str]:
         if to == BROADCAST:

@@ -10,6 +10,7 @@ from .fields import Body, ReqId
 
 MAX_RECV_WAIT_SECONDS = 180
 MAX_RECV_BATCH = 32
+MAX_SEND_BATCH = 1000
 
 
 class AgentRequest(BaseModel):
@@ -41,6 +42,20 @@ class Send(AgentRequest):
     in_reply_to: int | None = None
 
 
+class Outgoing(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    to: str
+    body: Body
+    in_reply_to: int | None = None
+
+
+class SendBatch(AgentRequest):
+    """Many sends in one request and one transaction: all are stored, or none (the first bad one says why)."""
+
+    cmd: Literal["send_batch"]
+    messages: list[Outgoing] = Field(min_length=1, max_length=MAX_SEND_BATCH)
+
+
 class Recv(AgentRequest):
     """Up to `max` messages; blocks up to `wait_seconds` when none is pending and wakes on arrival.
 
@@ -68,7 +83,7 @@ class SetStatus(AgentRequest):
 
 
 AnyAgentRequest = Annotated[
-    Hello | Whoami | Heartbeat | Send | Recv | Ack | InboxStatus | SetStatus,
+    Hello | Whoami | Heartbeat | Send | SendBatch | Recv | Ack | InboxStatus | SetStatus,
     Field(discriminator="cmd"),
 ]
 AGENT_REQUEST: TypeAdapter[AnyAgentRequest] = TypeAdapter(AnyAgentRequest)

@@ -34,6 +34,7 @@ class AgentSession:
             rq.Whoami: self.whoami,
             rq.Heartbeat: self.heartbeat,
             rq.Send: self.send,
+            rq.SendBatch: self.send_batch,
             rq.Recv: self.recv,
             rq.Ack: self.ack,
             rq.InboxStatus: self.inbox_status,
@@ -70,6 +71,12 @@ class AgentSession:
     async def send(self, req: rq.Send) -> dict[str, Any]:
         stored = await self.hive.broker.send(self.name, req.to, req.body, req.in_reply_to)
         return {"id": stored[0].id, "ids": [m.id for m in stored], "recipients": [m.recipient for m in stored]}
+
+    async def send_batch(self, req: rq.SendBatch) -> dict[str, Any]:
+        items = [(m.to, m.body, m.in_reply_to) for m in req.messages]
+        stored = await self.hive.broker.send_many(self.name, items)
+        return {"results": [{"id": group[0].id, "ids": [m.id for m in group],
+                             "recipients": [m.recipient for m in group]} for group in stored]}
 
     async def recv(self, req: rq.Recv) -> dict[str, Any]:
         if self._lease is None:

@@ -1,0 +1,105 @@
+"""Broker benchmark against a real hive-c0re process.
+
+Prints send→recv latency (p50/p99: from the moment `send` is written until the blocked `recv` of the
+recipient returns it) and durable send throughput (answered sends per second: each answer means the
+message was committed and fsynced) for one sender and for 50 concurrent agents.
+
+    .venv/bin/python bench/broker.py [--messages N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from hyperhive.client import AsyncSocketClient  # noqa: E402
+from tests.support.hive import HiveProcess  # noqa: E402
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def latency(hive: HiveProcess, rounds: int) -> list[float]:
+    sender = AsyncSocketClient(hive.agent_socket("a0"))
+    receiver = AsyncSocketClient(hive.agent_socket("a1"))
+    samples = []
+    for i in range(rounds):
+        waiting = asyncio.create_task(receiver.request("recv", wait_seconds=30, max=1, ack=True))
+        await asyncio.sleep(0.001)  # the recv is blocked in the daemon before the send starts
+        started = time.perf_counter()
+        await sender.request("send", to="a1", body=f"ping {i}")
+        got = await waiting
+        samples.append(time.perf_counter() - started)
+        assert got["messages"][0]["body"] == f"ping {i}"
+    await sender.close()
+    await receiver.close()
+    return samples
+
+
+async def batched_throughput(hive: HiveProcess, total: int, batch: int = 100) -> float:
+    client = AsyncSocketClient(hive.agent_socket("a0"))
+    await client.connect()
+    started = time.perf_counter()
+    for start in range(0, total, batch):
+        await client.request("send_batch", messages=[{"to": "a1", "body": f"m{i}"} for i in range(start, start + batch)])
+    elapsed = time.perf_counter() - started
+    await client.close()
+    return total / elapsed
+
+
+async def throughput(hive: HiveProcess, agents: int, total: int) -> float:
+    clients = [AsyncSocketClient(hive.agent_socket(f"a{i}")) for i in range(agents)]
+    per_agent = total // agents
+
+    async def run(index: int, client: AsyncSocketClient) -> None:
+        target = f"a{(index + 1) % agents}"
+        for i in range(per_agent):
+            await client.request("send", to=target, body=f"m{i}")
+
+    for client in clients:
+        await client.connect()
+    started = time.perf_counter()
+    await asyncio.gather(*(run(i, c) for i, c in enumerate(clients)))
+    elapsed = time.perf_counter() - started
+    for client in clients:
+        await client.close()
+    return per_agent * agents / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=2_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="hhb-", dir="/tmp") as root:
+        hive = HiveProcess(Path(root))
+        hive.log_level = "WARNING"
+        hive.start()
+        try:
+            for i in range(50):
+                hive.host.request("register_peer", name=f"a{i}")
+            samples = asyncio.run(latency(hive, args.rounds))
+            print(f"send→recv latency over {len(samples)} messages: "
+                  f"p50 {percentile(samples, 0.5) * 1e3:.2f} ms, p99 {percentile(samples, 0.99) * 1e3:.2f} ms, "
+                  f"mean {statistics.fmean(samples) * 1e3:.2f} ms")
+            one = asyncio.run(throughput(hive, 1, args.messages // 2))
+            print(f"durable sends/s, 1 agent sending:   {one:,.0f} (one send per request)")
+            batched = asyncio.run(batched_throughput(hive, args.messages))
+            print(f"durable sends/s, 1 agent batching:  {batched:,.0f} (send_batch of 100)")
+            many = asyncio.run(throughput(hive, 50, args.messages))
+            print(f"durable sends/s, 50 agents sending: {many:,.0f}")
+        finally:
+            hive.stop()
+
+
+if __name__ == "__main__":
+    main()
