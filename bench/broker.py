@@ -19,8 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hyperhive.client import AsyncSocketClient  # noqa: E402
-from tests.support.hive import HiveProcess  # noqa: E402
+from tests.support.hive import HiveProcess
+
+from hyperhive.client import AsyncSocketClient
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -50,7 +51,8 @@ async def batched_throughput(hive: HiveProcess, total: int, batch: int = 100) ->
     await client.connect()
     started = time.perf_counter()
     for start in range(0, total, batch):
-        await client.request("send_batch", messages=[{"to": "a1", "body": f"m{i}"} for i in range(start, start + batch)])
+        messages = [{"to": "a1", "body": f"m{i}"} for i in range(start, start + batch)]
+        await client.request("send_batch", messages=messages)
     elapsed = time.perf_counter() - started
     await client.close()
     return total / elapsed

@@ -29,11 +29,12 @@ SUCCESS_CALLS: list[dict[str, Any]] = [
     {"cmd": "register_peer", "name": "carol"},
     {"cmd": "unregister_peer", "name": "bob"},
     {"cmd": "events"},
+    {"cmd": "set_model", "name": "alice", "model": "claude-haiku-4-5"},
 ]
 RESULT_FIELD = {"ping": "pong", "list": "agents", "agent_status": "agent_statuses", "urls": "urls",
                 "set_paused": "agent_statuses", "send": "ids", "inbox": "messages", "ack": "acked",
                 "recent": "messages", "register_peer": "agent_statuses", "unregister_peer": "agents",
-                "events": "events"}
+                "events": "events", "set_model": "agent_statuses"}
 
 
 async def call(hive: Hive, line: bytes) -> dict[str, Any]:
@@ -55,7 +56,8 @@ async def register(hive: Hive, *names: str) -> None:
 def test_every_host_verb_is_covered() -> None:
     from hyperhive.core.verbs.host import HOST_VERBS
 
-    covered = {c["cmd"] for c in SUCCESS_CALLS} | {"subscribe_agent_status"}  # streams: test_status.py
+    # streams: test_status.py; controls need a connected harness: test_harness_verbs.py
+    covered = {c["cmd"] for c in SUCCESS_CALLS} | {"subscribe_agent_status", "interrupt", "new_session", "compact"}
     declared = {model.model_fields["cmd"].annotation.__args__[0] for model in HOST_VERBS}
     assert declared | {"subscribe_agent_status"} == covered
 

@@ -82,7 +82,8 @@ class HiveProcess:
         read_fd, write_fd = os.pipe()
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hyperhive.cli.c0re", "run", "--ready-fd", str(write_fd), "--log-level", self.log_level],
+            [sys.executable, "-m", "hyperhive.cli.c0re", "run", "--ready-fd", str(write_fd),
+             "--log-level", self.log_level],
             env=self.env, stdout=log, stderr=subprocess.STDOUT, pass_fds=(write_fd,), start_new_session=True,
         )
         os.close(write_fd)

@@ -94,6 +94,15 @@ class Broker:
             start += count
         return grouped
 
+    async def deliver(self, sender: str, recipients: Sequence[str], body: str) -> list[MessageRecord]:
+        """Mail from the hive itself (`system` events, `self`, `reminder`, `schedule`): no recipient
+        policy applies, and recipients are taken as given (the caller validated them)."""
+        stored = await self.store.insert_messages([NewMessage(sender, r, body, time.time()) for r in recipients])
+        for recipient in set(recipients):
+            self.inboxes.notify(recipient)
+        await _emit(self._message_listeners, stored)
+        return stored
+
     def resolve_recipients(self, sender: str, to: str) -> list[str]:
         if to == BROADCAST:
             targets = [name for name in self.directory.agent_names() if name != sender]
@@ -122,19 +131,28 @@ class Broker:
         self.inboxes.close_lease(lease)
 
     async def recv(
-        self, lease: Lease, max_count: int, wait_seconds: float, ack: bool = False
+        self,
+        lease: Lease,
+        max_count: int,
+        wait_seconds: float,
+        ack: bool = False,
+        held: Callable[[], bool] | None = None,
     ) -> tuple[list[MessageRecord], int]:
-        """Up to `max_count` pending messages for the lease's owner, and how many more are pending."""
+        """Up to `max_count` pending messages for the lease's owner, and how many more are pending.
+        While `held()` is true (a paused agent) nothing is delivered; `notify` re-checks it."""
         recipient = lease.owner
         deadline = asyncio.get_running_loop().time() + wait_seconds
         while True:
             arrived = self.inboxes.arrival(recipient)
-            messages = await self.store.unacked_messages(
-                recipient, max_count, exclude_ids=self.inboxes.in_flight(recipient)
-            )
+            if held is not None and held():
+                messages = []
+            else:
+                messages = await self.store.unacked_messages(
+                    recipient, max_count, exclude_ids=self.inboxes.in_flight(recipient)
+                )
             # Another reader of the same inbox may have claimed some of these while we awaited the store.
-            held = self.inboxes.in_flight(recipient)
-            messages = [m for m in messages if m.id not in held]
+            claimed = self.inboxes.in_flight(recipient)
+            messages = [m for m in messages if m.id not in claimed]
             if messages:
                 break
             remaining = deadline - asyncio.get_running_loop().time()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -63,3 +64,26 @@ class AsyncSocketClient:
             raise RequestFailed(ErrorCode.INTERNAL, f"the hive sent a line that is not JSON: {line[:80]!r}") from None
         raise_for(response)
         return dict(response)
+
+
+async def stream(path: Path, cmd: str, **fields: Any) -> AsyncIterator[dict[str, Any]]:
+    """Send one streaming request on a connection of its own and yield every line (the first is the bare
+    `ok` that says the stream is open). Raises Unreachable when the hive closes the connection."""
+    try:
+        reader, writer = await asyncio.open_unix_connection(str(path), limit=MAX_LINE_BYTES + 1)
+    except OSError as exc:
+        raise unreachable(path, exc) from None
+    try:
+        writer.write(encode_line({"cmd": cmd, **fields}))
+        await writer.drain()
+        while True:
+            line = await reader.readline()
+            if not line:
+                raise Unreachable(f"the hive at {path} closed the stream")
+            response = json.loads(line)
+            raise_for(response)
+            yield dict(response)
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError, OSError):
+            await writer.wait_closed()

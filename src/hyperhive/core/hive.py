@@ -13,6 +13,8 @@ from hyperhive.store import MessageRecord, Store
 from hyperhive.store.sqlite import SQLiteStore
 
 from .agent_sockets import AgentSockets
+from .controls import Controls
+from .events import EventLog
 from .host_server import HostServer
 from .registry import AgentRegistry
 from .settings import HiveSettings
@@ -27,6 +29,8 @@ class Hive:
         self.store: Store = store or SQLiteStore(settings.db_path)
         self.registry = AgentRegistry(self.store)
         self.broker = Broker(self.store, self.registry)
+        self.events = EventLog(self.store)
+        self.controls = Controls()
         self.agent_sockets = AgentSockets(self)
         self.host_server = HostServer(self)
         self._stack = AsyncExitStack()

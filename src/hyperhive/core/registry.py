@@ -30,6 +30,7 @@ class AgentRegistry:
         self._lifecycle: dict[str, str] = {}  # managed agents: set by the supervisor
         self._presence_timers: dict[str, asyncio.TimerHandle] = {}
         self._heartbeats: dict[str, float] = {}  # monotonic time of the last explicit heartbeat
+        self._activity: dict[str, tuple[str, str | None]] = {}  # harness-reported: (activity, detail)
 
     async def load(self) -> None:
         self._agents = {a.name: a for a in await self.store.list_agents()}
@@ -66,6 +67,7 @@ class AgentRegistry:
         await self.store.delete_agent(name)
         self._agents.pop(name, None)
         self._lifecycle.pop(name, None)
+        self._activity.pop(name, None)
         self._heartbeats.pop(name, None)
         timer = self._presence_timers.pop(name, None)
         if timer:
@@ -85,6 +87,19 @@ class AgentRegistry:
 
     def lifecycle(self, name: str) -> str | None:
         return self._lifecycle.get(name)
+
+    def activity(self, name: str) -> tuple[str, str | None] | None:
+        return self._activity.get(name)
+
+    def set_activity(self, name: str, activity: str | None, detail: str | None = None) -> None:
+        current = self._activity.get(name)
+        new = (activity, detail) if activity else None
+        if current != new:
+            if new is None:
+                self._activity.pop(name, None)
+            else:
+                self._activity[name] = new
+            self.changes.changed(name)
 
     def set_lifecycle(self, name: str, state: str) -> None:
         if self._lifecycle.get(name) != state:

@@ -26,6 +26,7 @@ def status_row(
     else:
         state = registry.lifecycle(agent.name) or "stopped"
         running = state == "running"
+    activity, detail = registry.activity(agent.name) or (None, None)
     return StatusRow(
         name=agent.name,
         kind=agent.kind,
@@ -46,5 +47,7 @@ def status_row(
         parent=agent.parent,
         url=url,
         description=agent.description,
+        activity=activity,
+        activity_detail=detail,
         isolated=isolated,
     )

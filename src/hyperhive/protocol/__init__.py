@@ -1,7 +1,18 @@
 """The wire protocol shared by daemon, harness, CLI and web. Imports no other hyperhive module."""
 
 from .models import Event, Message, StatusRow, Urls, parse_rfc3339, rfc3339
-from .names import BROADCAST, MANAGER_ALIAS, MANAGER_NAME, OPERATOR, InvalidName, check_agent_name
+from .names import (
+    BROADCAST,
+    MANAGER_ALIAS,
+    MANAGER_NAME,
+    OPERATOR,
+    REMINDER_SENDER,
+    SCHEDULE_SENDER,
+    SELF_SENDER,
+    SYSTEM_SENDER,
+    InvalidName,
+    check_agent_name,
+)
 from .wire import (
     EXIT_CODES,
     MAX_BODY_BYTES,
@@ -23,7 +34,11 @@ __all__ = [
     "MAX_BODY_BYTES",
     "MAX_LINE_BYTES",
     "OPERATOR",
+    "REMINDER_SENDER",
+    "SCHEDULE_SENDER",
     "SCHEMA_VERSION",
+    "SELF_SENDER",
+    "SYSTEM_SENDER",
     "ErrorCode",
     "Event",
     "HiveError",

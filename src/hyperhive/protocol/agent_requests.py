@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -82,8 +82,55 @@ class SetStatus(AgentRequest):
     text: str | None = Field(default=None, max_length=500)
 
 
+class RequestNextTurn(AgentRequest):
+    """Queue a message from `self` so the agent gets another turn after this one."""
+
+    cmd: Literal["request_next_turn"]
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class GetLogs(AgentRequest):
+    cmd: Literal["get_logs"]
+    lines: int = Field(default=50, ge=1, le=2000)
+
+
+class ReportedEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["turn_start", "stream", "note", "turn_end", "turn_stats", "harness"]
+    payload: dict[str, Any] = {}
+
+
+class Report(AgentRequest):
+    """The harness's live transcript: stored per agent (bounded) and pushed to watchers."""
+
+    cmd: Literal["report"]
+    events: list[ReportedEvent] = Field(min_length=1, max_length=500)
+
+
+HarnessActivity = Literal["starting", "idle", "thinking", "rate_limited", "needs_login", "paused", "stopping"]
+
+
+class HarnessState(AgentRequest):
+    """What the turn loop is doing; shown on the status row."""
+
+    cmd: Literal["harness_state"]
+    activity: HarnessActivity
+    model: str | None = None
+    session_id: str | None = None
+    detail: str | None = Field(default=None, max_length=500)
+    needs_login: bool | None = None
+
+
+class ControlStream(AgentRequest):
+    """Turn this connection into a stream of operator controls for the harness: one bare ok line, then
+    one line per control (`{"control": "interrupt"}`, `{"control": "set_model", "model": "…"}`, …)."""
+
+    cmd: Literal["control_stream"]
+
+
 AnyAgentRequest = Annotated[
-    Hello | Whoami | Heartbeat | Send | SendBatch | Recv | Ack | InboxStatus | SetStatus,
+    Hello | Whoami | Heartbeat | Send | SendBatch | Recv | Ack | InboxStatus | SetStatus | RequestNextTurn
+    | GetLogs | Report | HarnessState | ControlStream,
     Field(discriminator="cmd"),
 ]
 AGENT_REQUEST: TypeAdapter[AnyAgentRequest] = TypeAdapter(AnyAgentRequest)

@@ -89,6 +89,33 @@ class Events(HostRequest):
     limit: int = Field(default=200, ge=1, le=5000)
 
 
+class Interrupt(HostRequest):
+    """End the agent's running turn cleanly; the message it was working on is kept."""
+
+    cmd: Literal["interrupt"]
+    name: AgentName
+
+
+class SetModel(HostRequest):
+    cmd: Literal["set_model"]
+    name: AgentName
+    model: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:\[\]-]+$")
+
+
+class NewSession(HostRequest):
+    """Start the agent's next turn in a fresh Claude session (the old one stays on disk)."""
+
+    cmd: Literal["new_session"]
+    name: AgentName
+
+
+class Compact(HostRequest):
+    """Compact the agent's session before its next turn."""
+
+    cmd: Literal["compact"]
+    name: AgentName
+
+
 AnyHostRequest = Annotated[
     Ping
     | ListAgents
@@ -102,7 +129,11 @@ AnyHostRequest = Annotated[
     | RecentMessages
     | RegisterPeer
     | UnregisterPeer
-    | Events,
+    | Events
+    | Interrupt
+    | SetModel
+    | NewSession
+    | Compact,
     Field(discriminator="cmd"),
 ]
 HOST_REQUEST: TypeAdapter[AnyHostRequest] = TypeAdapter(AnyHostRequest)

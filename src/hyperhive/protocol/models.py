@@ -47,6 +47,8 @@ class StatusRow(WireModel):
     parent: str | None
     url: str | None
     description: str = ""
+    activity: str | None = None  # what the harness says it is doing: idle, thinking, rate_limited, …
+    activity_detail: str | None = None
     isolated: bool = True  # False for agents on the `process` runtime: no sandbox
 
 

@@ -11,6 +11,11 @@ MANAGER_NAME = "hm1nd"
 MANAGER_ALIAS = "manager"
 OPERATOR = "operator"
 BROADCAST = "*"
+# Senders that are the hive itself rather than a mailbox: they deliver, they never receive.
+SYSTEM_SENDER = "system"
+SELF_SENDER = "self"  # request_next_turn
+REMINDER_SENDER = "reminder"
+SCHEDULE_SENDER = "schedule"
 
 
 class InvalidName(ValueError):

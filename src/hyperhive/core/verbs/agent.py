@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from hyperhive.broker import Lease
+from hyperhive.protocol import SELF_SENDER, ok_response
 from hyperhive.protocol import agent_requests as rq
-from hyperhive.protocol import ok_response
 from hyperhive.protocol.parsing import parse_request
+from hyperhive.store import NewEvent
 
+from ..events import TRANSCRIPT_PREFIX
 from ..lineserver import Connection
+from ..logs import agent_log_path, tail_lines
 from ..views import dump_messages
 
 if TYPE_CHECKING:
@@ -39,11 +44,18 @@ class AgentSession:
             rq.Ack: self.ack,
             rq.InboxStatus: self.inbox_status,
             rq.SetStatus: self.set_status,
+            rq.RequestNextTurn: self.request_next_turn,
+            rq.GetLogs: self.get_logs,
+            rq.Report: self.report,
+            rq.HarnessState: self.harness_state,
         }
 
-    async def handle(self, conn: Connection, obj: dict[str, Any]) -> dict[str, Any]:
+    async def handle(self, conn: Connection, obj: dict[str, Any]) -> dict[str, Any] | None:
         request = parse_request(rq.AGENT_REQUEST, obj)
         self.hive.registry.require(self.name)  # an unregistered agent's socket answers nothing else
+        if isinstance(request, rq.ControlStream):
+            await self.control_stream(conn, request)
+            return None
         result = await self._handlers[type(request)](request)
         return ok_response(request.req_id, **result)
 
@@ -52,6 +64,8 @@ class AgentSession:
             self.hive.broker.close_lease(self._lease)
         if self.role in PRESENCE_ROLES:
             await self.hive.registry.disconnected(self.name)
+        if self.role == "harness" and self.hive.registry.get(self.name) is not None:
+            self.hive.registry.set_activity(self.name, None)
 
     # --- verbs ------------------------------------------------------------------------------------
     async def hello(self, req: rq.Hello) -> dict[str, Any]:
@@ -62,7 +76,8 @@ class AgentSession:
 
     async def whoami(self, req: Any) -> dict[str, Any]:
         agent = self.hive.registry.require(self.name)
-        return {"name": self.name, "kind": agent.kind, "manager": self.manager}
+        return {"name": self.name, "kind": agent.kind, "manager": self.manager, "active_model": agent.active_model,
+                "paused": agent.paused}
 
     async def heartbeat(self, req: rq.Heartbeat) -> dict[str, Any]:
         await self.hive.registry.heartbeat(self.name)
@@ -81,7 +96,9 @@ class AgentSession:
     async def recv(self, req: rq.Recv) -> dict[str, Any]:
         if self._lease is None:
             self._lease = self.hive.broker.open_lease(self.name)
-        messages, pending = await self.hive.broker.recv(self._lease, req.max, req.wait_seconds, ack=req.ack)
+        # Pause holds the turn loop only; the agent's own `recv` tool still reads its mail.
+        held = self._paused if self.role == "harness" else None
+        messages, pending = await self.hive.broker.recv(self._lease, req.max, req.wait_seconds, ack=req.ack, held=held)
         return {"messages": dump_messages(messages), "pending": pending}
 
     async def ack(self, req: rq.Ack) -> dict[str, Any]:
@@ -99,3 +116,52 @@ class AgentSession:
             self.name, status_text=text, status_set_at=time.time() if text is not None else None
         )
         return {"status_text": text}
+
+    async def request_next_turn(self, req: rq.RequestNextTurn) -> dict[str, Any]:
+        body = req.note or "You asked for another turn: carry on with what you were doing."
+        stored = await self.hive.broker.deliver(SELF_SENDER, [self.name], body)
+        return {"id": stored[0].id}
+
+    async def get_logs(self, req: rq.GetLogs) -> dict[str, Any]:
+        path = agent_log_path(self.hive.settings.state_dir, self.name)
+        return {"lines": await asyncio.to_thread(tail_lines, path, req.lines)}
+
+    async def report(self, req: rq.Report) -> dict[str, Any]:
+        stored = await self.hive.events.append_many(
+            [NewEvent(TRANSCRIPT_PREFIX + e.kind, self.name, e.payload) for e in req.events]
+        )
+        return {"seqs": [e.seq for e in stored]}
+
+    async def harness_state(self, req: rq.HarnessState) -> dict[str, Any]:
+        changes: dict[str, Any] = {}
+        if req.model is not None:
+            changes["active_model"] = req.model
+        if req.needs_login is not None:
+            changes["needs_login"] = req.needs_login
+        if changes:
+            await self.hive.registry.update(self.name, **changes)
+        self.hive.registry.set_activity(self.name, req.activity, req.detail)
+        return {}
+
+    async def control_stream(self, conn: Connection, req: rq.ControlStream) -> None:
+        """One bare ok line, then one line per operator control until the harness hangs up."""
+        queue = self.hive.controls.open(self.name)
+        closed = asyncio.ensure_future(conn.reader.read())
+        try:
+            await conn.send(ok_response(req.req_id))
+            while True:
+                control = asyncio.ensure_future(queue.get())
+                await asyncio.wait({control, closed}, return_when=asyncio.FIRST_COMPLETED)
+                if closed.done():
+                    control.cancel()
+                    return
+                await conn.send(ok_response(req.req_id, **control.result()))
+        finally:
+            self.hive.controls.close(self.name, queue)
+            closed.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await closed
+
+    def _paused(self) -> bool:
+        agent = self.hive.registry.get(self.name)
+        return agent is not None and agent.paused

@@ -88,6 +88,33 @@ async def events(hive: Hive, req: rq.Events) -> dict[str, Any]:
     return {"events": [event_view(e).model_dump(mode="json") for e in found]}
 
 
+async def interrupt(hive: Hive, req: rq.Interrupt) -> dict[str, Any]:
+    hive.registry.require(req.name)
+    hive.controls.push(req.name, {"control": "interrupt"})
+    return {}
+
+
+async def set_model(hive: Hive, req: rq.SetModel) -> dict[str, Any]:
+    """Kept on the agent's record, so a harness that starts later uses it too."""
+    hive.registry.require(req.name)
+    await hive.registry.update(req.name, active_model=req.model)
+    if hive.controls.connected(req.name):
+        hive.controls.push(req.name, {"control": "set_model", "model": req.model})
+    return await agent_status(hive, rq.AgentStatus(cmd="agent_status", names=[req.name]))
+
+
+async def new_session(hive: Hive, req: rq.NewSession) -> dict[str, Any]:
+    hive.registry.require(req.name)
+    hive.controls.push(req.name, {"control": "new_session"})
+    return {}
+
+
+async def compact(hive: Hive, req: rq.Compact) -> dict[str, Any]:
+    hive.registry.require(req.name)
+    hive.controls.push(req.name, {"control": "compact"})
+    return {}
+
+
 HOST_VERBS: dict[type[Any], Verb] = {
     rq.Ping: ping,
     rq.ListAgents: list_agents,
@@ -101,4 +128,8 @@ HOST_VERBS: dict[type[Any], Verb] = {
     rq.RegisterPeer: register_peer,
     rq.UnregisterPeer: unregister_peer,
     rq.Events: events,
+    rq.Interrupt: interrupt,
+    rq.SetModel: set_model,
+    rq.NewSession: new_session,
+    rq.Compact: compact,
 }

@@ -1,0 +1,45 @@
+"""Operator controls pushed to a running harness (interrupt, model, new session, compact).
+
+A harness holds one `control_stream` connection; a control is delivered to every stream of that agent
+at once. With no harness connected the control is refused with a sentence — a control that would fire
+at some later turn is a surprise, not a feature.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Any
+
+from hyperhive.protocol import ErrorCode, HiveError
+
+QUEUE_LIMIT = 100
+
+
+class Controls:
+    def __init__(self) -> None:
+        self._streams: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+
+    def open(self, name: str) -> asyncio.Queue[dict[str, Any]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
+        self._streams[name].add(queue)
+        return queue
+
+    def close(self, name: str, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        self._streams[name].discard(queue)
+        if not self._streams[name]:
+            del self._streams[name]
+
+    def connected(self, name: str) -> bool:
+        return bool(self._streams.get(name))
+
+    def push(self, name: str, control: dict[str, Any]) -> None:
+        queues = self._streams.get(name)
+        if not queues:
+            raise HiveError(
+                ErrorCode.CONFLICT, f"{name}'s harness is not connected, so it cannot take {control['control']!r}"
+            )
+        for queue in queues:
+            if queue.full():  # a harness that stopped reading controls gets the newest ones
+                queue.get_nowait()
+            queue.put_nowait(control)

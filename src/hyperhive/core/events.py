@@ -1,0 +1,47 @@
+"""The event log: stored events (transcripts, crashes, approvals, …) that are also pushed live.
+
+Transcript events are many; each agent keeps its newest `TRANSCRIPT_KEEP` of them (pruned every
+`PRUNE_EVERY` appends, not by a timer). Listeners (the dashboard's live stream) get each stored event
+with its sequence number, so a page can load history and then follow without gaps.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from hyperhive.store import EventRecord, NewEvent, Store
+
+TRANSCRIPT_PREFIX = "turn."
+TRANSCRIPT_KEEP = 5000
+PRUNE_EVERY = 500
+
+EventListener = Callable[[list[EventRecord]], None]
+
+
+class EventLog:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._listeners: list[EventListener] = []
+        self._since_prune: Counter[str] = Counter()
+
+    def listen(self, listener: EventListener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    async def append(self, kind: str, agent: str | None = None, payload: dict[str, Any] | None = None) -> EventRecord:
+        return (await self.append_many([NewEvent(kind, agent, payload or {})]))[0]
+
+    async def append_many(self, events: Sequence[NewEvent]) -> list[EventRecord]:
+        stored = await self.store.append_events(events)
+        for listener in list(self._listeners):
+            listener(stored)
+        for event in stored:
+            if event.agent and event.kind.startswith(TRANSCRIPT_PREFIX):
+                self._since_prune[event.agent] += 1
+        for agent, count in list(self._since_prune.items()):
+            if count >= PRUNE_EVERY:
+                self._since_prune[agent] = 0
+                await self.store.prune_events(agent, TRANSCRIPT_PREFIX, TRANSCRIPT_KEEP)
+        return stored
