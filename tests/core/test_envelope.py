@@ -30,11 +30,13 @@ SUCCESS_CALLS: list[dict[str, Any]] = [
     {"cmd": "unregister_peer", "name": "bob"},
     {"cmd": "events"},
     {"cmd": "set_model", "name": "alice", "model": "claude-haiku-4-5"},
+    {"cmd": "logged_in", "name": "alice"},
 ]
 RESULT_FIELD = {"ping": "pong", "list": "agents", "agent_status": "agent_statuses", "urls": "urls",
                 "set_paused": "agent_statuses", "send": "ids", "inbox": "messages", "ack": "acked",
                 "recent": "messages", "register_peer": "agent_statuses", "unregister_peer": "agents",
-                "events": "events", "set_model": "agent_statuses"}
+                "events": "events", "set_model": "agent_statuses",
+                "logged_in": "agent_statuses"}
 
 
 async def call(hive: Hive, line: bytes) -> dict[str, Any]:

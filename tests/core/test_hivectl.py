@@ -72,3 +72,20 @@ def test_pause_resume_and_unregister(hive_proc: HiveProcess) -> None:
     assert "kept" in hivectl(hive_proc, "unregister-peer", "alice").stdout
     assert json.loads(hivectl(hive_proc, "--json", "list").stdout) == []
     assert "kept" in hivectl(hive_proc, "flow").stdout  # its messages are kept
+
+
+def test_harness_controls_from_the_shell(hive_proc: HiveProcess) -> None:
+    from tests.support.hive import AgentConn
+
+    hivectl(hive_proc, "register-peer", "alice")
+    refused = hivectl(hive_proc, "interrupt", "alice")
+    assert refused.returncode == 6 and "alice's harness is not connected" in refused.stderr
+    assert hivectl(hive_proc, "model", "alice", "claude-haiku-4-5").stdout.strip() == "alice: model claude-haiku-4-5"
+    with AgentConn(hive_proc.agent_socket("alice")) as controls:
+        assert controls.request("control_stream")["ok"] is True
+        assert hivectl(hive_proc, "interrupt", "alice").stdout.strip() == "alice: turn interrupted"
+        assert controls.read()["control"] == "interrupt"
+        assert hivectl(hive_proc, "logged-in", "alice").returncode == 0
+        assert controls.read()["control"] == "logged_in"
+    row = json.loads(hivectl(hive_proc, "--json", "status", "alice").stdout)[0]
+    assert row["active_model"] == "claude-haiku-4-5"

@@ -212,6 +212,38 @@ def resume(ctl: Ctl, name: str) -> None:
     click.echo(f"{name} resumed") if not ctl.as_json else emit_json({"resumed": name})
 
 
+def _control_command(name: str, cmd: str, done: str, help_text: str) -> None:
+    """hivectl commands that send one operator control to an agent's harness."""
+
+    @main.command(name, help=help_text)
+    @click.argument("agent")
+    @pass_ctl
+    @command
+    def control(ctl: Ctl, agent: str) -> None:
+        ctl.call(cmd, name=agent)
+        click.echo(f"{agent}: {done}") if not ctl.as_json else emit_json({cmd: agent})
+
+
+_control_command("interrupt", "interrupt", "turn interrupted",
+                 "End the agent's running turn cleanly; the message stays in its session.")
+_control_command("new-session", "new_session", "the next turn starts a new session",
+                 "Start the agent's next turn in a fresh Claude session.")
+_control_command("compact", "compact", "compacting its session", "Compact the agent's Claude session.")
+_control_command("logged-in", "logged_in", "told to retry with its new credentials",
+                 "Tell an agent that needs login that its Claude CLI has credentials again.")
+
+
+@main.command("model")
+@click.argument("name")
+@click.argument("model")
+@pass_ctl
+@command
+def set_model(ctl: Ctl, name: str, model: str) -> None:
+    """Switch the model an agent's turns run on (kept across harness restarts)."""
+    ctl.call("set_model", name=name, model=model)
+    click.echo(f"{name}: model {model}") if not ctl.as_json else emit_json({"model": model, "name": name})
+
+
 @main.command()
 @pass_ctl
 @command

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from contextlib import AsyncExitStack
 from typing import Any
 
 from hyperhive.broker import Broker
-from hyperhive.protocol import MANAGER_NAME, StatusRow
-from hyperhive.store import MessageRecord, Store
+from hyperhive.protocol import MANAGER_NAME, OPERATOR, SYSTEM_SENDER, StatusRow
+from hyperhive.store import EventRecord, MessageRecord, Store
 from hyperhive.store.sqlite import SQLiteStore
 
 from .agent_sockets import AgentSockets
@@ -78,6 +79,18 @@ class Hive:
 
     def is_manager(self, name: str) -> bool:
         return name == MANAGER_NAME
+
+    # --- events for the people in charge ----------------------------------------------------------
+    async def notify(self, kind: str, agent: str | None, payload: dict[str, Any],
+                     recipients: tuple[str, ...] = (MANAGER_NAME, OPERATOR)) -> EventRecord:
+        """Store an event and put it in the inboxes of the manager and the operator (as mail from
+        `system`, body: the event as JSON), so it wakes the manager like any message."""
+        event = await self.events.append(kind, agent, payload)
+        body = json.dumps({"event": kind, "agent": agent, **payload}, ensure_ascii=False)
+        targets = [r for r in recipients if r == OPERATOR or self.registry.get(r) is not None]
+        if targets:
+            await self.broker.deliver(SYSTEM_SENDER, targets, body)
+        return event
 
     # --- change announcements ---------------------------------------------------------------------
     def _messages_sent(self, messages: list[MessageRecord]) -> None:

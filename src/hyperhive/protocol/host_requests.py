@@ -116,6 +116,13 @@ class Compact(HostRequest):
     name: AgentName
 
 
+class LoggedIn(HostRequest):
+    """The agent's Claude CLI has credentials again: its harness retries the waiting message now."""
+
+    cmd: Literal["logged_in"]
+    name: AgentName
+
+
 AnyHostRequest = Annotated[
     Ping
     | ListAgents
@@ -133,7 +140,8 @@ AnyHostRequest = Annotated[
     | Interrupt
     | SetModel
     | NewSession
-    | Compact,
+    | Compact
+    | LoggedIn,
     Field(discriminator="cmd"),
 ]
 HOST_REQUEST: TypeAdapter[AnyHostRequest] = TypeAdapter(AnyHostRequest)

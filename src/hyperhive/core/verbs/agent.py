@@ -130,6 +130,11 @@ class AgentSession:
         stored = await self.hive.events.append_many(
             [NewEvent(TRANSCRIPT_PREFIX + e.kind, self.name, e.payload) for e in req.events]
         )
+        for e in req.events:
+            if e.kind == "turn_end" and e.payload.get("parked"):
+                await self.hive.notify("message_parked", self.name, {
+                    "message_id": e.payload.get("id"), "from": e.payload.get("from"),
+                    "note": str(e.payload.get("note", ""))[:2000]})
         return {"seqs": [e.seq for e in stored]}
 
     async def harness_state(self, req: rq.HarnessState) -> dict[str, Any]:

@@ -115,6 +115,15 @@ async def compact(hive: Hive, req: rq.Compact) -> dict[str, Any]:
     return {}
 
 
+async def logged_in(hive: Hive, req: rq.LoggedIn) -> dict[str, Any]:
+    hive.registry.require(req.name)
+    await hive.registry.update(req.name, needs_login=False)
+    if hive.controls.connected(req.name):
+        hive.controls.push(req.name, {"control": "logged_in"})
+    await hive.events.append("logged_in", req.name)
+    return await agent_status(hive, rq.AgentStatus(cmd="agent_status", names=[req.name]))
+
+
 HOST_VERBS: dict[type[Any], Verb] = {
     rq.Ping: ping,
     rq.ListAgents: list_agents,
@@ -132,4 +141,5 @@ HOST_VERBS: dict[type[Any], Verb] = {
     rq.SetModel: set_model,
     rq.NewSession: new_session,
     rq.Compact: compact,
+    rq.LoggedIn: logged_in,
 }
