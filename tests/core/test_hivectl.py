@@ -89,3 +89,22 @@ def test_harness_controls_from_the_shell(hive_proc: HiveProcess) -> None:
         assert controls.read()["control"] == "logged_in"
     row = json.loads(hivectl(hive_proc, "--json", "status", "alice").stdout)[0]
     assert row["active_model"] == "claude-haiku-4-5"
+
+
+def test_questions_and_answers_from_the_shell(hive_proc: HiveProcess) -> None:
+    from tests.support.hive import AgentConn
+
+    hivectl(hive_proc, "register-peer", "alice")
+    assert hivectl(hive_proc, "questions").stdout.strip() == "no open questions"
+    with AgentConn(hive_proc.agent_socket("alice")) as alice:
+        asked = alice.request("ask", question="Ship it?", options=["yes", "no"], multi=False)["question"]
+        listing = hivectl(hive_proc, "questions").stdout
+        assert f"#{asked['id']} alice → operator [open, " in listing and "options: yes | no" in listing
+        assert hivectl(hive_proc, "answer", str(asked["id"]), "yes,", "ship").stdout.strip() == \
+            f"answered #{asked['id']} for alice"
+        event = json.loads(alice.request("recv", wait_seconds=5)["messages"][0]["body"])
+        assert (event["event"], event["answer"]) == ("question_answered", "yes, ship")
+        again = hivectl(hive_proc, "answer", str(asked["id"]), "no")
+        assert again.returncode == 6 and "already answered" in again.stderr
+        alice.request("remind", message="tea", delay_seconds=600)
+    assert "alice" in hivectl(hive_proc, "reminders").stdout.splitlines()[1]

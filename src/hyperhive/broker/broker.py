@@ -98,10 +98,14 @@ class Broker:
         """Mail from the hive itself (`system` events, `self`, `reminder`, `schedule`): no recipient
         policy applies, and recipients are taken as given (the caller validated them)."""
         stored = await self.store.insert_messages([NewMessage(sender, r, body, time.time()) for r in recipients])
-        for recipient in set(recipients):
-            self.inboxes.notify(recipient)
-        await _emit(self._message_listeners, stored)
+        await self.announce(stored)
         return stored
+
+    async def announce(self, stored: Sequence[MessageRecord]) -> None:
+        """Wake readers of messages another part stored in its own transaction (a due reminder, an answer)."""
+        for recipient in {m.recipient for m in stored}:
+            self.inboxes.notify(recipient)
+        await _emit(self._message_listeners, list(stored))
 
     def resolve_recipients(self, sender: str, to: str) -> list[str]:
         if to == BROADCAST:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -210,6 +211,52 @@ def resume(ctl: Ctl, name: str) -> None:
     """Resume a paused agent."""
     ctl.call("set_paused", name=name, paused=False)
     click.echo(f"{name} resumed") if not ctl.as_json else emit_json({"resumed": name})
+
+
+@main.command()
+@click.option("--all", "show_all", is_flag=True, help="Closed questions too.")
+@pass_ctl
+@command
+def questions(ctl: Ctl, show_all: bool) -> None:
+    """Questions agents asked the operator (and each other) that wait for an answer."""
+    found = ctl.call("questions", status=None if show_all else "open")["questions"]
+    if ctl.as_json:
+        emit_json(found)
+        return
+    if not found:
+        click.echo("no open questions")
+    for q in found:
+        left = f", {max(0, int(q['expires_at'] - time.time()))} s left" if q["status"] == "open" else ""
+        click.echo(f"#{q['id']} {q['asker']} → {q['target']} [{q['status']}{left}]: {one_line(q['question'])}")
+        if q["options"]:
+            click.echo(f"    options: {' | '.join(q['options'])}{' (several allowed)' if q['multi'] else ''}")
+        if q["answer"] is not None:
+            click.echo(f"    answer: {one_line(q['answer'])}")
+
+
+@main.command()
+@click.argument("question_id", type=int)
+@click.argument("text", nargs=-1, required=True)
+@pass_ctl
+@command
+def answer(ctl: Ctl, question_id: int, text: tuple[str, ...]) -> None:
+    """Answer a question addressed to the operator."""
+    q = ctl.call("answer", id=question_id, answer=" ".join(text))["question"]
+    click.echo(f"answered #{q['id']} for {q['asker']}") if not ctl.as_json else emit_json(q)
+
+
+@main.command()
+@click.argument("agent", required=False)
+@pass_ctl
+@command
+def reminders(ctl: Ctl, agent: str | None) -> None:
+    """Pending reminders (of one agent, or all)."""
+    found = ctl.call("reminders", agent=agent)["reminders"]
+    if ctl.as_json:
+        emit_json(found)
+        return
+    click.echo(table(["ID", "AGENT", "DUE", "BODY"], [[str(r["id"]), r["agent"], r["due_at"], one_line(r["body"])]
+                                                      for r in found]) if found else "no pending reminders")
 
 
 def _control_command(name: str, cmd: str, done: str, help_text: str) -> None:

@@ -17,7 +17,9 @@ from .agent_sockets import AgentSockets
 from .controls import Controls
 from .events import EventLog
 from .host_server import HostServer
+from .questions import Questions
 from .registry import AgentRegistry
+from .reminders import Reminders
 from .settings import HiveSettings
 from .status import status_row
 
@@ -32,6 +34,8 @@ class Hive:
         self.broker = Broker(self.store, self.registry)
         self.events = EventLog(self.store)
         self.controls = Controls()
+        self.reminders = Reminders(self)
+        self.questions = Questions(self)
         self.agent_sockets = AgentSockets(self)
         self.host_server = HostServer(self)
         self._stack = AsyncExitStack()
@@ -51,6 +55,10 @@ class Hive:
         self._stack.push_async_callback(self.store.close)
         await self.registry.load()
         self._stack.callback(self.registry.close)
+        await self.reminders.start()  # what fell due while the daemon was down is delivered now, once
+        self._stack.push_async_callback(self.reminders.close)
+        await self.questions.start()
+        self._stack.push_async_callback(self.questions.close)
         await self.agent_sockets.open_all()
         self._stack.push_async_callback(self.agent_sockets.close_all)
         await self.host_server.start()
@@ -72,7 +80,8 @@ class Hive:
         return self._row(name, await self.store.count_unacked(name))
 
     def _row(self, name: str, unread: int) -> StatusRow:
-        return status_row(self.registry, self.registry.require(name), unread=unread)
+        return status_row(self.registry, self.registry.require(name), unread=unread,
+                          pending_reminders=self.reminders.pending_count(name))
 
     def urls(self) -> dict[str, Any]:
         return {"domain": os.uname().nodename, "home": f"http://{self.settings.dashboard}/", "services": {}}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from .fields import Body, ReqId
+from .fields import AgentName, Body, ReqId
 
 MAX_RECV_WAIT_SECONDS = 180
 MAX_RECV_BATCH = 32
@@ -128,9 +128,54 @@ class ControlStream(AgentRequest):
     cmd: Literal["control_stream"]
 
 
+class Ask(AgentRequest):
+    """Ask the operator (default) or another agent; the answer arrives as a `question_answered` event."""
+
+    cmd: Literal["ask"]
+    question: Body
+    options: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default=[], max_length=20)
+    multi: bool = False
+    ttl_seconds: float | None = Field(default=None, gt=0)
+    to: AgentName | Literal["operator"] | None = None
+
+
+class Answer(AgentRequest):
+    cmd: Literal["answer"]
+    id: int
+    answer: Body
+
+
+class Remind(AgentRequest):
+    """Mail to yourself later: `delay_seconds` from now, or `at` (RFC 3339 or Unix seconds)."""
+
+    cmd: Literal["remind"]
+    message: Body
+    delay_seconds: float | None = Field(default=None, ge=0)
+    at: str | float | None = None
+
+    @model_validator(mode="after")
+    def _one_time(self) -> Remind:
+        if (self.delay_seconds is None) == (self.at is None):
+            raise ValueError("give exactly one of delay_seconds and at")
+        return self
+
+
+LooseEndKind = Literal["question", "reminder", "approval", "schedule"]
+
+
+class GetLooseEnds(AgentRequest):
+    cmd: Literal["get_loose_ends"]
+
+
+class CancelLooseEnd(AgentRequest):
+    cmd: Literal["cancel_loose_end"]
+    kind: LooseEndKind
+    id: int
+
+
 AnyAgentRequest = Annotated[
     Hello | Whoami | Heartbeat | Send | SendBatch | Recv | Ack | InboxStatus | SetStatus | RequestNextTurn
-    | GetLogs | Report | HarnessState | ControlStream,
+    | GetLogs | Report | HarnessState | ControlStream | Ask | Answer | Remind | GetLooseEnds | CancelLooseEnd,
     Field(discriminator="cmd"),
 ]
 AGENT_REQUEST: TypeAdapter[AnyAgentRequest] = TypeAdapter(AnyAgentRequest)

@@ -123,6 +123,42 @@ class LoggedIn(HostRequest):
     name: AgentName
 
 
+class ListQuestions(HostRequest):
+    cmd: Literal["questions"]
+    status: Literal["open", "answered", "expired", "cancelled"] | None = "open"
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class AnswerQuestion(HostRequest):
+    """The operator answers a question addressed to the operator."""
+
+    cmd: Literal["answer"]
+    id: int
+    answer: Body
+
+
+class CancelQuestion(HostRequest):
+    cmd: Literal["cancel_question"]
+    id: int
+
+
+class ListReminders(HostRequest):
+    cmd: Literal["reminders"]
+    agent: AgentName | None = None
+
+
+class CancelReminder(HostRequest):
+    cmd: Literal["cancel_reminder"]
+    id: int
+
+
+class LooseEnds(HostRequest):
+    """Everything open across the hive: questions, reminders (and approvals, schedules)."""
+
+    cmd: Literal["loose_ends"]
+    agent: AgentName | None = None
+
+
 AnyHostRequest = Annotated[
     Ping
     | ListAgents
@@ -141,7 +177,13 @@ AnyHostRequest = Annotated[
     | SetModel
     | NewSession
     | Compact
-    | LoggedIn,
+    | LoggedIn
+    | ListQuestions
+    | AnswerQuestion
+    | CancelQuestion
+    | ListReminders
+    | CancelReminder
+    | LooseEnds,
     Field(discriminator="cmd"),
 ]
 HOST_REQUEST: TypeAdapter[AnyHostRequest] = TypeAdapter(AnyHostRequest)

@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .loose_ends import LooseEndStore
 from .records import AgentRecord, EventRecord, MessageRecord, NewEvent, NewMessage
 
 
@@ -14,7 +15,7 @@ class StoreError(Exception):
     """A storage failure the caller can explain (a conflict, a missing row)."""
 
 
-class Store(ABC):
+class Store(LooseEndStore, ABC):
     """Durable state of the hive. Every write method returns only after its transaction committed."""
 
     @abstractmethod

@@ -69,3 +69,34 @@ class EventRecord:
     agent: str | None
     kind: str
     payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ReminderRecord:
+    id: int
+    agent: str
+    body: str
+    due_at: float
+    created_at: float
+    delivered_at: float | None = None
+    cancelled_at: float | None = None
+    message_id: int | None = None
+
+
+QuestionStatus = Literal["open", "answered", "expired", "cancelled"]
+
+
+@dataclass(frozen=True)
+class QuestionRecord:
+    id: int
+    asker: str
+    target: str  # "operator" or an agent's name
+    question: str
+    options: list[str]
+    multi: bool
+    asked_at: float
+    expires_at: float | None
+    status: QuestionStatus = "open"
+    answer: str | None = None
+    answered_by: str | None = None
+    answered_at: float | None = None

@@ -20,12 +20,14 @@ from .records import (
     NewEvent,
     NewMessage,
 )
+from .sqlite_loose_ends import SQLiteLooseEnds
+from .sqlite_messages import insert_messages
 
 _MESSAGE_COLUMNS = "id, sender, recipient, body, sent_at, delivered_at, acked_at, in_reply_to, broadcast"
 _BOOL_AGENT_FIELDS = ("paused", "needs_login", "needs_update")
 
 
-class SQLiteStore(Store):
+class SQLiteStore(SQLiteLooseEnds, Store):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.db = SQLiteDatabase(path)
@@ -87,20 +89,7 @@ class SQLiteStore(Store):
 
     # --- messages ---------------------------------------------------------------------------------
     async def insert_messages(self, messages: Sequence[NewMessage]) -> list[MessageRecord]:
-        def insert(conn: sqlite3.Connection) -> list[MessageRecord]:
-            stored = []
-            for m in messages:
-                cursor = conn.execute(
-                    "INSERT INTO messages (sender, recipient, body, sent_at, in_reply_to, broadcast) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (m.sender, m.recipient, m.body, m.sent_at, m.in_reply_to, m.broadcast),
-                )
-                assert cursor.lastrowid is not None
-                stored.append(MessageRecord(cursor.lastrowid, m.sender, m.recipient, m.body, m.sent_at,
-                                            None, None, m.in_reply_to, m.broadcast))
-            return stored
-
-        return await self.db.write(insert)
+        return await self.db.write(lambda conn: insert_messages(conn, messages))
 
     async def get_message(self, message_id: int) -> MessageRecord | None:
         def select(conn: sqlite3.Connection) -> MessageRecord | None:

@@ -17,7 +17,9 @@ from hyperhive.store import NewEvent
 from ..events import TRANSCRIPT_PREFIX
 from ..lineserver import Connection
 from ..logs import agent_log_path, tail_lines
+from ..questions import question_view
 from ..views import dump_messages
+from . import loose_ends as le
 
 if TYPE_CHECKING:
     from ..hive import Hive
@@ -48,6 +50,11 @@ class AgentSession:
             rq.GetLogs: self.get_logs,
             rq.Report: self.report,
             rq.HarnessState: self.harness_state,
+            rq.Ask: self.ask,
+            rq.Answer: self.answer,
+            rq.Remind: self.remind,
+            rq.GetLooseEnds: self.get_loose_ends,
+            rq.CancelLooseEnd: self.cancel_loose_end,
         }
 
     async def handle(self, conn: Connection, obj: dict[str, Any]) -> dict[str, Any] | None:
@@ -166,6 +173,25 @@ class AgentSession:
             closed.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionError):
                 await closed
+
+    async def ask(self, req: rq.Ask) -> dict[str, Any]:
+        q = await self.hive.questions.ask(self.name, req.question, list(req.options), req.multi, req.ttl_seconds,
+                                          req.to)
+        return {"question": question_view(q)}
+
+    async def answer(self, req: rq.Answer) -> dict[str, Any]:
+        return {"question": question_view(await self.hive.questions.answer(req.id, req.answer, self.name))}
+
+    async def remind(self, req: rq.Remind) -> dict[str, Any]:
+        reminder = await self.hive.reminders.add(self.name, req.message, le.due_time(req.delay_seconds, req.at))
+        return {"reminder": le.reminder_view(reminder)}
+
+    async def get_loose_ends(self, req: rq.GetLooseEnds) -> dict[str, Any]:
+        """The manager sees the whole hive's; every other agent its own."""
+        return {"loose_ends": await le.loose_ends(self.hive, None if self.manager else self.name)}
+
+    async def cancel_loose_end(self, req: rq.CancelLooseEnd) -> dict[str, Any]:
+        return await le.cancel_loose_end(self.hive, req.kind, req.id, None if self.manager else self.name)
 
     def _paused(self) -> bool:
         agent = self.hive.registry.get(self.name)

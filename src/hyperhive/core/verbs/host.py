@@ -11,7 +11,9 @@ from hyperhive.protocol import OPERATOR, ErrorCode, HiveError
 from hyperhive.protocol import host_requests as rq
 from hyperhive.store import AgentRecord
 
+from ..questions import question_view
 from ..views import dump_messages, event_view
+from . import loose_ends as le
 
 if TYPE_CHECKING:
     from ..hive import Hive
@@ -124,6 +126,31 @@ async def logged_in(hive: Hive, req: rq.LoggedIn) -> dict[str, Any]:
     return await agent_status(hive, rq.AgentStatus(cmd="agent_status", names=[req.name]))
 
 
+async def questions(hive: Hive, req: rq.ListQuestions) -> dict[str, Any]:
+    found = await hive.store.questions(status=req.status, limit=req.limit)
+    return {"questions": [question_view(q) for q in found]}
+
+
+async def answer(hive: Hive, req: rq.AnswerQuestion) -> dict[str, Any]:
+    return {"question": question_view(await hive.questions.answer(req.id, req.answer, OPERATOR))}
+
+
+async def cancel_question(hive: Hive, req: rq.CancelQuestion) -> dict[str, Any]:
+    return await le.cancel_loose_end(hive, "question", req.id, None)
+
+
+async def reminders(hive: Hive, req: rq.ListReminders) -> dict[str, Any]:
+    return {"reminders": [le.reminder_view(r) for r in hive.reminders.pending(req.agent)]}
+
+
+async def cancel_reminder(hive: Hive, req: rq.CancelReminder) -> dict[str, Any]:
+    return await le.cancel_loose_end(hive, "reminder", req.id, None)
+
+
+async def loose_ends(hive: Hive, req: rq.LooseEnds) -> dict[str, Any]:
+    return {"loose_ends": await le.loose_ends(hive, req.agent)}
+
+
 HOST_VERBS: dict[type[Any], Verb] = {
     rq.Ping: ping,
     rq.ListAgents: list_agents,
@@ -142,4 +169,10 @@ HOST_VERBS: dict[type[Any], Verb] = {
     rq.NewSession: new_session,
     rq.Compact: compact,
     rq.LoggedIn: logged_in,
+    rq.ListQuestions: questions,
+    rq.AnswerQuestion: answer,
+    rq.CancelQuestion: cancel_question,
+    rq.ListReminders: reminders,
+    rq.CancelReminder: cancel_reminder,
+    rq.LooseEnds: loose_ends,
 }

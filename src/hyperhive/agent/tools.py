@@ -1,0 +1,138 @@
+"""The `hyperhive` MCP server that Claude Code talks to: `hive-ag3nt mcp` (stdio).
+
+Every tool is one request on the agent's own socket, so every tool acts as this agent and nothing
+else. An error from the hive reaches the model as a tool error carrying the hive's sentence; the server
+itself never dies of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, ParamSpec
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+
+from hyperhive.client import AsyncSocketClient
+from hyperhive.protocol import HiveError
+
+SERVER_NAME = "hyperhive"
+DEFAULT_SOCKET = Path("/run/hive/mcp.sock")
+P = ParamSpec("P")
+
+
+def _hive_errors_as_tool_errors(fn: Callable[P, Awaitable[str]]) -> Callable[P, Awaitable[str]]:
+    @wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> str:
+        try:
+            return await fn(*args, **kwargs)
+        except HiveError as exc:
+            raise ToolError(exc.message) from None
+
+    return wrapper
+
+
+def format_messages(messages: list[dict[str, Any]], pending: int) -> str:
+    if not messages:
+        return "no messages"
+    lines = []
+    for m in messages:
+        reply = f" (reply to #{m['in_reply_to']})" if m.get("in_reply_to") else ""
+        hint = " [broadcast to every agent: it may need no action from you]" if m.get("broadcast") else ""
+        lines.append(f"#{m['id']} from {m['sender']}{reply}{hint}:\n{m['body']}")
+    if pending:
+        lines.append(f"({pending} more waiting)")
+    return "\n\n".join(lines)
+
+
+class HiveTools:
+    """The agent's tools; `extra` tools (the manager's) register on the same server."""
+
+    def __init__(self, socket_path: Path) -> None:
+        self.client = AsyncSocketClient(socket_path)
+        self.server: MCPServer[Any] = MCPServer(
+            SERVER_NAME,
+            instructions="Tools to talk to the other agents of your hive and to the operator.",
+        )
+        for tool in (self.send, self.recv, self.whoami, self.set_status, self.request_next_turn, self.get_logs,
+                     self.ask, self.answer, self.remind, self.get_loose_ends, self.cancel_loose_end):
+            self.server.add_tool(_hive_errors_as_tool_errors(tool), structured_output=False)
+
+    async def call(self, cmd: str, **fields: Any) -> dict[str, Any]:
+        return await self.client.request(cmd, **{k: v for k, v in fields.items() if v is not None})
+
+    async def send(self, to: str, body: str, in_reply_to: int | None = None) -> str:
+        """Send a message. `to` is an agent's name, "operator" (the human), "manager", or "*" (every agent).
+        Use in_reply_to with the id of the message you answer."""
+        result = await self.call("send", to=to, body=body, in_reply_to=in_reply_to)
+        return f"sent #{result['id']} to {', '.join(result['recipients'])}"
+
+    async def recv(self, wait_seconds: float = 0, max: int = 32) -> str:
+        """Read waiting messages (they count as handled once returned). wait_seconds (≤ 180) blocks until
+        one arrives."""
+        result = await self.call("recv", wait_seconds=wait_seconds, max=max, ack=True)
+        return format_messages(result["messages"], result["pending"])
+
+    async def whoami(self) -> str:
+        """Your name in the hive, and whether you are the manager."""
+        result = await self.call("whoami")
+        return f"you are {result['name']} ({result['kind']}{', manager' if result['manager'] else ''})"
+
+    async def set_status(self, text: str) -> str:
+        """Set the one-line status the operator sees next to your name (empty text clears it)."""
+        await self.call("set_status", text=text or None)
+        return "status cleared" if not text else f"status set: {text}"
+
+    async def request_next_turn(self, note: str = "") -> str:
+        """Ask for another turn right after this one ends (to continue work without waiting for mail)."""
+        await self.call("request_next_turn", note=note or None)
+        return "you will get another turn when this one ends"
+
+    async def get_logs(self, lines: int = 50) -> str:
+        """The last lines of your own harness log (to see why something of yours failed)."""
+        result = await self.call("get_logs", lines=lines)
+        return "\n".join(result["lines"]) or "(the log is empty)"
+
+
+    async def ask(self, question: str, options: list[str] | None = None, multi: bool = False,
+                  ttl_seconds: float | None = None, to: str | None = None) -> str:
+        """Ask the operator (default) or another agent (`to`) a question. `options` are suggested answers
+        (a free-text answer is always possible); `multi` allows several. The answer arrives later in your
+        inbox as a question_answered event; you need not wait for it. ttl_seconds: expire after (≤ 6 h)."""
+        q = (await self.call("ask", question=question, options=options or [], multi=multi,
+                             ttl_seconds=ttl_seconds, to=to))["question"]
+        return f"asked question #{q['id']} to {q['target']}; the answer will arrive in your inbox"
+
+    async def answer(self, id: int, answer: str) -> str:
+        """Answer a question another agent asked you (its question_asked event names the id)."""
+        q = (await self.call("answer", id=id, answer=answer))["question"]
+        return f"answered question #{q['id']} from {q['asker']}"
+
+    async def remind(self, message: str, delay_seconds: float | None = None, at: str | None = None) -> str:
+        """Send yourself `message` later: after delay_seconds, or at an RFC 3339 time. At most 50 pending."""
+        r = (await self.call("remind", message=message, delay_seconds=delay_seconds, at=at))["reminder"]
+        return f"reminder #{r['id']} set for {r['due_at']}"
+
+    async def get_loose_ends(self) -> str:
+        """Your open questions (asked by you or to you) and pending reminders."""
+        ends = (await self.call("get_loose_ends"))["loose_ends"]
+        lines = [f"question #{q['id']} {q['asker']} → {q['target']}: {q['question']}" for q in ends["questions"]]
+        lines += [f"reminder #{r['id']} at {r['due_at']}: {r['body']}" for r in ends["reminders"]]
+        return "\n".join(lines) or "no loose ends"
+
+    async def cancel_loose_end(self, kind: str, id: int) -> str:
+        """Cancel one of your loose ends: kind "question" or "reminder", and its id."""
+        await self.call("cancel_loose_end", kind=kind, id=id)
+        return f"cancelled {kind} #{id}"
+
+
+async def serve_stdio(socket_path: Path) -> None:
+    tools = HiveTools(socket_path)
+    try:
+        await tools.client.connect()
+        await tools.client.request("hello", role="mcp")
+    except HiveError:
+        pass  # a tool call will say what is wrong; an MCP server that does not start says nothing useful
+    await tools.server.run_stdio_async()

@@ -1,0 +1,49 @@
+"""Questions, reminders and the loose-ends list: the parts both sockets share."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from hyperhive.protocol import ErrorCode, HiveError, parse_rfc3339, rfc3339
+from hyperhive.store import ReminderRecord
+
+from ..questions import question_view
+
+if TYPE_CHECKING:
+    from ..hive import Hive
+
+
+def reminder_view(r: ReminderRecord) -> dict[str, Any]:
+    return {"id": r.id, "agent": r.agent, "body": r.body, "due_at": rfc3339(r.due_at),
+            "created_at": rfc3339(r.created_at)}
+
+
+def due_time(delay_seconds: float | None, at: str | float | None) -> float:
+    if delay_seconds is not None:
+        return time.time() + delay_seconds
+    if isinstance(at, int | float):
+        return float(at)
+    try:
+        return parse_rfc3339(str(at))
+    except ValueError:
+        raise HiveError(ErrorCode.BAD_REQUEST, f"at: {at!r} is not an RFC 3339 time like 2026-11-24T18:30:00Z"
+                        ) from None
+
+
+async def loose_ends(hive: Hive, agent: str | None) -> dict[str, Any]:
+    """`agent`: that agent's (questions it asked or was asked, its reminders); None: the whole hive's."""
+    questions = await hive.store.questions(status="open", involving=agent, limit=1000)
+    return {
+        "questions": [question_view(q) for q in questions],
+        "reminders": [reminder_view(r) for r in hive.reminders.pending(agent)],
+    }
+
+
+async def cancel_loose_end(hive: Hive, kind: str, item_id: int, by: str | None) -> dict[str, Any]:
+    """`by`: the agent cancelling (it must own the item), or None for the operator or the manager."""
+    if kind == "question":
+        return {"question": question_view(await hive.questions.cancel(item_id, by))}
+    if kind == "reminder":
+        return {"reminder": reminder_view(await hive.reminders.cancel(item_id, by))}
+    raise HiveError(ErrorCode.BAD_REQUEST, f"cannot cancel a {kind} here yet")

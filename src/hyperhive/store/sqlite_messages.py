@@ -1,0 +1,22 @@
+"""Message rows written inside a transaction that other tables' writes share."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+from .records import MessageRecord, NewMessage
+
+
+def insert_messages(conn: sqlite3.Connection, messages: Sequence[NewMessage]) -> list[MessageRecord]:
+    """Inside a write transaction; other tables' writes that deliver mail (reminders, answers) share it."""
+    stored = []
+    for m in messages:
+        cursor = conn.execute(
+            "INSERT INTO messages (sender, recipient, body, sent_at, in_reply_to, broadcast) VALUES (?, ?, ?, ?, ?, ?)",
+            (m.sender, m.recipient, m.body, m.sent_at, m.in_reply_to, m.broadcast),
+        )
+        assert cursor.lastrowid is not None
+        stored.append(MessageRecord(cursor.lastrowid, m.sender, m.recipient, m.body, m.sent_at,
+                                    None, None, m.in_reply_to, m.broadcast))
+    return stored
