@@ -18,7 +18,8 @@ from hyperhive.core.hive import Hive
 from hyperhive.store import AgentRecord
 
 EXPECTED_TOOLS = {"send", "recv", "whoami", "set_status", "request_next_turn", "get_logs", "ask", "answer",
-                  "remind", "get_loose_ends", "cancel_loose_end"}
+                  "remind", "get_loose_ends", "cancel_loose_end", "request_schedule_prompt", "list_schedules",
+                  "cancel_schedule", "fire_schedule_now"}
 
 
 @asynccontextmanager
@@ -61,8 +62,13 @@ async def test_tools_act_as_the_socket_agent(hive: Hive) -> None:
         assert asked.startswith("asked question #") and "to operator" in asked
         reminded = text(await tools.call_tool("remind", {"message": "later", "delay_seconds": 600}))
         assert reminded.startswith("reminder #")
+        scheduled = text(await tools.call_tool("request_schedule_prompt", {
+            "targets": ["alice"], "body": "tidy up", "first_fire_at": "2030-01-01T00:00:00Z"}))
+        assert scheduled.startswith("schedule #1 awaits the operator's approval #")
         ends = text(await tools.call_tool("get_loose_ends", {}))
-        assert "alice → operator: ok?" in ends and ": later" in ends
+        assert "alice → operator: ok?" in ends and ": later" in ends and "schedule_prompt for alice: pending" in ends
+        assert "awaiting_approval" in text(await tools.call_tool("list_schedules", {}))
+        assert text(await tools.call_tool("cancel_schedule", {"id": 1})) == "schedule #1 is cancelled"
 
 
 async def test_hive_errors_reach_the_model_as_tool_errors(hive: Hive) -> None:

@@ -34,13 +34,17 @@ SUCCESS_CALLS: list[dict[str, Any]] = [
     {"cmd": "questions"},
     {"cmd": "reminders"},
     {"cmd": "loose_ends"},
+    {"cmd": "pending"},
+    {"cmd": "schedules"},
+    {"cmd": "create_schedule", "targets": ["alice"], "body": "hi", "first_fire_at": "2030-01-01T00:00:00Z"},
 ]
 RESULT_FIELD = {"ping": "pong", "list": "agents", "agent_status": "agent_statuses", "urls": "urls",
                 "set_paused": "agent_statuses", "send": "ids", "inbox": "messages", "ack": "acked",
                 "recent": "messages", "register_peer": "agent_statuses", "unregister_peer": "agents",
                 "events": "events", "set_model": "agent_statuses",
                 "logged_in": "agent_statuses", "questions": "questions", "reminders": "reminders",
-                "loose_ends": "loose_ends"}
+                "loose_ends": "loose_ends", "pending": "approvals", "schedules": "schedules",
+                "create_schedule": "schedule"}
 
 
 async def call(hive: Hive, line: bytes) -> dict[str, Any]:
@@ -65,6 +69,8 @@ def test_every_host_verb_is_covered() -> None:
     # streams: test_status.py; controls need a connected harness: test_harness_verbs.py
     covered = {c["cmd"] for c in SUCCESS_CALLS} | {"subscribe_agent_status", "interrupt", "new_session", "compact"}
     covered |= {"answer", "cancel_question", "cancel_reminder"}  # need an open item: test_loose_ends.py
+    covered |= {"show_approval", "approve", "deny", "update_schedule", "set_schedule_paused", "cancel_schedule",
+                "fire_schedule"}  # test_approvals_schedules.py
     declared = {model.model_fields["cmd"].annotation.__args__[0] for model in HOST_VERBS}
     assert declared | {"subscribe_agent_status"} == covered
 

@@ -108,3 +108,25 @@ def test_questions_and_answers_from_the_shell(hive_proc: HiveProcess) -> None:
         assert again.returncode == 6 and "already answered" in again.stderr
         alice.request("remind", message="tea", delay_seconds=600)
     assert "alice" in hivectl(hive_proc, "reminders").stdout.splitlines()[1]
+
+
+def test_approvals_and_schedules_from_the_shell(hive_proc: HiveProcess) -> None:
+    from tests.support.hive import AgentConn
+
+    hivectl(hive_proc, "register-peer", "alice")
+    with AgentConn(hive_proc.agent_socket("alice")) as alice:
+        asked = alice.request("request_schedule_prompt", targets=["alice"], body="water the plants",
+                              first_fire_at="2030-01-01T09:00:00Z", interval_seconds=86400,
+                              description="plants")["approval"]
+    listing = hivectl(hive_proc, "approvals", "--status", "pending").stdout.splitlines()
+    assert listing[1].split()[:4] == [str(asked["id"]), "schedule_prompt", "alice", "pending"]
+    shown = hivectl(hive_proc, "show-approval", str(asked["id"])).stdout
+    assert "schedule_prompt for alice — pending" in shown and "body: water the plants" in shown
+    assert hivectl(hive_proc, "deny", str(asked["id"]), "use", "a", "reminder").stdout.startswith("denied #")
+    again = hivectl(hive_proc, "approve", str(asked["id"]))
+    assert again.returncode == 6 and "already denied" in again.stderr
+    made = hivectl(hive_proc, "schedule", "alice", "stretch", "--at", "+3600", "--every", "3600")
+    assert made.returncode == 0 and made.stdout.startswith("schedule #2 next at ")
+    assert hivectl(hive_proc, "pause-schedule", "2").stdout.strip() == "schedule #2 paused"
+    assert "paused" in hivectl(hive_proc, "schedules").stdout.splitlines()[1]
+    assert hivectl(hive_proc, "cancel-schedule", "2").stdout.strip() == "schedule #2 cancelled"

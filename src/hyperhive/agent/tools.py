@@ -57,7 +57,8 @@ class HiveTools:
             instructions="Tools to talk to the other agents of your hive and to the operator.",
         )
         for tool in (self.send, self.recv, self.whoami, self.set_status, self.request_next_turn, self.get_logs,
-                     self.ask, self.answer, self.remind, self.get_loose_ends, self.cancel_loose_end):
+                     self.ask, self.answer, self.remind, self.get_loose_ends, self.cancel_loose_end,
+                     self.request_schedule_prompt, self.list_schedules, self.cancel_schedule, self.fire_schedule_now):
             self.server.add_tool(_hive_errors_as_tool_errors(tool), structured_output=False)
 
     async def call(self, cmd: str, **fields: Any) -> dict[str, Any]:
@@ -120,12 +121,40 @@ class HiveTools:
         ends = (await self.call("get_loose_ends"))["loose_ends"]
         lines = [f"question #{q['id']} {q['asker']} → {q['target']}: {q['question']}" for q in ends["questions"]]
         lines += [f"reminder #{r['id']} at {r['due_at']}: {r['body']}" for r in ends["reminders"]]
+        lines += [f"approval #{a['id']} {a['kind']} for {a['agent']}: {a['status']}" for a in ends["approvals"]]
+        lines += [f"schedule #{s['id']} {s['status']} → {', '.join(s['targets'])}: {s['body']}"
+                  for s in ends["schedules"]]
         return "\n".join(lines) or "no loose ends"
 
     async def cancel_loose_end(self, kind: str, id: int) -> str:
-        """Cancel one of your loose ends: kind "question" or "reminder", and its id."""
+        """Cancel one of your loose ends: kind "question", "reminder", "approval" or "schedule", and its id."""
         await self.call("cancel_loose_end", kind=kind, id=id)
         return f"cancelled {kind} #{id}"
+
+
+    async def request_schedule_prompt(self, targets: list[str], body: str, first_fire_at: str,
+                                      interval_seconds: float | None = None, description: str = "") -> str:
+        """Ask the operator to approve a prompt sent to `targets` (agent names) at `first_fire_at` (RFC 3339),
+        then every interval_seconds if given. It fires only once the operator approves."""
+        got = await self.call("request_schedule_prompt", targets=targets, body=body, first_fire_at=first_fire_at,
+                              interval_seconds=interval_seconds, description=description)
+        return f"schedule #{got['schedule']['id']} awaits the operator's approval #{got['approval']['id']}"
+
+    async def list_schedules(self) -> str:
+        """Schedules you created or receive."""
+        found = (await self.call("list_schedules"))["schedules"]
+        return "\n".join(f"#{s['id']} {s['status']} next {s['next_fire_at']} → {', '.join(s['targets'])}: "
+                         f"{s['body']}" for s in found) or "no schedules"
+
+    async def cancel_schedule(self, id: int, targets: list[str] | None = None) -> str:
+        """Cancel a schedule you created (or, with `targets`, stop only those receiving it)."""
+        s = (await self.call("cancel_schedule", id=id, targets=targets))["schedule"]
+        return f"schedule #{s['id']} is {s['status']}"
+
+    async def fire_schedule_now(self, id: int) -> str:
+        """Fire one of your schedules once, now."""
+        s = (await self.call("fire_schedule_now", id=id))["schedule"]
+        return f"schedule #{s['id']} fired ({s['fire_count']} times so far)"
 
 
 async def serve_stdio(socket_path: Path) -> None:

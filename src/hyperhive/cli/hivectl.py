@@ -259,6 +259,117 @@ def reminders(ctl: Ctl, agent: str | None) -> None:
                                                       for r in found]) if found else "no pending reminders")
 
 
+@main.command()
+@click.option("--status", type=click.Choice(["pending", "approved", "denied", "failed", "cancelled"]), default=None,
+              help="Only approvals with this status (default: all, newest first).")
+@click.option("--agent", default=None)
+@pass_ctl
+@command
+def approvals(ctl: Ctl, status: str | None, agent: str | None) -> None:
+    """Approval requests: config changes, new agents, scheduled prompts."""
+    found = ctl.call("pending", status=status, agent=agent)["approvals"]
+    if ctl.as_json:
+        emit_json(found)
+        return
+    rows = [[str(a["id"]), a["kind"], a["agent"], a["status"] + ("" if a["done"] or a["status"] != "approved"
+                                                                 else " (running)"),
+             a["requested_at"], one_line(a["description"] or a["note"] or "", 50)] for a in found]
+    click.echo(table(["ID", "KIND", "AGENT", "STATUS", "REQUESTED", "DESCRIPTION"], rows) if rows
+               else "no approvals")
+
+
+@main.command("show-approval")
+@click.argument("approval_id", type=int)
+@pass_ctl
+@command
+def show_approval(ctl: Ctl, approval_id: int) -> None:
+    """One approval with its details and diff."""
+    a = ctl.call("show_approval", id=approval_id)["approvals"][0]
+    if ctl.as_json:
+        emit_json(a)
+        return
+    click.echo(f"#{a['id']} {a['kind']} for {a['agent']} — {a['status']} (asked by {a['requested_by']} "
+               f"at {a['requested_at']})")
+    for label, value in (("description", a["description"]), ("commit", a["fetched_sha"]), ("note", a["note"])):
+        if value:
+            click.echo(f"{label}: {value}")
+    for key, value in a["details"].items():
+        click.echo(f"{key}: {value}")
+    if a["diff"] is not None:
+        click.echo("")
+        click.echo(a["diff"])
+
+
+@main.command()
+@click.argument("approval_id", type=int)
+@pass_ctl
+@command
+def approve(ctl: Ctl, approval_id: int) -> None:
+    """Approve a pending request; its work (a deploy) runs next, and the requester hears the outcome."""
+    a = ctl.call("approve", id=approval_id)["approvals"][0]
+    click.echo(f"approved #{a['id']} ({a['kind']} for {a['agent']})") if not ctl.as_json else emit_json(a)
+
+
+@main.command()
+@click.argument("approval_id", type=int)
+@click.argument("note", nargs=-1)
+@pass_ctl
+@command
+def deny(ctl: Ctl, approval_id: int, note: tuple[str, ...]) -> None:
+    """Deny a pending request, with an optional note for the requester."""
+    a = ctl.call("deny", id=approval_id, note=" ".join(note) or None)["approvals"][0]
+    click.echo(f"denied #{a['id']} ({a['kind']} for {a['agent']})") if not ctl.as_json else emit_json(a)
+
+
+@main.command()
+@click.option("--all", "show_all", is_flag=True, help="Cancelled and finished schedules too.")
+@pass_ctl
+@command
+def schedules(ctl: Ctl, show_all: bool) -> None:
+    """Scheduled prompts."""
+    found = ctl.call("schedules", all=show_all)["schedules"]
+    if ctl.as_json:
+        emit_json(found)
+        return
+    rows = [[str(s["id"]), s["status"], ",".join(s["targets"]), s["next_fire_at"] or "-",
+             f"{s['interval_seconds']:g}s" if s["interval_seconds"] else "once", str(s["fire_count"]),
+             one_line(s["body"], 40)] for s in found]
+    click.echo(table(["ID", "STATUS", "TARGETS", "NEXT", "EVERY", "FIRED", "BODY"], rows) if rows
+               else "no schedules")
+
+
+@main.command("schedule")
+@click.argument("targets")
+@click.argument("body")
+@click.option("--at", "first", required=True, help="First firing: RFC 3339 time, or +SECONDS from now.")
+@click.option("--every", "interval", type=float, default=None, help="Repeat every SECONDS.")
+@click.option("--description", default="")
+@pass_ctl
+@command
+def schedule(ctl: Ctl, targets: str, body: str, first: str, interval: float | None, description: str) -> None:
+    """Schedule a prompt to TARGETS (comma-separated agent names)."""
+    first_fire: str | float = time.time() + float(first[1:]) if first.startswith("+") else first
+    s = ctl.call("create_schedule", targets=targets.split(","), body=body, first_fire_at=first_fire,
+                 interval_seconds=interval, description=description)["schedule"]
+    click.echo(f"schedule #{s['id']} next at {s['next_fire_at']}") if not ctl.as_json else emit_json(s)
+
+
+def _schedule_command(name: str, cmd: str, done: str, help_text: str, **fixed: Any) -> None:
+    @main.command(name, help=help_text)
+    @click.argument("schedule_id", type=int)
+    @pass_ctl
+    @command
+    def change(ctl: Ctl, schedule_id: int) -> None:
+        s = ctl.call(cmd, id=schedule_id, **fixed)["schedule"]
+        click.echo(f"schedule #{s['id']} {done}") if not ctl.as_json else emit_json(s)
+
+
+_schedule_command("pause-schedule", "set_schedule_paused", "paused", "Pause a schedule.", paused=True)
+_schedule_command("resume-schedule", "set_schedule_paused", "resumed", "Resume a paused schedule.", paused=False)
+_schedule_command("cancel-schedule", "cancel_schedule", "cancelled", "Cancel a schedule.")
+_schedule_command("fire-schedule", "fire_schedule", "fired", "Fire a schedule once, now.")
+
+
 def _control_command(name: str, cmd: str, done: str, help_text: str) -> None:
     """hivectl commands that send one operator control to an agent's harness."""
 

@@ -14,12 +14,14 @@ from hyperhive.store import EventRecord, MessageRecord, Store
 from hyperhive.store.sqlite import SQLiteStore
 
 from .agent_sockets import AgentSockets
+from .approvals import Approvals
 from .controls import Controls
 from .events import EventLog
 from .host_server import HostServer
 from .questions import Questions
 from .registry import AgentRegistry
 from .reminders import Reminders
+from .schedules import Schedules
 from .settings import HiveSettings
 from .status import status_row
 
@@ -36,6 +38,8 @@ class Hive:
         self.controls = Controls()
         self.reminders = Reminders(self)
         self.questions = Questions(self)
+        self.approvals = Approvals(self)
+        self.schedules = Schedules(self)  # registers its approval kind
         self.agent_sockets = AgentSockets(self)
         self.host_server = HostServer(self)
         self._stack = AsyncExitStack()
@@ -59,6 +63,10 @@ class Hive:
         self._stack.push_async_callback(self.reminders.close)
         await self.questions.start()
         self._stack.push_async_callback(self.questions.close)
+        await self.schedules.start()
+        self._stack.push_async_callback(self.schedules.close)
+        await self.approvals.start()  # approved work the last daemon did not finish resumes now
+        self._stack.push_async_callback(self.approvals.close)
         await self.agent_sockets.open_all()
         self._stack.push_async_callback(self.agent_sockets.close_all)
         await self.host_server.start()
@@ -81,7 +89,8 @@ class Hive:
 
     def _row(self, name: str, unread: int) -> StatusRow:
         return status_row(self.registry, self.registry.require(name), unread=unread,
-                          pending_reminders=self.reminders.pending_count(name))
+                          pending_reminders=self.reminders.pending_count(name),
+                          pending_approvals=self.approvals.pending_count(name))
 
     def urls(self) -> dict[str, Any]:
         return {"domain": os.uname().nodename, "home": f"http://{self.settings.dashboard}/", "services": {}}

@@ -173,9 +173,37 @@ class CancelLooseEnd(AgentRequest):
     id: int
 
 
+class RequestSchedulePrompt(AgentRequest):
+    """Ask the operator to approve a prompt sent to `targets` at `first_fire_at`, then every
+    `interval_seconds` if given."""
+
+    cmd: Literal["request_schedule_prompt"]
+    targets: list[str] = Field(min_length=1, max_length=100)
+    body: Body
+    first_fire_at: str | float
+    interval_seconds: float | None = Field(default=None, gt=0)
+    description: str = Field(default="", max_length=500)
+
+
+class ListSchedules(AgentRequest):
+    cmd: Literal["list_schedules"]
+
+
+class CancelSchedule(AgentRequest):
+    cmd: Literal["cancel_schedule"]
+    id: int
+    targets: list[str] | None = None
+
+
+class FireScheduleNow(AgentRequest):
+    cmd: Literal["fire_schedule_now"]
+    id: int
+
+
 AnyAgentRequest = Annotated[
     Hello | Whoami | Heartbeat | Send | SendBatch | Recv | Ack | InboxStatus | SetStatus | RequestNextTurn
-    | GetLogs | Report | HarnessState | ControlStream | Ask | Answer | Remind | GetLooseEnds | CancelLooseEnd,
+    | GetLogs | Report | HarnessState | ControlStream | Ask | Answer | Remind | GetLooseEnds | CancelLooseEnd
+    | RequestSchedulePrompt | ListSchedules | CancelSchedule | FireScheduleNow,
     Field(discriminator="cmd"),
 ]
 AGENT_REQUEST: TypeAdapter[AnyAgentRequest] = TypeAdapter(AnyAgentRequest)

@@ -159,6 +159,76 @@ class LooseEnds(HostRequest):
     agent: AgentName | None = None
 
 
+ApprovalStatusName = Literal["pending", "approved", "denied", "failed", "cancelled"]
+
+
+class Pending(HostRequest):
+    """Approvals of every status, newest first (hyperhive v1 `pending`); filter by status, kind, agent."""
+
+    cmd: Literal["pending"]
+    status: ApprovalStatusName | None = None
+    kind: str | None = None
+    agent: AgentName | None = None
+    limit: int = Field(default=200, ge=1, le=1000)
+
+
+class ShowApproval(HostRequest):
+    cmd: Literal["show_approval"]
+    id: int
+
+
+class Approve(HostRequest):
+    cmd: Literal["approve"]
+    id: int
+
+
+class Deny(HostRequest):
+    cmd: Literal["deny"]
+    id: int
+    note: str | None = Field(default=None, max_length=4000)
+
+
+class ListSchedules(HostRequest):
+    cmd: Literal["schedules"]
+    all: bool = False
+
+
+class CreateSchedule(HostRequest):
+    cmd: Literal["create_schedule"]
+    targets: list[str] = Field(min_length=1, max_length=100)
+    body: Body
+    first_fire_at: str | float
+    interval_seconds: float | None = Field(default=None, gt=0)
+    description: str = Field(default="", max_length=500)
+
+
+class UpdateSchedule(HostRequest):
+    cmd: Literal["update_schedule"]
+    id: int
+    targets: list[str] | None = Field(default=None, min_length=1, max_length=100)
+    body: Body | None = None
+    next_fire_at: str | float | None = None
+    interval_seconds: float | None = Field(default=None, gt=0)
+    description: str | None = Field(default=None, max_length=500)
+
+
+class SetSchedulePaused(HostRequest):
+    cmd: Literal["set_schedule_paused"]
+    id: int
+    paused: bool
+
+
+class CancelSchedule(HostRequest):
+    cmd: Literal["cancel_schedule"]
+    id: int
+    targets: list[str] | None = None
+
+
+class FireSchedule(HostRequest):
+    cmd: Literal["fire_schedule"]
+    id: int
+
+
 AnyHostRequest = Annotated[
     Ping
     | ListAgents
@@ -183,7 +253,17 @@ AnyHostRequest = Annotated[
     | CancelQuestion
     | ListReminders
     | CancelReminder
-    | LooseEnds,
+    | LooseEnds
+    | Pending
+    | ShowApproval
+    | Approve
+    | Deny
+    | ListSchedules
+    | CreateSchedule
+    | UpdateSchedule
+    | SetSchedulePaused
+    | CancelSchedule
+    | FireSchedule,
     Field(discriminator="cmd"),
 ]
 HOST_REQUEST: TypeAdapter[AnyHostRequest] = TypeAdapter(AnyHostRequest)

@@ -3,6 +3,8 @@
 from .base import Store, StoreError
 from .records import (
     AgentRecord,
+    ApprovalRecord,
+    ApprovalStatus,
     EventRecord,
     MessageRecord,
     NewEvent,
@@ -10,10 +12,14 @@ from .records import (
     QuestionRecord,
     QuestionStatus,
     ReminderRecord,
+    ScheduleRecord,
+    ScheduleStatus,
 )
 
 __all__ = [
     "AgentRecord",
+    "ApprovalRecord",
+    "ApprovalStatus",
     "EventRecord",
     "MessageRecord",
     "NewEvent",
@@ -21,6 +27,8 @@ __all__ = [
     "QuestionRecord",
     "QuestionStatus",
     "ReminderRecord",
+    "ScheduleRecord",
+    "ScheduleStatus",
     "Store",
     "StoreError",
 ]

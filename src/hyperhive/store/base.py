@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .approvals import ApprovalStore
 from .loose_ends import LooseEndStore
 from .records import AgentRecord, EventRecord, MessageRecord, NewEvent, NewMessage
 
@@ -15,7 +16,7 @@ class StoreError(Exception):
     """A storage failure the caller can explain (a conflict, a missing row)."""
 
 
-class Store(LooseEndStore, ABC):
+class Store(LooseEndStore, ApprovalStore, ABC):
     """Durable state of the hive. Every write method returns only after its transaction committed."""
 
     @abstractmethod

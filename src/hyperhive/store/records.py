@@ -100,3 +100,43 @@ class QuestionRecord:
     answer: str | None = None
     answered_by: str | None = None
     answered_at: float | None = None
+
+
+ApprovalStatus = Literal["pending", "approved", "denied", "failed", "cancelled"]
+
+
+@dataclass(frozen=True)
+class ApprovalRecord:
+    id: int
+    kind: str  # init_config, apply_commit, spawn, schedule_prompt
+    agent: str
+    requested_by: str
+    commit_ref: str | None
+    fetched_sha: str | None
+    description: str
+    payload: dict[str, Any]
+    status: ApprovalStatus
+    requested_at: float
+    resolved_at: float | None = None
+    note: str | None = None
+    done_at: float | None = None
+
+
+ScheduleStatus = Literal["awaiting_approval", "active", "paused", "cancelled", "done"]
+
+
+@dataclass(frozen=True)
+class ScheduleRecord:
+    id: int
+    targets: list[str]
+    body: str
+    description: str
+    first_fire_at: float
+    next_fire_at: float | None
+    interval_seconds: float | None
+    status: ScheduleStatus
+    created_by: str
+    approval_id: int | None
+    created_at: float
+    last_fired_at: float | None = None
+    fire_count: int = 0

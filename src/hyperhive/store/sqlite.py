@@ -20,6 +20,7 @@ from .records import (
     NewEvent,
     NewMessage,
 )
+from .sqlite_approvals import SQLiteApprovals
 from .sqlite_loose_ends import SQLiteLooseEnds
 from .sqlite_messages import insert_messages
 
@@ -27,7 +28,7 @@ _MESSAGE_COLUMNS = "id, sender, recipient, body, sent_at, delivered_at, acked_at
 _BOOL_AGENT_FIELDS = ("paused", "needs_login", "needs_update")
 
 
-class SQLiteStore(SQLiteLooseEnds, Store):
+class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, Store):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.db = SQLiteDatabase(path)

@@ -14,10 +14,12 @@ from hyperhive.protocol import agent_requests as rq
 from hyperhive.protocol.parsing import parse_request
 from hyperhive.store import NewEvent
 
+from ..approvals import approval_view
 from ..events import TRANSCRIPT_PREFIX
 from ..lineserver import Connection
 from ..logs import agent_log_path, tail_lines
 from ..questions import question_view
+from ..schedules import schedule_view
 from ..views import dump_messages
 from . import loose_ends as le
 
@@ -55,6 +57,10 @@ class AgentSession:
             rq.Remind: self.remind,
             rq.GetLooseEnds: self.get_loose_ends,
             rq.CancelLooseEnd: self.cancel_loose_end,
+            rq.RequestSchedulePrompt: self.request_schedule_prompt,
+            rq.ListSchedules: self.list_schedules,
+            rq.CancelSchedule: self.cancel_schedule,
+            rq.FireScheduleNow: self.fire_schedule_now,
         }
 
     async def handle(self, conn: Connection, obj: dict[str, Any]) -> dict[str, Any] | None:
@@ -192,6 +198,22 @@ class AgentSession:
 
     async def cancel_loose_end(self, req: rq.CancelLooseEnd) -> dict[str, Any]:
         return await le.cancel_loose_end(self.hive, req.kind, req.id, None if self.manager else self.name)
+
+    async def request_schedule_prompt(self, req: rq.RequestSchedulePrompt) -> dict[str, Any]:
+        schedule, approval = await self.hive.schedules.request(
+            self.name, req.targets, req.body, le.due_time(None, req.first_fire_at), req.interval_seconds,
+            req.description)
+        return {"schedule": schedule_view(schedule), "approval": approval_view(approval)}
+
+    async def list_schedules(self, req: rq.ListSchedules) -> dict[str, Any]:
+        found = await self.hive.store.list_schedules(["awaiting_approval", "active", "paused"])
+        return {"schedules": [schedule_view(s) for s in found if self.hive.schedules.visible_to(s, self.name)]}
+
+    async def cancel_schedule(self, req: rq.CancelSchedule) -> dict[str, Any]:
+        return {"schedule": schedule_view(await self.hive.schedules.cancel(req.id, self.name, req.targets))}
+
+    async def fire_schedule_now(self, req: rq.FireScheduleNow) -> dict[str, Any]:
+        return {"schedule": schedule_view(await self.hive.schedules.fire_now(req.id, self.name))}
 
     def _paused(self) -> bool:
         agent = self.hive.registry.get(self.name)

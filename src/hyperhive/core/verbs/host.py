@@ -11,7 +11,9 @@ from hyperhive.protocol import OPERATOR, ErrorCode, HiveError
 from hyperhive.protocol import host_requests as rq
 from hyperhive.store import AgentRecord
 
+from ..approvals import approval_view
 from ..questions import question_view
+from ..schedules import schedule_view
 from ..views import dump_messages, event_view
 from . import loose_ends as le
 
@@ -151,6 +153,56 @@ async def loose_ends(hive: Hive, req: rq.LooseEnds) -> dict[str, Any]:
     return {"loose_ends": await le.loose_ends(hive, req.agent)}
 
 
+async def pending(hive: Hive, req: rq.Pending) -> dict[str, Any]:
+    found = await hive.store.list_approvals(req.status, req.kind, req.agent, req.limit)
+    return {"approvals": [approval_view(a) for a in found]}
+
+
+async def show_approval(hive: Hive, req: rq.ShowApproval) -> dict[str, Any]:
+    found = await hive.store.get_approval(req.id)
+    if found is None:
+        raise HiveError(ErrorCode.NOT_FOUND, f"no approval #{req.id}")
+    return {"approvals": [approval_view(found)]}
+
+
+async def approve(hive: Hive, req: rq.Approve) -> dict[str, Any]:
+    return {"approvals": [approval_view(await hive.approvals.approve(req.id))]}
+
+
+async def deny(hive: Hive, req: rq.Deny) -> dict[str, Any]:
+    return {"approvals": [approval_view(await hive.approvals.deny(req.id, req.note))]}
+
+
+async def schedules(hive: Hive, req: rq.ListSchedules) -> dict[str, Any]:
+    statuses = None if req.all else ["awaiting_approval", "active", "paused"]
+    return {"schedules": [schedule_view(s) for s in await hive.store.list_schedules(statuses)]}  # type: ignore[arg-type]
+
+
+async def create_schedule(hive: Hive, req: rq.CreateSchedule) -> dict[str, Any]:
+    first = le.due_time(None, req.first_fire_at)
+    created = await hive.schedules.create(req.targets, req.body, first, req.interval_seconds, req.description)
+    return {"schedule": schedule_view(created)}
+
+
+async def update_schedule(hive: Hive, req: rq.UpdateSchedule) -> dict[str, Any]:
+    fields = req.model_dump(exclude_none=True, exclude={"cmd", "id", "req_id", "version"})
+    if "next_fire_at" in fields:
+        fields["next_fire_at"] = le.due_time(None, fields["next_fire_at"])
+    return {"schedule": schedule_view(await hive.schedules.update(req.id, **fields))}
+
+
+async def set_schedule_paused(hive: Hive, req: rq.SetSchedulePaused) -> dict[str, Any]:
+    return {"schedule": schedule_view(await hive.schedules.set_paused(req.id, req.paused))}
+
+
+async def cancel_schedule(hive: Hive, req: rq.CancelSchedule) -> dict[str, Any]:
+    return {"schedule": schedule_view(await hive.schedules.cancel(req.id, None, req.targets))}
+
+
+async def fire_schedule(hive: Hive, req: rq.FireSchedule) -> dict[str, Any]:
+    return {"schedule": schedule_view(await hive.schedules.fire_now(req.id, None))}
+
+
 HOST_VERBS: dict[type[Any], Verb] = {
     rq.Ping: ping,
     rq.ListAgents: list_agents,
@@ -175,4 +227,14 @@ HOST_VERBS: dict[type[Any], Verb] = {
     rq.ListReminders: reminders,
     rq.CancelReminder: cancel_reminder,
     rq.LooseEnds: loose_ends,
+    rq.Pending: pending,
+    rq.ShowApproval: show_approval,
+    rq.Approve: approve,
+    rq.Deny: deny,
+    rq.ListSchedules: schedules,
+    rq.CreateSchedule: create_schedule,
+    rq.UpdateSchedule: update_schedule,
+    rq.SetSchedulePaused: set_schedule_paused,
+    rq.CancelSchedule: cancel_schedule,
+    rq.FireSchedule: fire_schedule,
 }

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 from hyperhive.protocol import ErrorCode, HiveError, parse_rfc3339, rfc3339
 from hyperhive.store import ReminderRecord
 
+from ..approvals import approval_view
 from ..questions import question_view
+from ..schedules import schedule_view
 
 if TYPE_CHECKING:
     from ..hive import Hive
@@ -34,9 +36,14 @@ def due_time(delay_seconds: float | None, at: str | float | None) -> float:
 async def loose_ends(hive: Hive, agent: str | None) -> dict[str, Any]:
     """`agent`: that agent's (questions it asked or was asked, its reminders); None: the whole hive's."""
     questions = await hive.store.questions(status="open", involving=agent, limit=1000)
+    approvals = await hive.store.list_approvals(status="pending", limit=1000)
+    schedules = await hive.store.list_schedules(["awaiting_approval", "active", "paused"])
     return {
         "questions": [question_view(q) for q in questions],
         "reminders": [reminder_view(r) for r in hive.reminders.pending(agent)],
+        "approvals": [approval_view(a) for a in approvals
+                      if agent is None or agent in (a.requested_by, a.agent)],
+        "schedules": [schedule_view(s) for s in schedules if agent is None or hive.schedules.visible_to(s, agent)],
     }
 
 
@@ -46,4 +53,8 @@ async def cancel_loose_end(hive: Hive, kind: str, item_id: int, by: str | None) 
         return {"question": question_view(await hive.questions.cancel(item_id, by))}
     if kind == "reminder":
         return {"reminder": reminder_view(await hive.reminders.cancel(item_id, by))}
-    raise HiveError(ErrorCode.BAD_REQUEST, f"cannot cancel a {kind} here yet")
+    if kind == "approval":
+        return {"approval": approval_view(await hive.approvals.cancel(item_id, by))}
+    if kind == "schedule":
+        return {"schedule": schedule_view(await hive.schedules.cancel(item_id, by))}
+    raise HiveError(ErrorCode.BAD_REQUEST, f"unknown loose end kind {kind!r}")

@@ -1,0 +1,188 @@
+"""Operator approvals: the gate every config change, new agent and scheduled prompt passes.
+
+A request is stored `pending`; the operator approves or denies it (host.sock or dashboard). Approving
+is a conditional update (pending → approved), so approving twice, or approving a resolved id, is a clear
+error and never a second deploy. Approved work runs through one queue, one item at a time, and is
+recorded as done when it ends; work approved but not done when the daemon died resumes on start.
+Every outcome reaches the requester (and the manager) as an `approval_resolved` event."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from hyperhive.protocol import MANAGER_NAME, OPERATOR, ErrorCode, HiveError, rfc3339
+from hyperhive.store import ApprovalRecord, ApprovalStatus
+
+if TYPE_CHECKING:
+    from .hive import Hive
+
+log = logging.getLogger(__name__)
+
+# What approved work returns: the final status (approved or failed) and a note for the requester.
+WorkResult = tuple[ApprovalStatus, str | None]
+
+
+@dataclass(frozen=True)
+class KindHandlers:
+    approved: Callable[[ApprovalRecord], Awaitable[WorkResult]]
+    closed: Callable[[ApprovalRecord], Awaitable[None]] | None = None  # denied or cancelled: undo side effects
+
+
+def approval_view(a: ApprovalRecord) -> dict[str, Any]:
+    return {"id": a.id, "kind": a.kind, "agent": a.agent, "requested_by": a.requested_by,
+            "commit_ref": a.commit_ref, "fetched_sha": a.fetched_sha, "description": a.description,
+            "status": a.status, "requested_at": rfc3339(a.requested_at), "resolved_at": rfc3339(a.resolved_at),
+            "note": a.note, "done": a.done_at is not None, "diff": a.payload.get("diff"),
+            "details": {k: v for k, v in a.payload.items() if k != "diff"}}
+
+
+class Approvals:
+    def __init__(self, hive: Hive) -> None:
+        self.hive = hive
+        self._kinds: dict[str, KindHandlers] = {}
+        self._pending: dict[int, str] = {}  # id → agent, for the status rows' counts
+        self._queue: asyncio.Queue[int] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def register(self, kind: str, handlers: KindHandlers) -> None:
+        self._kinds[kind] = handlers
+
+    async def start(self) -> None:
+        for a in await self.hive.store.list_approvals(status="pending", limit=100_000):
+            self._pending[a.id] = a.agent
+        unfinished = [a for a in await self.hive.store.list_approvals(status="approved", limit=100_000)
+                      if a.done_at is None]
+        for a in sorted(unfinished, key=lambda a: a.id):
+            log.info("resuming approved %s #%d for %s", a.kind, a.id, a.agent)
+            self._enqueue(a.id)
+        self._worker = asyncio.create_task(self._work(), name="approvals")
+
+    async def close(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+
+    async def drained(self) -> None:
+        """Wait until queued approved work has run (for callers that report the outcome)."""
+        await self._idle.wait()
+
+    def pending_count(self, agent: str) -> int:
+        return sum(1 for a in self._pending.values() if a == agent)
+
+    # --- requests ---------------------------------------------------------------------------------
+    async def request(self, kind: str, agent: str, requested_by: str, *, description: str = "",
+                      commit_ref: str | None = None, fetched_sha: str | None = None,
+                      payload: dict[str, Any] | None = None) -> ApprovalRecord:
+        if kind not in self._kinds:
+            raise HiveError(ErrorCode.BAD_REQUEST, f"unknown approval kind {kind!r}")
+        record = await self.hive.store.add_approval(
+            kind, agent, requested_by, commit_ref=commit_ref, fetched_sha=fetched_sha, description=description,
+            payload=payload or {}, status="pending", at=time.time())
+        self._pending[record.id] = agent
+        await self._changed(record, "approval_requested")
+        return record
+
+    async def refuse(self, kind: str, agent: str, requested_by: str, note: str, *, description: str = "",
+                     commit_ref: str | None = None, fetched_sha: str | None = None) -> ApprovalRecord:
+        """A request that failed validation: recorded as failed, the reason sent to the requester; the
+        operator never sees a card for it."""
+        record = await self.hive.store.add_approval(
+            kind, agent, requested_by, commit_ref=commit_ref, fetched_sha=fetched_sha, description=description,
+            payload={}, status="failed", at=time.time(), note=note)
+        await self._tell(record)
+        return record
+
+    # --- the operator's answer --------------------------------------------------------------------
+    async def approve(self, approval_id: int) -> ApprovalRecord:
+        record = await self._resolve(approval_id, "approved", None)
+        self._enqueue(record.id)
+        return record
+
+    async def deny(self, approval_id: int, note: str | None) -> ApprovalRecord:
+        record = await self._resolve(approval_id, "denied", note, done=True)
+        await self._closed(record)
+        await self._tell(record)
+        return record
+
+    async def cancel(self, approval_id: int, by: str | None) -> ApprovalRecord:
+        """`by`: the requester cancelling its own request, or None for the operator or the manager."""
+        current = await self._get(approval_id)
+        if by is not None and by != current.requested_by:
+            raise HiveError(ErrorCode.NOT_ALLOWED, f"only {current.requested_by} can cancel approval #{approval_id}")
+        record = await self._resolve(approval_id, "cancelled", f"cancelled by {by or OPERATOR}", done=True)
+        await self._closed(record)
+        await self._tell(record)
+        return record
+
+    async def _resolve(self, approval_id: int, status: ApprovalStatus, note: str | None,
+                       done: bool = False) -> ApprovalRecord:
+        await self._get(approval_id)
+        record = await self.hive.store.resolve_approval(approval_id, status, note, time.time(), done=done)
+        if record is None:
+            now = await self._get(approval_id)
+            raise HiveError(ErrorCode.CONFLICT, f"approval #{approval_id} is already {now.status}; "
+                                                "nothing was done again")
+        self._pending.pop(approval_id, None)
+        await self._changed(record, "approval_updated")
+        return record
+
+    async def _get(self, approval_id: int) -> ApprovalRecord:
+        record = await self.hive.store.get_approval(approval_id)
+        if record is None:
+            raise HiveError(ErrorCode.NOT_FOUND, f"no approval #{approval_id}")
+        return record
+
+    # --- approved work, one at a time ------------------------------------------------------------
+    def _enqueue(self, approval_id: int) -> None:
+        self._idle.clear()
+        self._queue.put_nowait(approval_id)
+
+    async def _work(self) -> None:
+        while True:
+            approval_id = await self._queue.get()
+            try:
+                await self._run(approval_id)
+            except Exception:
+                log.exception("approved work #%d crashed", approval_id)
+                with contextlib.suppress(Exception):
+                    record = await self.hive.store.finish_approval(approval_id, "failed",
+                                                                   "internal error; see the daemon log", time.time())
+                    await self._tell(record)
+            if self._queue.empty():
+                self._idle.set()
+
+    async def _run(self, approval_id: int) -> None:
+        record = await self._get(approval_id)
+        status, note = await self._kinds[record.kind].approved(record)
+        final = await self.hive.store.finish_approval(approval_id, status, note, time.time())
+        await self._changed(final, "approval_updated")
+        await self._tell(final)
+
+    async def _closed(self, record: ApprovalRecord) -> None:
+        handlers = self._kinds.get(record.kind)
+        if handlers is not None and handlers.closed is not None:
+            await handlers.closed(record)
+
+    async def _changed(self, record: ApprovalRecord, kind: str) -> None:
+        await self.hive.events.append(kind, record.agent, approval_view(record))
+        if self.hive.registry.get(record.agent) is not None:
+            self.hive.registry.changes.changed(record.agent)
+
+    async def _tell(self, record: ApprovalRecord) -> None:
+        """The requester hears the outcome; config outcomes always reach the manager too."""
+        recipients = {MANAGER_NAME}
+        if record.requested_by != OPERATOR:
+            recipients.add(record.requested_by)
+        view = approval_view(record)
+        view.pop("diff", None)
+        await self.hive.notify("approval_resolved", record.agent, {"approval": view},
+                               recipients=tuple(sorted(recipients)))

@@ -1,0 +1,63 @@
+"""Storage of operator approvals and scheduled prompts. Status changes are conditional updates, so two
+racing approvals of one id cannot both win."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+from .records import ApprovalRecord, ApprovalStatus, MessageRecord, NewMessage, ScheduleRecord, ScheduleStatus
+
+SCHEDULE_MUTABLE_FIELDS = frozenset({"targets", "body", "description", "next_fire_at", "interval_seconds",
+                                     "status", "approval_id"})
+
+
+class ApprovalStore(ABC):
+    @abstractmethod
+    async def add_approval(self, kind: str, agent: str, requested_by: str, *, commit_ref: str | None,
+                           fetched_sha: str | None, description: str, payload: dict[str, Any],
+                           status: ApprovalStatus, at: float, note: str | None = None) -> ApprovalRecord: ...
+
+    @abstractmethod
+    async def get_approval(self, approval_id: int) -> ApprovalRecord | None: ...
+
+    @abstractmethod
+    async def list_approvals(self, status: ApprovalStatus | None = None, kind: str | None = None,
+                             agent: str | None = None, limit: int = 200) -> list[ApprovalRecord]:
+        """Newest first."""
+
+    @abstractmethod
+    async def resolve_approval(self, approval_id: int, status: ApprovalStatus, note: str | None, at: float,
+                               *, done: bool = False) -> ApprovalRecord | None:
+        """pending → `status`; None when it was not pending (someone resolved it first)."""
+
+    @abstractmethod
+    async def finish_approval(self, approval_id: int, status: ApprovalStatus, note: str | None, at: float,
+                              payload: dict[str, Any] | None = None) -> ApprovalRecord:
+        """Record the end of approved work (a deploy): its final status and note."""
+
+    @abstractmethod
+    async def update_approval_payload(self, approval_id: int, payload: dict[str, Any]) -> None: ...
+
+    # --- schedules --------------------------------------------------------------------------------
+    @abstractmethod
+    async def add_schedule(self, targets: Sequence[str], body: str, description: str, first_fire_at: float,
+                           interval_seconds: float | None, status: ScheduleStatus, created_by: str,
+                           approval_id: int | None, at: float) -> ScheduleRecord: ...
+
+    @abstractmethod
+    async def get_schedule(self, schedule_id: int) -> ScheduleRecord | None: ...
+
+    @abstractmethod
+    async def list_schedules(self, statuses: Sequence[ScheduleStatus] | None = None) -> list[ScheduleRecord]:
+        """By id."""
+
+    @abstractmethod
+    async def update_schedule(self, schedule_id: int, **fields: Any) -> ScheduleRecord: ...
+
+    @abstractmethod
+    async def fire_schedule(self, schedule_id: int, messages: Sequence[NewMessage], next_fire_at: float | None,
+                            at: float) -> list[MessageRecord] | None:
+        """Deliver one firing and move the schedule on (done when `next_fire_at` is None), atomically; None
+        when the schedule is no longer active or paused."""
