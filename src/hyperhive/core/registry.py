@@ -114,6 +114,13 @@ class AgentRegistry:
         self._connections[name] -= 1
         if self._connections[name] <= 0:
             del self._connections[name]
+            # A harness or serve loop that hung up is gone now; the heartbeat window is for peers that
+            # only heartbeat on short connections.
+            self._heartbeats.pop(name, None)
+            timer = self._presence_timers.pop(name, None)
+            if timer:
+                timer.cancel()
+            self.changes.changed(name)
         if name in self._agents:
             await self.seen(name)
 

@@ -200,10 +200,17 @@ class FireScheduleNow(AgentRequest):
     id: int
 
 
+class WatchInbox(AgentRequest):
+    """A stream that tells of new mail without taking it: one `ok` line with `unread`, then one line per
+    arrival with `unread` and `newest` (id, sender, a preview). For a peer's notification hook."""
+
+    cmd: Literal["watch_inbox"]
+
+
 AnyAgentRequest = Annotated[
     Hello | Whoami | Heartbeat | Send | SendBatch | Recv | Ack | InboxStatus | SetStatus | RequestNextTurn
     | GetLogs | Report | HarnessState | ControlStream | Ask | Answer | Remind | GetLooseEnds | CancelLooseEnd
-    | RequestSchedulePrompt | ListSchedules | CancelSchedule | FireScheduleNow,
+    | RequestSchedulePrompt | ListSchedules | CancelSchedule | FireScheduleNow | WatchInbox,
     Field(discriminator="cmd"),
 ]
 AGENT_REQUEST: TypeAdapter[AnyAgentRequest] = TypeAdapter(AnyAgentRequest)

@@ -69,6 +69,9 @@ class AgentSession:
         if isinstance(request, rq.ControlStream):
             await self.control_stream(conn, request)
             return None
+        if isinstance(request, rq.WatchInbox):
+            await self.watch_inbox(conn, request)
+            return None
         result = await self._handlers[type(request)](request)
         return ok_response(request.req_id, **result)
 
@@ -214,6 +217,27 @@ class AgentSession:
 
     async def fire_schedule_now(self, req: rq.FireScheduleNow) -> dict[str, Any]:
         return {"schedule": schedule_view(await self.hive.schedules.fire_now(req.id, self.name))}
+
+    async def watch_inbox(self, conn: Connection, req: rq.WatchInbox) -> None:
+        closed = asyncio.ensure_future(conn.reader.read())
+        try:
+            arrived = self.hive.broker.inboxes.arrival(self.name)
+            await conn.send(ok_response(req.req_id, unread=await self.hive.store.count_unacked(self.name)))
+            while True:
+                waiter = asyncio.ensure_future(arrived.wait())
+                await asyncio.wait({waiter, closed}, return_when=asyncio.FIRST_COMPLETED)
+                if closed.done():
+                    waiter.cancel()
+                    return
+                arrived = self.hive.broker.inboxes.arrival(self.name)  # before reading: no arrival slips by
+                newest = await self.hive.store.inbox_messages(self.name, 1, unread_only=True)
+                preview = [{"id": m.id, "sender": m.sender, "preview": m.body[:200]} for m in newest]
+                await conn.send(ok_response(req.req_id, unread=await self.hive.store.count_unacked(self.name),
+                                            newest=preview[0] if preview else None))
+        finally:
+            closed.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await closed
 
     def _paused(self) -> bool:
         agent = self.hive.registry.get(self.name)
