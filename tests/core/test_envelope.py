@@ -71,6 +71,7 @@ def test_every_host_verb_is_covered() -> None:
     covered |= {"answer", "cancel_question", "cancel_reminder"}  # need an open item: test_loose_ends.py
     covered |= {"show_approval", "approve", "deny", "update_schedule", "set_schedule_paused", "cancel_schedule",
                 "fire_schedule"}  # test_approvals_schedules.py
+    covered |= {"spawn", "start", "stop", "restart", "kill", "rebuild", "destroy", "revive"}  # test_lifecycle.py
     declared = {model.model_fields["cmd"].annotation.__args__[0] for model in HOST_VERBS}
     assert declared | {"subscribe_agent_status"} == covered
 

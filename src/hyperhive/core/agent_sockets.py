@@ -31,7 +31,8 @@ class AgentSockets:
 
     async def open_all(self) -> None:
         for agent in self.hive.registry.all():
-            await self.open(agent.name)
+            if agent.lifecycle != "destroyed":  # a tombstone has no door
+                await self.open(agent.name)
 
     async def open(self, name: str) -> None:
         check_agent_name(name)

@@ -91,6 +91,16 @@ class Approvals:
         await self._changed(record, "approval_requested")
         return record
 
+    async def track(self, approval_id: int) -> ApprovalRecord:
+        """Put a pending row the caller stored itself (after checks that needed its id) before the operator."""
+        record = await self._get(approval_id)
+        self._pending[record.id] = record.agent
+        await self._changed(record, "approval_requested")
+        return record
+
+    async def tell(self, record: ApprovalRecord) -> None:
+        await self._tell(record)
+
     async def refuse(self, kind: str, agent: str, requested_by: str, note: str, *, description: str = "",
                      commit_ref: str | None = None, fetched_sha: str | None = None) -> ApprovalRecord:
         """A request that failed validation: recorded as failed, the reason sent to the requester; the

@@ -16,6 +16,7 @@ from hyperhive.store.sqlite import SQLiteStore
 from .agent_sockets import AgentSockets
 from .approvals import Approvals
 from .controls import Controls
+from .deployments import Deployments
 from .events import EventLog
 from .host_server import HostServer
 from .questions import Questions
@@ -24,6 +25,7 @@ from .reminders import Reminders
 from .schedules import Schedules
 from .settings import HiveSettings
 from .status import status_row
+from .supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,8 @@ class Hive:
         self.questions = Questions(self)
         self.approvals = Approvals(self)
         self.schedules = Schedules(self)  # registers its approval kind
+        self.deployments = Deployments(self)  # registers init_config, apply_commit, spawn
+        self.supervisor = Supervisor(self)
         self.agent_sockets = AgentSockets(self)
         self.host_server = HostServer(self)
         self._stack = AsyncExitStack()
@@ -65,6 +69,8 @@ class Hive:
         self._stack.push_async_callback(self.questions.close)
         await self.schedules.start()
         self._stack.push_async_callback(self.schedules.close)
+        await self.supervisor.start()  # re-adopt agents an earlier daemon started
+        self._stack.push_async_callback(self.supervisor.close)
         await self.approvals.start()  # approved work the last daemon did not finish resumes now
         self._stack.push_async_callback(self.approvals.close)
         await self.agent_sockets.open_all()
@@ -90,7 +96,8 @@ class Hive:
     def _row(self, name: str, unread: int) -> StatusRow:
         return status_row(self.registry, self.registry.require(name), unread=unread,
                           pending_reminders=self.reminders.pending_count(name),
-                          pending_approvals=self.approvals.pending_count(name))
+                          pending_approvals=self.approvals.pending_count(name),
+                          isolated=self.supervisor.warning is None)
 
     def urls(self) -> dict[str, Any]:
         return {"domain": os.uname().nodename, "home": f"http://{self.settings.dashboard}/", "services": {}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from .fields import AgentName, Body, ReqId
 
@@ -229,6 +229,72 @@ class FireSchedule(HostRequest):
     id: int
 
 
+class Scoped(HostRequest):
+    """A lifecycle verb's scope: `name` (hyperhive v1), `agent_names`, or `all: true`. Empty is an error,
+    never "everything"."""
+
+    name: AgentName | None = None
+    agent_names: list[AgentName] = []
+    all: bool = False
+
+    @model_validator(mode="after")
+    def _explicit(self) -> Scoped:
+        named = ([self.name] if self.name else []) + list(self.agent_names)
+        if self.all and named:
+            raise ValueError("the scope names agents and says all: say one of them")
+        if not self.all and not named:
+            raise ValueError('the scope is empty: give "name", "agent_names", or "all": true')
+        return self
+
+    def names(self, every: list[str]) -> list[str]:
+        return every if self.all else list(dict.fromkeys(([self.name] if self.name else []) + self.agent_names))
+
+
+class Start(Scoped):
+    cmd: Literal["start"]
+
+
+class Stop(Scoped):
+    """Graceful: the running turn may finish, within the agent's stop timeout."""
+
+    cmd: Literal["stop"]
+
+
+class Restart(Scoped):
+    cmd: Literal["restart"]
+
+
+class Kill(Scoped):
+    cmd: Literal["kill"]
+
+
+class Rebuild(Scoped):
+    """Restart on the deployed config, read afresh."""
+
+    cmd: Literal["rebuild"]
+
+
+class Destroy(Scoped):
+    """Stop and remove the sandbox; state, config and credentials stay as a tombstone unless `purge`."""
+
+    cmd: Literal["destroy"]
+    purge: bool = False
+
+
+class Revive(HostRequest):
+    cmd: Literal["revive"]
+    name: AgentName
+
+
+class Spawn(HostRequest):
+    """The operator creates and starts an agent at once (the template, or `config`: agent.toml text)."""
+
+    cmd: Literal["spawn"]
+    name: AgentName
+    description: str = Field(default="", max_length=500)
+    config: str | None = Field(default=None, max_length=64 * 1024)
+
+
 AnyHostRequest = Annotated[
     Ping
     | ListAgents
@@ -263,7 +329,15 @@ AnyHostRequest = Annotated[
     | UpdateSchedule
     | SetSchedulePaused
     | CancelSchedule
-    | FireSchedule,
+    | FireSchedule
+    | Start
+    | Stop
+    | Restart
+    | Kill
+    | Rebuild
+    | Destroy
+    | Revive
+    | Spawn,
     Field(discriminator="cmd"),
 ]
 HOST_REQUEST: TypeAdapter[AnyHostRequest] = TypeAdapter(AnyHostRequest)

@@ -38,7 +38,8 @@ class ApprovalStore(ABC):
         """Record the end of approved work (a deploy): its final status and note."""
 
     @abstractmethod
-    async def update_approval_payload(self, approval_id: int, payload: dict[str, Any]) -> None: ...
+    async def update_approval(self, approval_id: int, *, payload: dict[str, Any] | None = None,
+                              fetched_sha: str | None = None) -> None: ...
 
     # --- schedules --------------------------------------------------------------------------------
     @abstractmethod

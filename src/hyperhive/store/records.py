@@ -10,7 +10,7 @@ AgentKind = Literal["managed", "peer"]
 # Columns of `agents` that callers may change through Store.update_agent.
 AGENT_MUTABLE_FIELDS = frozenset(
     {"description", "parent", "paused", "status_text", "status_set_at", "active_model", "deployed_sha",
-     "needs_login", "needs_update", "last_seen"}
+     "needs_login", "needs_update", "last_seen", "lifecycle"}
 )
 
 
@@ -29,6 +29,7 @@ class AgentRecord:
     needs_login: bool = False
     needs_update: bool = False
     last_seen: float | None = None
+    lifecycle: str = "stopped"  # managed agents: what the operator wants (running, stopped, destroyed)
 
 
 @dataclass(frozen=True)

@@ -77,9 +77,15 @@ class SQLiteApprovals(ApprovalStore):
 
         return await self.db.write(update)
 
-    async def update_approval_payload(self, approval_id: int, payload: dict[str, Any]) -> None:
-        await self.db.write(lambda conn: conn.execute("UPDATE approvals SET payload = ? WHERE id = ?",
-                                                      (json.dumps(payload), approval_id)))
+    async def update_approval(self, approval_id: int, *, payload: dict[str, Any] | None = None,
+                              fetched_sha: str | None = None) -> None:
+        def update(conn: sqlite3.Connection) -> None:
+            if payload is not None:
+                conn.execute("UPDATE approvals SET payload = ? WHERE id = ?", (json.dumps(payload), approval_id))
+            if fetched_sha is not None:
+                conn.execute("UPDATE approvals SET fetched_sha = ? WHERE id = ?", (fetched_sha, approval_id))
+
+        await self.db.write(update)
 
     # --- schedules --------------------------------------------------------------------------------
     async def add_schedule(self, targets: Sequence[str], body: str, description: str, first_fire_at: float,

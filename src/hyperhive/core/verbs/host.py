@@ -203,6 +203,57 @@ async def fire_schedule(hive: Hive, req: rq.FireSchedule) -> dict[str, Any]:
     return {"schedule": schedule_view(await hive.schedules.fire_now(req.id, None))}
 
 
+async def _each(hive: Hive, req: rq.Scoped, action: Callable[[str], Awaitable[None]]) -> dict[str, Any]:
+    """Run a lifecycle action on each agent of the scope (`all`: the managed, living ones); every name is
+    checked before anything is done."""
+    every = [a.name for a in hive.registry.all() if a.kind == "managed" and a.lifecycle != "destroyed"]
+    names = req.names(every)
+    for name in names:
+        hive.supervisor.managed(name)  # unknown names and peers are refused before any action
+    for name in names:
+        await action(name)
+    return await agent_status(hive, rq.AgentStatus(cmd="agent_status", names=names or None))
+
+
+async def start(hive: Hive, req: rq.Start) -> dict[str, Any]:
+    return await _each(hive, req, hive.supervisor.start_agent)
+
+
+async def stop(hive: Hive, req: rq.Stop) -> dict[str, Any]:
+    return await _each(hive, req, hive.supervisor.stop_agent)
+
+
+async def restart(hive: Hive, req: rq.Restart) -> dict[str, Any]:
+    return await _each(hive, req, hive.supervisor.restart_agent)
+
+
+async def kill(hive: Hive, req: rq.Kill) -> dict[str, Any]:
+    return await _each(hive, req, hive.supervisor.kill_agent)
+
+
+async def rebuild(hive: Hive, req: rq.Rebuild) -> dict[str, Any]:
+    return await _each(hive, req, lambda name: hive.supervisor.restart_agent(name, "the operator rebuilt it"))
+
+
+async def destroy(hive: Hive, req: rq.Destroy) -> dict[str, Any]:
+    names = req.names([a.name for a in hive.registry.all() if a.kind == "managed"])
+    for name in names:
+        hive.supervisor.managed(name)
+    for name in names:
+        await hive.supervisor.destroy_agent(name, req.purge)
+    return {"agents": hive.registry.agent_names()}
+
+
+async def revive(hive: Hive, req: rq.Revive) -> dict[str, Any]:
+    await hive.supervisor.revive_agent(req.name)
+    return await agent_status(hive, rq.AgentStatus(cmd="agent_status", names=[req.name]))
+
+
+async def spawn(hive: Hive, req: rq.Spawn) -> dict[str, Any]:
+    await hive.deployments.spawn_now(req.name, req.description, req.config)
+    return await agent_status(hive, rq.AgentStatus(cmd="agent_status", names=[req.name]))
+
+
 HOST_VERBS: dict[type[Any], Verb] = {
     rq.Ping: ping,
     rq.ListAgents: list_agents,
@@ -237,4 +288,12 @@ HOST_VERBS: dict[type[Any], Verb] = {
     rq.SetSchedulePaused: set_schedule_paused,
     rq.CancelSchedule: cancel_schedule,
     rq.FireSchedule: fire_schedule,
+    rq.Start: start,
+    rq.Stop: stop,
+    rq.Restart: restart,
+    rq.Kill: kill,
+    rq.Rebuild: rebuild,
+    rq.Destroy: destroy,
+    rq.Revive: revive,
+    rq.Spawn: spawn,
 }

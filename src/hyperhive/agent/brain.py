@@ -1,0 +1,38 @@
+"""From an agent's config to what its Claude Code turns are allowed: model, tools, MCP servers, prompt."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from hyperhive.config import DEFAULT_MODEL, AgentConfig
+
+from .claude_driver import BrainConfig
+from .prompts import system_prompt
+from .tools import SERVER_NAME
+
+# Claude Code's own tools an agent may use without asking: it works inside its sandbox, on its home.
+BUILTIN_TOOLS = ("Read", "Write", "Edit", "MultiEdit", "Glob", "Grep", "Bash", "TodoWrite", "NotebookEdit")
+
+
+def mcp_command(socket: Path) -> list[str]:
+    return [sys.executable, "-m", "hyperhive.cli.ag3nt", "mcp", "--socket", str(socket)]
+
+
+def brain_for(name: str, config: AgentConfig | None, socket: Path, description: str = "") -> BrainConfig:
+    servers: dict[str, dict[str, Any]] = {}
+    allowed = [f"mcp__{SERVER_NAME}", *BUILTIN_TOOLS]
+    if config is not None:
+        for server_name, server in config.mcp_servers.items():
+            servers[server_name] = {"command": server.command, "args": list(server.args), "env": dict(server.env)}
+            for tool in server.allowed_tools:
+                allowed.append(f"mcp__{server_name}" if tool == "*" else f"mcp__{server_name}__{tool}")
+    return BrainConfig(
+        model=config.model if config is not None else DEFAULT_MODEL,
+        system_prompt=system_prompt(name, config.description if config is not None else description),
+        allowed_tools=allowed,
+        mcp_servers=servers,
+        hyperhive_mcp_command=mcp_command(socket),
+        env=dict(config.env) if config is not None else {},
+    )

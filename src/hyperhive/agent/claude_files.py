@@ -1,0 +1,89 @@
+"""What a Claude Code turn reads besides its prompt: `<state>/.hive/{system-prompt.md, settings.json, mcp.json}`.
+
+The files are rewritten before every turn when their content differs. The state dir is the agent's own
+home, so the agent can edit them; rewriting undoes that at the next turn, and the config repo stays the
+only source of what the brain may do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HYPERHIVE_SERVER = "hyperhive"
+# The CLI deletes transcripts older than this many days at start (30 by default); an agent's one session
+# may sit idle for months and must still resume.
+TRANSCRIPT_KEEP_DAYS = 36500
+
+
+@dataclass(frozen=True)
+class BrainConfig:
+    """What agent.toml says about the brain; the loop builds it from the config."""
+
+    model: str
+    system_prompt: str
+    allowed_tools: list[str]
+    """Permission rules granted without asking (`mcp__hyperhive`, `Read`, `Bash(git *)`…); a call to any
+    other tool is denied (in `--print` nobody can say yes) and listed in the turn's permission denials."""
+    mcp_servers: dict[str, dict[str, Any]]
+    """Extra MCP servers: name -> {"command", "args", "env"} (or any server entry the CLI accepts)."""
+    hyperhive_mcp_command: list[str]
+    """Starts the `hyperhive` MCP server; empty: no hive tools (a test, or a brain without a hive)."""
+    env: dict[str, str] = field(default_factory=dict)
+    tools: list[str] | None = None
+    """Built-in tools the model sees (`--tools`); None keeps the CLI's default set, [] shows none."""
+
+
+class ClaudeFiles:
+    def __init__(self, state_dir: Path, brain: BrainConfig) -> None:
+        self.dir = state_dir / ".hive"
+        self.brain = brain
+        self.system_prompt = self.dir / "system-prompt.md"
+        self.settings = self.dir / "settings.json"
+        self.mcp = self.dir / "mcp.json"
+
+    def write(self) -> None:
+        """Write the three files; a file whose content is already right is left alone."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        _write_if_changed(self.system_prompt, self.brain.system_prompt)
+        _write_if_changed(self.settings, _dumps(settings_for(self.brain)))
+        _write_if_changed(self.mcp, _dumps(mcp_config_for(self.brain)))
+
+
+def settings_for(brain: BrainConfig) -> dict[str, Any]:
+    return {"permissions": {"allow": list(brain.allowed_tools)}, "cleanupPeriodDays": TRANSCRIPT_KEEP_DAYS}
+
+
+def mcp_config_for(brain: BrainConfig) -> dict[str, Any]:
+    if HYPERHIVE_SERVER in brain.mcp_servers:
+        raise ValueError(f"the MCP server name {HYPERHIVE_SERVER!r} is reserved for the hive's own tools")
+    servers: dict[str, Any] = {}
+    if brain.hyperhive_mcp_command:
+        command, *args = brain.hyperhive_mcp_command
+        servers[HYPERHIVE_SERVER] = {"type": "stdio", "command": command, "args": args, "env": {}}
+    for name, server in brain.mcp_servers.items():
+        entry = {k: v for k, v in server.items() if v is not None}
+        if "command" in entry:
+            entry.setdefault("type", "stdio")
+            entry["args"] = list(entry.get("args") or [])
+            entry["env"] = dict(entry.get("env") or {})
+        servers[name] = entry
+    return {"mcpServers": servers}
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True) + "\n"
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    try:
+        if path.read_text() == text:
+            return
+    except FileNotFoundError:
+        pass
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)  # a CLI starting meanwhile reads the old file or the new one, never half of one

@@ -1,0 +1,52 @@
+"""The harness's connections to its socket, riding out daemon restarts.
+
+hive-c0re may restart (upgrade, crash, kill -9) while the agent keeps running; a call that finds the
+socket gone waits for it to come back with a capped back-off instead of failing the turn. This is not
+delivery polling: nothing is being waited *for* except the daemon itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from hyperhive.client import AsyncSocketClient, Unreachable
+
+log = logging.getLogger(__name__)
+
+BACKOFF_FIRST = 0.05
+BACKOFF_MAX = 2.0
+
+
+class HiveLink:
+    """One connection (requests on it are serialised); `hello` is re-sent on every reconnect."""
+
+    def __init__(self, path: Path, role: str | None = None) -> None:
+        self.path = path
+        self.role = role
+        self.client = AsyncSocketClient(path)
+        self.hello: dict[str, Any] = {}
+
+    async def call(self, cmd: str, **fields: Any) -> dict[str, Any]:
+        """Like a request, but a missing daemon is waited for; errors from the hive still raise."""
+        delay = BACKOFF_FIRST
+        while True:
+            try:
+                if not self.client.connected:
+                    await self._connect()
+                return await self.client.request(cmd, **fields)
+            except Unreachable as exc:
+                log.info("hive unreachable (%s); retrying in %.2f s", exc.message, delay)
+                await self.client.close()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, BACKOFF_MAX)
+
+    async def _connect(self) -> None:
+        await self.client.connect()
+        if self.role is not None:
+            self.hello = await self.client.request("hello", role=self.role)
+
+    async def close(self) -> None:
+        await self.client.close()

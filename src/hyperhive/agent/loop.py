@@ -1,0 +1,261 @@
+"""`hive-ag3nt run`: the turn loop. Inbox → one Claude Code turn per message → ack when the turn ended.
+
+The loop never polls: it blocks in `recv` on its socket (the hive answers the instant mail arrives) and
+in the control stream (the operator's interrupt, model, session and compact commands). What a turn's
+outcome means for its message:
+
+| outcome | the message | then |
+|---|---|---|
+| ok | acked | next message |
+| interrupted | acked: it is in the session, and the operator stopped it on purpose | next message |
+| rate_limited | kept in hand | wait for the reset the error gives (or the back-off), retry |
+| auth_failed | kept in hand | retry once; then `needs_login`, wait for `logged_in` (or a long timer), retry |
+| prompt_too_long | kept in hand | compact the session once, retry |
+| crashed, timeout, error | kept in hand | retry once; then parked: acked, an event to the manager and operator |
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from hyperhive.client import Unreachable, stream
+from hyperhive.protocol import HiveError
+
+from .claude_driver import BrainConfig, ClaudeDriver, TurnOutcome
+from .link import HiveLink
+from .prompts import wake_prompt
+from .reporter import Reporter
+from .session_file import SessionFile
+
+log = logging.getLogger(__name__)
+
+RECV_WAIT = 180.0  # the protocol's maximum; an idle loop re-asks three times an hour
+
+
+@dataclass(frozen=True)
+class LoopTimings:
+    turn_timeout: float = 1800.0
+    rate_limit_backoff: float = 60.0  # when the error names no reset time; doubles per retry
+    rate_limit_max: float = 3600.0
+    login_retry: float = 600.0  # needs_login: retry on `logged_in`, or after this long anyway
+
+
+class TurnLoop:
+    def __init__(self, socket: Path, driver: ClaudeDriver, brain: BrainConfig, state_dir: Path,
+                 timings: LoopTimings = LoopTimings()) -> None:
+        self.socket = socket
+        self.driver = driver
+        self.brain = brain
+        self.timings = timings
+        self.mail = HiveLink(socket, role="harness")  # recv and ack; holds presence and the lease
+        self.side = HiveLink(socket)  # transcript and state, so a blocking recv never delays them
+        self.reporter = Reporter(self.side)
+        self.session = SessionFile(state_dir)
+        self.session_id = self.session.load()
+        self.model = brain.model
+        self._turn_lock = asyncio.Lock()
+        self._interrupted = False
+        self._compact_requested = False
+        self._logged_in = asyncio.Event()
+        self._to_ack: list[int] = []
+        self._main: asyncio.Task[None] | None = None
+
+    # --- the loop ---------------------------------------------------------------------------------
+    async def stop_after_turn(self) -> None:
+        """Let the running turn end (and be acked), then stop; mail not yet taken stays in the inbox."""
+        async with self._turn_lock:
+            await self._ack_done()
+            if self._main is not None:
+                self._main.cancel()
+
+    async def run(self) -> None:
+        self._main = asyncio.current_task()
+        self.reporter.start()
+        await self.mail.call("whoami")  # connects and says hello
+        self.model = self.mail.hello.get("active_model") or self.brain.model
+        controls = asyncio.create_task(self._follow_controls(), name="controls")
+        try:
+            await self._state("idle")
+            while True:
+                await self._ack_done()
+                got = await self.mail.call("recv", wait_seconds=RECV_WAIT, max=1)
+                for message in got["messages"]:
+                    await self._handle(message, got["pending"])
+                    await self._state("idle")
+        finally:
+            controls.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await controls
+            await self.reporter.close()
+            await self.mail.close()
+            await self.side.close()
+
+    async def _handle(self, message: dict[str, Any], pending: int) -> None:
+        failures = 0
+        compacted = False
+        login_tries = 0
+        rate_wait = self.timings.rate_limit_backoff
+        while True:
+            if self._compact_requested:
+                async with self._turn_lock:
+                    await self._compact("the operator asked for it")
+            outcome = await self._turn(message, pending)
+            kind = outcome.kind
+            if kind in ("ok", "interrupted"):
+                await self._finish(message["id"])
+                if login_tries:
+                    await self._state("thinking", needs_login=False)
+                return
+            if kind == "rate_limited":
+                wait = outcome.retry_after if outcome.retry_after is not None else rate_wait
+                rate_wait = min(rate_wait * 2, self.timings.rate_limit_max)
+                until = time.strftime("%H:%M:%S", time.localtime(time.time() + wait))
+                await self._state("rate_limited", detail=f"rate limited; retrying at {until}")
+                await asyncio.sleep(wait)
+            elif kind == "auth_failed":
+                login_tries += 1
+                if login_tries > 1:
+                    await self._wait_for_login()
+            elif kind == "prompt_too_long" and not compacted:
+                compacted = True
+                async with self._turn_lock:
+                    await self._compact("the prompt was too long")
+            else:
+                failures += 1
+                if failures >= 2:
+                    await self._park(message, outcome)
+                    return
+
+    async def _turn(self, message: dict[str, Any], pending: int) -> TurnOutcome:
+        async with self._turn_lock:
+            self._interrupted = False
+            started = time.time()
+            self.reporter.emit("turn_start", {"id": message["id"], "from": message["sender"],
+                                              "body": message["body"], "unread": pending, "model": self.model})
+            await self._state("thinking", detail=f"on #{message['id']} from {message['sender']}")
+            outcome = await self._run_turn(wake_prompt(message, pending))
+            if self._interrupted and outcome.kind != "ok":
+                outcome = _with_kind(outcome, "interrupted", "interrupted by the operator")
+            if outcome.session_id:
+                self._remember_session(outcome.session_id)
+            ok = outcome.kind == "ok"
+            self.reporter.emit("turn_end", {"id": message["id"], "ok": ok, "kind": outcome.kind,
+                                            "note": outcome.note})
+            stats = asdict(outcome.stats) | {"message_id": message["id"], "wake_from": message["sender"],
+                                             "started_at": started}
+            self.reporter.emit("turn_stats", stats)
+            return outcome
+
+    async def _run_turn(self, prompt: str) -> TurnOutcome:
+        async def on_event(line: dict[str, Any]) -> None:
+            if line.get("type") == "system" and line.get("subtype") == "init" and line.get("session_id"):
+                self._remember_session(str(line["session_id"]))  # a crash mid-turn still resumes it
+            self.reporter.emit("stream", line)
+
+        async def on_stderr(text: str) -> None:
+            self.reporter.emit("note", {"text": text})
+
+        turn = self.driver.run_turn(prompt, session_id=self.session_id, model=self.model,
+                                    on_event=on_event, on_stderr=on_stderr)
+        try:
+            return await asyncio.wait_for(turn, self.timings.turn_timeout)
+        except TimeoutError:
+            return TurnOutcome.failed("timeout", f"the turn ran past {self.timings.turn_timeout:.0f} s",
+                                      self.session_id)
+
+    # --- outcomes ---------------------------------------------------------------------------------
+    async def _finish(self, message_id: int) -> None:
+        self._to_ack.append(message_id)
+        await self._ack_done()
+
+    async def _ack_done(self) -> None:
+        """Acks survive a daemon restart: they are retried (acking is idempotent) before the next recv."""
+        if self._to_ack:
+            await self.mail.call("ack", ids=self._to_ack)
+            self._to_ack = []
+
+    async def _park(self, message: dict[str, Any], outcome: TurnOutcome) -> None:
+        self.reporter.emit("turn_end", {"id": message["id"], "ok": False, "kind": outcome.kind, "parked": True,
+                                        "from": message["sender"], "note": f"parked after two failed turns: "
+                                                                           f"{outcome.note}"})
+        await self.reporter.flush()
+        await self._finish(message["id"])
+
+    async def _wait_for_login(self) -> None:
+        await self._state("needs_login", needs_login=True,
+                          detail="the Claude CLI is not logged in: log it in, then `hivectl logged-in NAME`")
+        self._logged_in.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._logged_in.wait(), self.timings.login_retry)
+
+    async def _compact(self, why: str) -> None:
+        self._compact_requested = False
+        if self.session_id is None:
+            return
+        self.reporter.emit("note", {"text": f"compacting the session: {why}"})
+        await self._state("thinking", detail="compacting the session")
+        outcome = await self.driver.compact(self.session_id)
+        if outcome.session_id:
+            self._remember_session(outcome.session_id)
+        self.reporter.emit("note", {"text": f"compact: {outcome.kind} {outcome.note}".strip()})
+
+    def _remember_session(self, session_id: str) -> None:
+        if session_id != self.session_id:
+            self.session_id = session_id
+            self.session.save(session_id)
+
+    async def _state(self, activity: str, *, detail: str | None = None, needs_login: bool | None = None) -> None:
+        fields: dict[str, Any] = {"activity": activity, "model": self.model, "session_id": self.session_id}
+        if detail is not None:
+            fields["detail"] = detail[:500]
+        if needs_login is not None:
+            fields["needs_login"] = needs_login
+        try:
+            await self.side.call("harness_state", **fields)
+        except HiveError as exc:
+            log.warning("harness_state refused: %s", exc.message)
+
+    # --- operator controls ------------------------------------------------------------------------
+    async def _follow_controls(self) -> None:
+        while True:
+            try:
+                async for line in stream(self.socket, "control_stream"):
+                    if "control" in line:
+                        await self._control(line)
+            except Unreachable:
+                await asyncio.sleep(0.1)  # the daemon is restarting; HiveLink's back-off covers the rest
+
+    async def _control(self, control: dict[str, Any]) -> None:
+        kind = control["control"]
+        log.info("control: %s", kind)
+        if kind == "interrupt":
+            if self.driver.running():
+                self._interrupted = True
+                await self.driver.interrupt()
+        elif kind == "set_model":
+            self.model = str(control["model"])
+            await self._state("thinking" if self.driver.running() else "idle")
+        elif kind == "new_session":
+            self.session_id = None
+            self.session.save(None)
+            self.reporter.emit("note", {"text": "the next turn starts a new session"})
+        elif kind == "compact":
+            self._compact_requested = True
+            if not self._turn_lock.locked():
+                async with self._turn_lock:
+                    await self._compact("the operator asked for it")
+                await self._state("idle")
+        elif kind == "logged_in":
+            self._logged_in.set()
+
+
+def _with_kind(outcome: TurnOutcome, kind: str, note: str) -> TurnOutcome:
+    from dataclasses import replace
+
+    return replace(outcome, kind=kind, note=note)  # type: ignore[arg-type]

@@ -1,0 +1,32 @@
+"""What the model reads: the short wake prompt of each turn, and the system prompt of the agent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hyperhive.protocol import MANAGER_NAME
+
+HIVE_GUIDE = """You are {name}, an agent in a hyperhive: a swarm of Claude Code agents on one host, steered by a \
+human operator. {description}
+
+How the hive works:
+- Each message in your inbox wakes you for one turn; the prompt says who it is from.
+- Talk only through the `hyperhive` tools: `send(to, body, in_reply_to?)` to another agent by name, to \
+"operator" (the human), to "manager" ({manager}, who runs the hive's configuration) or "*" (every agent).
+- When you answer a message, pass its id as `in_reply_to`. A reply that stays in your head reaches nobody.
+- `set_status(text)` sets the one line the operator sees next to your name; keep it current.
+- `request_next_turn()` gives you another turn after this one when work remains.
+- Your working directory is your persistent home; notes you keep there survive restarts.
+"""
+
+
+def system_prompt(name: str, description: str, extra: str = "") -> str:
+    text = HIVE_GUIDE.format(name=name, description=description or "", manager=MANAGER_NAME)
+    return text + ("\n" + extra.strip() + "\n" if extra.strip() else "")
+
+
+def wake_prompt(message: dict[str, Any], pending: int) -> str:
+    """Minimal on purpose: who, what, and how much more is waiting. The history is in the session."""
+    reply = f", in reply to #{message['in_reply_to']}" if message.get("in_reply_to") else ""
+    more = f" ({pending} more waiting)" if pending else ""
+    return f"Message #{message['id']} from {message['sender']}{reply}{more}:\n\n{message['body']}"

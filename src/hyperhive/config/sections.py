@@ -1,0 +1,89 @@
+"""The tables of agent.toml: `[restart]`, `[limits]`, `[mcp_servers.<name>]` and `[[bind_mounts]]`."""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .fields import AbsPath, EnvName, Text, ToolName
+
+# Sandbox paths a bind mount may not cover: the hive's socket dir and the kernel's own trees.
+RESERVED_TARGETS = ("/", "/run/hive", "/proc", "/sys", "/dev")
+
+SECTION_CONFIG = ConfigDict(extra="forbid", frozen=True, strict=True, use_attribute_docstrings=True)
+
+
+class McpServer(BaseModel):
+    """An extra MCP server the agent's Claude Code starts (beside the hive's own `hyperhive` server)."""
+
+    model_config = SECTION_CONFIG
+
+    command: Text = Field(min_length=1)
+    """Program to run inside the sandbox (absolute path, or a name on the sandbox's PATH)."""
+    args: list[Text] = []
+    """Its arguments."""
+    env: dict[EnvName, Text] = {}
+    """Environment variables for the server process only."""
+    allowed_tools: list[ToolName] = []
+    """Tools of this server the agent may call without asking: tool names, or `*` for all of them. Empty:
+    none (in a non-interactive turn a tool that needs asking is refused)."""
+
+
+class BindMount(BaseModel):
+    """A host directory or file visible inside the sandbox."""
+
+    model_config = SECTION_CONFIG
+
+    host: AbsPath
+    """Absolute host path; it must resolve (symlinks followed) under one of host.toml's `bind_roots`."""
+    target: AbsPath
+    """Absolute path inside the sandbox; not `/`, and not under /run/hive, /proc, /sys or /dev."""
+    mode: Literal["ro", "rw"] = "ro"
+    """`ro` (read-only) or `rw` (read-write)."""
+
+    @field_validator("target")
+    @classmethod
+    def _free_target(cls, target: str) -> str:
+        for reserved in RESERVED_TARGETS:
+            if target == reserved or (reserved != "/" and target.startswith(reserved + "/")):
+                raise ValueError(f"{target!r} is reserved for the sandbox itself")
+        return target
+
+
+class RestartConfig(BaseModel):
+    """What happens when the agent's process exits."""
+
+    model_config = SECTION_CONFIG
+
+    policy: Literal["on-failure", "always", "never"] = "on-failure"
+    """`on-failure`: restart after an unexpected exit; `always`: after any exit; `never`."""
+    delay_seconds: float = Field(default=5.0, ge=0, le=3600)
+    """Wait before a restart."""
+    max_restarts: int = Field(default=5, ge=0)
+    """Restarts allowed within `window_seconds`; one more exit and the agent is left failed."""
+    window_seconds: float = Field(default=300.0, gt=0)
+    """The window `max_restarts` counts in."""
+    stop_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    """On stop, wait this long after SIGTERM before SIGKILL."""
+
+
+class Limits(BaseModel):
+    """Resource limits of the sandbox. Unset: the host's default (host.toml `default_limits`); set: at most
+    the host's ceiling (host.toml `max_limits`)."""
+
+    model_config = SECTION_CONFIG
+
+    memory_mb: int | None = Field(default=None, gt=0)
+    """Memory limit in MiB."""
+    cpu_percent: int | None = Field(default=None, gt=0)
+    """CPU limit in percent of one core (200 = two cores)."""
+    pids: int | None = Field(default=None, gt=0)
+    """Maximum number of processes and threads."""
+
+
+def targets_overlap(a: str, b: str) -> bool:
+    """True when one normalised absolute path is the other or lies under it."""
+    a, b = posixpath.normpath(a), posixpath.normpath(b)
+    return a == b or a.startswith(b.rstrip("/") + "/") or b.startswith(a.rstrip("/") + "/")

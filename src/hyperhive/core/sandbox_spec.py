@@ -1,0 +1,97 @@
+"""From an agent's deployed config to the sandbox that runs its harness.
+
+The harness inside sees: its home (state dir) read-write, its socket dir (with the deployed agent.toml
+next to `mcp.sock`) read-only at /run/hive, and read-only the Python that runs hyperhive and the Claude
+CLI. The Claude API reaches a private-network sandbox only through a Unix socket the host provides
+(`ANTHROPIC_UNIX_SOCKET`), whose directory is shown read-only at the same path."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import hyperhive
+from hyperhive.config import AgentConfig, HostPolicy, effective_limits, effective_network, resolve_bind_source
+from hyperhive.protocol import MANAGER_NAME
+from hyperhive.runtime.base import Runtime
+from hyperhive.runtime.spec import Limits, Mount, SandboxSpec
+
+from .agent_sockets import AGENT_SOCKET, MANAGER_SOCKET
+from .logs import agent_log_path
+from .settings import HiveSettings
+
+AGENT_TOML = "agent.toml"
+# What the brain may inherit from the daemon's environment: the API's address and key, the CLI's switches.
+PASSTHROUGH_PREFIXES = ("ANTHROPIC_", "CLAUDE_CODE_", "DISABLE_", "CLAUDE_", "HYPERHIVE_TURN_TIMEOUT",
+                        "HYPERHIVE_RATE_LIMIT_BACKOFF")
+BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def agent_state_dir(settings: HiveSettings, name: str) -> Path:
+    return settings.state_dir / "agents" / name / "state"
+
+
+def claude_bin(settings: HiveSettings) -> Path | None:
+    configured = settings.claude_bin or _pinned_cli() or shutil.which("claude")
+    return Path(configured).absolute() if configured else None
+
+
+def _pinned_cli() -> str | None:
+    """The CLI scripts/setup installs next to the source tree (.tools/claude)."""
+    candidate = Path(hyperhive.__file__).resolve().parents[2] / ".tools" / "claude" / "node_modules" / ".bin" / "claude"
+    return str(candidate) if candidate.exists() else None
+
+
+def harness_spec(settings: HiveSettings, runtime: Runtime, config: AgentConfig, policy: HostPolicy,
+                 environ: Mapping[str, str], protected: tuple[Path, ...] = ()) -> SandboxSpec:
+    name = config.name
+    state = agent_state_dir(settings, name)
+    sockets = settings.agent_socket_dir(name)
+    view = runtime.view(state, sockets)
+    cli = claude_bin(settings)
+    socket = MANAGER_SOCKET if name == MANAGER_NAME else AGENT_SOCKET  # the manager's carries its extra verbs
+    argv = [sys.executable, "-m", "hyperhive.cli.ag3nt", "run", "--socket", f"{view.sockets}/{socket}",
+            "--state-dir", view.home, "--config", f"{view.sockets}/{AGENT_TOML}"]
+    if cli is not None:
+        argv += ["--claude", str(cli)]
+    env = {key: value for key, value in environ.items() if key.startswith(PASSTHROUGH_PREFIXES)}
+    env |= {"PATH": BASE_PATH, "LANG": environ.get("LANG", "C.UTF-8"), "HOME": view.home, **config.env}
+    ro = [Path(sys.prefix), Path(sys.base_prefix), _package_root()]
+    if cli is not None:
+        ro.append(_cli_root(cli))
+    api_socket = environ.get("ANTHROPIC_UNIX_SOCKET")
+    if api_socket:
+        ro.append(Path(api_socket).parent)
+    limits = effective_limits(config, policy)
+    mounts = tuple(Mount(resolve_bind_source(m, policy, protected), m.target, m.mode == "rw")
+                   for m in config.bind_mounts)
+    return SandboxSpec(
+        name=name, argv=tuple(argv), state_dir=state, socket_dir=sockets,
+        log_path=agent_log_path(settings.state_dir, name), env=env, ro_paths=_dedupe(ro), mounts=mounts,
+        limits=Limits(memory_mb=limits.memory_mb, cpu_percent=limits.cpu_percent, pids=limits.pids),
+        network=effective_network(config, policy))
+
+
+def _package_root() -> Path:
+    """Where `hyperhive` is imported from (the source tree of an editable install, or site-packages)."""
+    return Path(hyperhive.__file__).resolve().parents[1]
+
+
+def _cli_root(cli: Path) -> Path:
+    """The CLI's whole install (node_modules), not just its launcher: the launcher is a symlink."""
+    resolved = Path(os.path.realpath(cli))
+    for parent in resolved.parents:
+        if parent.name == "node_modules":
+            return parent.parent
+    return resolved.parent
+
+
+def _dedupe(paths: list[Path]) -> tuple[Path, ...]:
+    kept: list[Path] = []
+    for path in sorted({p.resolve() for p in paths if p.exists()}, key=lambda p: len(p.parts)):
+        if not any(path.is_relative_to(k) for k in kept) and path != Path("/usr") and not path.is_relative_to("/usr"):
+            kept.append(path)
+    return tuple(kept)

@@ -1,0 +1,310 @@
+"""The lifecycle of managed agents: start, stop, restart, kill, rebuild, destroy, revive — and what
+happens when one exits on its own.
+
+Agents run under the runtime's keepers, so they outlive this daemon: `start()` re-adopts every sandbox an
+earlier daemon started and notices the ones that died meanwhile. An exit is pushed by the runtime's
+watch (a pidfd), never polled for: a `container_crash` event (exit status, signal, log tail) goes to the
+manager's and the operator's inboxes, then a restart per the agent's policy, on a timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from hyperhive.config import AgentConfig, RestartConfig, load_host_policy
+from hyperhive.protocol import SYSTEM_SENDER, ErrorCode, HiveError
+from hyperhive.runtime.auto import make_runtime
+from hyperhive.runtime.base import ExitInfo, Runtime, SandboxHandle, SandboxState
+from hyperhive.runtime.errors import SandboxError
+from hyperhive.runtime.local import LocalConfig
+from hyperhive.store import AgentRecord
+
+from .logs import agent_log_dir
+from .sandbox_spec import AGENT_TOML, agent_state_dir, harness_spec
+
+if TYPE_CHECKING:
+    from .hive import Hive
+
+log = logging.getLogger(__name__)
+
+LOG_TAIL_LINES = 30
+RESTARTED_NOTE = ("You were restarted by the hive ({why}). Your Claude session and your home are intact; "
+                  "carry on where you left off.")
+
+
+class Supervisor:
+    def __init__(self, hive: Hive, runtime: Runtime | None = None) -> None:
+        self.hive = hive
+        self.runtime = runtime or make_runtime(hive.settings.runtime, LocalConfig(hive.settings.runtime_dir))
+        self._handles: dict[str, SandboxHandle] = {}
+        self._unwatch: dict[str, Callable[[], None]] = {}
+        self._restart_timers: dict[str, asyncio.TimerHandle] = {}
+        self._restarts: dict[str, deque[float]] = defaultdict(deque)
+        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def warning(self) -> str | None:
+        return self.runtime.warning
+
+    # --- daemon start and stop --------------------------------------------------------------------
+    async def start(self) -> None:
+        """Re-adopt running sandboxes; bring back agents that should run but do not."""
+        if self.warning:
+            log.warning("runtime %s: %s", self.runtime.kind, self.warning)
+        handles = {h.name: h for h in await self.runtime.handles()}
+        for agent in self.hive.registry.all():
+            if agent.kind != "managed":
+                continue
+            handle = handles.get(agent.name)
+            if agent.lifecycle == "destroyed":
+                self.hive.registry.set_lifecycle(agent.name, "destroyed")
+                continue
+            if handle is None:
+                self.hive.registry.set_lifecycle(agent.name, "stopped")
+                if agent.lifecycle == "running":
+                    self._spawn_task(self._restart_later(agent.name, "the host restarted", 0.0))
+                continue
+            status = await self.runtime.adopt(handle)
+            self._handles[agent.name] = handle
+            if status.state is SandboxState.RUNNING:
+                log.info("adopted %s (pid %s)", agent.name, status.pid)
+                self.hive.registry.set_lifecycle(agent.name, "running")
+                self._watch(agent.name, handle)
+            elif agent.lifecycle == "running" and status.exit is not None:
+                await self._exited(agent.name, status.exit, while_away=True)
+            else:
+                self.hive.registry.set_lifecycle(agent.name, "stopped")
+
+    async def close(self) -> None:
+        """The daemon stops; the agents do not."""
+        for cancel in self._unwatch.values():
+            cancel()
+        self._unwatch.clear()
+        for timer in self._restart_timers.values():
+            timer.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # --- verbs ------------------------------------------------------------------------------------
+    async def start_agent(self, name: str, *, why: str | None = None) -> None:
+        agent = self.managed(name)
+        if agent.lifecycle == "destroyed":
+            raise HiveError(ErrorCode.CONFLICT, f"{name} is destroyed; revive it first")
+        async with self._locks[name]:
+            self._cancel_restart(name)
+            if self.hive.registry.lifecycle(name) == "running":
+                return
+            await self._launch(name, why)
+
+    async def stop_agent(self, name: str) -> None:
+        self.managed(name)
+        async with self._locks[name]:
+            self._cancel_restart(name)
+            await self.hive.registry.update(name, lifecycle="stopped")
+            await self._stop(name, kill=False)
+
+    async def kill_agent(self, name: str) -> None:
+        self.managed(name)
+        async with self._locks[name]:
+            self._cancel_restart(name)
+            await self.hive.registry.update(name, lifecycle="stopped")
+            await self._stop(name, kill=True)
+
+    async def restart_agent(self, name: str, why: str = "the operator restarted it") -> None:
+        """Also the rebuild: every start reads the deployed config afresh."""
+        agent = self.managed(name)
+        if agent.lifecycle == "destroyed":
+            raise HiveError(ErrorCode.CONFLICT, f"{name} is destroyed; revive it first")
+        async with self._locks[name]:
+            self._cancel_restart(name)
+            await self._stop(name, kill=False)
+            self._restarts[name].clear()  # a deliberate restart starts the crash count afresh
+            await self._launch(name, why)
+
+    async def destroy_agent(self, name: str, purge: bool) -> None:
+        """Stop it and remove its sandbox. The record stays as a tombstone with its state, config and
+        credentials, unless `purge`; its messages stay either way."""
+        self.managed(name)
+        async with self._locks[name]:
+            self._cancel_restart(name)
+            await self._stop(name, kill=False)
+            handle = self._handles.pop(name, None)
+            if handle is not None:
+                await self.runtime.destroy(handle)
+            await self.hive.agent_sockets.close(name, remove_dir=purge)
+            if purge:
+                await asyncio.to_thread(self._purge_files, name)
+                await self.hive.registry.remove(name)
+            else:
+                await self.hive.registry.update(name, lifecycle="destroyed")
+                self.hive.registry.set_lifecycle(name, "destroyed")
+        await self.hive.notify("destroyed", name, {"purged": purge})
+
+    async def revive_agent(self, name: str) -> None:
+        agent = self.managed(name)
+        if agent.lifecycle != "destroyed":
+            raise HiveError(ErrorCode.CONFLICT, f"{name} is not destroyed")
+        await self.hive.agent_sockets.open(name)
+        await self.hive.registry.update(name, lifecycle="stopped")
+        await self.start_agent(name, why="the operator revived it")
+
+    def sandbox_warning(self, name: str) -> str | None:
+        return self.warning
+
+    # --- the machinery ----------------------------------------------------------------------------
+    async def _launch(self, name: str, why: str | None) -> None:
+        config = await self.hive.deployments.config_of(name)
+        policy = await asyncio.to_thread(load_host_policy, self.hive.settings.state_dir)
+        state = agent_state_dir(self.hive.settings, name)
+        resumed = (state / ".hive" / "session.json").exists()
+        await asyncio.to_thread(self._prepare_files, config)
+        spec = harness_spec(self.hive.settings, self.runtime, config, policy, _environ(),
+                            protected=(self.hive.settings.state_dir, self.hive.settings.runtime_dir))
+        self.hive.registry.set_lifecycle(name, "starting")
+        try:
+            handle = await self.runtime.create(spec)
+            status = await self.runtime.start(handle)
+        except SandboxError as exc:
+            self.hive.registry.set_lifecycle(name, "failed")
+            await self.hive.notify("start_failed", name, {"error": str(exc)})
+            raise HiveError(ErrorCode.CONFLICT, f"{name} did not start: {exc}") from None
+        self._handles[name] = handle
+        await self.hive.registry.update(name, lifecycle="running")
+        self.hive.registry.set_lifecycle(name, "running")
+        self._watch(name, handle)
+        if status.limits is not None and status.limits.unapplied:
+            await self.hive.events.append("limits_unapplied", name, {"unapplied": list(status.limits.unapplied)})
+        await self.hive.events.append("started", name, {"pid": status.pid, "why": why or "started"})
+        if resumed:  # a first start has no session to speak of
+            await self.hive.broker.deliver(SYSTEM_SENDER, [name], RESTARTED_NOTE.format(why=why or "started"))
+
+    def _prepare_files(self, config: AgentConfig) -> None:
+        name = config.name
+        agent_state_dir(self.hive.settings, name).mkdir(parents=True, exist_ok=True, mode=0o700)
+        agent_log_dir(self.hive.settings.state_dir, name).mkdir(parents=True, exist_ok=True)
+        from hyperhive.config import dump_agent_config
+
+        target = self.hive.settings.agent_socket_dir(name) / AGENT_TOML
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(dump_agent_config(config))
+        tmp.chmod(0o644)
+        tmp.replace(target)
+
+    async def _stop(self, name: str, *, kill: bool) -> None:
+        handle = self._handles.get(name)
+        if handle is None or self.hive.registry.lifecycle(name) not in ("running", "starting", "stopping"):
+            if self.hive.registry.lifecycle(name) != "destroyed":
+                self.hive.registry.set_lifecycle(name, "stopped")
+            return
+        self._stop_watching(name)
+        self.hive.registry.set_lifecycle(name, "stopping")
+        if kill:
+            info = await self.runtime.kill(handle)
+        else:
+            timeout = (await self._restart_config(name)).stop_timeout_seconds
+            info = await self.runtime.stop(handle, timeout)
+        self.hive.registry.set_lifecycle(name, "stopped")
+        await self.hive.events.append("killed" if kill else "stopped", name,
+                                      {"exit": info.describe() if info else None})
+
+    def _watch(self, name: str, handle: SandboxHandle) -> None:
+        self._stop_watching(name)
+
+        def on_exit(info: ExitInfo) -> None:
+            self._unwatch.pop(name, None)
+            self._spawn_task(self._exited(name, info))
+
+        self._unwatch[name] = self.runtime.watch(handle, on_exit)
+
+    def _stop_watching(self, name: str) -> None:
+        cancel = self._unwatch.pop(name, None)
+        if cancel is not None:
+            cancel()
+
+    async def _exited(self, name: str, info: ExitInfo, while_away: bool = False) -> None:
+        """An exit nobody asked for (a requested stop stops watching first)."""
+        if info.requested or self.hive.registry.get(name) is None:
+            self.hive.registry.set_lifecycle(name, "stopped")
+            return
+        handle = self._handles.get(name)
+        tail = await self.runtime.logs(handle, LOG_TAIL_LINES) if handle is not None else []
+        await self.hive.notify("container_crash", name, {
+            "exit": info.describe(), "returncode": info.returncode, "signal": info.signal,
+            "ended_at": info.ended_at, "while_daemon_was_down": while_away, "log_tail": tail})
+        policy = await self._restart_config(name)
+        clean = info.returncode == 0 and info.signal is None
+        if policy.policy == "never" or (policy.policy == "on-failure" and clean):
+            self.hive.registry.set_lifecycle(name, "exited")
+            await self.hive.registry.update(name, lifecycle="stopped")
+            return
+        window = self._restarts[name]
+        now = time.monotonic()
+        while window and now - window[0] > policy.window_seconds:
+            window.popleft()
+        if len(window) >= policy.max_restarts:
+            self.hive.registry.set_lifecycle(name, "failed")
+            await self.hive.notify("agent_failed", name, {
+                "note": f"{len(window)} restarts within {policy.window_seconds:g} s; left failed"})
+            return
+        window.append(now)
+        self.hive.registry.set_lifecycle(name, "restarting")
+        loop = asyncio.get_running_loop()
+        self._restart_timers[name] = loop.call_later(
+            policy.delay_seconds, lambda: self._spawn_task(self._restart_later(name, f"it {info.describe()}", 0)))
+
+    async def _restart_later(self, name: str, why: str, delay: float) -> None:
+        if delay:
+            await asyncio.sleep(delay)
+        self._restart_timers.pop(name, None)
+        agent = self.hive.registry.get(name)
+        if agent is None or agent.lifecycle != "running":
+            return
+        async with self._locks[name]:
+            try:
+                await self._launch(name, why)
+            except HiveError as exc:
+                log.warning("restart of %s failed: %s", name, exc.message)
+
+    def _cancel_restart(self, name: str) -> None:
+        timer = self._restart_timers.pop(name, None)
+        if timer is not None:
+            timer.cancel()
+
+    async def _restart_config(self, name: str) -> RestartConfig:
+        try:
+            return (await self.hive.deployments.config_of(name)).restart
+        except HiveError:
+            return RestartConfig()
+
+    def managed(self, name: str) -> AgentRecord:
+        agent = self.hive.registry.require(name)
+        if agent.kind == "peer":
+            raise HiveError(ErrorCode.NOT_ALLOWED, f"{name} is a peer: the hive does not own its lifecycle "
+                                                   "(its own container starts and stops it)")
+        return agent
+
+    def _spawn_task(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _purge_files(self, name: str) -> None:
+        settings = self.hive.settings
+        for path in (settings.state_dir / "agents" / name, settings.state_dir / "applied" / name,
+                     agent_log_dir(settings.state_dir, name)):
+            with contextlib.suppress(FileNotFoundError):
+                shutil.rmtree(path)
+
+
+def _environ() -> dict[str, str]:
+    return dict(os.environ)

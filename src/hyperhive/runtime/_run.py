@@ -1,0 +1,152 @@
+"""The daemon's side of one run: its keeper watched through a pidfd in the event loop.
+
+A pidfd turns readable the moment the process exits, and works for a process that is not our child (one a
+previous daemon started), so `loop.add_reader` gives crash detection with no polling and no thread. The
+pid is trusted only with its start time (see _proc.py), so a recycled pid is never taken for the keeper.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+from . import _proc
+from ._files import KeeperFiles, read_json
+from .base import ExitCallback, ExitInfo, LimitReport
+from .limits import LimitPlan, release_limits
+
+log = logging.getLogger(__name__)
+
+
+class Run:
+    """One start of one sandbox, as the daemon knows it."""
+
+    def __init__(self, files: KeeperFiles, state: dict[str, Any], pidfd: int | None) -> None:
+        self.files = files
+        self.state = state
+        self.exit: ExitInfo | None = None
+        self._pidfd = pidfd
+        self._callbacks: list[ExitCallback] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def adopt(cls, files: KeeperFiles) -> Run | None:
+        """The run on record in `files` (live or ended), or None if none was ever started."""
+        state = read_json(files.keeper)
+        if state is None:
+            ended = read_json(files.exit)  # ended before it was up (bwrap setup failed)
+            if ended is None:
+                return None
+            run = cls(files, {}, None)
+            run.exit = ExitInfo.from_dict(ended)
+            return run
+        run = cls(files, state, _proc.open_pidfd(int(state["keeper_pid"]), int(state["keeper_start"])))
+        if run._pidfd is None:
+            run._finish()
+        return run
+
+    @property
+    def keeper_pid(self) -> int:
+        return int(self.state["keeper_pid"])
+
+    @property
+    def started_at(self) -> float | None:
+        return self.state.get("started_at")
+
+    @property
+    def sandbox_pid(self) -> int | None:
+        pid = self.state.get("sandbox_pid")
+        return int(pid) if pid else None
+
+    @property
+    def limits(self) -> LimitReport | None:
+        data = self.state.get("limits")
+        return LimitReport.from_dict(data) if data else None
+
+    def same_keeper(self, state: dict[str, Any] | None) -> bool:
+        return state is not None and all(self.state.get(k) == state.get(k) for k in ("keeper_pid", "keeper_start"))
+
+    def arm(self) -> None:
+        """Start watching (idempotent); an ended run reports at once."""
+        if self._loop is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        if self._pidfd is not None:
+            self._loop.add_reader(self._pidfd, self._on_exit)
+            if _proc.has_exited(self._pidfd):  # it may have ended before we looked
+                self._on_exit()
+
+    def watch(self, on_exit: ExitCallback) -> Callable[[], None]:
+        self.arm()
+        assert self._loop is not None
+        if self.exit is not None:
+            handle = self._loop.call_soon(on_exit, self.exit)
+            return handle.cancel
+        self._callbacks.append(on_exit)
+
+        def cancel() -> None:
+            if on_exit in self._callbacks:
+                self._callbacks.remove(on_exit)
+        return cancel
+
+    async def wait(self) -> ExitInfo:
+        if self.exit is not None:
+            return self.exit
+        future: asyncio.Future[ExitInfo] = asyncio.get_running_loop().create_future()
+
+        def resolve(info: ExitInfo) -> None:
+            if not future.done():
+                future.set_result(info)
+        cancel = self.watch(resolve)
+        try:
+            return await future
+        finally:
+            cancel()
+
+    def signal(self, signum: int) -> bool:
+        """Signal the keeper; False if it has ended."""
+        return self._pidfd is not None and self.exit is None and _proc.send_signal(self._pidfd, signum)
+
+    def _on_exit(self) -> None:
+        if self._loop is not None and self._pidfd is not None:
+            self._loop.remove_reader(self._pidfd)
+        self._finish()
+        for callback in self._callbacks[:]:
+            try:
+                callback(self.exit)  # type: ignore[arg-type]  # _finish always sets it
+            except Exception:
+                log.exception("exit callback of %s failed", self.files.dir.name)
+        self._callbacks.clear()
+
+    def _finish(self) -> None:
+        if self.exit is not None:
+            return
+        if self._pidfd is not None:
+            _proc.reap(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = None
+        recorded = read_json(self.files.exit)
+        self.exit = ExitInfo.from_dict(recorded) if recorded else self._lost()
+
+    def _lost(self) -> ExitInfo:
+        """The keeper died without recording the end (it was SIGKILLed, or the host's OOM killer took it).
+        Its sandbox died with it (bwrap's --die-with-parent, the command's parent-death signal); make sure,
+        and free the cgroups."""
+        killed = ""
+        pid, started = self.state.get("sandbox_pid"), self.state.get("sandbox_start")
+        if pid and started:
+            fd = _proc.open_pidfd(int(pid), int(started))
+            if fd is not None:
+                killed = "; its sandbox was still alive and was killed" if _proc.send_signal(fd, signal.SIGKILL) else ""
+                os.close(fd)
+        orders = read_json(self.files.launch) or {}
+        if "limits" in orders:
+            with contextlib.suppress(KeyError, ValueError):
+                release_limits(LimitPlan.from_dict(orders["limits"]))
+        return ExitInfo(None, None, time.time(), detail="its keeper died without recording the exit" + killed)

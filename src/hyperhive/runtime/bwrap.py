@@ -1,0 +1,94 @@
+"""The bubblewrap backend, default on Linux: own pid, ipc, uts, cgroup (and with `network = "private"`
+net) namespaces, no capabilities, and a root of its own where only these exist:
+
+    /usr, /bin, /lib*, bits of /etc   read-only from the host (paths.py)
+    spec.ro_paths                     read-only at the same path (the venv, the Claude CLI)
+    /hive/state                       the agent's state dir, read-write; HOME and cwd
+    /run/hive                         the agent's socket dir, read-only (connecting needs no write)
+    spec.mounts                       as given, ro or rw
+    /proc, /dev, /tmp                 the sandbox's own (/tmp a private tmpfs)
+
+The root itself is remounted read-only. The environment is exactly the spec's plus HOME (bwrap adds PWD).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+import subprocess
+from pathlib import Path
+
+from .base import SandboxView
+from .errors import RuntimeUnavailable
+from .local import KeeperRuntime, LocalConfig
+from .paths import SYSTEM_DIRS, SYSTEM_ETC
+from .spec import SANDBOX_HOME, SANDBOX_SOCKETS, SandboxSpec
+
+# The isolation every sandbox gets. --new-session: setsid() inside, so nothing can push input into a
+# terminal of ours (TIOCSTI); the keeper signals by pid, never by process group, so no job control is lost.
+# --cap-drop ALL: run by root, bwrap would otherwise leave the command every capability.
+ISOLATION = ("--die-with-parent", "--new-session", "--cap-drop", "ALL", "--unshare-pid", "--unshare-ipc",
+             "--unshare-uts", "--unshare-cgroup-try")
+
+
+class BwrapRuntime(KeeperRuntime):
+    kind = "bwrap"
+    mode = "bwrap"
+
+    def __init__(self, config: LocalConfig, bwrap: str | None = None) -> None:
+        super().__init__(config)
+        found = bwrap or shutil.which("bwrap")
+        if not found:
+            raise RuntimeUnavailable("bubblewrap (bwrap) is not installed; install it, or choose the process "
+                                     "runtime explicitly (no isolation)")
+        self.bwrap = found
+
+    def view(self, state_dir: Path, socket_dir: Path) -> SandboxView:
+        return SandboxView(SANDBOX_HOME, SANDBOX_SOCKETS)
+
+    def _command(self, spec: SandboxSpec) -> tuple[list[str], dict[str, str], str]:
+        # The environment reaches the command through bwrap's own (not --setenv: argv is world-readable).
+        return bwrap_argv(self.bwrap, spec), {**spec.env, "HOME": SANDBOX_HOME}, "/"
+
+
+def bwrap_argv(bwrap: str, spec: SandboxSpec) -> list[str]:
+    args = [bwrap, *ISOLATION, "--hostname", f"h-{spec.name}"]
+    if spec.network == "private":
+        args.append("--unshare-net")  # bwrap brings up lo; nothing else exists
+    # /tmp first: a read-only path under /tmp must land on top of the tmpfs, not under it.
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    args += system_mounts()
+    for path in spec.ro_paths:
+        args += ["--ro-bind", str(path), str(path)]
+    args += ["--bind", str(spec.state_dir), SANDBOX_HOME, "--ro-bind", str(spec.socket_dir), SANDBOX_SOCKETS]
+    for mount in sorted(spec.mounts, key=lambda m: posixpath.normpath(m.target).count("/")):  # parents first
+        args += ["--bind" if mount.writable else "--ro-bind", str(mount.source), posixpath.normpath(mount.target)]
+    return [*args, "--remount-ro", "/", "--chdir", SANDBOX_HOME, "--", *spec.argv]
+
+
+def system_mounts() -> list[str]:
+    args: list[str] = []
+    for path in SYSTEM_DIRS:
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    for path in SYSTEM_ETC:
+        if os.path.exists(path):  # a symlink is followed: its target's dir is not in the sandbox
+            args += ["--ro-bind", path, path]
+    return args
+
+
+def probe_bwrap(bwrap: str | None = None) -> str | None:
+    """None if bwrap can create this backend's namespaces here, else what it said (or why it is missing)."""
+    found = bwrap or shutil.which("bwrap")
+    if not found:
+        return "bwrap is not installed"
+    argv = [found, *ISOLATION, "--unshare-net", *system_mounts(), "--proc", "/proc", "--dev", "/dev",
+            "--", "/bin/true" if os.path.exists("/bin/true") else "/usr/bin/true"]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bwrap could not run: {exc}"
+    return None if done.returncode == 0 else (done.stderr.strip() or f"bwrap exited with code {done.returncode}")
