@@ -1,0 +1,91 @@
+"""The hive end to end: a real hive-c0re, two managed agents each running `hive-ag3nt run` on the real
+Claude Code CLI against the scripted Messages API. The operator writes to alice; alice's turn calls
+`send` to bob; bob's turn replies to the operator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import api_replies as reply
+from tests.support.hive import HiveProcess, wait_for
+from tests.support.scripted_api import ScriptedApi, after_tool
+
+pytestmark = pytest.mark.claude
+
+AGENT_TOML = """name = "{name}"
+description = "{name}, a test agent"
+role = "agent"
+model = "claude-scripted-1"
+allowed_recipients = {recipients}
+network = "{network}"
+[restart]
+delay_seconds = 0.5
+stop_timeout_seconds = 10
+"""
+SEND = "mcp__hyperhive__send"
+
+
+@pytest.fixture(params=["process", "bwrap"])
+def hive_with_api(request: pytest.FixtureRequest, short_tmp: Path, claude_bin: str) -> Iterator[
+        tuple[HiveProcess, ScriptedApi, str]]:
+    runtime = request.param
+    (short_tmp / "api").mkdir()
+    with ScriptedApi(unix_socket=short_tmp / "api" / "api.sock" if runtime == "bwrap" else None) as api:
+        env = {"HYPERHIVE_RUNTIME": runtime, "HYPERHIVE_CLAUDE": claude_bin, "CLAUDE_CODE_MAX_RETRIES": "0",
+               **(api.unix_env() if runtime == "bwrap" else api.env())}
+        (short_tmp / "hive").mkdir()
+        hive = HiveProcess(short_tmp / "hive", env=env)
+        hive.start()
+        try:
+            yield hive, api, "private" if runtime == "bwrap" else "host"
+        finally:
+            hive.stop()
+
+
+def spawn(hive: HiveProcess, name: str, recipients: list[str], network: str) -> None:
+    hive.host.request("spawn", name=name, config=AGENT_TOML.format(name=name, recipients=json.dumps(recipients),
+                                                                   network=network))
+
+
+def test_operator_to_alice_to_bob_to_operator(hive_with_api: tuple[HiveProcess, ScriptedApi, str]) -> None:
+    hive, api, network = hive_with_api
+    api.on("please ask bob", reply.tool_use(SEND, {"to": "bob", "body": "bob, the operator says hi"}))
+    api.on("bob, the operator says hi", reply.tool_use(SEND, {"to": "operator", "body": "hello operator, from bob"}))
+    api.on(after_tool(SEND), reply.text("done"))
+    spawn(hive, "alice", ["bob"], network)
+    spawn(hive, "bob", [], network)
+    sent = hive.host.request("send", to="alice", body="please ask bob to greet me")
+
+    def bobs_reply() -> list[dict[str, object]]:
+        inbox = hive.host.request("inbox", limit=20, unread_only=False)["messages"]
+        return [m for m in inbox if m["sender"] == "bob"]
+
+    (answer,) = wait_for(bobs_reply, timeout=90)
+    assert answer["body"] == "hello operator, from bob"
+
+    def all_acked() -> bool:
+        messages = hive.host.request("recent", limit=50)["messages"]
+        agent_mail = [m for m in messages if m["recipient"] in ("alice", "bob")]
+        return len(agent_mail) == 2 and all(m["acked_at"] for m in agent_mail)
+
+    wait_for(all_acked, timeout=30)
+    messages = hive.host.request("recent", limit=50)["messages"]
+    to_bob = [m for m in messages if m["recipient"] == "bob"]
+    assert [(m["sender"], m["body"]) for m in to_bob] == [("alice", "bob, the operator says hi")]
+    assert sent["recipients"] == ["alice"]
+    # Each wake prompt names the sender and carries the body.
+    prompts = [r.last_user_text for r in api.message_requests if not r.tool_results]
+    assert any("from operator" in p and "please ask bob" in p for p in prompts)
+    assert any("from alice" in p and "bob, the operator says hi" in p for p in prompts)
+    for name in ("alice", "bob"):
+        kinds = [e["kind"] for e in hive.host.request("events", agent=name, limit=500)["events"]]
+        for kind in ("turn.turn_start", "turn.stream", "turn.turn_end", "turn.turn_stats"):
+            assert kind in kinds, f"{name} has no {kind} event"
+        stats = [e["payload"] for e in hive.host.request("events", agent=name, kinds=["turn.turn_stats"])["events"]]
+        assert stats[-1]["tool_calls"] == 1 and stats[-1]["tool_breakdown"] == {SEND: 1}
+        assert stats[-1]["output_tokens"] > 0
+    hive.host.request("stop", all=True)
