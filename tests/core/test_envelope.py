@@ -37,6 +37,7 @@ SUCCESS_CALLS: list[dict[str, Any]] = [
     {"cmd": "pending"},
     {"cmd": "schedules"},
     {"cmd": "create_schedule", "targets": ["alice"], "body": "hi", "first_fire_at": "2030-01-01T00:00:00Z"},
+    {"cmd": "dashboard_url"},
 ]
 RESULT_FIELD = {"ping": "pong", "list": "agents", "agent_status": "agent_statuses", "urls": "urls",
                 "set_paused": "agent_statuses", "send": "ids", "inbox": "messages", "ack": "acked",
@@ -44,7 +45,7 @@ RESULT_FIELD = {"ping": "pong", "list": "agents", "agent_status": "agent_statuse
                 "events": "events", "set_model": "agent_statuses",
                 "logged_in": "agent_statuses", "questions": "questions", "reminders": "reminders",
                 "loose_ends": "loose_ends", "pending": "approvals", "schedules": "schedules",
-                "create_schedule": "schedule"}
+                "create_schedule": "schedule", "dashboard_url": "url"}
 
 
 async def call(hive: Hive, line: bytes) -> dict[str, Any]:

@@ -80,6 +80,16 @@ def rate_limited(retry_after: int = 7) -> Reply:
                  headers)
 
 
+def usage_limited(reset_in: int = 3600) -> Reply:
+    """A subscription's 5-hour limit: a 429 with the unified headers. The CLI reads them only when logged in
+    with OAuth (`ScriptedApi.env(oauth=True)`) and then reports `resetsAt` in its stream."""
+    reset = str(int(datetime.now(UTC).timestamp()) + reset_in)
+    unified = {"status": "rejected", "reset": reset, "representative-claim": "five_hour", "5h-status": "rejected",
+               "5h-reset": reset, "5h-utilization": "1.0"}
+    headers = {"retry-after": str(reset_in)} | {f"anthropic-ratelimit-unified-{k}": v for k, v in unified.items()}
+    return error(429, "rate_limit_error", "This request would exceed your account's rate limit.", headers)
+
+
 def server_error() -> Reply:
     return error(500, "api_error", "Internal server error")
 

@@ -142,6 +142,7 @@ class ScriptedApi:
         self._state = _State()
         self._cond = threading.Condition()
         self._servers: list[socketserver.BaseServer] = []
+        self.base_url = ""
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
@@ -149,11 +150,13 @@ class ScriptedApi:
         tcp = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._servers.append(tcp)
         if self.unix_socket is not None:
+            self.unix_socket.unlink(missing_ok=True)  # left by a run that was killed
             self._servers.append(_UnixHTTPServer(str(self.unix_socket), _Handler))
         for server in self._servers:
             server.daemon_threads = True  # type: ignore[attr-defined]  # both mixin servers have it
             cast(Any, server).api = self
-            threading.Thread(target=server.serve_forever, name="scripted-api", daemon=True).start()
+            # A short poll interval: shutdown() waits for one, and every test closes a server.
+            threading.Thread(target=server.serve_forever, args=(0.05,), name="scripted-api", daemon=True).start()
         self.base_url = f"http://127.0.0.1:{tcp.server_address[1]}"
         return self
 
@@ -171,9 +174,19 @@ class ScriptedApi:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def env(self) -> dict[str, str]:
-        """The environment that points the CLI here (over TCP)."""
+    def env(self, *, oauth: bool = False) -> dict[str, str]:
+        """The environment that points the CLI here (over TCP). `oauth` logs in like a subscription instead
+        of an API key: only then does the CLI read the unified rate-limit headers (see `usage_limited`)."""
+        if oauth:
+            return {"ANTHROPIC_BASE_URL": self.base_url, "ANTHROPIC_API_KEY": "",
+                    "CLAUDE_CODE_OAUTH_TOKEN": "sk-ant-oat01-test"}
         return {"ANTHROPIC_BASE_URL": self.base_url, "ANTHROPIC_API_KEY": "sk-ant-test"}
+
+    def unix_env(self) -> dict[str, str]:
+        """The environment that points the CLI at the Unix socket (the host name is never resolved)."""
+        assert self.unix_socket is not None, "ScriptedApi(unix_socket=...) serves no socket"
+        return {"ANTHROPIC_UNIX_SOCKET": str(self.unix_socket), "ANTHROPIC_BASE_URL": "http://scripted-api",
+                "ANTHROPIC_API_KEY": "sk-ant-test"}
 
     # --- scripting -------------------------------------------------------------------------------------
 

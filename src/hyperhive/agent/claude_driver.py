@@ -230,17 +230,19 @@ class ClaudeDriver:
                 await proc.wait()  # instant after SIGKILL; lets asyncio close the transport
         finally:
             self._kill_group()
-            for task in self._tasks:
-                task.cancel()
-            if self._tasks:
-                await asyncio.wait(self._tasks)  # unlike awaiting each, never mistakes their end for ours
-            for task in self._tasks:
-                if not task.cancelled():
-                    task.exception()  # already raised to the caller by _communicate, or meaningless now
             if self._killer is not None:
                 self._killer.cancel()
+            tasks = self._tasks
+            for task in tasks:
+                task.cancel()
+            # Idle again before the last await, so even a second cancel cannot leave the driver "running".
             self._proc, self._killer, self._tasks, self._busy = None, None, [], False
             self._ended.set()
+            if tasks:
+                await asyncio.wait(tasks)  # unlike awaiting each, never mistakes their end for ours
+            for task in tasks:
+                if not task.cancelled():
+                    task.exception()  # already raised to the caller by _communicate, or meaningless now
 
 
 async def _lines(stream: asyncio.StreamReader) -> AsyncIterator[bytes]:

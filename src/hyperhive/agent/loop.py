@@ -161,13 +161,9 @@ class TurnLoop:
         async def on_stderr(text: str) -> None:
             self.reporter.emit("note", {"text": text})
 
-        turn = self.driver.run_turn(prompt, session_id=self.session_id, model=self.model,
-                                    on_event=on_event, on_stderr=on_stderr)
-        try:
-            return await asyncio.wait_for(turn, self.timings.turn_timeout)
-        except TimeoutError:
-            return TurnOutcome.failed("timeout", f"the turn ran past {self.timings.turn_timeout:.0f} s",
-                                      self.session_id)
+        # The driver's own timeout ends the turn with SIGINT and keeps its stats (kind "timeout").
+        return await self.driver.run_turn(prompt, session_id=self.session_id, model=self.model,
+                                          on_event=on_event, on_stderr=on_stderr, timeout=self.timings.turn_timeout)
 
     # --- outcomes ---------------------------------------------------------------------------------
     async def _finish(self, message_id: int) -> None:

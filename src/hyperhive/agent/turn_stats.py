@@ -154,8 +154,7 @@ class TurnRecord:
         return "error"
 
     def _no_result(self, returncode: int, stderr_tail: list[str]) -> tuple[OutcomeKind, str]:
-        how = (f"was killed by {signal.Signals(-returncode).name}" if returncode < 0
-               else f"exited with code {returncode}")
+        how = f"was killed by {_signal_name(-returncode)}" if returncode < 0 else f"exited with code {returncode}"
         tail = " | ".join(stderr_tail[-5:])
         lowered = tail.lower()
         if any(p in lowered for p in AUTH_PHRASES):
@@ -166,6 +165,13 @@ class TurnRecord:
         if self.reset_at is not None:
             return max(0.0, self.reset_at - time.time())
         return self.retry_delay
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _number(value: Any) -> float:

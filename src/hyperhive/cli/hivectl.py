@@ -370,6 +370,15 @@ _schedule_command("cancel-schedule", "cancel_schedule", "cancelled", "Cancel a s
 _schedule_command("fire-schedule", "fire_schedule", "fired", "Fire a schedule once, now.")
 
 
+@main.command("dashboard-url")
+@pass_ctl
+@command
+def dashboard_url(ctl: Ctl) -> None:
+    """The dashboard's login URL (it carries the secret token: keep it to yourself)."""
+    url = ctl.call("dashboard_url")["url"]
+    click.echo(url) if not ctl.as_json else emit_json({"url": url})
+
+
 def _control_command(name: str, cmd: str, done: str, help_text: str) -> None:
     """hivectl commands that send one operator control to an agent's harness."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .agent_toml import DEFAULT_MODEL, AgentConfig, dump_agent_config, load_agent_config
 from .errors import (
     BadCommitRef,
+    BadTransition,
     ConfigError,
     ConfigIssue,
     GitFailed,
@@ -14,9 +15,13 @@ from .errors import (
     RepoExists,
     RepoMissing,
     TagConflict,
+    TooLarge,
+    UnknownApproval,
     UnsafeRepo,
 )
 from .host_policy import (
+    HOST_TOML,
+    HOST_TOML_ENV,
     HostPolicy,
     LimitValues,
     check_against_policy,
@@ -26,16 +31,29 @@ from .host_policy import (
     policy_violations,
     resolve_bind_source,
 )
-from .repos import NO_CHANGE, AppliedRepo, ProposedRepo, TagKind, revert_commit_in_proposed
+from .repos import (
+    MAIN,
+    NO_CHANGE,
+    AppliedRepo,
+    ProposedRepo,
+    TagKind,
+    applied_repo_path,
+    proposed_repo_path,
+    revert_commit_in_proposed,
+)
 from .sections import BindMount, Limits, McpServer, RestartConfig
 from .templates import manager_config, manager_template, render_template
 
 __all__ = [
     "DEFAULT_MODEL",
+    "HOST_TOML",
+    "HOST_TOML_ENV",
+    "MAIN",
     "NO_CHANGE",
     "AgentConfig",
     "AppliedRepo",
     "BadCommitRef",
+    "BadTransition",
     "BindMount",
     "ConfigError",
     "ConfigIssue",
@@ -53,7 +71,10 @@ __all__ = [
     "RestartConfig",
     "TagConflict",
     "TagKind",
+    "TooLarge",
+    "UnknownApproval",
     "UnsafeRepo",
+    "applied_repo_path",
     "check_against_policy",
     "dump_agent_config",
     "effective_limits",
@@ -63,6 +84,7 @@ __all__ = [
     "manager_config",
     "manager_template",
     "policy_violations",
+    "proposed_repo_path",
     "render_template",
     "resolve_bind_source",
     "revert_commit_in_proposed",

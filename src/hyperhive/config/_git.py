@@ -10,7 +10,6 @@ no transport ever runs in or against them (see _objects), and lazy fetches and r
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +17,6 @@ from pathlib import Path
 
 from .errors import GitFailed
 
-_HEX_OID = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 _HARDENING = (
     "core.hooksPath=/dev/null",
     "core.fsmonitor=false",
@@ -113,10 +111,6 @@ def run_git(
 def git_out(git_dir: Path | None, *args: str, work_tree: Path | None = None) -> str:
     """stdout of a git command that must succeed, stripped."""
     return run_git(git_dir, *args, work_tree=work_tree).stdout.decode("utf-8", "replace").strip()
-
-
-def is_full_oid(text: str) -> bool:
-    return bool(_HEX_OID.fullmatch(text))
 
 
 def _tail(stderr: bytes) -> str:

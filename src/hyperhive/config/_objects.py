@@ -8,6 +8,7 @@ settings of _git; --strict checks every object and that every link it holds reso
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import tempfile
 import threading
@@ -91,10 +92,8 @@ def _reap(*procs: subprocess.Popen[bytes]) -> None:
             proc.wait()
         for stream in (proc.stdin, proc.stdout):
             if stream is not None and not stream.closed:
-                try:
+                with contextlib.suppress(OSError):  # a pipe to a process that is gone: nothing to flush
                     stream.close()
-                except OSError:
-                    pass  # a pipe to a process that is gone; nothing left to flush
 
 
 def _read(stream: IO[bytes]) -> str:

@@ -83,7 +83,9 @@ def _reason(error: ErrorDetails) -> str:
     if kind == "value_error" and "error" in ctx:
         return str(ctx["error"])
     message = error["msg"]
-    if kind == "literal_error":
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        message = "should be a table"  # pydantic would name the model class, which no TOML author knows
+    elif kind == "literal_error":
         message = f"must be {ctx.get('expected', '')}"
     message = re.sub(r"^(Input|String|List|Dictionary|Value) should", "should", message)
     value = error.get("input")

@@ -1,12 +1,18 @@
 """The applied config repo of an agent: `<state>/applied/<name>/`, a bare repo only hive-c0re writes.
 
-It holds exactly the commits the approval flow fetched, each under tags named after its approval:
+It holds exactly the commits the approval flow copied in, each under tags named after its approval; every
+tag of an approval points at the commit its `proposal/<id>` tag names:
 
-    proposal/<id>   the commit fetched for approval <id> (refs/tags/proposal/<id>)
-    approved/<id>  building/<id>  failed/<id>  denied/<id>   the approval's later states
-    deployed/<id>   set together with `main`, by mark_deployed only
+    proposal/<id>   the commit copied for approval <id> (fetch_commit)
+    approved/<id>   the operator approved it           (after proposal; not after denied or failed)
+    denied/<id>     the operator denied it             (after proposal; not after approved or failed)
+    building/<id>   the rebuild started                (after approved; not after failed or deployed)
+    deployed/<id>   the rebuild succeeded; `main` moves to the commit in the same transaction
+                                                       (after approved; not after failed)
+    failed/<id>     validation or the rebuild failed   (after proposal; not after deployed or denied)
 
-`main` is the deployed config and moves only in mark_deployed. (DESIGN.md says `agents/<name>/applied/`;
+`main` is the deployed config and moves only with a `deployed/<id>` tag; a failed rebuild leaves it where it
+was, so the agent goes back to (or stays on) deployed_config(). (DESIGN.md says `agents/<name>/applied/`;
 see paths.py for why it lives apart from `agents/`.)"""
 
 from __future__ import annotations
@@ -18,14 +24,16 @@ from pathlib import Path
 from ..protocol.names import check_agent_name
 from ._commits import resolve_commit
 from ._git import git_out, run_git
-from .agent_toml import AGENT_TOML, AgentConfig, load_agent_config
-from .errors import ConfigError, ConfigIssue, RepoMissing, TagConflict, UnsafeRepo
+from ._objects import copy_history
+from ._trees import NO_CHANGE, diff_commits, read_agent_toml
+from .agent_toml import AgentConfig
+from .errors import BadTransition, RepoMissing, TagConflict, UnknownApproval, UnsafeRepo
 from .paths import applied_repo_path, refuse_symlinks
 from .proposed import ProposedRepo
 
+__all__ = ["MAIN", "NO_CHANGE", "AppliedRepo", "TagKind", "tag_ref"]
+
 MAIN = "refs/heads/main"
-NO_CHANGE = "(no change: the tree is identical to the deployed one)"
-MAX_AGENT_TOML_BYTES = 256 * 1024
 
 
 class TagKind(StrEnum):
@@ -35,6 +43,16 @@ class TagKind(StrEnum):
     DEPLOYED = "deployed"
     FAILED = "failed"
     DENIED = "denied"
+
+
+# kind -> (a tag the approval must already have, tags it must not have)
+_LIFECYCLE: dict[TagKind, tuple[TagKind, frozenset[TagKind]]] = {
+    TagKind.APPROVED: (TagKind.PROPOSAL, frozenset({TagKind.DENIED, TagKind.FAILED})),
+    TagKind.DENIED: (TagKind.PROPOSAL, frozenset({TagKind.APPROVED, TagKind.FAILED})),
+    TagKind.BUILDING: (TagKind.APPROVED, frozenset({TagKind.FAILED, TagKind.DEPLOYED})),
+    TagKind.DEPLOYED: (TagKind.APPROVED, frozenset({TagKind.FAILED})),
+    TagKind.FAILED: (TagKind.PROPOSAL, frozenset({TagKind.DEPLOYED, TagKind.DENIED})),
+}
 
 
 def tag_ref(kind: TagKind | str, approval_id: int) -> str:
@@ -72,67 +90,85 @@ class AppliedRepo:
         return self.path
 
     def resolve_commit(self, ref: object) -> str:
+        """The full sha of the commit `ref` (7-40 hex digits) names here, or BadCommitRef."""
         return resolve_commit(self.git_dir(), ref, self.where)
 
     def fetch_commit(self, proposed: ProposedRepo, sha: str, approval_id: int) -> str:
         """Copy exactly the commit `sha` (7-40 hex digits, resolved in the proposed repo, never a ref) and
         its history into this repo as `proposal/<approval_id>`; return its full sha. Later amends or
         force-pushes in the proposed repo change nothing here. Raises BadCommitRef for anything but a sha
-        naming one commit, TagConflict if the approval already fetched another commit."""
+        naming one commit there, TagConflict if the approval already fetched another commit."""
         if proposed.name != self.name:
             raise UnsafeRepo(f"refused to fetch the proposed repo of {proposed.name!r} into {self.where}")
         ref = tag_ref(TagKind.PROPOSAL, approval_id)
         full = proposed.resolve_commit(sha)
-        source = proposed.git_dir()
         self.ensure()
         existing = self.ref_sha(ref)
         if existing is not None:
             if existing != full:
                 raise TagConflict(f"approval {approval_id} already fetched {existing[:12]} into {self.where}")
             return full
-        run_git(self.git_dir(), "fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
-                "--no-recurse-submodules", str(source), f"{full}:{ref}")
-        if self.ref_sha(ref) != full:
-            raise TagConflict(f"fetching {full[:12]} into {self.where} did not land at {ref}")
-        return full
-
-    def tag(self, kind: TagKind | str, approval_id: int, sha: str) -> str:
-        """Tag commit `sha` (already in this repo) as `<kind>/<approval_id>` and return its full sha.
-        Re-tagging the same commit is a no-op; another commit raises TagConflict. `deployed` tags are made
-        only by mark_deployed, which moves `main` with them."""
-        if TagKind(kind) is TagKind.DEPLOYED:
-            raise ValueError("deployed tags move main: use mark_deployed")
-        ref = tag_ref(kind, approval_id)
-        full = self.resolve_commit(sha)
-        existing = self.ref_sha(ref)
-        if existing == full:
-            return full
-        if existing is not None:
-            raise TagConflict(f"{ref.removeprefix('refs/tags/')} already tags {existing[:12]} in {self.where}")
+        copy_history(proposed.git_dir(), self.git_dir(), full, proposed.where)
         self._update_refs(f"create {ref} {full}\n")
         return full
 
-    def mark_deployed(self, approval_id: int, sha: str) -> None:
-        """Tag `deployed/<approval_id>` and move `main` to `sha`, in one transaction. `sha` must be the
-        commit fetched for that approval (`proposal/<approval_id>`)."""
-        ref = tag_ref(TagKind.DEPLOYED, approval_id)
-        full = self.resolve_commit(sha)
-        proposal = self.ref_sha(tag_ref(TagKind.PROPOSAL, approval_id))
-        if proposal != full:
-            raise TagConflict(f"{full[:12]} is not the commit fetched for approval {approval_id} in {self.where}")
-        if self.ref_sha(ref) == full and self.deployed_sha() == full:
-            return
-        old_main = self.deployed_sha() or "0" * len(full)
-        self._update_refs(f"create {ref} {full}\nupdate {MAIN} {full} {old_main}\n")
+    def proposal_sha(self, approval_id: int) -> str:
+        """The commit fetched for the approval, or UnknownApproval."""
+        sha = self.ref_sha(tag_ref(TagKind.PROPOSAL, approval_id)) if self.exists() else None
+        if sha is None:
+            raise UnknownApproval(f"approval {approval_id} fetched no commit into {self.where}")
+        return sha
+
+    def marks(self, approval_id: int) -> frozenset[TagKind]:
+        """The tags the approval has so far."""
+        if not self.exists():
+            return frozenset()
+        refs = [tag_ref(kind, approval_id) for kind in TagKind]
+        out = git_out(self.git_dir(), "for-each-ref", "--format=%(refname)", *refs)
+        return frozenset(kind for kind, ref in zip(TagKind, refs, strict=True) if ref in out.splitlines())
+
+    def mark(self, kind: TagKind | str, approval_id: int) -> str:
+        """Tag the approval's commit `<kind>/<approval_id>` and return its sha. Marking again is a no-op;
+        a step the lifecycle (see the module doc) does not allow raises BadTransition. `deployed` also
+        moves `main`, in the same transaction."""
+        kind = TagKind(kind)
+        if kind is TagKind.PROPOSAL:
+            raise BadTransition("proposal tags are made by fetch_commit")
+        sha = self.proposal_sha(approval_id)
+        have = self.marks(approval_id)
+        if kind in have:
+            return sha
+        needed, excluded = _LIFECYCLE[kind]
+        if needed not in have:
+            raise BadTransition(f"approval {approval_id} cannot be {kind} before it is {needed} ({self.where})")
+        if have & excluded:
+            already = sorted(have & excluded)[0]
+            raise BadTransition(f"approval {approval_id} is already {already} and cannot be {kind} ({self.where})")
+        update = f"create {tag_ref(kind, approval_id)} {sha}\n"
+        if kind is TagKind.DEPLOYED:
+            old_main = self.deployed_sha() or "0" * len(sha)  # all zeros: main must not exist yet
+            update += f"update {MAIN} {sha} {old_main}\n"
+        self._update_refs(update)
+        return sha
+
+    def mark_deployed(self, approval_id: int) -> str:
+        """mark(DEPLOYED): tag `deployed/<id>` and move `main` to the approval's commit."""
+        return self.mark(TagKind.DEPLOYED, approval_id)
 
     def deployed_sha(self) -> str | None:
         """The commit `main` points to: the deployed config; None before the first deploy."""
         return self.ref_sha(MAIN) if self.exists() else None
 
+    def deployed_config(self) -> AgentConfig | None:
+        """agent.toml as deployed (at `main`); None before the first deploy."""
+        sha = self.deployed_sha()
+        return None if sha is None else read_agent_toml(self.git_dir(), sha, self.name)
+
     def deploy_history(self) -> list[tuple[int, str]]:
-        """(approval id, sha) of every deploy, oldest first."""
-        out = git_out(self.git_dir(), "for-each-ref", "--format=%(refname) %(objectname)",
-                      "refs/tags/deployed/")
+        """(approval id, sha) of every deploy, by approval id."""
+        if not self.exists():
+            return []
+        out = git_out(self.git_dir(), "for-each-ref", "--format=%(refname) %(objectname)", "refs/tags/deployed/")
         history = []
         for line in out.splitlines():
             ref, sha = line.split(" ", 1)
@@ -142,51 +178,43 @@ class AppliedRepo:
         return sorted(history)
 
     def previous_deployed_sha(self) -> str | None:
-        """The latest deployed commit other than the current one: what a rollback returns to."""
+        """What `main` pointed to before its current commit: what a rollback returns to. Read from main's
+        reflog, since approvals may be deployed out of id order; None before a second deploy."""
         current = self.deployed_sha()
-        earlier = [sha for _, sha in self.deploy_history() if sha != current]
-        return earlier[-1] if earlier else None
+        if current is None:
+            return None
+        done = run_git(self.git_dir(), "reflog", "show", "--format=%H", MAIN, "--", check=False)
+        for sha in done.stdout.decode().split():  # newest first
+            if sha != current:
+                return sha
+        return None
 
     def ref_sha(self, ref: str) -> str | None:
         done = run_git(self.git_dir(), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
         return done.stdout.decode().strip() if done.returncode == 0 else None
 
     def read_config_at(self, sha: str) -> AgentConfig:
-        """agent.toml as it is in commit `sha`, read from the object store (no worktree), validated and
-        checked to name this agent. Raises ConfigError when it is missing, not a plain file, or invalid."""
-        full = self.resolve_commit(sha)
-        source = f"{AGENT_TOML} at {full[:12]}"
-        entry = git_out(self.git_dir(), "ls-tree", "--full-tree", full, "--", AGENT_TOML)
-        if not entry:
-            raise ConfigError(source, [ConfigIssue("", f"commit {full[:12]} has no {AGENT_TOML} at its root")])
-        mode, kind, oid = entry.split("\t", 1)[0].split()
-        if kind != "blob" or mode not in ("100644", "100755"):
-            raise ConfigError(source, [ConfigIssue("", f"{AGENT_TOML} is not a regular file (mode {mode})")])
-        if int(git_out(self.git_dir(), "cat-file", "-s", oid)) > MAX_AGENT_TOML_BYTES:
-            raise ConfigError(source, [ConfigIssue("", f"larger than {MAX_AGENT_TOML_BYTES} bytes")])
-        data = run_git(self.git_dir(), "cat-file", "blob", oid).stdout
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ConfigError(source, [ConfigIssue("", "not valid UTF-8")]) from None
-        return load_agent_config(text, source=source, expected_name=self.name)
+        """agent.toml as it is in commit `sha` (7-40 hex digits), read from the object store (no worktree),
+        validated and checked to name this agent. Raises ConfigError when missing, not a file, or invalid."""
+        return read_agent_toml(self.git_dir(), self.resolve_commit(sha), self.name)
+
+    def read_proposal(self, approval_id: int) -> AgentConfig:
+        """agent.toml of the commit fetched for the approval (see read_config_at)."""
+        return read_agent_toml(self.git_dir(), self.proposal_sha(approval_id), self.name)
 
     def diff(self, from_sha: str | None, to_sha: str) -> str:
         """Unified diff of the tree of `to_sha` against that of `from_sha` (None: the empty tree, as for a
         first deploy); NO_CHANGE when the trees are identical."""
-        to_full = self.resolve_commit(to_sha)
-        from_full = self.resolve_commit(from_sha) if from_sha is not None else self._empty_tree()
-        done = run_git(self.git_dir(), "diff", "--no-ext-diff", "--no-textconv", "--no-color",
-                       from_full, to_full, "--")
-        text = done.stdout.decode("utf-8", "replace")
-        return text if text.strip() else NO_CHANGE
+        old = self.resolve_commit(from_sha) if from_sha is not None else None
+        return diff_commits(self.git_dir(), old, self.resolve_commit(to_sha))
 
     def diff_against_deployed(self, sha: str) -> str:
         """What deploying `sha` would change: its diff against `main`."""
         return self.diff(self.deployed_sha(), sha)
 
-    def _empty_tree(self) -> str:
-        return git_out(self.git_dir(), "hash-object", "-t", "tree", "--stdin")
+    def diff_proposal(self, approval_id: int) -> str:
+        """What deploying the approval's commit would change, against `main` (for the approval card)."""
+        return self.diff(self.deployed_sha(), self.proposal_sha(approval_id))
 
     def _update_refs(self, commands: str) -> None:
         """Apply ref updates atomically (all or none); a lost race raises TagConflict."""

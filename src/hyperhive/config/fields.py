@@ -71,6 +71,16 @@ def check_abs_path(value: str) -> str:
     return posixpath.normpath("/" + value.lstrip("/"))
 
 
+def check_host_path(value: str) -> str:
+    """An absolute host path, kept as written: `..` and symlinks are resolved together (realpath) when the
+    host policy checks it, since collapsing `..` first would disagree with the kernel (`a/link/..` is the
+    parent of the link's target, not `a`)."""
+    check_no_nul(value)
+    if not value.startswith("/"):
+        raise ValueError(f"{value!r} is not an absolute path")
+    return value
+
+
 def _pattern(rule: re.Pattern[str], what: str) -> AfterValidator:
     def check(value: str) -> str:
         if not rule.fullmatch(value):
@@ -87,6 +97,7 @@ TYPE_LABELS: dict[object, str] = {
     check_env_name: "variable name",
     check_agent_env_name: "variable name",
     check_abs_path: "absolute path",
+    check_host_path: "host path",
 }
 
 
@@ -96,6 +107,7 @@ EnvName = Annotated[str, AfterValidator(check_env_name)]
 AgentEnvName = Annotated[str, AfterValidator(check_agent_env_name)]
 Text = Annotated[str, AfterValidator(check_no_nul)]
 AbsPath = Annotated[str, AfterValidator(check_abs_path)]
+HostPath = Annotated[str, AfterValidator(check_host_path)]
 ModelName = Annotated[str, _pattern(_MODEL, "model name")]
 PackageName = Annotated[str, _pattern(_PACKAGE, "package name")]
 ImageRef = Annotated[str, _pattern(_IMAGE, "image reference")]

@@ -161,33 +161,38 @@ def check_against_policy(
 
 
 def resolve_bind_source(
-    mount: BindMount, policy: HostPolicy, protected_paths: Sequence[Path] = ()
+    mount: BindMount, policy: HostPolicy, protected_paths: Sequence[Path] = (), *, agent: str = "an agent"
 ) -> Path:
     """The resolved host path to mount, checked again now: a symlink may have changed since approval, so
-    the runtime mounts this path, not `mount.host`. Raises PolicyError."""
-    problem = _mount_problem(mount, policy, protected_paths)
+    the runtime mounts this path, not `mount.host`. Raises PolicyError naming `agent`."""
+    resolved, problem = _check_mount(mount, policy, protected_paths)
     if problem:
-        raise PolicyError("bind mount", [f"host: {problem}"])
-    return Path(os.path.realpath(mount.host))
+        raise PolicyError(agent, [f"bind mount of {mount.target!r}: {problem}"])
+    return resolved
 
 
 def _mount_problem(mount: BindMount, policy: HostPolicy, protected: Sequence[Path]) -> str | None:
+    return _check_mount(mount, policy, protected)[1]
+
+
+def _check_mount(mount: BindMount, policy: HostPolicy, protected: Sequence[Path]) -> tuple[Path, str | None]:
+    """The host path resolved once (symlinks and `..` in the kernel's order), and what is wrong with it."""
     host = mount.host
-    if not host.startswith("/") or ".." in host.split("/"):
-        return f"{host!r} must be an absolute path without '..'"
     resolved = Path(os.path.realpath(host))
+    if not host.startswith("/"):
+        return resolved, f"{host!r} is not an absolute path"
     if not resolved.exists():
-        return f"{host!r} does not exist on this host"
+        return resolved, f"{host!r} does not exist on this host"
     via = "" if str(resolved) == host else f" (it resolves to {str(resolved)!r})"
     roots = [Path(os.path.realpath(root)) for root in policy.bind_roots]
     if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
         allowed = ", ".join(policy.bind_roots) or "none: host.toml sets no bind_roots"
-        return f"{host!r} is outside the allowed bind roots{via}; allowed: {allowed}"
+        return resolved, f"{host!r} is outside the allowed bind roots{via}; allowed: {allowed}"
     for path in protected:
         guarded = Path(os.path.realpath(path))
         if resolved == guarded or resolved.is_relative_to(guarded) or guarded.is_relative_to(resolved):
-            return f"{host!r} reaches the hive's own {str(path)!r}{via}"
-    return None
+            return resolved, f"{host!r} reaches the hive's own {str(path)!r}{via}"
+    return resolved, None
 
 
 def _model_problems(cfg: AgentConfig, policy: HostPolicy) -> list[str]:

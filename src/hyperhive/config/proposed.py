@@ -102,9 +102,6 @@ class ProposedRepo:
         done = run_git(self.git_dir(), "symbolic-ref", "--quiet", "HEAD", check=False)
         return done.stdout.decode().strip() if done.returncode == 0 else "HEAD"
 
-    def has_object(self, oid: str) -> bool:
-        return run_git(self.git_dir(), "cat-file", "-e", oid, check=False).returncode == 0
-
     def tree_of(self, sha: str) -> str:
         return git_out(self.git_dir(), "rev-parse", "--verify", f"{sha}^{{tree}}")
 

@@ -5,11 +5,13 @@ The mechanics live in proposed.py, applied.py and rollback.py; the git CLI runs 
 from __future__ import annotations
 
 from .applied import MAIN, NO_CHANGE, AppliedRepo, TagKind, tag_ref
+from .host_policy import HOST_TOML
 from .paths import applied_repo_path, proposed_repo_path, safe_join
 from .proposed import MANAGER_IDENTITY, ProposedRepo
 from .rollback import revert_commit_in_proposed
 
 __all__ = [
+    "HOST_TOML",
     "MAIN",
     "MANAGER_IDENTITY",
     "NO_CHANGE",

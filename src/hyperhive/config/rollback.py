@@ -4,6 +4,7 @@ request_apply_commit and the operator's approval like any other change."""
 from __future__ import annotations
 
 from ._git import git_out, run_git
+from ._objects import copy_history
 from .applied import AppliedRepo
 from .errors import BadCommitRef, NothingToRollBack, TagConflict, UnsafeRepo
 from .proposed import ProposedRepo
@@ -27,10 +28,9 @@ def revert_commit_in_proposed(
         raise UnsafeRepo(f"refused to roll back {proposed.name!r} from the applied repo of {applied.name!r}")
     target = _target(applied, target_sha)
     git_dir = proposed.git_dir()
-    # Bring the target's objects over (the manager may have rewritten or pruned them); the fetching side
-    # runs in the proposed repo under the hardened settings of _git, upload-pack in the trusted applied repo.
-    run_git(git_dir, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules",
-            str(applied.git_dir()), target)
+    # Bring the target's objects back (the manager may have rewritten and pruned them); never by a fetch,
+    # which would run under the manager-writable config of the proposed repo (see _objects).
+    copy_history(applied.git_dir(), git_dir, target, applied.where)
     tree = proposed.tree_of(target)
     head = proposed.head()
     current = applied.deployed_sha() or ""

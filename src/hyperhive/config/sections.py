@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import posixpath
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .fields import AbsPath, EnvName, Text, ToolName
+from .fields import AbsPath, EnvName, HostPath, Text, ToolName
 
 # Sandbox paths a bind mount may not cover: the hive's socket dir and the kernel's own trees.
 RESERVED_TARGETS = ("/", "/run/hive", "/proc", "/sys", "/dev")
@@ -36,10 +35,11 @@ class BindMount(BaseModel):
 
     model_config = SECTION_CONFIG
 
-    host: AbsPath
-    """Absolute host path; it must resolve (symlinks followed) under one of host.toml's `bind_roots`."""
+    host: HostPath
+    """Absolute host path; resolved (symlinks followed, `..` applied), it must exist and lie under one of
+    host.toml's `bind_roots`."""
     target: AbsPath
-    """Absolute path inside the sandbox; not `/`, and not under /run/hive, /proc, /sys or /dev."""
+    """Absolute path inside the sandbox, without `..`; not `/`, and not under /run/hive, /proc, /sys or /dev."""
     mode: Literal["ro", "rw"] = "ro"
     """`ro` (read-only) or `rw` (read-write)."""
 
@@ -82,8 +82,3 @@ class Limits(BaseModel):
     pids: int | None = Field(default=None, gt=0)
     """Maximum number of processes and threads."""
 
-
-def targets_overlap(a: str, b: str) -> bool:
-    """True when one normalised absolute path is the other or lies under it."""
-    a, b = posixpath.normpath(a), posixpath.normpath(b)
-    return a == b or a.startswith(b.rstrip("/") + "/") or b.startswith(a.rstrip("/") + "/")

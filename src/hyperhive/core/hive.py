@@ -6,7 +6,7 @@ import json
 import logging
 import os
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hyperhive.broker import Broker
 from hyperhive.protocol import MANAGER_NAME, OPERATOR, SYSTEM_SENDER, StatusRow
@@ -27,6 +27,9 @@ from .settings import HiveSettings
 from .status import status_row
 from .supervisor import Supervisor
 
+if TYPE_CHECKING:
+    from hyperhive.web.server import DashboardServer
+
 log = logging.getLogger(__name__)
 
 
@@ -46,6 +49,7 @@ class Hive:
         self.supervisor = Supervisor(self)
         self.agent_sockets = AgentSockets(self)
         self.host_server = HostServer(self)
+        self.dashboard: DashboardServer | None = None
         self._stack = AsyncExitStack()
         self.broker.on_messages(self._messages_sent)
         self.broker.on_ack(self._messages_acked)
@@ -77,6 +81,13 @@ class Hive:
         self._stack.push_async_callback(self.agent_sockets.close_all)
         await self.host_server.start()
         self._stack.push_async_callback(self.host_server.close)
+        if self.settings.dashboard != "off":
+            from hyperhive.web.server import DashboardServer  # the daemon extra; agents never import it
+
+            self.dashboard = DashboardServer(self)
+            await self.dashboard.start()
+            self._stack.push_async_callback(self.dashboard.close)
+            log.info("dashboard: %s", self.dashboard.url)
         log.info("hive-c0re ready: %s, %d agents", self.settings.host_socket, len(self.registry.all()))
 
     async def stop(self) -> None:
@@ -100,7 +111,8 @@ class Hive:
                           isolated=self.supervisor.warning is None)
 
     def urls(self) -> dict[str, Any]:
-        return {"domain": os.uname().nodename, "home": f"http://{self.settings.dashboard}/", "services": {}}
+        home = self.dashboard.url + "/" if self.dashboard is not None else None
+        return {"domain": os.uname().nodename, "home": home, "services": {}}
 
     def is_manager(self, name: str) -> bool:
         return name == MANAGER_NAME

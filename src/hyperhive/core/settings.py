@@ -37,7 +37,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("runtime_dir", "HYPERHIVE_RUNTIME_DIR",
             "Sockets: host.sock and agents/<name>/mcp.sock.", _runtime_default),
     Setting("dashboard", "HYPERHIVE_DASHBOARD",
-            "Dashboard address host:port; loopback unless TLS or a proxy is configured.",
+            "Dashboard address host:port (off: no dashboard); loopback unless TLS or a proxy is configured.",
             lambda system: "127.0.0.1:7000"),
     Setting("runtime", "HYPERHIVE_RUNTIME",
             "Sandbox backend for managed agents: bwrap (default) or process (no isolation).",

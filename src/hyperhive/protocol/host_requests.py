@@ -295,6 +295,12 @@ class Spawn(HostRequest):
     config: str | None = Field(default=None, max_length=64 * 1024)
 
 
+class DashboardUrl(HostRequest):
+    """The dashboard's login URL, token included (host.sock is the operator's, so it may know it)."""
+
+    cmd: Literal["dashboard_url"]
+
+
 AnyHostRequest = Annotated[
     Ping
     | ListAgents
@@ -337,7 +343,8 @@ AnyHostRequest = Annotated[
     | Rebuild
     | Destroy
     | Revive
-    | Spawn,
+    | Spawn
+    | DashboardUrl,
     Field(discriminator="cmd"),
 ]
 HOST_REQUEST: TypeAdapter[AnyHostRequest] = TypeAdapter(AnyHostRequest)

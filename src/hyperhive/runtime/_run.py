@@ -19,9 +19,10 @@ from typing import Any
 from . import _proc
 from ._files import KeeperFiles, read_json
 from .base import ExitCallback, ExitInfo, LimitReport
-from .limits import LimitPlan, release_limits
+from .limits import LimitPlan, kill_cgroup, release_limits
 
 log = logging.getLogger(__name__)
+RELEASE_RETRY_SECONDS = 1.0
 
 
 class Run:
@@ -50,10 +51,6 @@ class Run:
         if run._pidfd is None:
             run._finish()
         return run
-
-    @property
-    def keeper_pid(self) -> int:
-        return int(self.state["keeper_pid"])
 
     @property
     def started_at(self) -> float | None:
@@ -143,10 +140,16 @@ class Run:
         if pid and started:
             fd = _proc.open_pidfd(int(pid), int(started))
             if fd is not None:
-                killed = "; its sandbox was still alive and was killed" if _proc.send_signal(fd, signal.SIGKILL) else ""
+                if _proc.send_signal(fd, signal.SIGKILL):
+                    killed = "; its sandbox was still alive and was killed"
                 os.close(fd)
         orders = read_json(self.files.launch) or {}
         if "limits" in orders:
             with contextlib.suppress(KeyError, ValueError):
-                release_limits(LimitPlan.from_dict(orders["limits"]))
+                plan = LimitPlan.from_dict(orders["limits"])
+                kill_cgroup(plan)  # what the parent-death signals missed (the process backend's background jobs)
+                if release_limits(plan) and self._loop is not None:
+                    # SIGKILLed processes leave their cgroup a moment later: try once more then (a timer, not
+                    # a poll; destroy() and the next run of this sandbox release it too).
+                    self._loop.call_later(RELEASE_RETRY_SECONDS, release_limits, plan)
         return ExitInfo(None, None, time.time(), detail="its keeper died without recording the exit" + killed)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,14 +101,24 @@ def release_limits(plan: LimitPlan) -> list[str]:
     return problems
 
 
-def kill_cgroup(plan: LimitPlan) -> bool:
-    """SIGKILL every process in the run's v2 cgroup; False when there is no such cgroup."""
-    if plan.kill_file is None:
-        return False
-    with contextlib.suppress(OSError):
-        Path(plan.kill_file).write_text("1")
-        return True
-    return False
+def kill_cgroup(plan: LimitPlan) -> None:
+    """SIGKILL every process in the run's cgroups: at once through v2's cgroup.kill, else one by one from
+    cgroup.procs, again while processes fork (a bounded number of rounds)."""
+    if plan.kill_file is not None:
+        with contextlib.suppress(OSError):
+            Path(plan.kill_file).write_text("1")
+            return
+    for procs in plan.join:
+        for _ in range(100):
+            try:
+                pids = [int(pid) for pid in Path(procs).read_text().split()]
+            except OSError:
+                break
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
 
 def _apply_cgroup(key: str, value: int, parent: CgroupParent, group: str,

@@ -5,10 +5,7 @@ the next daemon adopts them from `<runtime_dir>/sandboxes/<name>/`. Subclasses s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
-import json
-import os
 import shutil
 import signal
 import sys
@@ -20,17 +17,17 @@ from typing import Any, ClassVar
 
 from hyperhive.protocol.names import InvalidName, check_agent_name
 
-from . import _proc
 from ._files import KeeperFiles, read_json, write_json
+from ._keeper import KILL_REQUEST
 from ._run import Run
+from ._spawn import spawn_keeper
 from .base import ExitCallback, ExitInfo, LimitReport, Runtime, SandboxHandle, SandboxState, SandboxStatus
 from .errors import SandboxBusy, SandboxNotFound, SandboxSpecError, SandboxStartError
-from .keeper import KILL_REQUEST
 from .limits import LimitPlan, LimitsBackend, plan_limits, release_limits
 from .logfile import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES, tail_lines
 from .spec import SandboxSpec, check_spec
 
-START_TIMEOUT = 30.0  # for the keeper to say it is up: python start plus the sandbox's own setup
+START_TIMEOUT = 30.0  # for the keeper to say it is up: python start plus the sandbox's own setup (~0.1 s)
 KEEPER_GRACE = 5.0  # after a kill request, before the keeper itself is SIGKILLed
 
 
@@ -67,7 +64,7 @@ class KeeperRuntime(Runtime):
 
     @abstractmethod
     def _command(self, spec: SandboxSpec) -> tuple[list[str], dict[str, str], str]:
-        """argv (the keeper adds bwrap's --info-fd), environment and working directory to start."""
+        """argv (the keeper adds bwrap's --json-status-fd), environment and working directory to start."""
 
     def _not_applied(self, spec: SandboxSpec) -> list[str]:
         """Parts of the spec this backend cannot apply, one sentence each."""
@@ -108,7 +105,7 @@ class KeeperRuntime(Runtime):
         plan = _with_unapplied(plan, self._not_applied(spec))
         write_json(files.launch, self._orders(spec, plan))
         try:
-            state, pidfd = await self._spawn_keeper(files)
+            state, pidfd = await spawn_keeper(self.config.python, files, START_TIMEOUT)
         except SandboxStartError:
             release_limits(plan)
             raise
@@ -215,44 +212,6 @@ class KeeperRuntime(Runtime):
                 "log_path": str(spec.log_path), "log_max_bytes": self.config.log_max_bytes,
                 "log_backups": self.config.log_backups, "limits": plan.to_dict()}
 
-    async def _spawn_keeper(self, files: KeeperFiles) -> tuple[dict[str, Any], int]:
-        """Start the keeper in its own session and wait for its one-line report; returns the report (what
-        it wrote to keeper.json) and a pidfd of the keeper."""
-        ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
-        err = os.open(files.err, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        try:
-            os.set_inheritable(ready_w, True)
-            python = self.config.python
-            argv = [python, "-m", "hyperhive.runtime.keeper", str(files.dir), "--ready-fd", str(ready_w)]
-            pid = os.posix_spawn(python, argv, _keeper_env(), setsid=True, file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDWR, 0),
-                (os.POSIX_SPAWN_DUP2, 0, 1),
-                (os.POSIX_SPAWN_DUP2, err, 2),
-            ])
-        finally:
-            os.close(ready_w)
-            os.close(err)
-        pidfd = os.pidfd_open(pid)  # our unreaped child: the pid cannot have been reused
-        try:
-            report = await _read_line(ready_r, START_TIMEOUT)
-        finally:
-            os.close(ready_r)
-        if report.get("ok"):
-            return report, pidfd
-        if not _proc.has_exited(pidfd):
-            _proc.send_signal(pidfd, signal.SIGKILL)
-        os.waitid(os.P_PIDFD, pidfd, os.WEXITED)
-        os.close(pidfd)
-        raise SandboxStartError(f"sandbox {files.dir.name!r}: {self._start_problem(report, files)}")
-
-    def _start_problem(self, report: dict[str, Any], files: KeeperFiles) -> str:
-        if report.get("error") == "busy":
-            return "another keeper already runs it"
-        if report.get("error"):
-            return str(report["error"])
-        said = files.err.read_text(errors="replace").strip().splitlines()[-5:] if files.err.exists() else []
-        return "its keeper ended without a word" + (": " + " / ".join(said) if said else "")
-
     # --- paths ------------------------------------------------------------------------------------
     def _files(self, name: str) -> KeeperFiles:
         return KeeperFiles(self.root / check_agent_name(name))
@@ -275,39 +234,3 @@ def _with_unapplied(plan: LimitPlan, more: list[str]) -> LimitPlan:
         return plan
     report = LimitReport(plan.report.applied, (*plan.report.unapplied, *more))
     return LimitPlan(report, plan.cgroup_dirs, plan.join, plan.kill_file, plan.rlimits)
-
-
-def _keeper_env() -> dict[str, str]:
-    """The keeper's own environment: enough to find its Python package, nothing of the daemon's secrets."""
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8"}
-    for key in ("PYTHONPATH",):
-        if key in os.environ:
-            env[key] = os.environ[key]
-    return env
-
-
-async def _read_line(fd: int, timeout: float) -> dict[str, Any]:
-    """One JSON line from a pipe, without blocking the loop; {} on EOF, timeout or garbage."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[None] = loop.create_future()
-    chunks: list[bytes] = []
-
-    def readable() -> None:
-        data = os.read(fd, 4096)
-        chunks.append(data)
-        if (not data or b"\n" in data) and not done.done():
-            done.set_result(None)
-
-    os.set_blocking(fd, False)
-    loop.add_reader(fd, readable)
-    try:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(done, timeout)
-    finally:
-        loop.remove_reader(fd)
-    line = b"".join(chunks).split(b"\n", 1)[0]
-    try:
-        report = json.loads(line) if line else {}
-    except ValueError:
-        return {}
-    return report if isinstance(report, dict) else {}

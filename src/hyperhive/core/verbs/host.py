@@ -254,6 +254,12 @@ async def spawn(hive: Hive, req: rq.Spawn) -> dict[str, Any]:
     return await agent_status(hive, rq.AgentStatus(cmd="agent_status", names=[req.name]))
 
 
+async def dashboard_url(hive: Hive, req: rq.DashboardUrl) -> dict[str, Any]:
+    if hive.dashboard is None:
+        raise HiveError(ErrorCode.NOT_FOUND, "the dashboard is off (HYPERHIVE_DASHBOARD=off)")
+    return {"url": hive.dashboard.login_url}
+
+
 HOST_VERBS: dict[type[Any], Verb] = {
     rq.Ping: ping,
     rq.ListAgents: list_agents,
@@ -296,4 +302,5 @@ HOST_VERBS: dict[type[Any], Verb] = {
     rq.Destroy: destroy,
     rq.Revive: revive,
     rq.Spawn: spawn,
+    rq.DashboardUrl: dashboard_url,
 }

@@ -1,0 +1,114 @@
+"""The live feed: every update the dashboard pushes, numbered, with a ring of recent ones for resuming.
+
+A page loads a snapshot stamped with the feed's cursor, then follows updates after it. A client that
+reconnects names the last update it saw (`Last-Event-ID`) and gets exactly the ones after it from the
+ring. Overflow rule (STYLE §7): the ring drops the oldest updates; a client whose cursor fell out of it,
+or that comes from an earlier daemon (another epoch), is told to reload its snapshot — never silently
+skipped. Subscribers hold no queues: each keeps a cursor into the ring, so a slow page costs nothing.
+
+Topics are free-form strings; a new source (approvals, questions, schedules) just publishes under its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+RING_SIZE = 4096
+
+
+class Behind(Exception):
+    """The cursor is older than the ring, or from another epoch: the client must reload its snapshot."""
+
+
+@dataclass(frozen=True)
+class Update:
+    seq: int
+    topic: str
+    data: dict[str, Any]
+    agents: tuple[str, ...] = ()  # whom it concerns, for per-agent streams; () concerns everyone
+
+
+@dataclass(frozen=True)
+class Cursor:
+    epoch: str
+    seq: int
+
+    def __str__(self) -> str:
+        return f"{self.epoch}.{self.seq}"
+
+    @classmethod
+    def parse(cls, text: str) -> Cursor:
+        epoch, _, seq = text.strip().rpartition(".")
+        if not epoch or not seq.isdigit():
+            raise ValueError(f"not a feed cursor: {text[:40]!r}")
+        return cls(epoch, int(seq))
+
+
+@dataclass
+class Filter:
+    """Which updates one stream wants: topics (empty: all) and one agent (None: all)."""
+
+    topics: frozenset[str] = field(default_factory=frozenset)
+    agent: str | None = None
+
+    def wants(self, update: Update) -> bool:
+        if self.topics and update.topic not in self.topics:
+            return False
+        return self.agent is None or not update.agents or self.agent in update.agents
+
+
+class LiveFeed:
+    def __init__(self, ring_size: int = RING_SIZE) -> None:
+        self.epoch = secrets.token_hex(4)  # a restarted daemon numbers from 0 again
+        self.seq = 0
+        self._ring: deque[Update] = deque(maxlen=ring_size)
+        self._wake = asyncio.Event()
+        self.closed = False
+
+    def cursor(self) -> Cursor:
+        return Cursor(self.epoch, self.seq)
+
+    def publish(self, topic: str, data: dict[str, Any], agents: Iterable[str] = ()) -> Update:
+        self.seq += 1
+        update = Update(self.seq, topic, data, tuple(agents))
+        self._ring.append(update)
+        # Wake every waiter at once; the next waiters wait on a fresh event.
+        wake, self._wake = self._wake, asyncio.Event()
+        wake.set()
+        return update
+
+    def since(self, cursor: Cursor) -> list[Update]:
+        """Updates after `cursor`, oldest first; raises Behind when some of them are no longer kept."""
+        if cursor.epoch != self.epoch or cursor.seq > self.seq:
+            raise Behind(f"cursor {cursor} is from another run of the daemon")
+        if cursor.seq == self.seq:
+            return []
+        oldest = self._ring[0].seq if self._ring else self.seq + 1
+        if cursor.seq < oldest - 1:
+            raise Behind(f"cursor {cursor} is older than the {len(self._ring)} updates kept")
+        return [u for u in self._ring if u.seq > cursor.seq]
+
+    async def wait(self, cursor: Cursor) -> list[Update]:
+        """Updates after `cursor`, waiting for at least one; [] once the feed is closed."""
+        while not self.closed:
+            wake = self._wake
+            updates = self.since(cursor)
+            if updates:
+                return updates
+            await wake.wait()
+        return []
+
+    def close(self) -> None:
+        self.closed = True
+        self._wake.set()
+
+
+def sse_frame(update: Update, epoch: str) -> str:
+    data = json.dumps(update.data, separators=(",", ":"), ensure_ascii=False)
+    return f"id: {epoch}.{update.seq}\nevent: {update.topic}\ndata: {data}\n\n"

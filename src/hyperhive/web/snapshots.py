@@ -1,0 +1,102 @@
+"""What each page loads before it follows the feed. Every snapshot takes the feed's cursor *first*: an
+update published while the snapshot is read is then sent again after it, and pages apply updates
+idempotently (rows by name, messages by id, transcript events by seq), so nothing falls in the gap."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from hyperhive.core.logs import agent_log_path, tail_lines
+from hyperhive.core.views import dump_messages
+from hyperhive.protocol import OPERATOR
+
+from .dispatch import available_actions, call_verb, verb_exists
+from .sources import event_update
+from .stats import load_turn_stats, summarize
+
+if TYPE_CHECKING:
+    from .dashboard import Dashboard
+
+TRANSCRIPT_PAGE = 200
+FLOW_TAIL = 200
+INBOX_SIZE = 100
+LOG_LINES = 500
+
+
+async def _base(d: Dashboard) -> dict[str, Any]:
+    cursor = d.feed.cursor()
+    return {"cursor": str(cursor), "operator_unread": await d.hive.store.count_unacked(OPERATOR)}
+
+
+async def swarm(d: Dashboard) -> dict[str, Any]:
+    snap = await _base(d)
+    rows = await d.hive.status_rows()
+    snap["agents"] = [row.model_dump(mode="json") for row in rows]
+    snap["last_turns"] = {row.name: await d.history.last_turn(row.name) for row in rows}
+    snap["actions"] = available_actions()
+    return snap
+
+
+async def your_call(d: Dashboard) -> dict[str, Any]:
+    snap = await _base(d)
+    snap["approvals"] = await approvals(d)
+    snap["questions"] = await questions(d)
+    snap["inbox"] = (await call_verb(d.hive, {"cmd": "inbox", "limit": INBOX_SIZE}))["messages"]
+    return snap
+
+
+async def approvals(d: Dashboard) -> list[dict[str, Any]] | None:
+    """Approval rows of every status, newest first; None while this hive has no `pending` verb."""
+    if not verb_exists("pending"):
+        return None
+    result = await call_verb(d.hive, {"cmd": "pending"})
+    rows = result.get("approvals")
+    return rows if isinstance(rows, list) else []
+
+
+async def questions(d: Dashboard) -> list[dict[str, Any]] | None:
+    """Open questions addressed to the operator; None while this hive has no `questions` verb."""
+    if not verb_exists("questions"):
+        return None
+    rows = (await call_verb(d.hive, {"cmd": "questions", "status": "open"})).get("questions")
+    return [q for q in rows if q.get("target") == OPERATOR] if isinstance(rows, list) else []
+
+
+async def flow(d: Dashboard) -> dict[str, Any]:
+    snap = await _base(d)
+    snap["messages"] = (await call_verb(d.hive, {"cmd": "recent", "limit": FLOW_TAIL}))["messages"]
+    snap["agents"] = d.hive.registry.agent_names()
+    return snap
+
+
+async def agent(d: Dashboard, name: str) -> dict[str, Any]:
+    snap = await _base(d)
+    d.hive.registry.require(name)
+    row = await d.hive.status_row(name)
+    assert row is not None
+    snap["row"] = row.model_dump(mode="json")
+    snap["transcript"] = await transcript(d, name, None)
+    snap["todos"] = await d.history.latest_todos(name)
+    snap["inbox"] = dump_messages(await d.hive.store.inbox_messages(name, 30, False))
+    snap["stats"] = await stats(d, name)
+    snap["actions"] = available_actions()
+    snap["agents"] = d.hive.registry.agent_names()
+    return snap
+
+
+async def transcript(d: Dashboard, name: str, before: int | None, limit: int = TRANSCRIPT_PAGE) -> dict[str, Any]:
+    events = await d.history.before(before, name, limit)
+    return {"events": [event_update(e) for e in events], "has_more": len(events) >= limit}
+
+
+async def stats(d: Dashboard, name: str) -> dict[str, Any]:
+    return summarize(await load_turn_stats(d.hive.store, name))
+
+
+async def logs(d: Dashboard, name: str, lines: int = LOG_LINES) -> dict[str, Any]:
+    d.hive.registry.require(name)
+    snap = await _base(d)
+    path = agent_log_path(d.hive.settings.state_dir, name)
+    return {**snap, "name": name, "path": str(path), "lines": await asyncio.to_thread(tail_lines, path, lines)}
+

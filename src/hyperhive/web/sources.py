@@ -1,0 +1,136 @@
+"""What feeds the live feed: status rows, broker traffic and stored events, each under its topic.
+
+Topics: `status` (a row, or `removed`), `message` (a new message), `ack`, `delivered`, `operator` (the
+operator's unread count), `turn` (an agent's transcript event, rendered into items), `lastturn` (the
+summary the swarm shows), and for every other stored event the first word of its kind
+(`approval_requested` → `approval`, `question_asked` → `question`, `container_crash` → `container`). A
+feature added later that stores its events gets a topic for free; one that does not can call
+`LiveFeed.publish` itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+from hyperhive.core.events import TRANSCRIPT_PREFIX
+from hyperhive.core.views import event_view, message_view
+from hyperhive.protocol import OPERATOR, rfc3339
+from hyperhive.store import EventRecord, MessageRecord
+
+from .history import History
+from .transcript import event_items
+
+if TYPE_CHECKING:
+    from hyperhive.core.hive import Hive
+
+    from .feed import LiveFeed
+
+log = logging.getLogger(__name__)
+
+
+def event_topic(kind: str) -> str:
+    return "turn" if kind.startswith(TRANSCRIPT_PREFIX) else re.split(r"[._]", kind, maxsplit=1)[0]
+
+
+def event_update(event: EventRecord) -> dict[str, Any]:
+    """A stored event as pages get it: the event, plus transcript items for turn events."""
+    data: dict[str, Any] = event_view(event).model_dump(mode="json")
+    data["items"] = event_items(event.kind, event.payload)
+    if event.kind.startswith(TRANSCRIPT_PREFIX):
+        data.pop("payload")  # the items carry what a page shows; stream lines are large
+    return data
+
+
+class FeedSources:
+    def __init__(self, hive: Hive, feed: LiveFeed, history: History) -> None:
+        self.hive = hive
+        self.feed = feed
+        self.history = history
+        self._attached = False
+        self._unlisten: Any = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._status_task: asyncio.Task[None] | None = None
+        self._unread_lock = asyncio.Lock()  # counts read in order, so the last one published is the newest
+
+    async def attach(self) -> None:
+        self._changes = self.hive.registry.changes.subscribe()
+        self._unlisten = self.hive.events.listen(self._on_events)
+        # The broker has no way to remove a listener yet; a closed source ignores its calls.
+        self.hive.broker.on_messages(self._on_messages)
+        self.hive.broker.on_ack(self._on_ack)
+        self._attached = True
+        self._status_task = asyncio.create_task(self._pump_status(), name="dashboard-status")
+
+    async def close(self) -> None:
+        self._attached = False
+        if self._unlisten is not None:
+            self._unlisten()
+            self._unlisten = None
+        tasks = [*self._tasks, *([self._status_task] if self._status_task else [])]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._status_task is not None:
+            self._changes.close()
+            self._status_task = None
+
+    # --- status rows ----------------------------------------------------------------------------
+    async def _pump_status(self) -> None:
+        """Changes coalesce per agent (core/changes.py), so a burst costs one row per agent."""
+        while True:
+            for name in await self._changes.next_batch():
+                try:
+                    row = await self.hive.status_row(name)
+                except Exception:  # a store hiccup must not end the live view for good
+                    log.exception("dashboard: reading the status row of %s failed", name)
+                    continue
+                if row is None:
+                    self.feed.publish("status", {"name": name, "removed": True}, [name])
+                else:
+                    self.feed.publish("status", {"row": row.model_dump(mode="json")}, [name])
+
+    # --- broker ---------------------------------------------------------------------------------
+    def _on_messages(self, messages: list[MessageRecord]) -> None:
+        if not self._attached:
+            return
+        for m in messages:
+            self.feed.publish("message", message_view(m).model_dump(mode="json"), [m.sender, m.recipient])
+        if any(m.recipient == OPERATOR for m in messages):
+            self._spawn(self._publish_operator_unread())
+
+    def _on_ack(self, recipient: str, ids: list[int]) -> None:
+        if not self._attached:
+            return
+        self.feed.publish("ack", {"recipient": recipient, "ids": ids, "acked_at": rfc3339(time.time())}, [recipient])
+        if recipient == OPERATOR:
+            self._spawn(self._publish_operator_unread())
+
+    async def _publish_operator_unread(self) -> None:
+        async with self._unread_lock:
+            self.feed.publish("operator", {"unread": await self.hive.store.count_unacked(OPERATOR)})
+
+    # --- stored events --------------------------------------------------------------------------
+    def _on_events(self, events: list[EventRecord]) -> None:
+        for event in events:
+            self.history.saw(event)
+            agents = [event.agent] if event.agent else []
+            self.feed.publish(event_topic(event.kind), event_update(event), agents)
+            if event.agent and event.kind == "turn.turn_start" and isinstance(event.payload.get("id"), int):
+                # The broker does not announce deliveries; a turn starting on a message is one.
+                self.feed.publish("delivered", {"ids": [event.payload["id"]], "delivered_at": rfc3339(event.at)},
+                                  agents)
+            summary = self.history.note_turn(event)
+            if summary is not None and event.agent:
+                self.feed.publish("lastturn", {"agent": event.agent, "turn": summary}, agents)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)  # a hard reference until it is done (asyncio keeps only weak ones)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,159 @@
+// One agent: its head (state, controls), live transcript, composer with slash commands, todos, inbox, stats.
+import {
+  $, action, age, boot, completer, composer, el, fmtCost, fmtCount, fmtDuration, getJSON, runButton, serial, verb,
+} from "./core.js";
+import {Transcript} from "./transcript.js";
+
+const name = decodeURIComponent(location.pathname.split("/")[2]);
+const state = {row: null, actions: [], inbox: new Map(), todos: null};
+
+// --- head ----------------------------------------------------------------------------------------
+function control(label, fn, {cls = "", confirm = null, done = null} = {}) {
+  const button = el("button", {type: "button", class: `small ${cls}`, dataset: {control: label}}, label);
+  button.addEventListener("click", () => runButton(button, fn, {confirm, done}));
+  return button;
+}
+
+function drawHead() {
+  const row = state.row;
+  const cls = row.failed ? "bad" : row.running ? "good" : "warn";
+  const buttons = [];
+  if (row.activity === "thinking") {
+    buttons.push(control("cancel turn", () => verb({cmd: "interrupt", name}), {cls: "danger", done: "turn cancelled"}));
+  }
+  buttons.push(row.paused
+    ? control("resume", () => verb({cmd: "set_paused", name, paused: false}), {done: `${name} resumed`})
+    : control("pause", () => verb({cmd: "set_paused", name, paused: true}), {done: `${name} paused`}));
+  for (const a of state.actions) {
+    if (!a.kinds.includes(row.kind) || ["pause", "resume", "interrupt", "revive", "purge"].includes(a.name)) continue;
+    buttons.push(control(a.label, () => action(a.name, name),
+      {cls: a.destructive ? "danger" : "", confirm: a.destructive ? `${a.label} ${name}?` : null, done: `${a.label}: ${name}`}));
+  }
+  $("#head").replaceChildren(
+    el("div", {class: "title"},
+      el("h1", {}, name), el("span", {class: `kind ${row.kind}`}, row.kind),
+      el("span", {class: `badge ${cls}`}, row.state),
+      row.activity ? el("span", {class: `activity ${row.activity}`, id: "activity", title: row.activity_detail || ""}, row.activity) : null,
+      row.paused ? el("span", {class: "badge warn"}, "paused") : null,
+      row.needs_login ? el("span", {class: "badge bad"}, "needs login") : null,
+      el("span", {class: "mono muted"}, row.active_model || "default model"),
+      row.deployed_sha ? el("span", {class: "mono muted"}, row.deployed_sha.slice(0, 8)) : null,
+      el("span", {class: "spacer"}),
+      ...buttons,
+      el("a", {href: `/agents/${name}/logs`, class: "small"}, "logs")),
+    el("div", {class: "status"}, row.status_text ? [row.status_text, " ", el("span", {class: "muted"}, age(row.status_set_at))]
+      : el("span", {class: "muted"}, "no status"), row.description ? el("span", {class: "muted"}, ` — ${row.description}`) : null));
+}
+
+// --- side panels ---------------------------------------------------------------------------------
+function drawTodos() {
+  const todos = state.todos;
+  if (!todos || !todos.length) return $("#todos").replaceChildren(el("p", {class: "muted"}, "No todo list."));
+  const mark = {completed: "✓", in_progress: "▸", pending: "○"};
+  $("#todos").replaceChildren(el("ul", {class: "todos"}, todos.map((t) => el("li", {class: t.status},
+    el("span", {class: "mark"}, mark[t.status] || "·"), " ", t.status === "in_progress" && t.activeForm ? t.activeForm : t.content))));
+}
+
+function drawInbox() {
+  const messages = [...state.inbox.values()].sort((a, b) => b.id - a.id).slice(0, 30);
+  $("#agent-inbox").replaceChildren(...(messages.length ? messages.map((m) =>
+    el("div", {class: `mini ${m.acked_at ? "" : "unread"}`, dataset: {message: m.id}},
+      el("b", {}, m.sender), " ", age(m.sent_at), " ",
+      el("span", {class: `chip ${m.acked_at ? "acked" : m.delivered_at ? "delivered" : "sent"}`}, m.acked_at ? "acked" : m.delivered_at ? "delivered" : "sent"),
+      el("div", {class: "body clamp"}, m.body))) : [el("p", {class: "muted"}, "Empty.")]));
+}
+
+function drawStats(stats) {
+  const windows = ["24h", "7d"];
+  const rows = [
+    ["turns", (w) => w.turns], ["failed", (w) => w.failed], ["per hour", (w) => w.turns_per_hour],
+    ["p50", (w) => fmtDuration(w.p50_ms)], ["p95", (w) => fmtDuration(w.p95_ms)],
+    ["tokens in", (w) => fmtCount(w.input_tokens)], ["tokens out", (w) => fmtCount(w.output_tokens)],
+    ["cache read", (w) => fmtCount(w.cache_read_tokens)], ["cost", (w) => fmtCost(w.cost_usd)],
+    ["tool calls", (w) => w.tool_calls],
+    ["top tools", (w) => w.top_tools.map(([tool, n]) => `${tool.replace("mcp__hyperhive__", "")} ${n}`).join(", ")],
+  ];
+  $("#stats").replaceChildren(el("table", {class: "stats"},
+    el("tr", {}, el("th", {}), windows.map((w) => el("th", {}, w))),
+    rows.map(([label, get]) => el("tr", {}, el("td", {class: "muted"}, label), windows.map((w) => el("td", {}, get(stats[w])))))));
+}
+
+// After a turn's stats arrive; a burst of turns costs one request more, not one each.
+const refreshStats = serial(async () => drawStats(await getJSON(`/agents/${name}/stats.json`)));
+
+// --- transcript and composer ---------------------------------------------------------------------
+const transcript = new Transcript({
+  pane: $("#transcript"), list: $("#items"), pill: $("#new-pill"), status: $("#backfill"), agent: name,
+  onItem: (item) => {
+    if (item.todos) { state.todos = item.todos; drawTodos(); }
+  },
+});
+
+const SLASH = {
+  cancel: () => verb({cmd: "interrupt", name}),
+  model: (arg) => {
+    if (!arg) throw new Error("/model needs a model name, e.g. /model claude-sonnet-4-5");
+    return verb({cmd: "set_model", name, model: arg});
+  },
+  "new-session": () => verb({cmd: "new_session", name}),
+  compact: () => verb({cmd: "compact", name}),
+  pause: () => verb({cmd: "set_paused", name, paused: true}),
+  resume: () => verb({cmd: "set_paused", name, paused: false}),
+};
+
+async function send(text) {
+  const slash = /^\/([\w-]+)\s*([\s\S]*)$/.exec(text);
+  if (slash) {
+    const run = SLASH[slash[1]];
+    if (!run) throw new Error(`unknown command /${slash[1]}: try ${Object.keys(SLASH).map((k) => `/${k}`).join(" ")}`);
+    await run(slash[2].trim());
+    return true;
+  }
+  await verb({cmd: "send", to: name, body: text});
+  return true;
+}
+
+const textarea = $("#compose-text");
+composer($("#compose"), textarea, send,
+  completer(textarea, $("#complete"), (sigil) => (sigil === "/" ? Object.keys(SLASH) : [])));
+
+function load(snap) {
+  state.row = snap.row;
+  state.actions = snap.actions || [];
+  state.inbox = new Map(snap.inbox.map((m) => [m.id, m]));
+  state.todos = snap.todos;
+  drawHead();
+  drawInbox();
+  drawStats(snap.stats);
+  transcript.load(snap.transcript);
+  drawTodos();  // after the transcript, whose items may have carried a newer list
+}
+
+function patchInbox(ids, fields) {
+  let changed = false;
+  for (const id of ids) {
+    const m = state.inbox.get(id);
+    if (m) { state.inbox.set(id, {...m, ...fields}); changed = true; }
+  }
+  if (changed) drawInbox();
+}
+
+boot({
+  agent: name,
+  render: load,
+  topics: {
+    status: (data) => {
+      if (data.removed) { state.row = {...state.row, state: "removed", running: false}; }
+      else if (data.row.name === name) state.row = data.row;
+      drawHead();
+    },
+    turn: (event) => {
+      if (event.agent !== name) return;
+      transcript.append(event);
+      if (event.kind === "turn.turn_stats") refreshStats();
+    },
+    message: (m) => { if (m.recipient === name) { state.inbox.set(m.id, m); drawInbox(); } },
+    ack: (data) => { if (data.recipient === name) patchInbox(data.ids, {acked_at: data.acked_at}); },
+    delivered: (data) => patchInbox(data.ids, {delivered_at: data.delivered_at}),
+  },
+});

@@ -1,0 +1,81 @@
+// Flow: the live message tail across the hive, and a compose box with @name completion.
+import {$, boot, clock, completer, composer, el, verb} from "./core.js";
+
+const TAIL_MAX = 500;
+const state = {messages: new Map(), agents: new Set()};
+const tail = $("#tail");
+
+function stateOf(m) {
+  return m.acked_at ? "acked" : m.delivered_at ? "delivered" : "sent";
+}
+
+function line(m) {
+  return el("div", {class: "flow-line", dataset: {message: m.id}},
+    clock(m.sent_at),
+    el("span", {class: "route"}, el("span", {class: "who"}, m.sender), el("span", {class: "arrow"}, " → "),
+      el("span", {class: "who"}, m.recipient)),
+    el("span", {class: `chip ${stateOf(m)}`}, stateOf(m)),
+    el("span", {class: "body", title: "click to expand", onclick: (e) => e.currentTarget.classList.toggle("open")}, m.body));
+}
+
+function atBottom() {
+  return tail.scrollHeight - tail.scrollTop - tail.clientHeight < 40;
+}
+
+function draw() {
+  const stick = atBottom();
+  const ids = [...state.messages.keys()].sort((a, b) => a - b).slice(-TAIL_MAX);
+  tail.replaceChildren(...ids.map((id) => line(state.messages.get(id))));
+  if (stick) tail.scrollTop = tail.scrollHeight;
+}
+
+function upsert(m) {
+  const stick = atBottom();
+  const known = state.messages.has(m.id);
+  state.messages.set(m.id, m);
+  const node = line(m);
+  const old = tail.querySelector(`[data-message="${m.id}"]`);
+  if (old) old.replaceWith(node);
+  else if (!known) tail.append(node);
+  if (stick) tail.scrollTop = tail.scrollHeight;
+}
+
+function patch(ids, fields) {
+  for (const id of ids) {
+    const m = state.messages.get(id);
+    if (m) upsert({...m, ...fields, delivered_at: m.delivered_at || fields.delivered_at || fields.acked_at});
+  }
+}
+
+function load(snap) {
+  state.messages = new Map(snap.messages.map((m) => [m.id, m]));
+  state.agents = new Set(snap.agents);
+  draw();
+  tail.scrollTop = tail.scrollHeight;
+}
+
+// "@bob hello" → to bob; "@* hi" broadcasts.
+function parse(text) {
+  const match = /^@([\w*-]+)\s+([\s\S]+)$/.exec(text);
+  if (!match) throw new Error("start with @name, then the message");
+  return {to: match[1], body: match[2].trim()};
+}
+
+const textarea = $("#compose-text");
+const names = () => [...state.agents].sort().concat(["manager", "*"]);
+composer($("#compose"), textarea, async (text) => {
+  const {to, body} = parse(text);
+  await verb({cmd: "send", to, body});
+  if (!textarea.value) textarea.value = `@${to} `;  // the next line usually goes to the same agent
+  return true;
+}, completer(textarea, $("#complete"), (sigil) => (sigil === "@" ? names() : [])));
+
+boot({
+  render: load,
+  topics: {
+    message: upsert,
+    ack: (data) => patch(data.ids, {acked_at: data.acked_at}),
+    delivered: (data) => patch(data.ids, {delivered_at: data.delivered_at}),
+    status: (data) => { if (data.removed) state.agents.delete(data.name); else state.agents.add(data.row.name); },
+  },
+});

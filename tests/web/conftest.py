@@ -1,0 +1,107 @@
+"""Dashboard fixtures: the app in-process (httpx over ASGI), a real server on a free loopback port, and
+headless Chromium (Debian's, not a Playwright download)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from hyperhive.core.hive import Hive
+from hyperhive.web.app import create_app
+from hyperhive.web.auth import CSRF_HEADER, SESSION_COOKIE
+from hyperhive.web.config import DashboardConfig
+from hyperhive.web.dashboard import Dashboard
+from hyperhive.web.server import DashboardServer
+
+CHROMIUM = os.environ.get("HYPERHIVE_CHROMIUM", "/usr/bin/chromium")
+REFUSED = "Failed to load resource: the server responded with a status of 4"
+
+
+class Operator:
+    """A logged-in client: posts carry the session's CSRF token."""
+
+    def __init__(self, client: httpx.AsyncClient, board: Dashboard) -> None:
+        self.client = client
+        self.board = board
+
+    @property
+    def csrf(self) -> str:
+        return self.board.sessions.csrf(self.client.cookies[SESSION_COOKIE])
+
+    async def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.client.get(url, **kwargs)
+
+    async def post(self, url: str, body: dict[str, Any]) -> httpx.Response:
+        return await self.client.post(url, json=body, headers={CSRF_HEADER: self.csrf})
+
+    async def verb(self, **request: Any) -> dict[str, Any]:
+        response = await self.post("/api/verb", request)
+        result: dict[str, Any] = response.json()
+        return result
+
+
+@pytest.fixture
+async def app(hive: Hive) -> AsyncIterator[Starlette]:
+    app = create_app(hive)
+    async with app.router.lifespan_context(app):  # httpx's ASGI transport runs no lifespan
+        yield app
+
+
+@pytest.fixture
+async def anon(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
+        yield client
+
+
+@pytest.fixture
+async def operator(app: Starlette, anon: httpx.AsyncClient) -> Operator:
+    board: Dashboard = app.state.dashboard
+    response = await anon.get("/login", params={"token": board.token})
+    assert response.status_code == 303, response.text
+    return Operator(anon, board)
+
+
+@pytest.fixture
+async def server(hive: Hive) -> AsyncIterator[DashboardServer]:
+    """A real uvicorn on 127.0.0.1 with a free port, in the test's loop like in the daemon."""
+    running = DashboardServer(hive, DashboardConfig("127.0.0.1", 0))
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.close()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM} (scripts/setup installs Debian's chromium)")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        launched = await pw.chromium.launch(executable_path=CHROMIUM)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture
+async def page(browser: Any, server: DashboardServer) -> AsyncIterator[Any]:
+    """A logged-in page; script errors fail the test (a refused request is not one: the page shows a toast)."""
+    context = await browser.new_context()
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text)
+            if msg.type == "error" and not msg.text.startswith(REFUSED) else None)
+    await page.goto(server.login_url)
+    page.set_default_timeout(10_000)
+    yield page
+    await context.close()
+    assert not errors, f"the page logged errors: {errors}"

@@ -1,0 +1,145 @@
+"""JSON routes: one envelope everywhere, host verbs by cmd, actions, snapshots and what feeds the stream."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from starlette.applications import Starlette
+
+from hyperhive.core.hive import Hive
+from hyperhive.web.dashboard import Dashboard
+from hyperhive.web.dispatch import ACTIONS, available_actions, verb_exists
+from hyperhive.web.feed import Update
+
+from . import transcript_lines as line
+from .conftest import Operator
+
+JSON_ROUTES = ["/swarm.json", "/call.json", "/flow.json", "/agents/bob.json", "/agents/bob/transcript.json",
+               "/agents/bob/stats.json", "/agents/bob/logs.json"]
+
+
+async def _peer(operator: Operator, name: str = "bob") -> None:
+    assert (await operator.verb(cmd="register_peer", name=name))["ok"]
+
+
+@pytest.mark.parametrize("url", JSON_ROUTES)
+async def test_every_json_route_has_the_success_envelope(operator: Operator, url: str) -> None:
+    await _peer(operator)
+    body = (await operator.get(url)).json()
+    assert body["version"] == 1 and body["ok"] is True and "error" not in body
+
+
+@pytest.mark.parametrize(("url", "status", "code"), [
+    ("/agents/ghost.json", 404, "not_found"), ("/agents/ghost/transcript.json", 404, "not_found"),
+    ("/agents/Bad!/logs.json", 404, "not_found"), ("/agents/bob/transcript.json?before=x", 400, "bad_request"),
+])
+async def test_every_json_error_has_the_error_envelope(operator: Operator, url: str, status: int, code: str) -> None:
+    await _peer(operator)
+    response = await operator.get(url)
+    assert response.status_code == status
+    assert response.json() == {"version": 1, "ok": False, "error": response.json()["error"], "code": code}
+
+
+async def test_verbs_are_dispatched_by_cmd(operator: Operator, hive: Hive) -> None:
+    await _peer(operator)
+    paused = await operator.verb(cmd="set_paused", name="bob", paused=True)
+    assert paused["agent_statuses"][0]["paused"] is True
+    sent = await operator.verb(cmd="send", to="bob", body="hello from the dashboard")
+    assert sent["recipients"] == ["bob"]
+    assert (await hive.store.unacked_messages("bob", 10))[0].body == "hello from the dashboard"
+    assert (await operator.verb(cmd="nope"))["code"] == "unknown_cmd"
+    assert (await operator.verb(cmd="send", to="bob"))["code"] == "bad_request"
+    assert (await operator.verb(cmd="set_paused", name="Bob!", paused=True))["code"] == "invalid_name"
+    assert (await operator.verb(cmd="subscribe_agent_status"))["code"] == "unknown_cmd"
+    raw = await operator.client.post("/api/verb", content=b"[1]", headers={"x-csrf-token": operator.csrf})
+    assert raw.status_code == 400 and raw.json()["code"] == "bad_json"
+
+
+async def test_actions_use_whatever_shape_the_verb_takes(operator: Operator) -> None:
+    await _peer(operator)
+    assert ACTIONS["pause"].request("bob") == {"cmd": "set_paused", "name": "bob", "paused": True}
+    names = {a["name"] for a in available_actions()}
+    assert {"pause", "resume", "interrupt", "unregister"} <= names
+    assert all(verb_exists(ACTIONS[n].cmd) for n in names)
+    pause = await operator.post("/api/action", {"action": "pause", "name": "bob"})
+    assert pause.json()["agent_statuses"][0]["paused"] is True
+    wrong_kind = await operator.post("/api/action", {"action": "start", "name": "bob"})
+    assert wrong_kind.json()["code"] in ("not_allowed", "unknown_cmd")  # start: managed only, once it exists
+    gone = await operator.post("/api/action", {"action": "unregister", "name": "bob"})
+    assert gone.json()["ok"] and "bob" not in gone.json()["agents"]
+
+
+async def test_snapshots_carry_a_cursor_and_the_page_data(operator: Operator, hive: Hive) -> None:
+    await _peer(operator)
+    await operator.verb(cmd="send", to="bob", body="one")
+    await hive.broker.send("bob", "operator", "a reply")
+    swarm = (await operator.get("/swarm.json")).json()
+    assert swarm["cursor"].count(".") == 1 and swarm["agents"][0]["name"] == "bob"
+    assert swarm["agents"][0]["unread"] == 1 and swarm["operator_unread"] == 1
+    call = (await operator.get("/call.json")).json()
+    assert call["inbox"][0]["body"] == "a reply"
+    assert call["approvals"] == [] or call["approvals"] is None  # None until a `pending` verb exists
+    flow = (await operator.get("/flow.json")).json()
+    assert [m["body"] for m in flow["messages"]] == ["a reply", "one"] and flow["agents"] == ["bob"]
+
+
+async def test_agent_snapshot_renders_the_transcript_and_pages_backwards(operator: Operator, hive: Hive) -> None:
+    await _peer(operator)
+    await hive.events.append("turn.turn_start", "bob", {"from": "operator", "body": "go", "id": 1})
+    for i in range(250):
+        call = line.tool_use(f"t{i}", "Bash", command=f"echo {i}")
+        await hive.events.append("turn.stream", "bob", line.assistant(call))
+    await hive.events.append("turn.turn_stats", "bob", {"duration_ms": 900, "cost_usd": 0.02})
+    snap = (await operator.get("/agents/bob.json")).json()
+    events = snap["transcript"]["events"]
+    assert len(events) == 200 and snap["transcript"]["has_more"]
+    assert events[-1]["kind"] == "turn.turn_stats" and events[-2]["items"][0]["label"] == "Bash $ echo 249"
+    assert "payload" not in events[-2]  # the items carry what the page shows
+    assert snap["stats"]["24h"]["turns"] == 1
+    older = (await operator.get(f"/agents/bob/transcript.json?before={events[0]['seq']}")).json()
+    assert len(older["events"]) == 52 and not older["has_more"]
+    assert older["events"][0]["items"][0]["type"] == "turn_start"
+
+
+async def test_sources_publish_status_messages_acks_and_events(app: Starlette, hive: Hive, operator: Operator) -> None:
+    board: Dashboard = app.state.dashboard
+    start = board.feed.cursor()
+    await _peer(operator)
+    sent = await operator.verb(cmd="send", to="bob", body="hi")
+    await hive.broker.ack("bob", [sent["id"]])
+    await hive.broker.send("bob", "operator", "back")
+    await hive.events.append("turn.turn_start", "bob", {"from": "operator", "body": "hi", "id": sent["id"]})
+    await hive.events.append("approval_requested", "bob", {"id": 1})
+
+    async def topics() -> list[Update]:
+        while True:
+            updates = board.feed.since(start)
+            if {"status", "message", "ack", "operator", "turn", "delivered", "lastturn", "approval"} <= {
+                    u.topic for u in updates}:
+                return updates
+            await board.feed.wait(board.feed.cursor())
+
+    updates = await asyncio.wait_for(topics(), 5)
+    by_topic = {u.topic: u for u in updates}
+    assert by_topic["message"].agents == ("operator", "bob") or by_topic["message"].agents == ("bob", "operator")
+    assert by_topic["ack"].data["ids"] == [sent["id"]]
+    assert by_topic["delivered"].data["ids"] == [sent["id"]]
+    assert by_topic["turn"].data["items"][0]["type"] == "turn_start"
+    assert [u.data["unread"] for u in updates if u.topic == "operator"][-1] == 1
+    seqs = [u.seq for u in updates]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+
+
+async def test_logs_show_the_tail_across_rotated_files(operator: Operator, hive: Hive) -> None:
+    from hyperhive.core.logs import agent_log_path
+
+    await _peer(operator)
+    path = agent_log_path(hive.settings.state_dir, "bob")
+    path.parent.mkdir(parents=True)
+    path.with_name("harness.log.1").write_text("old 1\nold 2\n")
+    path.write_text("new 1\nnew 2\n")
+    logs = (await operator.get("/agents/bob/logs.json?lines=3")).json()
+    assert logs["lines"] == ["old 2", "new 1", "new 2"]
+    page = await operator.get("/agents/bob/logs")
+    assert page.status_code == 200 and "harness.log" in page.text

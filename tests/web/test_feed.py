@@ -1,0 +1,65 @@
+"""The live feed's resume contract: after a cursor, exactly the updates after it, or a reload."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from hyperhive.web.feed import Behind, Cursor, Filter, LiveFeed, Update
+
+
+def test_since_gives_exactly_the_updates_after_the_cursor() -> None:
+    feed = LiveFeed()
+    for i in range(5):
+        feed.publish("status", {"i": i})
+    cursor = Cursor(feed.epoch, 2)
+    assert [u.data["i"] for u in feed.since(cursor)] == [2, 3, 4]
+    assert feed.since(feed.cursor()) == []
+
+
+def test_a_cursor_older_than_the_ring_must_reload() -> None:
+    feed = LiveFeed(ring_size=3)
+    for i in range(6):
+        feed.publish("status", {"i": i})
+    assert [u.seq for u in feed.since(Cursor(feed.epoch, 3))] == [4, 5, 6]  # the oldest kept is 4: fine
+    with pytest.raises(Behind):
+        feed.since(Cursor(feed.epoch, 2))
+
+
+def test_a_cursor_from_another_daemon_run_must_reload() -> None:
+    feed = LiveFeed()
+    feed.publish("status", {})
+    with pytest.raises(Behind):
+        feed.since(Cursor("0ther", 1))
+    with pytest.raises(Behind):
+        feed.since(Cursor(feed.epoch, 99))  # from the future: an earlier run that got further
+
+
+def test_cursor_text_round_trips_and_rejects_junk() -> None:
+    assert Cursor.parse(str(Cursor("ab12", 7))) == Cursor("ab12", 7)
+    for junk in ("", "7", "ab.", "ab.x"):
+        with pytest.raises(ValueError):
+            Cursor.parse(junk)
+
+
+def test_filter_by_topic_and_agent() -> None:
+    wanted = Filter(frozenset({"turn", "status"}), "bob")
+    assert wanted.wants(Update(1, "turn", {}, ("bob",)))
+    assert not wanted.wants(Update(2, "turn", {}, ("amy",)))
+    assert wanted.wants(Update(3, "status", {}))  # concerns everyone
+    assert not wanted.wants(Update(4, "message", {}, ("bob",)))
+
+
+async def test_wait_wakes_every_waiter_on_publish_and_ends_on_close() -> None:
+    feed = LiveFeed()
+    start = feed.cursor()
+    waiters = [asyncio.create_task(feed.wait(start)) for _ in range(3)]
+    await asyncio.sleep(0)
+    feed.publish("status", {"x": 1})
+    results = await asyncio.gather(*waiters)
+    assert all([u.data for u in r] == [{"x": 1}] for r in results)
+    closing = asyncio.create_task(feed.wait(feed.cursor()))
+    await asyncio.sleep(0)
+    feed.close()
+    assert await closing == []
