@@ -144,10 +144,11 @@ def test_a_symlinked_repo_is_refused(state: Path, short_tmp: Path) -> None:
     """The manager must not point hive-c0re at another agent's repo (or anything else) by a symlink."""
     bob = ProposedRepo(state, "bob")
     bob.seed()
-    (state / "agents" / "alice").symlink_to(state / "agents" / "bob")
+    (state / "configs").mkdir(exist_ok=True)
+    (state / "configs" / "alice").symlink_to(state / "configs" / "bob")
     with pytest.raises(UnsafeRepo) as caught:
         ProposedRepo(state, "alice").resolve_commit("abcdef0")
-    assert str(caught.value) == f"{str(state / 'agents' / 'alice')!r} is a symlink; refused"
+    assert str(caught.value) == f"{str(state / 'configs' / 'alice')!r} is a symlink; refused"
 
 
 def test_a_gitdir_file_is_refused(proposed: ProposedRepo, state: Path) -> None:

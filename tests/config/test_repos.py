@@ -33,7 +33,7 @@ WHERE = "the proposed config repo of 'alice'"
 
 
 def test_paths(state: Path) -> None:
-    assert proposed_repo_path(state, "alice") == state / "agents" / "alice" / "config"
+    assert proposed_repo_path(state, "alice") == state / "configs" / "alice"
     assert applied_repo_path(state, "alice") == state / "applied" / "alice"
     for bad in ("..", "../x", "a/b", "", "Alice", "all", "x-"):
         with pytest.raises(InvalidName):

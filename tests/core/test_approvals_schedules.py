@@ -12,6 +12,7 @@ import pytest
 from hyperhive.client import AsyncSocketClient, RequestFailed, SocketClient
 from hyperhive.core.hive import Hive
 from hyperhive.core.schedules import next_slot
+from hyperhive.protocol import parse_rfc3339
 from hyperhive.store import AgentRecord
 from tests.support.hive import AgentConn, HiveProcess
 
@@ -141,7 +142,10 @@ def test_recurring_schedule_fires_once_after_downtime(hive_proc: HiveProcess) ->
     time.sleep(3.5)  # three or four intervals pass with no daemon
     hive_proc.start()
     with AgentConn(hive_proc.agent_socket("alice")) as alice:
-        caught_up = alice.request("recv", wait_seconds=5, max=10, ack=True)["messages"]
-        assert [m["body"] for m in caught_up] == ["every second"]
+        got = alice.request("recv", wait_seconds=5, max=10, ack=True)["messages"]
+        # Three or four slots were missed; a burst would land within milliseconds. One firing catches up,
+        # the next comes on the grid (a slow machine may already show it, a second later).
+        first = parse_rfc3339(got[0]["sent_at"])
+        assert [m for m in got if parse_rfc3339(m["sent_at"]) - first < 0.5] == got[:1]
         schedule = hive_proc.host.request("schedules")["schedules"][0]
-        assert schedule["fire_count"] == 2
+        assert schedule["fire_count"] in (2, 3)

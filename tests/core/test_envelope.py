@@ -73,6 +73,7 @@ def test_every_host_verb_is_covered() -> None:
     covered |= {"show_approval", "approve", "deny", "update_schedule", "set_schedule_paused", "cancel_schedule",
                 "fire_schedule"}  # test_approvals_schedules.py
     covered |= {"spawn", "start", "stop", "restart", "kill", "rebuild", "destroy", "revive"}  # test_lifecycle.py
+    covered |= {"rollback"}  # tests/e2e/test_manager.py
     declared = {model.model_fields["cmd"].annotation.__args__[0] for model in HOST_VERBS}
     assert declared | {"subscribe_agent_status"} == covered
 

@@ -21,7 +21,7 @@ from hyperhive.core.settings import HiveSettings, load_settings
 
 def settings_for(root: Path, **overrides: str) -> HiveSettings:
     values = {"state_dir": str(root / "state"), "runtime_dir": str(root / "run"), "runtime": "process",
-              "dashboard": "127.0.0.1:0", **overrides}
+              "dashboard": "127.0.0.1:0", "manager": "off", **overrides}
     return load_settings(values, environ={})
 
 
@@ -67,7 +67,7 @@ class HiveProcess:
         self.log_path = root / "hive-c0re.log"
         self.env = {**os.environ, "HYPERHIVE_STATE_DIR": str(self.settings.state_dir),
                     "HYPERHIVE_RUNTIME_DIR": str(self.settings.runtime_dir), "HYPERHIVE_RUNTIME": "process",
-                    "HYPERHIVE_DASHBOARD": "127.0.0.1:0", **(env or {})}
+                    "HYPERHIVE_DASHBOARD": "127.0.0.1:0", "HYPERHIVE_MANAGER": "off", **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_level = "DEBUG"
 

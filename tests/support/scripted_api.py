@@ -102,6 +102,7 @@ def _text_of(content: Any) -> str:
 
 
 Matcher = str | Callable[[ApiRequest], bool]
+ReplyFn = Callable[["ApiRequest"], Reply]
 
 
 def after_tool(name: str) -> Callable[[ApiRequest], bool]:
@@ -112,7 +113,7 @@ def after_tool(name: str) -> Callable[[ApiRequest], bool]:
 @dataclass
 class _Rule:
     matcher: Matcher
-    replies: list[Reply]
+    replies: list[Reply | ReplyFn]
     repeat: bool
 
     def matches(self, req: ApiRequest) -> bool:
@@ -120,7 +121,7 @@ class _Rule:
             return not req.tool_results and self.matcher in req.last_user_text
         return self.matcher(req)
 
-    def take(self) -> Reply:
+    def take(self) -> Reply | ReplyFn:
         # The last reply sticks when `repeat`; otherwise the rule is used up after its replies.
         return self.replies[0] if len(self.replies) == 1 and self.repeat else self.replies.pop(0)
 
@@ -190,7 +191,7 @@ class ScriptedApi:
 
     # --- scripting -------------------------------------------------------------------------------------
 
-    def on(self, when: Matcher, *replies: Reply, repeat: bool = True) -> None:
+    def on(self, when: Matcher, *replies: Reply | ReplyFn, repeat: bool = True) -> None:
         """Answer requests that match `when` with `replies`, in order. A str matches a substring of the last
         user message's text (and never a tool-result message); a callable gets the ApiRequest."""
         with self._cond:
@@ -245,11 +246,14 @@ class ScriptedApi:
 
     def _choose(self, req: ApiRequest) -> Reply:
         with self._cond:
+            reply: Reply | ReplyFn
             if self._state.scripted:
                 reply = self._state.scripted.pop(0)
             else:
                 rule = next((r for r in self._state.rules if r.replies and r.matches(req)), None)
                 reply = rule.take() if rule else self.default
+            if callable(reply):  # a reply made from the request (e.g. naming a sha a tool just printed)
+                reply = reply(req)
             if reply.hold is not None:
                 self._state.holds.append(reply.hold)
             return reply

@@ -9,7 +9,7 @@ from typing import Any
 from hyperhive.config import DEFAULT_MODEL, AgentConfig
 
 from .claude_driver import BrainConfig
-from .prompts import system_prompt
+from .prompts import MANAGER_GUIDE, system_prompt
 from .tools import SERVER_NAME
 
 # Claude Code's own tools an agent may use without asking: it works inside its sandbox, on its home.
@@ -30,7 +30,8 @@ def brain_for(name: str, config: AgentConfig | None, socket: Path, description: 
                 allowed.append(f"mcp__{server_name}" if tool == "*" else f"mcp__{server_name}__{tool}")
     return BrainConfig(
         model=config.model if config is not None else DEFAULT_MODEL,
-        system_prompt=system_prompt(name, config.description if config is not None else description),
+        system_prompt=system_prompt(name, config.description if config is not None else description,
+                                    MANAGER_GUIDE if config is not None and config.role == "manager" else ""),
         allowed_tools=allowed,
         mcp_servers=servers,
         hyperhive_mcp_command=mcp_command(socket),

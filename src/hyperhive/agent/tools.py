@@ -157,11 +157,80 @@ class HiveTools:
         return f"schedule #{s['id']} fired ({s['fire_count']} times so far)"
 
 
+class ManagerTools:
+    """hm1nd's extra tools (its socket is manager.sock, which takes them)."""
+
+    def __init__(self, tools: HiveTools) -> None:
+        self.call = tools.call
+        for tool in (self.request_init_config, self.request_apply_commit, self.request_spawn, self.start,
+                     self.stop, self.restart, self.update, self.list_agents, self.pending_approvals, self.rollback):
+            tools.server.add_tool(_hive_errors_as_tool_errors(tool), structured_output=False)
+
+    async def request_init_config(self, name: str, description: str = "") -> str:
+        """Ask the operator to create a new agent: once approved its config repo is seeded from the template
+        under $HIVE_CONFIGS_DIR/<name>/ and you get a config_ready event."""
+        a = (await self.call("request_init_config", name=name, description=description))["approval"]
+        return f"approval #{a['id']} ({a['status']}): init_config for {name}"
+
+    async def request_apply_commit(self, agent: str, commit_ref: str, description: str = "") -> str:
+        """Ask the operator to deploy a commit of the agent's config repo. commit_ref: the commit's sha
+        (`git rev-parse HEAD` in $HIVE_CONFIGS_DIR/<agent>), not a branch name. description: why."""
+        a = (await self.call("request_apply_commit", agent=agent, commit_ref=commit_ref,
+                             description=description))["approval"]
+        if a["status"] == "failed":
+            return f"refused (approval #{a['id']} failed): {a['note']}"
+        return f"approval #{a['id']} is pending the operator's decision; the outcome will arrive in your inbox"
+
+    async def request_spawn(self, name: str, description: str = "") -> str:
+        """Ask the operator for a new agent straight from the template (started once approved)."""
+        a = (await self.call("request_spawn", name=name, description=description))["approval"]
+        return f"approval #{a['id']} ({a['status']}): spawn {name}"
+
+    async def _manage(self, name: str, action: str) -> str:
+        rows = (await self.call("manage_agent", name=name, action=action))["agent_statuses"]
+        return f"{name}: {rows[0]['state'] if rows else 'gone'}"
+
+    async def start(self, name: str) -> str:
+        """Start another agent."""
+        return await self._manage(name, "start")
+
+    async def stop(self, name: str) -> str:
+        """Stop another agent (its running turn may finish)."""
+        return await self._manage(name, "stop")
+
+    async def restart(self, name: str) -> str:
+        """Restart another agent."""
+        return await self._manage(name, "restart")
+
+    async def update(self, name: str) -> str:
+        """Restart another agent on its deployed config, read afresh."""
+        return await self._manage(name, "update")
+
+    async def list_agents(self) -> str:
+        """Every agent with its state, model, deployed sha and status."""
+        rows = (await self.call("list_agents"))["agent_statuses"]
+        return "\n".join(f"{r['name']} ({r['kind']}) {r['state']} model={r['active_model']} "
+                         f"sha={r['deployed_sha']} unread={r['unread']} status={r['status_text'] or '-'}"
+                         for r in rows) or "no agents"
+
+    async def pending_approvals(self) -> str:
+        """Approvals waiting for the operator."""
+        found = (await self.call("pending_approvals"))["approvals"]
+        return "\n".join(f"#{a['id']} {a['kind']} {a['agent']}: {a['description']}" for a in found) or "none pending"
+
+    async def rollback(self, agent: str) -> str:
+        """Propose the revert of the agent's last deploy (a commit in its repo, then an approval)."""
+        a = (await self.call("rollback", agent=agent))["approval"]
+        return f"approval #{a['id']} ({a['status']}): roll back {agent}"
+
+
 async def serve_stdio(socket_path: Path) -> None:
     tools = HiveTools(socket_path)
     try:
         await tools.client.connect()
-        await tools.client.request("hello", role="mcp")
+        me = await tools.client.request("hello", role="mcp")
+        if me.get("manager"):
+            ManagerTools(tools)
     except HiveError:
         pass  # a tool call will say what is wrong; an MCP server that does not start says nothing useful
     await tools.server.run_stdio_async()

@@ -109,11 +109,17 @@ class Broker:
 
     def resolve_recipients(self, sender: str, to: str) -> list[str]:
         if to == BROADCAST:
+            refusal = self.policy.refusal(sender, BROADCAST)
+            if refusal:
+                raise HiveError(ErrorCode.NOT_ALLOWED, refusal)
             targets = [name for name in self.directory.agent_names() if name != sender]
             if not targets:
                 raise HiveError(ErrorCode.NOT_FOUND, "a broadcast needs at least one other agent in the hive")
             return targets
         recipient = MANAGER_NAME if to == MANAGER_ALIAS else to
+        if recipient == sender:  # a loop waiting to happen: each turn would wake the next
+            raise HiveError(ErrorCode.BAD_REQUEST, f"{sender} cannot send to itself: use request_next_turn "
+                                                   "or remind")
         if recipient != OPERATOR:
             if not is_agent_name(recipient):
                 raise HiveError(

@@ -312,12 +312,13 @@ def approve(ctl: Ctl, approval_id: int) -> None:
 
 @main.command()
 @click.argument("approval_id", type=int)
-@click.argument("note", nargs=-1)
+@click.argument("words", nargs=-1)
+@click.option("--note", default=None, help="Why: sent to the requester.")
 @pass_ctl
 @command
-def deny(ctl: Ctl, approval_id: int, note: tuple[str, ...]) -> None:
+def deny(ctl: Ctl, approval_id: int, words: tuple[str, ...], note: str | None) -> None:
     """Deny a pending request, with an optional note for the requester."""
-    a = ctl.call("deny", id=approval_id, note=" ".join(note) or None)["approvals"][0]
+    a = ctl.call("deny", id=approval_id, note=note or " ".join(words) or None)["approvals"][0]
     click.echo(f"denied #{a['id']} ({a['kind']} for {a['agent']})") if not ctl.as_json else emit_json(a)
 
 
@@ -377,6 +378,16 @@ def dashboard_url(ctl: Ctl) -> None:
     """The dashboard's login URL (it carries the secret token: keep it to yourself)."""
     url = ctl.call("dashboard_url")["url"]
     click.echo(url) if not ctl.as_json else emit_json({"url": url})
+
+
+@main.command()
+@click.argument("name")
+@pass_ctl
+@command
+def rollback(ctl: Ctl, name: str) -> None:
+    """Propose the revert of NAME's last deploy as an approval (approve it like any change)."""
+    a = ctl.call("rollback", name=name)["approvals"][0]
+    click.echo(f"approval #{a['id']} ({a['status']}): roll back {name}") if not ctl.as_json else emit_json(a)
 
 
 def _control_command(name: str, cmd: str, done: str, help_text: str) -> None:

@@ -1,6 +1,6 @@
 """Where an agent's config repos live, built so that no name can lead outside the state dir.
 
-    <state>/agents/<name>/config/   proposed repo: a normal repo with a worktree, manager-writable
+    <state>/configs/<name>/         proposed repo: a normal repo with a worktree, manager-writable
     <state>/applied/<name>/         applied repo: bare, written only by hive-c0re
 
 DESIGN.md places the applied repo at `agents/<name>/applied/`; it lives apart from `agents/` instead, so
@@ -30,7 +30,7 @@ def safe_join(root: Path, *parts: str) -> Path:
 
 
 def proposed_repo_path(state_dir: Path, name: str) -> Path:
-    return safe_join(state_dir, "agents", check_agent_name(name), "config")
+    return safe_join(state_dir, "configs", check_agent_name(name))
 
 
 def applied_repo_path(state_dir: Path, name: str) -> Path:

@@ -1,4 +1,4 @@
-"""The proposed config repo of an agent: `<state>/agents/<name>/config/`, a normal repo with a worktree that
+"""The proposed config repo of an agent: `<state>/configs/<name>/`, a normal repo with a worktree that
 the manager edits and commits in. The daemon only seeds it and reads from it (plus the rollback helper's
 one commit); it never checks files out there, and treats its `.git/config` as untrusted (see _git)."""
 
@@ -26,7 +26,7 @@ _RISKY_CONFIG = re.compile(r"^(include\.|includeif\.|extensions\.|core\.partialc
 
 
 class ProposedRepo:
-    """`<state>/agents/<name>/config/`; the name is validated before it reaches a path."""
+    """`<state>/configs/<name>/`; the name is validated before it reaches a path."""
 
     def __init__(self, state_dir: Path, name: str) -> None:
         self.name = check_agent_name(name)

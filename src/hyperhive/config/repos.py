@@ -1,5 +1,5 @@
 """The two config repos of an agent, in one import: the proposed repo the manager edits
-(`<state>/agents/<name>/config/`) and the applied repo only hive-c0re writes (`<state>/applied/<name>/`).
+(`<state>/configs/<name>/`) and the applied repo only hive-c0re writes (`<state>/applied/<name>/`).
 The mechanics live in proposed.py, applied.py and rollback.py; the git CLI runs through _git.py."""
 
 from __future__ import annotations

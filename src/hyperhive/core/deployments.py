@@ -32,6 +32,7 @@ from hyperhive.config import (
     load_host_policy,
     manager_template,
     render_template,
+    revert_commit_in_proposed,
 )
 from hyperhive.protocol import MANAGER_NAME, OPERATOR, ErrorCode, HiveError
 from hyperhive.store import AgentRecord, ApprovalRecord
@@ -51,9 +52,31 @@ class Deployments:
     def __init__(self, hive: Hive) -> None:
         self.hive = hive
         self._candidate: dict[str, AgentConfig] = {}  # the config being deployed, until it is or fails
+        self._deployed: dict[str, AgentConfig] = {}  # what `main` of each applied repo holds
         hive.approvals.register("init_config", KindHandlers(approved=self._init_approved))
         hive.approvals.register("apply_commit", KindHandlers(approved=self._apply_approved))
         hive.approvals.register("spawn", KindHandlers(approved=self._spawn_approved))
+
+    async def load(self) -> None:
+        """Read every deployed config once at start (the recipient policy needs them synchronously)."""
+        for agent in self.hive.registry.all():
+            if agent.kind == "managed":
+                config = await asyncio.to_thread(self._read_deployed, agent.name)
+                if config is not None:
+                    self._deployed[agent.name] = config
+
+    def _read_deployed(self, name: str) -> AgentConfig | None:
+        try:
+            return self.applied(name).deployed_config()
+        except (ConfigError, RepoError):
+            log.exception("the deployed config of %s cannot be read", name)
+            return None
+
+    def deployed(self, name: str) -> AgentConfig | None:
+        return self._deployed.get(name)
+
+    def forget(self, name: str) -> None:
+        self._deployed.pop(name, None)
 
     def applied(self, name: str) -> AppliedRepo:
         return AppliedRepo(self.hive.settings.state_dir, name)
@@ -65,11 +88,13 @@ class Deployments:
         """What the agent runs on: the config being deployed, else the deployed one."""
         if name in self._candidate:
             return self._candidate[name]
-        applied = self.applied(name)
-        sha = await asyncio.to_thread(applied.deployed_sha)
-        if sha is None:
+        if name in self._deployed:
+            return self._deployed[name]
+        config = await asyncio.to_thread(self._read_deployed, name)
+        if config is None:
             raise HiveError(ErrorCode.CONFLICT, f"{name} has no deployed config yet: request_apply_commit first")
-        return await asyncio.to_thread(applied.read_config_at, sha)
+        self._deployed[name] = config
+        return config
 
     # --- requests (the manager's, or the operator's spawn) ----------------------------------------
     async def request_init_config(self, requested_by: str, name: str, description: str) -> ApprovalRecord:
@@ -110,6 +135,15 @@ class Deployments:
             return failed
         await self.hive.store.update_approval(record.id, payload={"diff": diff}, fetched_sha=full)
         return await self.hive.approvals.track(record.id)
+
+    async def rollback(self, requested_by: str, name: str) -> ApprovalRecord:
+        """The revert of the last deploy, committed in the proposed repo, as an apply_commit approval."""
+        try:
+            sha = await asyncio.to_thread(revert_commit_in_proposed, self.applied(name), self.proposed(name))
+        except RepoError as exc:
+            raise HiveError(ErrorCode.CONFLICT, str(exc)) from None
+        return await self.request_apply_commit(requested_by, name, sha, f"roll back {name} to its previous config "
+                                               "(the worktree still shows the old files: git checkout -- .)")
 
     def _fetch_and_check(self, name: str, sha: str, approval_id: int) -> tuple[str, str]:
         applied = self.applied(name)
@@ -200,6 +234,7 @@ class Deployments:
             return "failed", note
         self._candidate.pop(name, None)
         await asyncio.to_thread(applied.mark_deployed, approval_id)
+        self._deployed[name] = config
         await self.hive.registry.update(name, deployed_sha=sha, description=config.description,
                                         parent=config.parent)
         await self.hive.notify("rebuilt", name, {"sha": sha, "approval_id": approval_id},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -9,7 +10,7 @@ from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
 from hyperhive.broker import Broker
-from hyperhive.protocol import MANAGER_NAME, OPERATOR, SYSTEM_SENDER, StatusRow
+from hyperhive.protocol import MANAGER_NAME, OPERATOR, SYSTEM_SENDER, HiveError, StatusRow
 from hyperhive.store import EventRecord, MessageRecord, Store
 from hyperhive.store.sqlite import SQLiteStore
 
@@ -20,6 +21,7 @@ from .deployments import Deployments
 from .events import EventLog
 from .host_server import HostServer
 from .questions import Questions
+from .recipients import ConfigRecipients
 from .registry import AgentRegistry
 from .reminders import Reminders
 from .schedules import Schedules
@@ -47,9 +49,11 @@ class Hive:
         self.schedules = Schedules(self)  # registers its approval kind
         self.deployments = Deployments(self)  # registers init_config, apply_commit, spawn
         self.supervisor = Supervisor(self)
+        self.broker.policy = ConfigRecipients(self)
         self.agent_sockets = AgentSockets(self)
         self.host_server = HostServer(self)
         self.dashboard: DashboardServer | None = None
+        self._bootstrap: asyncio.Task[None] | None = None
         self._stack = AsyncExitStack()
         self.broker.on_messages(self._messages_sent)
         self.broker.on_ack(self._messages_acked)
@@ -67,6 +71,7 @@ class Hive:
         self._stack.push_async_callback(self.store.close)
         await self.registry.load()
         self._stack.callback(self.registry.close)
+        await self.deployments.load()
         await self.reminders.start()  # what fell due while the daemon was down is delivered now, once
         self._stack.push_async_callback(self.reminders.close)
         await self.questions.start()
@@ -75,6 +80,9 @@ class Hive:
         self._stack.push_async_callback(self.schedules.close)
         await self.supervisor.start()  # re-adopt agents an earlier daemon started
         self._stack.push_async_callback(self.supervisor.close)
+        if self.settings.manager == "on" and self.registry.get(MANAGER_NAME) is None:
+            self._bootstrap = asyncio.create_task(self._bootstrap_manager())
+            self._stack.callback(self._bootstrap.cancel)
         await self.approvals.start()  # approved work the last daemon did not finish resumes now
         self._stack.push_async_callback(self.approvals.close)
         await self.agent_sockets.open_all()
@@ -89,6 +97,14 @@ class Hive:
             self._stack.push_async_callback(self.dashboard.close)
             log.info("dashboard: %s", self.dashboard.url)
         log.info("hive-c0re ready: %s, %d agents", self.settings.host_socket, len(self.registry.all()))
+
+    async def _bootstrap_manager(self) -> None:
+        """hm1nd from its built-in config on first start: the one agent whose creation needs no approval."""
+        try:
+            await self.deployments.spawn_now(MANAGER_NAME, "", None)
+            log.info("hm1nd, the manager, is running")
+        except HiveError as exc:
+            log.error("hm1nd could not be started: %s", exc.message)
 
     async def stop(self) -> None:
         await self._stack.aclose()

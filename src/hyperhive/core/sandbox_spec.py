@@ -24,6 +24,8 @@ from .logs import agent_log_path
 from .settings import HiveSettings
 
 AGENT_TOML = "agent.toml"
+MANAGER_CONFIGS = "/hive/configs"
+MANAGER_APPLIED = "/hive/applied"
 # What the brain may inherit from the daemon's environment: the API's address and key, the CLI's switches.
 PASSTHROUGH_PREFIXES = ("ANTHROPIC_", "CLAUDE_CODE_", "DISABLE_", "CLAUDE_", "HYPERHIVE_TURN_TIMEOUT",
                         "HYPERHIVE_RATE_LIMIT_BACKOFF")
@@ -66,13 +68,30 @@ def harness_spec(settings: HiveSettings, runtime: Runtime, config: AgentConfig, 
     if api_socket:
         ro.append(Path(api_socket).parent)
     limits = effective_limits(config, policy)
-    mounts = tuple(Mount(resolve_bind_source(m, policy, protected), m.target, m.mode == "rw")
+    mounts = tuple(Mount(resolve_bind_source(m, policy, protected, agent=name), m.target, m.mode == "rw")
                    for m in config.bind_mounts)
+    if name == MANAGER_NAME:
+        extra, manager_env = manager_mounts(settings, isolated=view.home != str(state))
+        mounts += extra
+        env |= manager_env
     return SandboxSpec(
         name=name, argv=tuple(argv), state_dir=state, socket_dir=sockets,
         log_path=agent_log_path(settings.state_dir, name), env=env, ro_paths=_dedupe(ro), mounts=mounts,
         limits=Limits(memory_mb=limits.memory_mb, cpu_percent=limits.cpu_percent, pids=limits.pids),
         network=effective_network(config, policy))
+
+
+def manager_mounts(settings: HiveSettings, isolated: bool) -> tuple[tuple[Mount, ...], dict[str, str]]:
+    """hm1nd sees every agent's proposed repo read-write and the applied repos read-only (new agents'
+    repos appear inside the bound dirs as they are made); the paths reach its tools as HIVE_CONFIGS_DIR
+    and HIVE_APPLIED_DIR."""
+    configs, applied = settings.state_dir / "configs", settings.state_dir / "applied"
+    configs.mkdir(parents=True, exist_ok=True)
+    applied.mkdir(parents=True, exist_ok=True)
+    if not isolated:
+        return (), {"HIVE_CONFIGS_DIR": str(configs), "HIVE_APPLIED_DIR": str(applied)}
+    mounts = (Mount(configs, MANAGER_CONFIGS, True), Mount(applied, MANAGER_APPLIED, False))
+    return mounts, {"HIVE_CONFIGS_DIR": MANAGER_CONFIGS, "HIVE_APPLIED_DIR": MANAGER_APPLIED}
 
 
 def _package_root() -> Path:

@@ -82,7 +82,9 @@ class Schedules:
             raise HiveError(ErrorCode.BAD_REQUEST, f"interval_seconds must be at least {MIN_INTERVAL_SECONDS:g}")
         resolved: list[str] = []
         for target in targets:
-            for name in self.hive.broker.resolve_recipients(sender, target):  # the sender's allowed recipients
+            # A schedule for yourself is a recurring reminder: always allowed (a send to yourself is not).
+            names = [target] if target == sender else self.hive.broker.resolve_recipients(sender, target)
+            for name in names:
                 if name not in resolved:
                     resolved.append(name)
         if not resolved:

@@ -42,6 +42,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("runtime", "HYPERHIVE_RUNTIME",
             "Sandbox backend for managed agents: bwrap (default) or process (no isolation).",
             lambda system: "bwrap"),
+    Setting("manager", "HYPERHIVE_MANAGER",
+            "on: create hm1nd, the manager agent, from its built-in config on first start; off: no manager.",
+            lambda system: "on"),
     Setting("claude_bin", "HYPERHIVE_CLAUDE",
             "Path of the Claude Code CLI the harness runs (default: the one scripts/setup installs, else PATH).",
             lambda system: ""),
@@ -56,6 +59,7 @@ class HiveSettings:
     dashboard: str
     runtime: str
     claude_bin: str
+    manager: str = "on"
 
     @property
     def host_socket(self) -> Path:
@@ -88,4 +92,5 @@ def load_settings(
         dashboard=values["dashboard"],
         runtime=values["runtime"],
         claude_bin=values["claude_bin"],
+        manager=values["manager"],
     )

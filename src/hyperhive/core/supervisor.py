@@ -145,6 +145,7 @@ class Supervisor:
             if purge:
                 await asyncio.to_thread(self._purge_files, name)
                 await self.hive.registry.remove(name)
+                self.hive.deployments.forget(name)
             else:
                 await self.hive.registry.update(name, lifecycle="destroyed")
                 self.hive.registry.set_lifecycle(name, "destroyed")
@@ -300,8 +301,8 @@ class Supervisor:
 
     def _purge_files(self, name: str) -> None:
         settings = self.hive.settings
-        for path in (settings.state_dir / "agents" / name, settings.state_dir / "applied" / name,
-                     agent_log_dir(settings.state_dir, name)):
+        for path in (settings.state_dir / "agents" / name, settings.state_dir / "configs" / name,
+                     settings.state_dir / "applied" / name, agent_log_dir(settings.state_dir, name)):
             with contextlib.suppress(FileNotFoundError):
                 shutil.rmtree(path)
 

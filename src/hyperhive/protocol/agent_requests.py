@@ -207,10 +207,66 @@ class WatchInbox(AgentRequest):
     cmd: Literal["watch_inbox"]
 
 
+# --- the manager's verbs (manager.sock only) --------------------------------------------------------
+class RequestInitConfig(AgentRequest):
+    """Ask the operator to create a new agent's config repo (seeded from the template)."""
+
+    cmd: Literal["request_init_config"]
+    name: AgentName
+    description: str = Field(default="", max_length=500)
+
+
+class RequestApplyCommit(AgentRequest):
+    """Ask the operator to deploy exactly this commit (7-40 hex digits) of the agent's proposed repo."""
+
+    cmd: Literal["request_apply_commit"]
+    agent: AgentName
+    commit_ref: str = Field(min_length=1, max_length=100)
+    description: str = Field(default="", max_length=2000)
+
+
+class RequestSpawn(AgentRequest):
+    """Ask the operator for a new agent straight from the template, started once approved."""
+
+    cmd: Literal["request_spawn"]
+    name: AgentName
+    description: str = Field(default="", max_length=500)
+
+
+class ManageAgent(AgentRequest):
+    """start / stop / restart / update (restart on the deployed config) another agent; no approval."""
+
+    cmd: Literal["manage_agent"]
+    name: AgentName
+    action: Literal["start", "stop", "restart", "update"]
+
+
+class ListAgentStatus(AgentRequest):
+    cmd: Literal["list_agents"]
+
+
+class PendingApprovals(AgentRequest):
+    cmd: Literal["pending_approvals"]
+    all: bool = False
+
+
+class Rollback(AgentRequest):
+    """Commit the revert of the agent's last deploy in its proposed repo and ask to apply it."""
+
+    cmd: Literal["rollback"]
+    agent: AgentName
+
+
+MANAGER_ONLY = frozenset({"request_init_config", "request_apply_commit", "request_spawn", "manage_agent",
+                          "list_agents", "pending_approvals", "rollback"})
+
+
 AnyAgentRequest = Annotated[
     Hello | Whoami | Heartbeat | Send | SendBatch | Recv | Ack | InboxStatus | SetStatus | RequestNextTurn
     | GetLogs | Report | HarnessState | ControlStream | Ask | Answer | Remind | GetLooseEnds | CancelLooseEnd
-    | RequestSchedulePrompt | ListSchedules | CancelSchedule | FireScheduleNow | WatchInbox,
+    | RequestSchedulePrompt | ListSchedules | CancelSchedule | FireScheduleNow | WatchInbox
+    | RequestInitConfig | RequestApplyCommit | RequestSpawn | ManageAgent | ListAgentStatus | PendingApprovals
+    | Rollback,
     Field(discriminator="cmd"),
 ]
 AGENT_REQUEST: TypeAdapter[AnyAgentRequest] = TypeAdapter(AnyAgentRequest)

@@ -295,6 +295,13 @@ class Spawn(HostRequest):
     config: str | None = Field(default=None, max_length=64 * 1024)
 
 
+class RollbackConfig(HostRequest):
+    """Propose the revert of the agent's last deploy as an approval."""
+
+    cmd: Literal["rollback"]
+    name: AgentName
+
+
 class DashboardUrl(HostRequest):
     """The dashboard's login URL, token included (host.sock is the operator's, so it may know it)."""
 
@@ -344,7 +351,8 @@ AnyHostRequest = Annotated[
     | Destroy
     | Revive
     | Spawn
-    | DashboardUrl,
+    | DashboardUrl
+    | RollbackConfig,
     Field(discriminator="cmd"),
 ]
 HOST_REQUEST: TypeAdapter[AnyHostRequest] = TypeAdapter(AnyHostRequest)

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from hyperhive.broker import Lease
-from hyperhive.protocol import SELF_SENDER, ok_response
+from hyperhive.protocol import MANAGER_NAME, SELF_SENDER, ErrorCode, HiveError, ok_response
 from hyperhive.protocol import agent_requests as rq
 from hyperhive.protocol.parsing import parse_request
 from hyperhive.store import NewEvent
@@ -61,11 +61,21 @@ class AgentSession:
             rq.ListSchedules: self.list_schedules,
             rq.CancelSchedule: self.cancel_schedule,
             rq.FireScheduleNow: self.fire_schedule_now,
+            rq.RequestInitConfig: self.request_init_config,
+            rq.RequestApplyCommit: self.request_apply_commit,
+            rq.RequestSpawn: self.request_spawn,
+            rq.ManageAgent: self.manage_agent,
+            rq.ListAgentStatus: self.list_agents,
+            rq.PendingApprovals: self.pending_approvals,
+            rq.Rollback: self.rollback,
         }
 
     async def handle(self, conn: Connection, obj: dict[str, Any]) -> dict[str, Any] | None:
         request = parse_request(rq.AGENT_REQUEST, obj)
         self.hive.registry.require(self.name)  # an unregistered agent's socket answers nothing else
+        if request.cmd in rq.MANAGER_ONLY and not self.manager:
+            raise HiveError(ErrorCode.NOT_ALLOWED, f"{request.cmd} is the manager's: only {MANAGER_NAME}'s "
+                                                   "manager.sock takes it")
         if isinstance(request, rq.ControlStream):
             await self.control_stream(conn, request)
             return None
@@ -238,6 +248,43 @@ class AgentSession:
             closed.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionError):
                 await closed
+
+    # --- the manager's ----------------------------------------------------------------------------
+    async def request_init_config(self, req: rq.RequestInitConfig) -> dict[str, Any]:
+        approval = await self.hive.deployments.request_init_config(self.name, req.name, req.description)
+        return {"approval": approval_view(approval)}
+
+    async def request_apply_commit(self, req: rq.RequestApplyCommit) -> dict[str, Any]:
+        approval = await self.hive.deployments.request_apply_commit(self.name, req.agent, req.commit_ref,
+                                                                    req.description)
+        return {"approval": approval_view(approval)}
+
+    async def request_spawn(self, req: rq.RequestSpawn) -> dict[str, Any]:
+        approval = await self.hive.deployments.request_spawn(self.name, req.name, req.description)
+        return {"approval": approval_view(approval)}
+
+    async def manage_agent(self, req: rq.ManageAgent) -> dict[str, Any]:
+        if req.name == self.name:
+            raise HiveError(ErrorCode.NOT_ALLOWED, f"{self.name} cannot {req.action} itself; ask the operator")
+        supervisor = self.hive.supervisor
+        if req.action == "start":
+            await supervisor.start_agent(req.name, why=f"{self.name} started it")
+        elif req.action == "stop":
+            await supervisor.stop_agent(req.name)
+        else:
+            await supervisor.restart_agent(req.name, why=f"{self.name} asked for an {req.action}")
+        row = await self.hive.status_row(req.name)
+        return {"agent_statuses": [row.model_dump(mode="json")] if row else []}
+
+    async def list_agents(self, req: rq.ListAgentStatus) -> dict[str, Any]:
+        return {"agent_statuses": [row.model_dump(mode="json") for row in await self.hive.status_rows()]}
+
+    async def pending_approvals(self, req: rq.PendingApprovals) -> dict[str, Any]:
+        found = await self.hive.store.list_approvals(None if req.all else "pending", limit=200)
+        return {"approvals": [approval_view(a) for a in found]}
+
+    async def rollback(self, req: rq.Rollback) -> dict[str, Any]:
+        return {"approval": approval_view(await self.hive.deployments.rollback(self.name, req.agent))}
 
     def _paused(self) -> bool:
         agent = self.hive.registry.get(self.name)

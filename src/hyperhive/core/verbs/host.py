@@ -260,6 +260,10 @@ async def dashboard_url(hive: Hive, req: rq.DashboardUrl) -> dict[str, Any]:
     return {"url": hive.dashboard.login_url}
 
 
+async def rollback(hive: Hive, req: rq.RollbackConfig) -> dict[str, Any]:
+    return {"approvals": [approval_view(await hive.deployments.rollback(OPERATOR, req.name))]}
+
+
 HOST_VERBS: dict[type[Any], Verb] = {
     rq.Ping: ping,
     rq.ListAgents: list_agents,
@@ -303,4 +307,5 @@ HOST_VERBS: dict[type[Any], Verb] = {
     rq.Revive: revive,
     rq.Spawn: spawn,
     rq.DashboardUrl: dashboard_url,
+    rq.RollbackConfig: rollback,
 }

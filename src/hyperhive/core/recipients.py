@@ -1,0 +1,27 @@
+"""allowed_recipients, enforced here on every send: the socket names the sender, so no agent can widen its
+own list from inside its sandbox (the original enforced it inside the sandbox, where the agent could)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hyperhive.protocol import BROADCAST
+
+if TYPE_CHECKING:
+    from .hive import Hive
+
+
+class ConfigRecipients:
+    """The broker's RecipientPolicy: a managed agent's deployed agent.toml decides. The operator, the hive's
+    own senders and peers (which have no agent.toml) may write to anyone."""
+
+    def __init__(self, hive: Hive) -> None:
+        self.hive = hive
+
+    def refusal(self, sender: str, recipient: str) -> str | None:
+        config = self.hive.deployments.deployed(sender)
+        if config is None or config.may_send_to(recipient):
+            return None
+        what = "broadcast" if recipient == BROADCAST else f"send to {recipient}"
+        return (f"{sender} may not {what}: {recipient!r} is not in its allowed_recipients (agent.toml); "
+                "ask the manager to add it")
