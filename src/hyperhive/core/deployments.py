@@ -217,9 +217,10 @@ class Deployments:
         config = await asyncio.to_thread(applied.read_config_at, sha)
         had_config = await asyncio.to_thread(applied.deployed_sha) is not None
         self._candidate[name] = config
+        launched = time.monotonic()
         try:
             await self.hive.supervisor.restart_agent(name, why=f"config {sha[:12]} deployed")
-            await self._confirm_running(name)
+            await self._confirm_running(name, launched)
         except HiveError as exc:
             self._candidate.pop(name, None)
             await asyncio.to_thread(applied.mark, TagKind.FAILED, approval_id)
@@ -241,12 +242,12 @@ class Deployments:
                                recipients=(MANAGER_NAME,))
         return "approved", f"deployed {sha[:12]}"
 
-    async def _confirm_running(self, name: str) -> None:
+    async def _confirm_running(self, name: str, launched: float) -> None:
         """Push-based: wait for the new harness to say hello (or the sandbox to die first)."""
         changes = self.hive.registry.changes.subscribe()
         try:
             async with asyncio.timeout(START_CONFIRM_SECONDS):
-                while not self.hive.registry.present(name):
+                while not self.hive.registry.connected_since(name, launched):
                     state = self.hive.registry.lifecycle(name)
                     if state not in ("starting", "running"):
                         raise HiveError(ErrorCode.CONFLICT, f"it {state} right after starting")

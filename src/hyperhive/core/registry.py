@@ -30,6 +30,7 @@ class AgentRegistry:
         self._lifecycle: dict[str, str] = {}  # managed agents: set by the supervisor
         self._presence_timers: dict[str, asyncio.TimerHandle] = {}
         self._heartbeats: dict[str, float] = {}  # monotonic time of the last explicit heartbeat
+        self._connected_at: dict[str, float] = {}  # monotonic time of the last presence connection
         self._activity: dict[str, tuple[str, str | None]] = {}  # harness-reported: (activity, detail)
 
     async def load(self) -> None:
@@ -108,6 +109,7 @@ class AgentRegistry:
 
     async def connected(self, name: str) -> None:
         self._connections[name] += 1
+        self._connected_at[name] = time.monotonic()
         await self.seen(name)
 
     async def disconnected(self, name: str) -> None:
@@ -139,6 +141,10 @@ class AgentRegistry:
             old.cancel()
         loop = asyncio.get_running_loop()
         self._presence_timers[name] = loop.call_later(PRESENCE_WINDOW_SECONDS + 0.01, self.changes.changed, name)
+
+    def connected_since(self, name: str, since: float) -> bool:
+        """A presence connection (harness or serve) made after `since` (monotonic) is still open."""
+        return self._connections[name] > 0 and self._connected_at.get(name, 0.0) > since
 
     def present(self, name: str) -> bool:
         """A live connection, or a heartbeat within the presence window."""
