@@ -29,14 +29,17 @@ stop_timeout_seconds = 10
 SEND = "mcp__hyperhive__send"
 
 
-@pytest.fixture(params=["process", "bwrap"])
+@pytest.fixture(params=["process", "bwrap", "bwrap-proxy"])
 def hive_with_api(request: pytest.FixtureRequest, short_tmp: Path, claude_bin: str) -> Iterator[
         tuple[HiveProcess, ScriptedApi, str]]:
-    runtime = request.param
+    """process: no sandbox, the API over TCP. bwrap: a private network, the API through a Unix socket the
+    test serves. bwrap-proxy: a private network, the API over TCP reached through hive-c0re's API proxy."""
+    runtime = request.param.split("-")[0]
+    own_socket = request.param == "bwrap"
     (short_tmp / "api").mkdir()
-    with ScriptedApi(unix_socket=short_tmp / "api" / "api.sock" if runtime == "bwrap" else None) as api:
+    with ScriptedApi(unix_socket=short_tmp / "api" / "api.sock" if own_socket else None) as api:
         env = {"HYPERHIVE_RUNTIME": runtime, "HYPERHIVE_CLAUDE": claude_bin, "CLAUDE_CODE_MAX_RETRIES": "0",
-               **(api.unix_env() if runtime == "bwrap" else api.env())}
+               **(api.unix_env() if own_socket else api.env())}
         (short_tmp / "hive").mkdir()
         hive = HiveProcess(short_tmp / "hive", env=env)
         hive.start()

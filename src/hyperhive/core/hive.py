@@ -15,6 +15,7 @@ from hyperhive.store import EventRecord, MessageRecord, Store
 from hyperhive.store.sqlite import SQLiteStore
 
 from .agent_sockets import AgentSockets
+from .api_proxy import ApiProxy
 from .approvals import Approvals
 from .controls import Controls
 from .deployments import Deployments
@@ -54,6 +55,7 @@ class Hive:
         self.host_server = HostServer(self)
         self.dashboard: DashboardServer | None = None
         self._bootstrap: asyncio.Task[None] | None = None
+        self.api_proxy: ApiProxy | None = None
         self._stack = AsyncExitStack()
         self.broker.on_messages(self._messages_sent)
         self.broker.on_ack(self._messages_acked)
@@ -89,6 +91,10 @@ class Hive:
         self._stack.push_async_callback(self.agent_sockets.close_all)
         await self.host_server.start()
         self._stack.push_async_callback(self.host_server.close)
+        if "ANTHROPIC_UNIX_SOCKET" not in os.environ:
+            self.api_proxy = ApiProxy(self.settings.runtime_dir, os.environ)
+            await self.api_proxy.start()
+            self._stack.push_async_callback(self.api_proxy.close)
         if self.settings.dashboard != "off":
             from hyperhive.web.server import DashboardServer  # the daemon extra; agents never import it
 

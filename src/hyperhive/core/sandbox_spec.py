@@ -48,7 +48,9 @@ def _pinned_cli() -> str | None:
 
 
 def harness_spec(settings: HiveSettings, runtime: Runtime, config: AgentConfig, policy: HostPolicy,
-                 environ: Mapping[str, str], protected: tuple[Path, ...] = ()) -> SandboxSpec:
+                 environ: Mapping[str, str], protected: tuple[Path, ...] = (),
+                 api_env: Mapping[str, str] | None = None) -> SandboxSpec:
+    """`api_env`: how a private-network agent reaches the Claude API (the hive's API proxy socket)."""
     name = config.name
     state = agent_state_dir(settings, name)
     sockets = settings.agent_socket_dir(name)
@@ -60,11 +62,14 @@ def harness_spec(settings: HiveSettings, runtime: Runtime, config: AgentConfig, 
     if cli is not None:
         argv += ["--claude", str(cli)]
     env = {key: value for key, value in environ.items() if key.startswith(PASSTHROUGH_PREFIXES)}
+    network = effective_network(config, policy)
+    if network == "private" and api_env:
+        env |= api_env
     env |= {"PATH": BASE_PATH, "LANG": environ.get("LANG", "C.UTF-8"), "HOME": view.home, **config.env}
     ro = [Path(sys.prefix), Path(sys.base_prefix), _package_root()]
     if cli is not None:
         ro.append(_cli_root(cli))
-    api_socket = environ.get("ANTHROPIC_UNIX_SOCKET")
+    api_socket = env.get("ANTHROPIC_UNIX_SOCKET")
     if api_socket:
         ro.append(Path(api_socket).parent)
     limits = effective_limits(config, policy)
@@ -78,7 +83,7 @@ def harness_spec(settings: HiveSettings, runtime: Runtime, config: AgentConfig, 
         name=name, argv=tuple(argv), state_dir=state, socket_dir=sockets,
         log_path=agent_log_path(settings.state_dir, name), env=env, ro_paths=_dedupe(ro), mounts=mounts,
         limits=Limits(memory_mb=limits.memory_mb, cpu_percent=limits.cpu_percent, pids=limits.pids),
-        network=effective_network(config, policy))
+        network=network)
 
 
 def manager_mounts(settings: HiveSettings, isolated: bool) -> tuple[tuple[Mount, ...], dict[str, str]]:

@@ -169,8 +169,10 @@ class Supervisor:
         state = agent_state_dir(self.hive.settings, name)
         resumed = (state / ".hive" / "session.json").exists()
         await asyncio.to_thread(self._prepare_files, config)
+        proxy = self.hive.api_proxy
         spec = harness_spec(self.hive.settings, self.runtime, config, policy, _environ(),
-                            protected=(self.hive.settings.state_dir, self.hive.settings.runtime_dir))
+                            protected=(self.hive.settings.state_dir, self.hive.settings.runtime_dir),
+                            api_env=proxy.agent_env() if proxy is not None else None)
         self.hive.registry.set_lifecycle(name, "starting")
         try:
             handle = await self.runtime.create(spec)
