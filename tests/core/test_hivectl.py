@@ -130,3 +130,18 @@ def test_approvals_and_schedules_from_the_shell(hive_proc: HiveProcess) -> None:
     assert hivectl(hive_proc, "pause-schedule", "2").stdout.strip() == "schedule #2 paused"
     assert "paused" in hivectl(hive_proc, "schedules").stdout.splitlines()[1]
     assert hivectl(hive_proc, "cancel-schedule", "2").stdout.strip() == "schedule #2 cancelled"
+
+
+def test_lifecycle_from_the_shell(hive_proc: HiveProcess) -> None:
+    empty = hivectl(hive_proc, "stop")
+    assert empty.returncode == 2 and "an empty scope is never 'everything'" in empty.stderr
+    assert hivectl(hive_proc, "spawn", "alice").stdout.strip() == "alice: running"
+    assert hivectl(hive_proc, "restart", "alice").stdout.strip() == "alice: running"
+    assert hivectl(hive_proc, "stop", "--all").stdout.strip() == "alice: stopped"
+    hivectl(hive_proc, "register-peer", "pat")
+    refused = hivectl(hive_proc, "kill", "pat")
+    assert refused.returncode == 5 and "the hive does not own its lifecycle" in refused.stderr
+    assert hivectl(hive_proc, "destroy", "alice", "--yes").stdout.strip() == "destroyed alice"
+    assert hivectl(hive_proc, "revive", "alice").stdout.strip() == "alice: running"
+    assert hivectl(hive_proc, "destroy", "alice", "--purge", "--yes").returncode == 0
+    assert "alice" not in hivectl(hive_proc, "list").stdout

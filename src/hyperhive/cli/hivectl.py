@@ -21,6 +21,7 @@ from hyperhive.core.settings import load_settings
 from hyperhive.protocol import EXIT_CODES, HiveError
 from hyperhive.protocol.wire import ErrorCode
 
+from . import _lifecycle
 from ._options import setting_options
 from ._output import age, emit_json, one_line, table
 
@@ -488,6 +489,8 @@ def raw(ctl: Ctl, request_json: str) -> None:
         raise HiveError(ErrorCode.BAD_REQUEST, 'give a JSON object with a "cmd"')
     emit_json(ctl.client.request(obj.pop("cmd"), **obj))
 
+
+_lifecycle.register(main, pass_ctl, command, fail)
 
 if __name__ == "__main__":
     main()
