@@ -127,6 +127,9 @@ def test_approvals_and_schedules_from_the_shell(hive_proc: HiveProcess) -> None:
     assert again.returncode == 6 and "already denied" in again.stderr
     made = hivectl(hive_proc, "schedule", "alice", "stretch", "--at", "+3600", "--every", "3600")
     assert made.returncode == 0 and made.stdout.startswith("schedule #2 next at ")
+    edited = hivectl(hive_proc, "edit-schedule", "2", "--body", "stretch more", "--every", "7200")
+    assert edited.returncode == 0 and edited.stdout.startswith("schedule #2 next at ")
+    assert "stretch more" in hivectl(hive_proc, "schedules").stdout
     assert hivectl(hive_proc, "pause-schedule", "2").stdout.strip() == "schedule #2 paused"
     assert "paused" in hivectl(hive_proc, "schedules").stdout.splitlines()[1]
     assert hivectl(hive_proc, "cancel-schedule", "2").stdout.strip() == "schedule #2 cancelled"

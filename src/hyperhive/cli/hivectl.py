@@ -356,6 +356,24 @@ def schedule(ctl: Ctl, targets: str, body: str, first: str, interval: float | No
     click.echo(f"schedule #{s['id']} next at {s['next_fire_at']}") if not ctl.as_json else emit_json(s)
 
 
+@main.command("edit-schedule")
+@click.argument("schedule_id", type=int)
+@click.option("--targets", default=None, help="Comma-separated agent names.")
+@click.option("--body", default=None)
+@click.option("--at", "next_at", default=None, help="Next firing: RFC 3339 time, or +SECONDS from now.")
+@click.option("--every", "interval", type=float, default=None, help="Repeat every SECONDS.")
+@click.option("--description", default=None)
+@pass_ctl
+@command
+def edit_schedule(ctl: Ctl, schedule_id: int, targets: str | None, body: str | None, next_at: str | None,
+                  interval: float | None, description: str | None) -> None:
+    """Change a schedule: its targets, body, next firing, interval or description."""
+    when: str | float | None = time.time() + float(next_at[1:]) if next_at and next_at.startswith("+") else next_at
+    s = ctl.call("update_schedule", id=schedule_id, targets=targets.split(",") if targets else None, body=body,
+                 next_fire_at=when, interval_seconds=interval, description=description)["schedule"]
+    click.echo(f"schedule #{s['id']} next at {s['next_fire_at']}") if not ctl.as_json else emit_json(s)
+
+
 def _schedule_command(name: str, cmd: str, done: str, help_text: str, **fixed: Any) -> None:
     @main.command(name, help=help_text)
     @click.argument("schedule_id", type=int)
