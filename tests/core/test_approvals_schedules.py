@@ -12,7 +12,6 @@ import pytest
 from hyperhive.client import AsyncSocketClient, RequestFailed, SocketClient
 from hyperhive.core.hive import Hive
 from hyperhive.core.schedules import next_slot
-from hyperhive.protocol import parse_rfc3339
 from hyperhive.store import AgentRecord
 from tests.support.hive import AgentConn, HiveProcess
 
@@ -133,19 +132,22 @@ async def test_agents_see_and_cancel_only_their_own_schedules(hive: Hive) -> Non
 
 def test_recurring_schedule_fires_once_after_downtime(hive_proc: HiveProcess) -> None:
     hive_proc.host.request("register_peer", name="alice")
+    created = {"first": time.time() + 0.2}
     hive_proc.host.request("create_schedule", targets=["alice"], body="every second",
-                           first_fire_at=time.time() + 0.2, interval_seconds=1.0)
+                           first_fire_at=created["first"], interval_seconds=1.0)
     with AgentConn(hive_proc.agent_socket("alice")) as alice:
         first = alice.request("recv", wait_seconds=5, ack=True)["messages"]
         assert [m["body"] for m in first] == ["every second"]
     hive_proc.kill9()
     time.sleep(3.5)  # three or four intervals pass with no daemon
+    restarted = time.time()
     hive_proc.start()
     with AgentConn(hive_proc.agent_socket("alice")) as alice:
         got = alice.request("recv", wait_seconds=5, max=10, ack=True)["messages"]
-        # Three or four slots were missed; a burst would land within milliseconds. One firing catches up,
-        # the next comes on the grid (a slow machine may already show it, a second later).
-        first = parse_rfc3339(got[0]["sent_at"])
-        assert [m for m in got if parse_rfc3339(m["sent_at"]) - first < 0.5] == got[:1]
-        schedule = hive_proc.host.request("schedules")["schedules"][0]
-        assert schedule["fire_count"] in (2, 3)
+        checked = time.time()
+        # One firing catches up for all the missed slots; after it, only slots on the grid
+        # (first_fire + k seconds) that passed since the restart may have fired too. A firing per missed
+        # slot would be three or four more.
+        on_grid = sum(1 for k in range(100) if restarted <= created["first"] + k <= checked)
+        assert 1 <= len(got) <= 1 + on_grid
+        assert all(m["body"] == "every second" for m in got)

@@ -139,7 +139,9 @@ def test_nothing_else_of_the_host_is_visible(probe: dict[str, Any]) -> None:
 
 
 def test_tmp_is_private_and_writable(probe: dict[str, Any]) -> None:
-    assert probe["tmp"] == []
+    # Read-only paths that live under the host's /tmp (a checkout in /tmp) show as their mount points only.
+    mount_points = {p.parts[2] for p in python_paths() if p.is_relative_to("/tmp") and len(p.parts) > 2}
+    assert set(probe["tmp"]) <= mount_points
     assert probe["write_tmp"] == "ok"
     assert not Path("/tmp/hh-probe").exists()
 

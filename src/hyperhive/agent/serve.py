@@ -26,6 +26,7 @@ class PeerServe:
         self.heartbeat_seconds = heartbeat_seconds
         self.on_mail = on_mail
         self.presence = HiveLink(socket, role="serve")
+        self._told: int = -1  # the newest message id the hook ran for; -1: none yet
 
     async def run(self) -> None:
         me = await self.presence.call("whoami")
@@ -51,7 +52,8 @@ class PeerServe:
             try:
                 async for line in stream(self.socket, "watch_inbox"):
                     delay = 0.05
-                    if line.get("newest"):
+                    newest = line.get("newest")
+                    if newest and newest["id"] > self._told:
                         await self._notify(line)
             except Unreachable:
                 await asyncio.sleep(delay)
@@ -60,7 +62,9 @@ class PeerServe:
                     await self.presence.call("heartbeat")
 
     async def _notify(self, line: dict[str, Any]) -> None:
+        """Once per new message, also for one that came while the stream was down (seen on reconnect)."""
         newest = line["newest"]
+        self._told = int(newest["id"])
         log.info("new mail #%s from %s (%s unread)", newest["id"], newest["sender"], line["unread"])
         if not self.on_mail:
             return

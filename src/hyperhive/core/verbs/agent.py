@@ -232,7 +232,7 @@ class AgentSession:
         closed = asyncio.ensure_future(conn.reader.read())
         try:
             arrived = self.hive.broker.inboxes.arrival(self.name)
-            await conn.send(ok_response(req.req_id, unread=await self.hive.store.count_unacked(self.name)))
+            await conn.send(await self._inbox_line(req))  # the newest unread too: it may have come meanwhile
             while True:
                 waiter = asyncio.ensure_future(arrived.wait())
                 await asyncio.wait({waiter, closed}, return_when=asyncio.FIRST_COMPLETED)
@@ -240,14 +240,17 @@ class AgentSession:
                     waiter.cancel()
                     return
                 arrived = self.hive.broker.inboxes.arrival(self.name)  # before reading: no arrival slips by
-                newest = await self.hive.store.inbox_messages(self.name, 1, unread_only=True)
-                preview = [{"id": m.id, "sender": m.sender, "preview": m.body[:200]} for m in newest]
-                await conn.send(ok_response(req.req_id, unread=await self.hive.store.count_unacked(self.name),
-                                            newest=preview[0] if preview else None))
+                await conn.send(await self._inbox_line(req))
         finally:
             closed.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionError):
                 await closed
+
+    async def _inbox_line(self, req: rq.WatchInbox) -> dict[str, Any]:
+        newest = await self.hive.store.inbox_messages(self.name, 1, unread_only=True)
+        preview = [{"id": m.id, "sender": m.sender, "preview": m.body[:200]} for m in newest]
+        return ok_response(req.req_id, unread=await self.hive.store.count_unacked(self.name),
+                           newest=preview[0] if preview else None)
 
     # --- the manager's ----------------------------------------------------------------------------
     async def request_init_config(self, req: rq.RequestInitConfig) -> dict[str, Any]:
