@@ -111,9 +111,12 @@ def test_the_manager_changes_a_config_and_the_operator_approves(hive: tuple[Hive
     done = wait_for(lambda: [a for a in proc.host.request("pending", kind="apply_commit")["approvals"]
                              if a["done"]], timeout=60)[0]
     assert done["status"] == "approved"
-    manager_mail = proc.host.request("recent", limit=100)["messages"]
-    events = [json.loads(m["body"]) for m in manager_mail if m["recipient"] == "hm1nd" and m["sender"] == "system"]
-    assert any(e["event"] == "approval_resolved" and e["approval"]["id"] == approval["id"] for e in events)
+    def resolved_for_the_manager() -> bool:  # told right after the approval is marked done
+        mail = proc.host.request("recent", limit=100)["messages"]
+        events = [json.loads(m["body"]) for m in mail if m["recipient"] == "hm1nd" and m["sender"] == "system"]
+        return any(e["event"] == "approval_resolved" and e["approval"]["id"] == approval["id"] for e in events)
+
+    wait_for(resolved_for_the_manager, timeout=30)
     tags = subprocess.run(["git", "-C", str(proc.settings.state_dir / "applied" / "alice"), "tag"],
                           capture_output=True, text=True).stdout.split()
     n = approval["id"]
