@@ -135,7 +135,12 @@ async def exited(pid: int, timeout: float = 10) -> None:
     fd = os.pidfd_open(pid)
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
-    loop.add_reader(fd, lambda: done.done() or done.set_result(None))
+
+    def readable() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    loop.add_reader(fd, readable)
     try:
         await asyncio.wait_for(done, timeout)
     finally:

@@ -97,9 +97,11 @@ async def test_kill_is_immediate(bwrap_runtime: BwrapRuntime, make_spec: SpecFac
 async def test_a_running_sandbox_cannot_be_started_or_created_twice(
     bwrap_runtime: BwrapRuntime, make_spec: SpecFactory
 ) -> None:
-    spec = make_spec(["/bin/sleep", "600"])
+    spec = make_spec(["/bin/sh", "-c", "echo up > ready; exec sleep 600"])
+    fifo = ready_fifo(spec.state_dir)
     handle = await bwrap_runtime.create(spec)
     await bwrap_runtime.start(handle)
+    await wait_ready(fifo)  # the command exists: start() returns once the sandbox does, a moment earlier
     processes = sandbox_processes(bwrap_runtime.root.parent, "alice")
     with pytest.raises(SandboxBusy):
         await bwrap_runtime.start(handle)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import resource
+import shutil
 from pathlib import Path
 
 import pytest
@@ -143,6 +144,23 @@ def test_cgroup_v2_delegated_parent_is_found_and_used(short_tmp: Path) -> None:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="setting a trusted.* xattr needs root")
+def test_without_delegate_subgroup_the_daemon_moves_into_a_leaf_of_its_delegated_cgroup(short_tmp: Path) -> None:
+    """systemd < 254 (Debian 12 has 252) ignores DelegateSubgroup=: the daemon starts in the delegated cgroup
+    itself, and moves its processes into c0re/ as systemd would have, so the sandboxes' cgroups go beside it."""
+    proc, service = _fake_cgroup2(short_tmp)
+    (service / "c0re").rmdir()
+    (proc / "cgroup").write_text("0::/system.slice/hive-c0re.service\n")
+    (service / "cgroup.procs").write_text("4242\n")
+    parents = {c: p.dir for c, p in find_parents(proc=proc).items() if p.version == 2}
+    assert parents == {"memory": service, "cpu": service, "pids": service}
+    assert (service / "c0re" / "cgroup.procs").read_text() == "4242"
+    shutil.rmtree(service / "c0re")
+    os.removexattr(service, "trusted.delegate")  # an undelegated cgroup is never reorganised
+    assert all(p.version == 1 for p in find_parents(proc=proc).values())
+    assert not (service / "c0re").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="setting a trusted.* xattr needs root")
 def test_an_undelegated_cgroup_is_left_alone(short_tmp: Path) -> None:
     proc, service = _fake_cgroup2(short_tmp)
     os.removexattr(service, "trusted.delegate")
@@ -157,3 +175,30 @@ def test_enter_limits_sets_rlimits_in_the_calling_process() -> None:
         enter_limits(plan)
         os._exit(0 if resource.getrlimit(resource.RLIMIT_AS)[0] == 2048 * 1024 * 1024 else 1)
     assert os.waitpid(pid, 0)[1] == 0
+
+
+FORK_FOREVER = "i=0; while :; do sleep 300 & i=$((i+1)); if [ $i = 20 ]; then echo up >&3; exec 3>&-; fi; done"
+
+
+def test_release_empties_a_cgroup_whose_processes_keep_forking(short_tmp: Path) -> None:
+    """Regression: a cgroup was left behind when its last processes were still dying at rmdir time (EBUSY).
+    release_limits kills in rounds, waits on pidfds until each process has exited, and only then removes
+    the cgroup, retrying while the kernel still counts an exited task."""
+    plan = plan_limits(Limits(pids=200), f"hh-fork-{os.getpid()}")
+    if not plan.join:
+        pytest.skip(f"this host gives us no cgroup: {plan.report.unapplied}")
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        enter_limits(plan)
+        os.dup2(ready_w, 3)
+        os.execv("/bin/sh", ["sh", "-c", FORK_FOREVER])
+    os.close(ready_w)
+    try:
+        assert os.read(ready_r, 16) == b"up\n"  # 20 forked, and it goes on forking
+    finally:
+        os.close(ready_r)
+        problems = release_limits(plan)
+        os.waitpid(pid, 0)
+    assert problems == []
+    assert not any(Path(group).exists() for group in plan.cgroup_dirs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from starlette.applications import Starlette
@@ -10,13 +11,13 @@ from starlette.applications import Starlette
 from hyperhive.core.hive import Hive
 from hyperhive.web.dashboard import Dashboard
 from hyperhive.web.dispatch import ACTIONS, available_actions, verb_exists
-from hyperhive.web.feed import Update
+from hyperhive.web.feed import Cursor, Update
 
 from . import transcript_lines as line
-from .conftest import Operator
+from .conftest import Operator, Spawn
 
-JSON_ROUTES = ["/swarm.json", "/call.json", "/flow.json", "/agents/bob.json", "/agents/bob/transcript.json",
-               "/agents/bob/stats.json", "/agents/bob/logs.json"]
+JSON_ROUTES = ["/swarm.json", "/call.json", "/flow.json", "/schedules.json", "/agents/bob.json",
+               "/agents/bob/transcript.json", "/agents/bob/stats.json", "/agents/bob/logs.json"]
 
 
 async def _peer(operator: Operator, name: str = "bob") -> None:
@@ -56,16 +57,21 @@ async def test_verbs_are_dispatched_by_cmd(operator: Operator, hive: Hive) -> No
     assert raw.status_code == 400 and raw.json()["code"] == "bad_json"
 
 
-async def test_actions_use_whatever_shape_the_verb_takes(operator: Operator) -> None:
+async def test_actions_send_the_agent_by_name(operator: Operator) -> None:
     await _peer(operator)
     assert ACTIONS["pause"].request("bob") == {"cmd": "set_paused", "name": "bob", "paused": True}
-    names = {a["name"] for a in available_actions()}
-    assert {"pause", "resume", "interrupt", "unregister"} <= names
-    assert all(verb_exists(ACTIONS[n].cmd) for n in names)
+    assert ACTIONS["purge"].request("bob") == {"cmd": "destroy", "name": "bob", "purge": True}
+    assert ACTIONS["rebuild"].request("bob") == {"cmd": "rebuild", "name": "bob"}
+    offered = {a["name"]: a for a in available_actions()}
+    assert set(offered) == set(ACTIONS)  # every lifecycle verb exists now
+    assert all(verb_exists(ACTIONS[n].cmd) for n in offered)
+    assert offered["purge"]["confirm"].startswith("purge {name}?") and offered["start"]["confirm"] is None
     pause = await operator.post("/api/action", {"action": "pause", "name": "bob"})
     assert pause.json()["agent_statuses"][0]["paused"] is True
     wrong_kind = await operator.post("/api/action", {"action": "start", "name": "bob"})
-    assert wrong_kind.json()["code"] in ("not_allowed", "unknown_cmd")  # start: managed only, once it exists
+    assert wrong_kind.status_code == 403 and wrong_kind.json()["code"] == "not_allowed"
+    ghost = await operator.post("/api/action", {"action": "revive", "name": "ghost"})
+    assert ghost.status_code == 404 and ghost.json()["code"] == "not_found"
     gone = await operator.post("/api/action", {"action": "unregister", "name": "bob"})
     assert gone.json()["ok"] and "bob" not in gone.json()["agents"]
 
@@ -76,10 +82,10 @@ async def test_snapshots_carry_a_cursor_and_the_page_data(operator: Operator, hi
     await hive.broker.send("bob", "operator", "a reply")
     swarm = (await operator.get("/swarm.json")).json()
     assert swarm["cursor"].count(".") == 1 and swarm["agents"][0]["name"] == "bob"
-    assert swarm["agents"][0]["unread"] == 1 and swarm["operator_unread"] == 1
+    assert swarm["agents"][0]["unread"] == 1 and swarm["call"] == {"unread": 1, "approvals": 0, "questions": 0}
     call = (await operator.get("/call.json")).json()
     assert call["inbox"][0]["body"] == "a reply"
-    assert call["approvals"] == [] or call["approvals"] is None  # None until a `pending` verb exists
+    assert call["approvals"] == [] and call["questions"] == []
     flow = (await operator.get("/flow.json")).json()
     assert [m["body"] for m in flow["messages"]] == ["a reply", "one"] and flow["agents"] == ["bob"]
 
@@ -126,9 +132,75 @@ async def test_sources_publish_status_messages_acks_and_events(app: Starlette, h
     assert by_topic["ack"].data["ids"] == [sent["id"]]
     assert by_topic["delivered"].data["ids"] == [sent["id"]]
     assert by_topic["turn"].data["items"][0]["type"] == "turn_start"
-    assert [u.data["unread"] for u in updates if u.topic == "operator"][-1] == 1
+    assert [u.data for u in updates if u.topic == "operator"][-1]["unread"] == 1
     seqs = [u.seq for u in updates]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+
+
+async def _next(board: Dashboard, topic: str, after: Cursor) -> tuple[Update, Cursor]:
+    """The first update on `topic` after the cursor (pushed: the feed wakes its waiters)."""
+    while True:
+        updates = await asyncio.wait_for(board.feed.wait(after), 5)
+        after = Cursor(board.feed.epoch, updates[-1].seq)
+        found = [u for u in updates if u.topic == topic]
+        if found:
+            return found[-1], after
+
+
+async def test_your_call_counts_approvals_questions_and_mail(app: Starlette, hive: Hive, operator: Operator) -> None:
+    """The badge on every page: pending approvals + open questions to the operator + unread mail, live."""
+    board: Dashboard = app.state.dashboard
+    await _peer(operator)
+    cursor = board.feed.cursor()
+
+    async def counts_become(expected: dict[str, int]) -> None:
+        nonlocal cursor
+        update, cursor = await _next(board, "operator", cursor)
+        while update.data != expected:  # each change publishes; a later one may already show the next
+            update, cursor = await _next(board, "operator", cursor)
+
+    _, approval = await hive.schedules.request("bob", ["bob"], "check", time.time() + 3600, None, "")
+    await counts_become({"unread": 0, "approvals": 1, "questions": 0})
+    question = await hive.questions.ask("bob", "go?", ["yes"], False, 600, None)
+    await hive.questions.ask("bob", "amy?", [], False, 600, None)
+    await counts_become({"unread": 0, "approvals": 1, "questions": 2})
+    await hive.broker.send("bob", "operator", "hello")
+    await counts_become({"unread": 1, "approvals": 1, "questions": 2})
+    await operator.verb(cmd="approve", id=approval.id)
+    await operator.verb(cmd="answer", id=question.id, answer="yes")
+    await counts_become({"unread": 1, "approvals": 0, "questions": 1})
+    assert (await operator.get("/flow.json")).json()["call"] == {"unread": 1, "approvals": 0, "questions": 1}
+
+
+async def test_schedules_snapshot_and_their_live_updates(app: Starlette, operator: Operator) -> None:
+    board: Dashboard = app.state.dashboard
+    await _peer(operator)
+    cursor = board.feed.cursor()
+    made = await operator.verb(cmd="create_schedule", targets=["bob"], body="standup", first_fire_at=time.time() + 60,
+                               interval_seconds=3600, description="hourly")
+    update, cursor = await _next(board, "schedule", cursor)
+    assert update.data["payload"]["id"] == made["schedule"]["id"] and update.data["payload"]["status"] == "active"
+    await operator.verb(cmd="set_schedule_paused", id=made["schedule"]["id"], paused=True)
+    update, cursor = await _next(board, "schedule", cursor)
+    assert update.data["payload"]["status"] == "paused"
+    snap = (await operator.get("/schedules.json")).json()
+    assert [(s["description"], s["status"]) for s in snap["schedules"]] == [("hourly", "paused")]
+    assert snap["agents"] == ["bob"]
+    page = await operator.get("/schedules")
+    assert page.status_code == 200 and "/static/js/schedules.js" in page.text
+
+
+async def test_agent_snapshot_has_its_loose_ends_and_model_choices(operator: Operator, hive: Hive) -> None:
+    await _peer(operator)
+    await _peer(operator, "amy")
+    await operator.verb(cmd="set_model", name="amy", model="claude-opus-4-1")
+    question = await hive.questions.ask("bob", "deploy?", ["yes", "no"], False, 600, None)
+    await hive.reminders.add("bob", "look again", time.time() + 600)
+    snap = (await operator.get("/agents/bob.json")).json()
+    assert [q["id"] for q in snap["loose_ends"]["questions"]] == [question.id]
+    assert [r["body"] for r in snap["loose_ends"]["reminders"]] == ["look again"]
+    assert snap["models"] == {"configured": None, "available": [],  # a peer has no agent.toml
+                              "suggested": ["claude-opus-4-1", "haiku", "opus", "sonnet"]}
 
 
 async def test_logs_show_the_tail_across_rotated_files(operator: Operator, hive: Hive) -> None:
@@ -143,3 +215,20 @@ async def test_logs_show_the_tail_across_rotated_files(operator: Operator, hive:
     assert logs["lines"] == ["old 2", "new 1", "new 2"]
     page = await operator.get("/agents/bob/logs")
     assert page.status_code == 200 and "harness.log" in page.text
+
+
+async def test_destroyed_agents_are_tombstones_to_revive_or_purge(operator: Operator, spawn: Spawn) -> None:
+    """A real managed agent (process runtime): destroy keeps a tombstone row the swarm lists apart, with
+    revive and purge as its actions; purge removes the row."""
+    await spawn("amy")
+    destroyed = await operator.post("/api/action", {"action": "destroy", "name": "amy"})
+    assert destroyed.json()["ok"], destroyed.text
+    row = (await operator.get("/swarm.json")).json()["agents"][0]
+    assert (row["name"], row["state"]) == ("amy", "destroyed")
+    assert (await operator.post("/api/action", {"action": "start", "name": "amy"})).json()["code"] == "conflict"
+    revived = (await operator.post("/api/action", {"action": "revive", "name": "amy"})).json()
+    assert revived["agent_statuses"][0]["state"] == "running"
+    await operator.post("/api/action", {"action": "destroy", "name": "amy"})
+    purged = (await operator.post("/api/action", {"action": "purge", "name": "amy"})).json()
+    assert purged["ok"] and purged["agents"] == []
+    assert (await operator.get("/swarm.json")).json()["agents"] == []

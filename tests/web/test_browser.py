@@ -15,6 +15,7 @@ from hyperhive.web.server import DashboardServer
 
 from ..support.hive import AgentConn
 from . import transcript_lines as line
+from .conftest import Spawn, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -35,6 +36,56 @@ async def test_login_by_token_then_the_swarm_follows_status_changes(page: Any, s
     finally:
         conn.close()
     await expect(row.locator(".badge").first).to_have_text("offline")
+
+
+async def test_without_a_session_there_is_only_the_login_page_or_401(browser: Any, server: DashboardServer,
+                                                                     hive: Hive) -> None:
+    """Done when: login is required. A browser with no session is sent to the login page from every page,
+    and every JSON route, the stream and every post answer 401; a wrong token gets the login page again."""
+    await call_verb(hive, {"cmd": "register_peer", "name": "bob"})
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    anon = await context.new_page()
+    try:
+        for path in ("/", "/swarm", "/call", "/flow", "/schedules", "/agents/bob", "/agents/bob/logs"):
+            await anon.goto(server.url + path)
+            await expect(anon).to_have_url(f"{server.url}/login")
+            await expect(anon.locator("#snapshot")).to_have_count(0)  # no data on the login page
+        await screenshot(anon, "login")
+        statuses = await anon.evaluate("""async () => {
+            const urls = ["/swarm.json", "/agents/bob.json", "/schedules.json", "/api/stream"];
+            const gets = await Promise.all(urls.map((u) => fetch(u).then((r) => r.status)));
+            const post = await fetch("/api/verb", {method: "POST", headers: {"content-type": "application/json"},
+                body: JSON.stringify({cmd: "send", to: "bob", body: "sneaky"})});
+            return [...gets, post.status];
+        }""")
+        assert statuses == [401, 401, 401, 401, 401]
+        await anon.locator('input[name="token"]').fill("not-the-token")
+        await anon.locator('button[type="submit"]').click()
+        await expect(anon.locator(".error")).to_contain_text("not this hive's")
+    finally:
+        await context.close()
+    assert await hive.store.unacked_messages("bob", 10) == []
+
+
+async def test_a_post_without_the_csrf_token_is_refused(page: Any, hive: Hive) -> None:
+    """Done when: a CSRF-less POST is refused, even with the session cookie the browser sends along."""
+    await call_verb(hive, {"cmd": "register_peer", "name": "bob"})
+    refused = await page.evaluate("""async () => {
+        const post = (headers) => fetch("/api/verb", {method: "POST", credentials: "same-origin",
+            headers: {"content-type": "application/json", ...headers},
+            body: JSON.stringify({cmd: "send", to: "bob", body: "forged"})})
+            .then(async (r) => [r.status, await r.json()]);
+        return [await post({}), await post({"x-csrf-token": "0".repeat(43)})];
+    }""")
+    for status, body in refused:
+        assert status == 403 and body["code"] == "not_allowed" and "CSRF" in body["error"]
+    assert await hive.store.unacked_messages("bob", 10) == []
+    token = await page.locator('meta[name="csrf-token"]').get_attribute("content")
+    allowed = await page.evaluate("""async (token) => (await fetch("/api/verb", {method: "POST",
+        headers: {"content-type": "application/json", "x-csrf-token": token},
+        body: JSON.stringify({cmd: "send", to: "bob", body: "with the token"})})).status""", token)
+    assert allowed == 200
+    assert [m.body for m in await hive.store.unacked_messages("bob", 10)] == ["with the token"]
 
 
 async def test_an_action_shows_a_toast_and_the_row_updates_from_the_live_event(page: Any, hive: Hive) -> None:
@@ -224,3 +275,108 @@ async def test_approvals_and_questions_arrive_live_and_are_answered(page: Any, s
     await expect(ask).to_have_count(0)
     answers = [m.body for m in await hive.store.unacked_messages("bob", 50)]
     assert any('"later"' in body for body in answers)
+
+
+async def test_your_call_badge_counts_approvals_questions_and_unread(page: Any, server: DashboardServer,
+                                                                      hive: Hive) -> None:
+    await call_verb(hive, {"cmd": "register_peer", "name": "bob"})
+    badge = page.locator("#call-count")
+    await expect(badge).to_be_hidden()
+    _, approval = await hive.schedules.request("bob", ["bob"], "check", time.time() + 3600, None, "check")
+    await expect(badge).to_have_text("1")
+    await hive.questions.ask("bob", "ship it?", ["yes", "no"], False, 600, None)
+    await expect(badge).to_have_text("2")
+    await hive.broker.send("bob", "operator", "fyi")
+    await expect(badge).to_have_text("3")
+    await expect(badge).to_have_attribute("title", "1 approval · 1 question · 1 unread")
+    await expect(page).to_have_title("(3) swarm · hyperhive")
+    await call_verb(hive, {"cmd": "deny", "id": approval.id})
+    await expect(badge).to_have_text("2")
+
+
+async def test_schedules_view_creates_edits_pauses_fires_and_cancels(page: Any, server: DashboardServer,
+                                                                       hive: Hive) -> None:
+    await call_verb(hive, {"cmd": "register_peer", "name": "bob"})
+    await page.goto(f"{server.url}/schedules")
+    form = page.locator("#create-form form")
+    await form.locator('input[name="targets"]').fill("bob")
+    await form.locator('textarea[name="body"]').fill("write the standup notes")
+    await form.locator('select[name="unit"]').select_option("hours")
+    await form.locator('input[name="description"]').fill("standup")
+    await form.locator('button[type="submit"]').click()
+    card = page.locator("article.schedule", has_text="standup")
+    await expect(card).to_contain_text("every hour")
+    await expect(card.locator(".badge")).to_have_text("active")
+    await expect(card.locator(".expires")).to_contain_text("fires in")
+    (schedule,) = await hive.store.list_schedules(["active"])
+
+    await card.locator('button[data-do="edit"]').click()
+    await card.locator('textarea[name="body"]').fill("write the standup notes, briefly")
+    await card.locator('button[type="submit"]').click()
+    await expect(card.locator(".body")).to_have_text("write the standup notes, briefly")
+    await card.locator('button[data-do="pause"]').click()
+    await expect(card.locator(".badge")).to_have_text("paused")
+    await card.locator('button[data-do="resume"]').click()
+    await expect(card.locator(".badge")).to_have_text("active")
+    await card.locator('button[data-do="fire now"]').click()
+    await expect(page.locator(".toast", has_text=f"#{schedule.id} fired")).to_be_visible()
+    assert [m.body for m in await hive.store.unacked_messages("bob", 10)] == ["write the standup notes, briefly"]
+    await expect(card).to_contain_text("fired once")
+
+    other = await call_verb(hive, {"cmd": "create_schedule", "targets": ["bob"], "body": "made by hivectl",
+                                   "first_fire_at": time.time() + 600, "description": "from elsewhere"})
+    await expect(page.locator(f'article[data-schedule="{other["schedule"]["id"]}"]')).to_contain_text("once")
+    await card.locator('button[data-do="cancel"]').click()
+    await expect(page.locator("dialog#confirm")).to_contain_text(f"Cancel schedule #{schedule.id}?")
+    await page.locator('dialog#confirm button[value="ok"]').click()
+    await expect(page.locator("#schedules-open article.schedule", has_text="standup")).to_have_count(0)
+    await page.locator("#schedules-closed summary").click()
+    await expect(page.locator("#schedules-closed")).to_contain_text("cancelled")
+
+
+async def test_destroyed_agents_are_revived_or_purged_from_the_swarm(page: Any, hive: Hive, spawn: Spawn) -> None:
+    """A real managed agent (process runtime): destroy asks first, the row moves to the tombstones,
+    revive brings it back running, purge asks and removes it."""
+    await spawn("amy")
+    row = page.locator('#swarm tr[data-agent="amy"]')
+    await expect(row.locator(".badge").first).to_have_text("running")
+    await row.locator('button[data-action="destroy"]').click()
+    dialog = page.locator("dialog#confirm")
+    await expect(dialog).to_contain_text("destroy amy? Its sandbox goes")
+    await dialog.locator('button[value="ok"]').click()
+    tomb = page.locator('#tombstones tr[data-agent="amy"]')
+    await expect(tomb).to_be_visible()
+    await expect(row).to_have_count(0)
+    await expect(tomb.locator("button")).to_have_text(["revive", "purge"])
+    await tomb.locator('button[data-action="revive"]').click()
+    await expect(row.locator(".badge").first).to_have_text("running")
+    await expect(page.locator("#tombstones")).to_be_hidden()
+    await call_verb(hive, {"cmd": "destroy", "name": "amy"})
+    await tomb.locator('button[data-action="purge"]').click()
+    await expect(dialog).to_contain_text("deleted for good")
+    await dialog.locator('button[value="ok"]').click()
+    await expect(tomb).to_have_count(0)
+    await expect(page.locator("#swarm-empty")).to_be_visible()
+    assert hive.registry.get("amy") is None
+
+
+async def test_agent_page_model_picker_and_loose_ends(page: Any, server: DashboardServer, hive: Hive) -> None:
+    await call_verb(hive, {"cmd": "register_peer", "name": "bob"})
+    question = await hive.questions.ask("bob", "which branch?", ["main", "dev"], False, 600, None)
+    await page.goto(f"{server.url}/agents/bob")
+    ends = page.locator("#loose-ends")
+    await expect(ends.locator(f'[data-question="{question.id}"]')).to_contain_text("which branch?")
+    await hive.reminders.add("bob", "look at CI again", time.time() + 900)
+    reminder = ends.locator("[data-reminder]")
+    await expect(reminder).to_contain_text("look at CI again")
+    await expect(reminder.locator(".expires")).to_contain_text("due in 1")
+    await ends.locator(f'[data-question="{question.id}"] button[data-cancel]').click()
+    await page.locator('dialog#confirm button[value="ok"]').click()
+    await expect(ends.locator(f'[data-question="{question.id}"]')).to_have_count(0)
+
+    suggested = await page.locator("#model-choices option").evaluate_all("options => options.map(o => o.value)")
+    assert suggested == ["haiku", "opus", "sonnet"]  # a peer has no agent.toml: free text, with suggestions
+    await page.locator("#model-input").fill("claude-haiku-4-5")
+    await page.locator("#model-input").press("Enter")
+    await expect(page.locator("#head")).to_contain_text("claude-haiku-4-5")
+    assert hive.registry.require("bob").active_model == "claude-haiku-4-5"

@@ -10,7 +10,8 @@ from starlette.routing import Route
 from hyperhive.web import api, config, pages
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "dashboard.md"
-TOPICS = ["status", "message", "ack", "delivered", "operator", "turn", "lastturn", "approval", "question", "reload"]
+TOPICS = ["status", "message", "ack", "delivered", "operator", "turn", "lastturn", "approval", "question", "schedule",
+          "reload"]
 
 
 @pytest.mark.parametrize("name", [config.TLS_CERT_ENV, config.TLS_KEY_ENV, config.PROXY_ENV, "HYPERHIVE_DASHBOARD"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hyperhive.core.hive import Hive
 from hyperhive.store import EventRecord, NewEvent
-from hyperhive.web.history import History, newest_seq
+from hyperhive.web.history import History
 from hyperhive.web.stats import percentile, summarize
 from hyperhive.web.transcript import event_items, tool_label
 
@@ -38,7 +38,14 @@ def test_stream_lines_become_items() -> None:
     assert todo[0]["todos"] == [{"content": "a"}]
     assert event_items("turn.turn_end", {"ok": False, "kind": "timeout"})[0] == \
         {"type": "turn_end", "ok": False, "kind": "timeout", "note": None}
-    assert event_items("container_crash", {"exit": 1})[0]["type"] == "event"
+    crash = event_items("container_crash", {"exit": "exited with status 1"})[0]
+    assert crash == {"type": "event", "kind": "container_crash", "text": "crashed: exited with status 1", "bad": True}
+    assert event_items("started", {"pid": 7, "why": "the operator revived it"})[0]["text"] == \
+        "started (pid 7): the operator revived it"
+    resolved = event_items("approval_resolved", {"approval": {"id": 3, "kind": "spawn", "status": "denied",
+                                                              "note": "not now"}})[0]
+    assert resolved["text"] == "approval #3 spawn denied: not now" and not resolved["bad"]
+    assert event_items("something_new", {"a": 1})[0]["text"] == '{"a":1}'  # a kind added later: its payload
 
 
 def _stats(at: float, duration: float, **extra: object) -> EventRecord:
@@ -61,12 +68,14 @@ def test_turn_stats_over_windows() -> None:
 
 
 async def test_reading_backwards_through_a_busy_log(hive: Hive) -> None:
-    assert await newest_seq(hive.store) == 0
+    assert await hive.store.max_event_seq() == 0
+    assert await hive.store.events_before(None) == []
     batch = [NewEvent("turn.note", "bob" if i % 7 == 0 else "amy", {"text": str(i)}) for i in range(1, 3001)]
     await hive.events.append_many(batch)
-    assert await newest_seq(hive.store) == 3000
+    assert await hive.store.max_event_seq() == 3000
+    assert [e.seq for e in await hive.store.events_before(None, limit=2)] == [2999, 3000]
+    assert await hive.store.events_before(None, "bob", ["turn.stream"]) == []
     history = History(hive.store)
-    await history.load()
     newest = await history.before(None, "bob", 50)
     bob_seqs = [e.seq for e in (await hive.store.events_after(0, "bob", limit=5000))]
     assert [e.seq for e in newest] == bob_seqs[-50:]
@@ -84,7 +93,6 @@ async def test_last_turn_and_todos(hive: Hive) -> None:
     await hive.events.append("turn.turn_end", "bob", {"ok": True, "kind": "ok"})
     await hive.events.append("turn.turn_stats", "bob", {"duration_ms": 1234, "cost_usd": 0.5})
     fresh = History(hive.store)
-    await fresh.load()
     turn = await fresh.last_turn("bob")
     assert turn is not None and turn["ok"] and turn["duration_ms"] == 1234 and turn["from"] == "operator"
     assert await fresh.latest_todos("bob") == [{"content": "ship it", "status": "in_progress"}]

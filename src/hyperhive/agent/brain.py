@@ -9,8 +9,8 @@ from typing import Any
 from hyperhive.config import DEFAULT_MODEL, AgentConfig
 
 from .claude_driver import BrainConfig
+from .claude_files import HYPERHIVE_SERVER
 from .prompts import MANAGER_GUIDE, system_prompt
-from .tools import SERVER_NAME
 
 # Claude Code's own tools an agent may use without asking: it works inside its sandbox, on its home.
 BUILTIN_TOOLS = ("Read", "Write", "Edit", "MultiEdit", "Glob", "Grep", "Bash", "TodoWrite", "NotebookEdit")
@@ -22,7 +22,7 @@ def mcp_command(socket: Path) -> list[str]:
 
 def brain_for(name: str, config: AgentConfig | None, socket: Path, description: str = "") -> BrainConfig:
     servers: dict[str, dict[str, Any]] = {}
-    allowed = [f"mcp__{SERVER_NAME}", *BUILTIN_TOOLS]
+    allowed = [f"mcp__{HYPERHIVE_SERVER}", *BUILTIN_TOOLS]
     if config is not None:
         for server_name, server in config.mcp_servers.items():
             servers[server_name] = {"command": server.command, "args": list(server.args), "env": dict(server.env)}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,13 @@ BACKOFF_MAX = 2.0
 class HiveLink:
     """One connection (requests on it are serialised); `hello` is re-sent on every reconnect."""
 
-    def __init__(self, path: Path, role: str | None = None) -> None:
+    def __init__(self, path: Path, role: str | None = None,
+                 on_reconnect: Callable[[], Coroutine[Any, Any, None]] | None = None) -> None:
         self.path = path
         self.role = role
+        self.on_reconnect = on_reconnect  # runs after a reconnect (not the first connect)
+        self._connected_once = False
+        self._restating: asyncio.Task[None] | None = None
         self.client = AsyncSocketClient(path)
         self.hello: dict[str, Any] = {}
 
@@ -47,6 +52,10 @@ class HiveLink:
         await self.client.connect()
         if self.role is not None:
             self.hello = await self.client.request("hello", role=self.role)
+        if self._connected_once and self.on_reconnect is not None:
+            # Not awaited here: this link is in the middle of a call; keep a reference so it runs to its end.
+            self._restating = asyncio.get_running_loop().create_task(self.on_reconnect())
+        self._connected_once = True
 
     async def close(self) -> None:
         await self.client.close()

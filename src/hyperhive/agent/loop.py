@@ -53,7 +53,8 @@ class TurnLoop:
         self.driver = driver
         self.brain = brain
         self.timings = timings
-        self.mail = HiveLink(socket, role="harness")  # recv and ack; holds presence and the lease
+        # recv and ack; holds presence and the lease. A new daemon learns again what the loop is doing.
+        self.mail = HiveLink(socket, role="harness", on_reconnect=self._restate)
         self.side = HiveLink(socket)  # transcript and state, so a blocking recv never delays them
         self.reporter = Reporter(self.side)
         self.session = SessionFile(state_dir)
@@ -65,6 +66,7 @@ class TurnLoop:
         self._logged_in = asyncio.Event()
         self._to_ack: list[int] = []
         self._main: asyncio.Task[None] | None = None
+        self._last_state: dict[str, Any] | None = None
 
     # --- the loop ---------------------------------------------------------------------------------
     async def stop_after_turn(self) -> None:
@@ -206,7 +208,12 @@ class TurnLoop:
             self.session_id = session_id
             self.session.save(session_id)
 
+    async def _restate(self) -> None:
+        if self._last_state is not None:
+            await self._state(**self._last_state)
+
     async def _state(self, activity: str, *, detail: str | None = None, needs_login: bool | None = None) -> None:
+        self._last_state = {"activity": activity, "detail": detail, "needs_login": needs_login}
         fields: dict[str, Any] = {"activity": activity, "model": self.model, "session_id": self.session_id}
         if detail is not None:
             fields["detail"] = detail[:500]

@@ -18,7 +18,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from hyperhive.client import AsyncSocketClient
 from hyperhive.protocol import HiveError
 
-SERVER_NAME = "hyperhive"
+from .claude_files import HYPERHIVE_SERVER
+
+SERVER_NAME = HYPERHIVE_SERVER
 DEFAULT_SOCKET = Path("/run/hive/mcp.sock")
 P = ParamSpec("P")
 

@@ -20,6 +20,7 @@ from hyperhive.client import SocketClient
 from hyperhive.core.settings import load_settings
 from hyperhive.protocol import EXIT_CODES, HiveError
 from hyperhive.protocol.wire import ErrorCode
+from hyperhive.runtime.logfollow import LogFollower
 
 from . import _lifecycle
 from ._options import setting_options
@@ -491,6 +492,50 @@ def events(ctl: Ctl, agent: str | None, after_seq: int, kinds: tuple[str, ...], 
         return
     for e in found:
         click.echo(f"{e['seq']} {e['at']} {e['agent'] or '-'} {e['kind']} {one_line(json.dumps(e['payload']), 90)}")
+
+
+@main.command()
+@click.argument("name")
+@click.option("-n", "--lines", "count", default=50, show_default=True, help="How many of the last lines to show.")
+@click.option("-f", "--follow", is_flag=True,
+              help="Then print lines as they are written, across rotations, until interrupted (on the hive's host).")
+@pass_ctl
+@command
+def logs(ctl: Ctl, name: str, count: int, follow: bool) -> None:
+    """An agent's harness log: its last lines, oldest first."""
+    result = ctl.call("logs", name=name, lines=0 if follow else count)
+    if follow:
+        _follow_log(Path(result["path"]), count, ctl.as_json)
+    elif ctl.as_json:
+        emit_json(result["lines"])
+    else:
+        for line in result["lines"]:
+            click.echo(line)
+
+
+def _follow_log(path: Path, count: int, as_json: bool) -> None:
+    """Read the file itself (woken by inotify): lines stream with no request per line and no polling."""
+    try:
+        follower = LogFollower(path)
+    except OSError as exc:
+        fail(f"cannot follow {path}: {exc.strerror}; -f reads the log on the hive's host, as a user who may "
+             "read the hive's state dir (without -f the daemon reads it for you)")
+    out = sys.stdout.buffer
+    partial = b""
+    with follower:
+        try:
+            out.write(b"".join((json.dumps(line) if as_json else line).encode() + b"\n"
+                               for line in follower.tail(count)))
+            out.flush()
+            for chunk in follower.follow():
+                if as_json:  # one JSON string per complete line
+                    *done, partial = (partial + chunk).split(b"\n")
+                    chunk = b"".join(json.dumps(line.decode(errors="replace")).encode() + b"\n" for line in done)
+                out.write(chunk)
+                out.flush()
+        except (KeyboardInterrupt, BrokenPipeError):  # Ctrl-C, or `| head` has read enough
+            return
+    fail(f"{path.parent} was removed (the agent was purged)")
 
 
 @main.command()

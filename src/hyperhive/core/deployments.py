@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import shutil
 import time
 from typing import TYPE_CHECKING
 
@@ -194,13 +195,17 @@ class Deployments:
         description = str(approval.payload.get("agent_description", ""))
         text = config_text or (manager_template() if name == MANAGER_NAME else render_template(name, description))
         proposed = self.proposed(name)
+        seeded = False
         try:
             if not await asyncio.to_thread(proposed.exists):
                 await asyncio.to_thread(proposed.init_from_template, text)
+                seeded = True
             head = await asyncio.to_thread(proposed.head)
             assert head is not None
             await asyncio.to_thread(self._fetch_and_check, name, head, approval.id)
         except (ConfigError, PolicyError, RepoError) as exc:
+            if seeded and self.hive.registry.get(name) is None:  # a refused spawn leaves the name free
+                await asyncio.to_thread(self._remove_repos, name)
             return "failed", str(exc)
         await self._ensure_record(name, description, approval.requested_by)
         return await self._deploy(approval.id, name, head)
@@ -257,6 +262,10 @@ class Deployments:
                             f"its harness did not connect within {START_CONFIRM_SECONDS:g} s") from None
         finally:
             changes.close()
+
+    def _remove_repos(self, name: str) -> None:
+        for path in (self.proposed(name).path, self.applied(name).path):
+            shutil.rmtree(path, ignore_errors=True)
 
     async def _ensure_record(self, name: str, description: str, requested_by: str) -> None:
         if self.hive.registry.get(name) is not None:

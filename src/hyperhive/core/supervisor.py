@@ -19,7 +19,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from hyperhive.config import AgentConfig, RestartConfig, load_host_policy
+from hyperhive.config import AgentConfig, ConfigError, PolicyError, RestartConfig, load_host_policy
 from hyperhive.protocol import SYSTEM_SENDER, ErrorCode, HiveError
 from hyperhive.runtime.auto import make_runtime
 from hyperhive.runtime.base import ExitInfo, Runtime, SandboxHandle, SandboxState
@@ -165,19 +165,20 @@ class Supervisor:
     # --- the machinery ----------------------------------------------------------------------------
     async def _launch(self, name: str, why: str | None) -> None:
         config = await self.hive.deployments.config_of(name)
-        policy = await asyncio.to_thread(load_host_policy, self.hive.settings.state_dir)
         state = agent_state_dir(self.hive.settings, name)
         resumed = (state / ".hive" / "session.json").exists()
         await asyncio.to_thread(self._prepare_files, config)
         proxy = self.hive.api_proxy
-        spec = harness_spec(self.hive.settings, self.runtime, config, policy, _environ(),
-                            protected=(self.hive.settings.state_dir, self.hive.settings.runtime_dir),
-                            api_env=proxy.agent_env() if proxy is not None else None)
         self.hive.registry.set_lifecycle(name, "starting")
         try:
+            # Checked again at every start: host.toml may have changed, or a bind source's symlink since approval.
+            policy = await asyncio.to_thread(load_host_policy, self.hive.settings.state_dir)
+            spec = harness_spec(self.hive.settings, self.runtime, config, policy, _environ(),
+                                protected=(self.hive.settings.state_dir, self.hive.settings.runtime_dir),
+                                api_env=proxy.agent_env() if proxy is not None else None)
             handle = await self.runtime.create(spec)
             status = await self.runtime.start(handle)
-        except SandboxError as exc:
+        except (SandboxError, ConfigError, PolicyError) as exc:
             self.hive.registry.set_lifecycle(name, "failed")
             await self.hive.notify("start_failed", name, {"error": str(exc)})
             raise HiveError(ErrorCode.CONFLICT, f"{name} did not start: {exc}") from None
@@ -217,6 +218,7 @@ class Supervisor:
             timeout = (await self._restart_config(name)).stop_timeout_seconds
             info = await self.runtime.stop(handle, timeout)
         self.hive.registry.set_lifecycle(name, "stopped")
+        self._gone(name)
         await self.hive.events.append("killed" if kill else "stopped", name,
                                       {"exit": info.describe() if info else None})
 
@@ -236,6 +238,7 @@ class Supervisor:
 
     async def _exited(self, name: str, info: ExitInfo, while_away: bool = False) -> None:
         """An exit nobody asked for (a requested stop stops watching first)."""
+        self._gone(name)
         if info.requested or self.hive.registry.get(name) is None:
             self.hive.registry.set_lifecycle(name, "stopped")
             return
@@ -277,6 +280,12 @@ class Supervisor:
                 await self._launch(name, why)
             except HiveError as exc:
                 log.warning("restart of %s failed: %s", name, exc.message)
+
+    def _gone(self, name: str) -> None:
+        """The harness is dead: what it last said it was doing is no longer true (its connection may sit in
+        a long recv until the wait ends; presence for managed agents comes from the lifecycle)."""
+        if self.hive.registry.get(name) is not None:
+            self.hive.registry.set_activity(name, None)
 
     def _cancel_restart(self, name: str) -> None:
         timer = self._restart_timers.pop(name, None)

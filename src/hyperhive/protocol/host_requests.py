@@ -302,6 +302,14 @@ class RollbackConfig(HostRequest):
     name: AgentName
 
 
+class AgentLogs(HostRequest):
+    """The tail of an agent's harness log."""
+
+    cmd: Literal["logs"]
+    name: AgentName
+    lines: int = Field(default=50, ge=0, le=10_000)
+
+
 class DashboardUrl(HostRequest):
     """The dashboard's login URL, token included (host.sock is the operator's, so it may know it)."""
 
@@ -352,7 +360,8 @@ AnyHostRequest = Annotated[
     | Revive
     | Spawn
     | DashboardUrl
-    | RollbackConfig,
+    | RollbackConfig
+    | AgentLogs,
     Field(discriminator="cmd"),
 ]
 HOST_REQUEST: TypeAdapter[AnyHostRequest] = TypeAdapter(AnyHostRequest)

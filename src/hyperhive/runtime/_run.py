@@ -19,10 +19,9 @@ from typing import Any
 from . import _proc
 from ._files import KeeperFiles, read_json
 from .base import ExitCallback, ExitInfo, LimitReport
-from .limits import LimitPlan, kill_cgroup, release_limits
+from .limits import LimitPlan, release_limits
 
 log = logging.getLogger(__name__)
-RELEASE_RETRY_SECONDS = 1.0
 
 
 class Run:
@@ -35,6 +34,7 @@ class Run:
         self._pidfd = pidfd
         self._callbacks: list[ExitCallback] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._releasing: asyncio.Future[list[str]] | None = None  # a lost run's cgroups being emptied
 
     @classmethod
     def adopt(cls, files: KeeperFiles) -> Run | None:
@@ -131,6 +131,24 @@ class Run:
         recorded = read_json(self.files.exit)
         self.exit = ExitInfo.from_dict(recorded) if recorded else self._lost()
 
+    async def released(self) -> None:
+        """Wait until the cleanup of a lost run's cgroups (if any) is done."""
+        if self._releasing is not None:
+            await asyncio.shield(self._releasing)
+
+    def _release(self, plan: LimitPlan) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # adopted outside a loop: nothing to keep waiting for us
+            _log_problems(self.files.dir.name, release_limits(plan))
+            return
+        self._releasing = loop.run_in_executor(None, release_limits, plan)
+        self._releasing.add_done_callback(self._log_release)
+
+    def _log_release(self, done: asyncio.Future[list[str]]) -> None:
+        if not done.cancelled():
+            _log_problems(self.files.dir.name, done.result())
+
     def _lost(self) -> ExitInfo:
         """The keeper died without recording the end (it was SIGKILLed, or the host's OOM killer took it).
         Its sandbox died with it (bwrap's --die-with-parent, the command's parent-death signal); make sure,
@@ -146,10 +164,12 @@ class Run:
         orders = read_json(self.files.launch) or {}
         if "limits" in orders:
             with contextlib.suppress(KeyError, ValueError):
-                plan = LimitPlan.from_dict(orders["limits"])
-                kill_cgroup(plan)  # what the parent-death signals missed (the process backend's background jobs)
-                if release_limits(plan) and self._loop is not None:
-                    # SIGKILLed processes leave their cgroup a moment later: try once more then (a timer, not
-                    # a poll; destroy() and the next run of this sandbox release it too).
-                    self._loop.call_later(RELEASE_RETRY_SECONDS, release_limits, plan)
+                # What the parent-death signals missed (the process backend's background jobs): killed, waited
+                # for and the cgroups removed in a thread, since a dying process may take a while.
+                self._release(LimitPlan.from_dict(orders["limits"]))
         return ExitInfo(None, None, time.time(), detail="its keeper died without recording the exit" + killed)
+
+
+def _log_problems(name: str, problems: list[str]) -> None:
+    for problem in problems:
+        log.warning("sandbox %s: %s", name, problem)

@@ -4,8 +4,9 @@ cgroup v2 first: the parent of the daemon's own cgroup, when it is *delegated* t
 (non-root) user, or marked with the `trusted.delegate`/`user.delegate` xattr that systemd sets for
 `Delegate=yes` — so a root daemon never writes into systemd's own tree uninvited. The daemon lives in a
 leaf below it (systemd's `DelegateSubgroup=`), because a v2 cgroup with processes of its own cannot hand
-controllers to children. Then cgroup v1 (legacy and hybrid hosts, root only in practice): the daemon's own
-cgroup in each controller's hierarchy. Anything not found falls back to rlimits (see limits.py).
+controllers to children; under a systemd too old for that setting, it moves itself into that leaf.
+Then cgroup v1 (legacy and hybrid hosts, root only in practice): the daemon's own cgroup in each
+controller's hierarchy. Anything not found falls back to rlimits (see limits.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 CONTROLLERS = ("memory", "cpu", "pids")
 _DELEGATE_XATTRS = ("trusted.delegate", "user.delegate")
+LEAF = "c0re"  # where the daemon lives inside its delegated cgroup (systemd's DelegateSubgroup=c0re)
 
 
 @dataclass(frozen=True)
@@ -44,21 +46,40 @@ def _delegated_v2_parent(proc: Path) -> Path | None:
     own = _own_paths(proc).get("")
     if mount is None or own is None or own == "/":
         return None
-    parent = (mount[0] / own.lstrip("/")).parent
-    return parent if _is_delegated(parent) else None
+    own_dir = mount[0] / own.lstrip("/")
+    if _is_delegated(own_dir.parent):
+        return own_dir.parent
+    # systemd < 254 has no DelegateSubgroup=: a Delegate=yes service's daemon sits in the delegated cgroup
+    # itself. Do what DelegateSubgroup would: move its processes into a leaf, and divide the rest.
+    if _is_delegated(own_dir, by_owner=False) and _move_into_leaf(own_dir):
+        return own_dir
+    return None
 
 
-def _is_delegated(directory: Path) -> bool:
+def _is_delegated(directory: Path, by_owner: bool = True) -> bool:
     needed = [directory / "cgroup.subtree_control", directory / "cgroup.procs", directory]
     if not all(os.access(path, os.W_OK) for path in needed):
         return False
-    if os.geteuid() != 0 and directory.stat().st_uid == os.geteuid():
+    if by_owner and os.geteuid() != 0 and directory.stat().st_uid == os.geteuid():
         return True
     for name in _DELEGATE_XATTRS:
         with contextlib.suppress(OSError):
             if os.getxattr(directory, name).strip() in (b"1", b"yes", b"true"):
                 return True
     return False
+
+
+def _move_into_leaf(directory: Path) -> bool:
+    """Every process of `directory` (the daemon, keepers an earlier daemon left) into `directory/c0re`."""
+    leaf = directory / LEAF
+    try:
+        leaf.mkdir(exist_ok=True)
+        for pid in (directory / "cgroup.procs").read_text().split():
+            with contextlib.suppress(ProcessLookupError):  # exited meanwhile
+                (leaf / "cgroup.procs").write_text(pid)
+    except OSError:
+        return False
+    return True
 
 
 def _enable_controllers(parent: Path) -> list[str]:

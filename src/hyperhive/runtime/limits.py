@@ -10,15 +10,14 @@ nothing in rlimits caps a CPU share. Each of those is reported, never skipped si
 
 from __future__ import annotations
 
-import contextlib
 import os
 import resource
-import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ._cgroup_empty import kill_all, remove_dirs
 from .base import LimitReport
 from .cgroups import CgroupParent, find_parents
 from .spec import Limits
@@ -89,36 +88,19 @@ def enter_limits(plan: LimitPlan) -> None:
 
 
 def release_limits(plan: LimitPlan) -> list[str]:
-    """Remove the run's cgroups (they must be empty); returns a sentence per one that could not be."""
-    problems = []
-    for directory in plan.cgroup_dirs:
-        try:
-            os.rmdir(directory)
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            problems.append(f"cgroup {directory} was not removed: {exc.strerror}")
-    return problems
+    """Kill whatever is left in the run's cgroups, wait until it has exited, and remove them; returns a
+    sentence per cgroup that could not be removed. Blocks (up to a few seconds when something will not die):
+    a daemon calls it in a thread."""
+    if not plan.cgroup_dirs:
+        return []
+    kill_all(plan.join, plan.kill_file)
+    return remove_dirs(plan.cgroup_dirs)
 
 
 def kill_cgroup(plan: LimitPlan) -> None:
-    """SIGKILL every process in the run's cgroups: at once through v2's cgroup.kill, else one by one from
-    cgroup.procs, again while processes fork (a bounded number of rounds)."""
-    if plan.kill_file is not None:
-        with contextlib.suppress(OSError):
-            Path(plan.kill_file).write_text("1")
-            return
-    for procs in plan.join:
-        for _ in range(100):
-            try:
-                pids = [int(pid) for pid in Path(procs).read_text().split()]
-            except OSError:
-                break
-            if not pids:
-                break
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+    """SIGKILL every process in the run's cgroups now, without waiting for them to exit."""
+    if plan.join:
+        kill_all(plan.join, plan.kill_file, patience=0)
 
 
 def _apply_cgroup(key: str, value: int, parent: CgroupParent, group: str,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import shutil
 import signal
 import sys
@@ -28,6 +29,7 @@ from .logfile import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES, tail_lines
 from .spec import SandboxSpec, check_spec
 
 START_TIMEOUT = 30.0  # for the keeper to say it is up: python start plus the sandbox's own setup (~0.1 s)
+log = logging.getLogger(__name__)
 KEEPER_GRACE = 5.0  # after a kill request, before the keeper itself is SIGKILLed
 
 
@@ -107,7 +109,7 @@ class KeeperRuntime(Runtime):
         try:
             state, pidfd = await spawn_keeper(self.config.python, files, START_TIMEOUT)
         except SandboxStartError:
-            release_limits(plan)
+            await asyncio.to_thread(release_limits, plan)
             raise
         run = Run(files, state, pidfd)
         self._runs[spec.name] = run
@@ -165,10 +167,13 @@ class KeeperRuntime(Runtime):
         files = self._files_of(handle)
         async with self._lock(handle.name):
             await self.stop(handle, timeout)
-            self._runs.pop(handle.name, None)
+            run = self._runs.pop(handle.name, None)
+            if run is not None:
+                await run.released()
             orders = read_json(files.launch)
-            if orders:
-                release_limits(LimitPlan.from_dict(orders["limits"]))
+            if orders:  # the keeper removed them; not if it died (then Run did, or this does)
+                for problem in await asyncio.to_thread(release_limits, LimitPlan.from_dict(orders["limits"])):
+                    log.warning("sandbox %s: %s", handle.name, problem)
             shutil.rmtree(files.dir, ignore_errors=True)
 
     async def handles(self) -> list[SandboxHandle]:

@@ -72,13 +72,18 @@ def tail_lines(path: Path, count: int) -> list[str]:
     """The last `count` lines across the rotated files, oldest first."""
     if count <= 0:
         return []
-    rotated = sorted(path.parent.glob(path.name + ".*"), key=_rotation_index, reverse=True)
     last: deque[str] = deque(maxlen=count)
-    for file in [*rotated, path]:
-        if _rotation_index(file) >= 0 and file.is_file():
+    for file in [*rotated_files(path), path]:
+        if file.is_file():
             with file.open(errors="replace") as handle:
                 last.extend(line.rstrip("\n") for line in handle)
     return list(last)
+
+
+def rotated_files(path: Path) -> list[Path]:
+    """The rotated files of the log at `path`, oldest first (`harness.log.3`, `.2`, `.1`)."""
+    rotated = [file for file in path.parent.glob(path.name + ".*") if _rotation_index(file) > 0]
+    return sorted(rotated, key=_rotation_index, reverse=True)
 
 
 def _rotation_index(path: Path) -> int:

@@ -93,5 +93,16 @@ class Store(LooseEndStore, ApprovalStore, ABC):
         """Oldest first."""
 
     @abstractmethod
+    async def events_before(
+        self, before_seq: int | None, agent: str | None = None, kinds: Sequence[str] | None = None, limit: int = 200
+    ) -> list[EventRecord]:
+        """The newest `limit` events with seq < `before_seq` (None: the newest of all), oldest first: reading
+        a transcript backwards, one page at a time."""
+
+    @abstractmethod
+    async def max_event_seq(self) -> int:
+        """The newest event's seq; 0 when there is none."""
+
+    @abstractmethod
     async def prune_events(self, agent: str, kind_prefix: str, keep: int) -> int:
         """Delete all but the newest `keep` events of `agent` whose kind starts with `kind_prefix`."""

@@ -225,6 +225,28 @@ class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, Store):
 
         return await self.db.read(select)
 
+    async def events_before(
+        self, before_seq: int | None, agent: str | None = None, kinds: Sequence[str] | None = None, limit: int = 200
+    ) -> list[EventRecord]:
+        def select(conn: sqlite3.Connection) -> list[EventRecord]:
+            where, args = _event_filter(agent, kinds)
+            if before_seq is not None:
+                where.append("seq < ?")
+                args.append(before_seq)
+            clause = f"WHERE {' AND '.join(where)}" if where else ""
+            rows = conn.execute(
+                f"SELECT seq, at, agent, kind, payload FROM events {clause} ORDER BY seq DESC LIMIT ?", (*args, limit)
+            ).fetchall()
+            return [EventRecord(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in reversed(rows)]
+
+        return await self.db.read(select)
+
+    async def max_event_seq(self) -> int:
+        def select(conn: sqlite3.Connection) -> int:
+            return int(conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
+
+        return await self.db.read(select)
+
     async def prune_events(self, agent: str, kind_prefix: str, keep: int) -> int:
         def delete(conn: sqlite3.Connection) -> int:
             cursor = conn.execute(
@@ -235,6 +257,18 @@ class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, Store):
             return cursor.rowcount
 
         return await self.db.write(delete)
+
+
+def _event_filter(agent: str | None, kinds: Sequence[str] | None) -> tuple[list[str], list[object]]:
+    where: list[str] = []
+    args: list[object] = []
+    if agent is not None:
+        where.append("agent = ?")
+        args.append(agent)
+    if kinds:
+        where.append(f"kind IN ({','.join('?' * len(kinds))})")
+        args += list(kinds)
+    return where, args
 
 
 def _agent(row: sqlite3.Row) -> AgentRecord:

@@ -58,6 +58,11 @@ async def flow_json(request: Request) -> dict[str, Any]:
 
 
 @json_route
+async def schedules_json(request: Request) -> dict[str, Any]:
+    return await snapshots.schedules(dashboard(request))
+
+
+@json_route
 async def agent_json(request: Request) -> dict[str, Any]:
     return await snapshots.agent(dashboard(request), request.path_params["name"])
 
@@ -107,6 +112,7 @@ ROUTES = [
     Route("/swarm.json", swarm_json),
     Route("/call.json", call_json),
     Route("/flow.json", flow_json),
+    Route("/schedules.json", schedules_json),
     Route("/agents/{name}.json", agent_json),
     Route("/agents/{name}/transcript.json", transcript_json),
     Route("/agents/{name}/stats.json", stats_json),

@@ -25,8 +25,7 @@ class Dashboard:
         self.sources = FeedSources(hive, self.feed, self.history)
 
     async def start(self) -> None:
-        await self.sources.attach()  # listen first, so nothing stored meanwhile is missed by `top`
-        await self.history.load()
+        await self.sources.attach()
 
     async def close(self) -> None:
         self.feed.close()  # ends every open stream, so the server's shutdown does not wait on them

@@ -6,7 +6,6 @@ HOST_VERBS[type]; a verb that does not exist yet is simply `unknown_cmd` until c
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -42,34 +41,17 @@ def verb_exists(cmd: str) -> bool:
 
 
 # --- agent actions --------------------------------------------------------------------------------
-def _named(cmd: str, **extra: Any) -> Callable[[str], list[dict[str, Any]]]:
-    """The request shapes a lifecycle verb may take; the first one the parser accepts is sent. Core has not
-    fixed them yet (v1 used `name` for restart and `scope` for start/stop), so each is tried in turn."""
-    def shapes(name: str) -> list[dict[str, Any]]:
-        return [{"cmd": cmd, "name": name, **extra}, {"cmd": cmd, "names": [name], **extra},
-                {"cmd": cmd, "scope": {"agent_names": [name]}, **extra}]
-    return shapes
-
-
 @dataclass(frozen=True)
 class Action:
     name: str
     cmd: str
-    shapes: Callable[[str], list[dict[str, Any]]]
     kinds: frozenset[str]  # agent kinds it applies to
-    destructive: bool = False  # the page asks once before it fires
+    confirm: str = ""  # destructive: the page asks this once before it fires ({name} is the agent)
     label: str = ""
+    extra: tuple[tuple[str, Any], ...] = ()  # fields sent beside the name
 
     def request(self, agent: str) -> dict[str, Any]:
-        first_error: HiveError | None = None
-        for shape in self.shapes(agent):
-            try:
-                parse_request(HOST_REQUEST, shape)
-                return shape
-            except HiveError as exc:
-                first_error = first_error or exc
-        assert first_error is not None
-        raise first_error
+        return {"cmd": self.cmd, "name": agent, **dict(self.extra)}
 
 
 MANAGED = frozenset({"managed"})
@@ -77,23 +59,27 @@ PEER = frozenset({"peer"})
 ANY = MANAGED | PEER
 
 ACTIONS: dict[str, Action] = {a.name: a for a in (
-    Action("start", "start", _named("start"), MANAGED),
-    Action("stop", "stop", _named("stop"), MANAGED),
-    Action("restart", "restart", _named("restart"), MANAGED),
-    Action("kill", "kill", _named("kill"), MANAGED, destructive=True),
-    Action("destroy", "destroy", _named("destroy"), MANAGED, destructive=True),
-    Action("purge", "purge", _named("purge"), MANAGED, destructive=True),
-    Action("revive", "revive", _named("revive"), MANAGED),
-    Action("pause", "set_paused", lambda n: [{"cmd": "set_paused", "name": n, "paused": True}], ANY),
-    Action("resume", "set_paused", lambda n: [{"cmd": "set_paused", "name": n, "paused": False}], ANY),
-    Action("interrupt", "interrupt", _named("interrupt"), ANY, label="cancel turn"),
-    Action("unregister", "unregister_peer", _named("unregister_peer"), PEER, destructive=True),
+    Action("start", "start", MANAGED),
+    Action("stop", "stop", MANAGED),
+    Action("restart", "restart", MANAGED),
+    Action("rebuild", "rebuild", MANAGED),
+    Action("revive", "revive", MANAGED),
+    Action("kill", "kill", MANAGED, confirm="kill {name}? SIGKILL now: its running turn is cut off."),
+    Action("destroy", "destroy", MANAGED,
+           confirm="destroy {name}? Its sandbox goes; state, config and credentials stay, so it can be revived."),
+    Action("purge", "destroy", MANAGED, extra=(("purge", True),),
+           confirm="purge {name}? Its state, config and credentials are deleted for good (its messages stay)."),
+    Action("pause", "set_paused", ANY, extra=(("paused", True),)),
+    Action("resume", "set_paused", ANY, extra=(("paused", False),)),
+    Action("interrupt", "interrupt", ANY, label="cancel turn"),
+    Action("unregister", "unregister_peer", PEER,
+           confirm="unregister {name}? Its socket goes and the peer cannot reach the hive (its messages stay)."),
 )}
 
 
 def available_actions() -> list[dict[str, Any]]:
     """The actions this hive's verbs support, for the pages to draw buttons from."""
-    return [{"name": a.name, "label": a.label or a.name, "kinds": sorted(a.kinds), "destructive": a.destructive}
+    return [{"name": a.name, "label": a.label or a.name, "kinds": sorted(a.kinds), "confirm": a.confirm or None}
             for a in ACTIONS.values() if verb_exists(a.cmd)]
 
 
@@ -102,7 +88,7 @@ async def run_action(hive: Hive, action: str, agent: str) -> dict[str, Any]:
     if found is None or not verb_exists(found.cmd):
         raise HiveError(ErrorCode.UNKNOWN_CMD, f"this hive has no {action!r} action")
     check_agent_name(agent)
-    record = hive.registry.get(agent)  # None for a destroyed agent's kept state: revive and purge decide
-    if record is not None and record.kind not in found.kinds:
+    record = hive.registry.require(agent)
+    if record.kind not in found.kinds:
         raise HiveError(ErrorCode.NOT_ALLOWED, f"{action} does not apply to {agent}, a {record.kind} agent")
     return await call_verb(hive, found.request(agent))

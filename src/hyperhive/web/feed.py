@@ -17,6 +17,7 @@ import secrets
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 RING_SIZE = 4096
@@ -32,6 +33,11 @@ class Update:
     topic: str
     data: dict[str, Any]
     agents: tuple[str, ...] = ()  # whom it concerns, for per-agent streams; () concerns everyone
+
+    @cached_property
+    def encoded(self) -> str:
+        """The data as JSON, encoded once however many streams send it."""
+        return json.dumps(self.data, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -110,5 +116,4 @@ class LiveFeed:
 
 
 def sse_frame(update: Update, epoch: str) -> str:
-    data = json.dumps(update.data, separators=(",", ":"), ensure_ascii=False)
-    return f"id: {epoch}.{update.seq}\nevent: {update.topic}\ndata: {data}\n\n"
+    return f"id: {epoch}.{update.seq}\nevent: {update.topic}\ndata: {update.encoded}\n\n"

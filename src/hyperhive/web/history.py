@@ -1,47 +1,27 @@
 """Reading stored events backwards: transcript backfill, an agent's last turn, its latest todo list.
-
-The Store answers only "events after seq N, oldest first". Until it can answer "the newest N before
-seq S" (a hook asked of core), this widens a window below S until it holds enough of the agent's events,
-and finds the newest seq once by probing. Transcripts are bounded per agent (core/events.py keeps 5000),
-so the scans are bounded too.
-"""
+Each read is one `Store.events_before` page; transcripts are bounded per agent (core/events.py keeps
+5000), so the todo scan is bounded too."""
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
 from hyperhive.store import EventRecord, Store
 
-PAGE = 1000
 TURN_KINDS = ("turn.turn_start", "turn.turn_end", "turn.turn_stats")
 
 
 class History:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.top = 0  # the newest event seq known
         self._last_turns: dict[str, dict[str, Any] | None] = {}
-
-    async def load(self) -> None:
-        self.top = max(self.top, await newest_seq(self.store))
-
-    def saw(self, event: EventRecord) -> None:
-        self.top = max(self.top, event.seq)
 
     async def before(
         self, before: int | None, agent: str | None, limit: int, kinds: Sequence[str] | None = None
     ) -> list[EventRecord]:
         """The newest `limit` events with seq < `before` (None: all), oldest first."""
-        end = self.top + 1 if before is None else before
-        window = max(limit * 4, 256)
-        while True:
-            start = max(end - 1 - window, 0)
-            found = await _window(self.store, start, end, agent, kinds, limit)
-            if len(found) >= limit or start == 0:
-                return found
-            window *= 4
+        return await self.store.events_before(before, agent, kinds, limit)
 
     # --- last turn per agent --------------------------------------------------------------------
     async def last_turn(self, agent: str) -> dict[str, Any] | None:
@@ -105,32 +85,3 @@ def todos_in(line: dict[str, Any]) -> list[dict[str, Any]] | None:
             if isinstance(todos, list):
                 return [t for t in todos if isinstance(t, dict)]
     return None
-
-
-async def newest_seq(store: Store) -> int:
-    """The newest event seq: doubling, then bisecting on `events_after(x, limit=1)` (~2·log2 N reads)."""
-    low, high = 0, 1  # invariant: no event after `high`; `low` is 0 or a stored seq
-    while found := await store.events_after(high, limit=1):
-        low, high = found[0].seq, found[0].seq * 2
-    while high - low > 1:
-        mid = (low + high) // 2
-        found = await store.events_after(mid, limit=1)
-        if found:
-            low = found[0].seq
-        else:
-            high = mid
-    found = await store.events_after(low, limit=1)
-    return found[0].seq if found else low
-
-
-async def _window(
-    store: Store, start: int, end: int, agent: str | None, kinds: Sequence[str] | None, limit: int
-) -> list[EventRecord]:
-    kept: deque[EventRecord] = deque(maxlen=limit)
-    after = start
-    while True:
-        page = await store.events_after(after, agent, list(kinds) if kinds else None, PAGE)
-        kept.extend(e for e in page if e.seq < end)
-        if len(page) < PAGE or page[-1].seq >= end - 1:
-            return list(kept)
-        after = page[-1].seq

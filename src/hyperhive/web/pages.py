@@ -94,6 +94,7 @@ ROUTES = [
     Route("/swarm", page("swarm.html", "swarm", "swarm", lambda r: snapshots.swarm(dashboard(r)))),
     Route("/call", page("call.html", "your call", "call", lambda r: snapshots.your_call(dashboard(r)))),
     Route("/flow", page("flow.html", "flow", "flow", lambda r: snapshots.flow(dashboard(r)))),
+    Route("/schedules", page("schedules.html", "schedules", "schedules", lambda r: snapshots.schedules(dashboard(r)))),
     Route("/agents/{name}", page("agent.html", "agent", "swarm",
                                  lambda r: snapshots.agent(dashboard(r), _agent_name(r)))),
     Route("/agents/{name}/logs", page("logs.html", "logs", "swarm",

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from hyperhive.core.logs import agent_log_path, tail_lines
 from hyperhive.core.views import dump_messages
-from hyperhive.protocol import OPERATOR
+from hyperhive.protocol import OPERATOR, HiveError
 
-from .dispatch import available_actions, call_verb, verb_exists
-from .sources import event_update
+from .dispatch import available_actions, call_verb
+from .sources import call_counts, event_update
 from .stats import load_turn_stats, summarize
 
 if TYPE_CHECKING:
@@ -22,11 +22,13 @@ TRANSCRIPT_PAGE = 200
 FLOW_TAIL = 200
 INBOX_SIZE = 100
 LOG_LINES = 500
+# Offered beside the models the hive's agents run on; the Claude CLI resolves these aliases itself.
+MODEL_ALIASES = ("haiku", "opus", "sonnet")
 
 
 async def _base(d: Dashboard) -> dict[str, Any]:
     cursor = d.feed.cursor()
-    return {"cursor": str(cursor), "operator_unread": await d.hive.store.count_unacked(OPERATOR)}
+    return {"cursor": str(cursor), "call": await call_counts(d.hive)}
 
 
 async def swarm(d: Dashboard) -> dict[str, Any]:
@@ -46,26 +48,29 @@ async def your_call(d: Dashboard) -> dict[str, Any]:
     return snap
 
 
-async def approvals(d: Dashboard) -> list[dict[str, Any]] | None:
-    """Approval rows of every status, newest first; None while this hive has no `pending` verb."""
-    if not verb_exists("pending"):
-        return None
-    result = await call_verb(d.hive, {"cmd": "pending"})
-    rows = result.get("approvals")
-    return rows if isinstance(rows, list) else []
+async def approvals(d: Dashboard) -> list[dict[str, Any]]:
+    """Approval rows of every status, newest first."""
+    rows: list[dict[str, Any]] = (await call_verb(d.hive, {"cmd": "pending"}))["approvals"]
+    return rows
 
 
-async def questions(d: Dashboard) -> list[dict[str, Any]] | None:
-    """Open questions addressed to the operator; None while this hive has no `questions` verb."""
-    if not verb_exists("questions"):
-        return None
-    rows = (await call_verb(d.hive, {"cmd": "questions", "status": "open"})).get("questions")
-    return [q for q in rows if q.get("target") == OPERATOR] if isinstance(rows, list) else []
+async def questions(d: Dashboard) -> list[dict[str, Any]]:
+    """Open questions addressed to the operator."""
+    rows = (await call_verb(d.hive, {"cmd": "questions", "status": "open"}))["questions"]
+    return [q for q in rows if q["target"] == OPERATOR]
 
 
 async def flow(d: Dashboard) -> dict[str, Any]:
     snap = await _base(d)
     snap["messages"] = (await call_verb(d.hive, {"cmd": "recent", "limit": FLOW_TAIL}))["messages"]
+    snap["agents"] = d.hive.registry.agent_names()
+    return snap
+
+
+async def schedules(d: Dashboard) -> dict[str, Any]:
+    """Every schedule, open and closed, by id; the page splits them."""
+    snap = await _base(d)
+    snap["schedules"] = (await call_verb(d.hive, {"cmd": "schedules", "all": True}))["schedules"]
     snap["agents"] = d.hive.registry.agent_names()
     return snap
 
@@ -76,6 +81,8 @@ async def agent(d: Dashboard, name: str) -> dict[str, Any]:
     row = await d.hive.status_row(name)
     assert row is not None
     snap["row"] = row.model_dump(mode="json")
+    snap["loose_ends"] = await loose_ends(d, name)
+    snap["models"] = await models(d, name)
     snap["transcript"] = await transcript(d, name, None)
     snap["todos"] = await d.history.latest_todos(name)
     snap["inbox"] = dump_messages(await d.hive.store.inbox_messages(name, 30, False))
@@ -83,6 +90,25 @@ async def agent(d: Dashboard, name: str) -> dict[str, Any]:
     snap["actions"] = available_actions()
     snap["agents"] = d.hive.registry.agent_names()
     return snap
+
+
+async def loose_ends(d: Dashboard, name: str) -> dict[str, Any]:
+    ends: dict[str, Any] = (await call_verb(d.hive, {"cmd": "loose_ends", "agent": name}))["loose_ends"]
+    return ends
+
+
+async def models(d: Dashboard, name: str) -> dict[str, Any]:
+    """For the model picker: the deployed agent.toml's `model` and `available_models` (the only choices when
+    set), else suggestions: the models the hive's agents run on and the CLI's aliases."""
+    try:
+        config = await d.hive.deployments.config_of(name)
+    except HiveError:  # a peer, or not deployed yet
+        configured, available = None, []
+    else:
+        configured, available = config.model, list(config.available_models)
+    running = {row.active_model for row in await d.hive.status_rows() if row.active_model}
+    suggested = sorted({*MODEL_ALIASES, *running, *([configured] if configured else [])})
+    return {"configured": configured, "available": available, "suggested": suggested}
 
 
 async def transcript(d: Dashboard, name: str, before: int | None, limit: int = TRANSCRIPT_PAGE) -> dict[str, Any]:

@@ -1,11 +1,11 @@
 """What feeds the live feed: status rows, broker traffic and stored events, each under its topic.
 
-Topics: `status` (a row, or `removed`), `message` (a new message), `ack`, `delivered`, `operator` (the
-operator's unread count), `turn` (an agent's transcript event, rendered into items), `lastturn` (the
-summary the swarm shows), and for every other stored event the first word of its kind
-(`approval_requested` → `approval`, `question_asked` → `question`, `container_crash` → `container`). A
-feature added later that stores its events gets a topic for free; one that does not can call
-`LiveFeed.publish` itself.
+Topics: `status` (a row, or `removed`), `message` (a new message), `ack`, `delivered`, `operator` (what
+waits for the operator: unread mail, pending approvals, open questions), `turn` (an agent's transcript
+event, rendered into items), `lastturn` (the summary the swarm shows), and for every other stored event
+the first word of its kind (`approval_requested` → `approval`, `question_asked` → `question`,
+`schedule_updated` → `schedule`, `container_crash` → `container`). A feature added later that stores its
+events gets a topic for free; one that does not can call `LiveFeed.publish` itself.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from hyperhive.core.events import TRANSCRIPT_PREFIX
 from hyperhive.core.views import event_view, message_view
-from hyperhive.protocol import OPERATOR, rfc3339
+from hyperhive.protocol import OPERATOR, HiveError, StatusRow, rfc3339
 from hyperhive.store import EventRecord, MessageRecord
 
 from .history import History
@@ -35,6 +35,18 @@ log = logging.getLogger(__name__)
 
 def event_topic(kind: str) -> str:
     return "turn" if kind.startswith(TRANSCRIPT_PREFIX) else re.split(r"[._]", kind, maxsplit=1)[0]
+
+
+CALL_COUNT_LIMIT = 1000
+CALL_EVENT_PREFIXES = ("approval_", "question_")
+
+
+async def call_counts(hive: Hive) -> dict[str, int]:
+    """What waits for the operator, the "your call" badge on every page."""
+    approvals = await hive.store.list_approvals(status="pending", limit=CALL_COUNT_LIMIT)
+    questions = await hive.store.questions(status="open", limit=CALL_COUNT_LIMIT)
+    return {"unread": await hive.store.count_unacked(OPERATOR), "approvals": len(approvals),
+            "questions": sum(1 for q in questions if q.target == OPERATOR)}
 
 
 def event_update(event: EventRecord) -> dict[str, Any]:
@@ -55,7 +67,7 @@ class FeedSources:
         self._unlisten: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._status_task: asyncio.Task[None] | None = None
-        self._unread_lock = asyncio.Lock()  # counts read in order, so the last one published is the newest
+        self._counts_lock = asyncio.Lock()  # counts read in order, so the last one published is the newest
 
     async def attach(self) -> None:
         self._changes = self.hive.registry.changes.subscribe()
@@ -83,18 +95,30 @@ class FeedSources:
 
     # --- status rows ----------------------------------------------------------------------------
     async def _pump_status(self) -> None:
-        """Changes coalesce per agent (core/changes.py), so a burst costs one row per agent."""
+        """Changes coalesce per agent (core/changes.py), and a batch is read at once (one unread count
+        query for all of them), so a burst costs one row per changed agent and one read per batch."""
         while True:
-            for name in await self._changes.next_batch():
-                try:
-                    row = await self.hive.status_row(name)
-                except Exception:  # a store hiccup must not end the live view for good
-                    log.exception("dashboard: reading the status row of %s failed", name)
-                    continue
+            names = await self._changes.next_batch()
+            try:
+                rows = await self._rows(names)
+            except Exception:  # a store hiccup must not end the live view for good
+                log.exception("dashboard: reading the status rows of %s failed", ", ".join(names))
+                continue
+            for name in names:
+                row = rows.get(name)
                 if row is None:
                     self.feed.publish("status", {"name": name, "removed": True}, [name])
                 else:
                     self.feed.publish("status", {"row": row.model_dump(mode="json")}, [name])
+
+    async def _rows(self, names: list[str]) -> dict[str, StatusRow]:
+        kept = [n for n in names if self.hive.registry.get(n) is not None]
+        try:
+            rows = await self.hive.status_rows(kept) if kept else []
+        except HiveError:  # one was removed meanwhile: read them one by one
+            found = [await self.hive.status_row(n) for n in kept]
+            rows = [row for row in found if row is not None]
+        return {row.name: row for row in rows}
 
     # --- broker ---------------------------------------------------------------------------------
     def _on_messages(self, messages: list[MessageRecord]) -> None:
@@ -103,23 +127,24 @@ class FeedSources:
         for m in messages:
             self.feed.publish("message", message_view(m).model_dump(mode="json"), [m.sender, m.recipient])
         if any(m.recipient == OPERATOR for m in messages):
-            self._spawn(self._publish_operator_unread())
+            self._spawn(self._publish_call_counts())
 
     def _on_ack(self, recipient: str, ids: list[int]) -> None:
         if not self._attached:
             return
         self.feed.publish("ack", {"recipient": recipient, "ids": ids, "acked_at": rfc3339(time.time())}, [recipient])
         if recipient == OPERATOR:
-            self._spawn(self._publish_operator_unread())
+            self._spawn(self._publish_call_counts())
 
-    async def _publish_operator_unread(self) -> None:
-        async with self._unread_lock:
-            self.feed.publish("operator", {"unread": await self.hive.store.count_unacked(OPERATOR)})
+    async def _publish_call_counts(self) -> None:
+        async with self._counts_lock:
+            self.feed.publish("operator", await call_counts(self.hive))
 
     # --- stored events --------------------------------------------------------------------------
     def _on_events(self, events: list[EventRecord]) -> None:
+        if any(e.kind.startswith(CALL_EVENT_PREFIXES) for e in events):
+            self._spawn(self._publish_call_counts())
         for event in events:
-            self.history.saw(event)
             agents = [event.agent] if event.agent else []
             self.feed.publish(event_topic(event.kind), event_update(event), agents)
             if event.agent and event.kind == "turn.turn_start" and isinstance(event.payload.get("id"), int):

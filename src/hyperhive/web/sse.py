@@ -51,16 +51,19 @@ async def stream(feed: LiveFeed, given: str | None, wanted: Filter) -> AsyncIter
             yield f"id: {cursor}\n: keepalive\n\n"
             skipped = 0
             continue
+        frames = []
         for update in updates:
             if wanted.wants(update):
-                yield sse_frame(update, feed.epoch)
+                frames.append(sse_frame(update, feed.epoch))
                 skipped = 0
             else:
                 skipped += 1
         cursor = Cursor(feed.epoch, updates[-1].seq) if updates else cursor
         if skipped >= SKIPPED_BEFORE_ID:
-            yield f"id: {cursor}\n\n"
+            frames.append(f"id: {cursor}\n\n")
             skipped = 0
+        if frames:  # one write per wake-up, not one per update: a burst costs a few syscalls
+            yield "".join(frames)
 
 
 async def _wait(feed: LiveFeed, cursor: Cursor) -> list[Update] | None:

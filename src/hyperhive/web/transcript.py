@@ -25,6 +25,10 @@ def event_items(kind: str, payload: dict[str, Any]) -> list[Item]:
     render = _RENDERERS.get(kind)
     if render is not None:
         return render(payload)
+    describe = _LIFECYCLE.get(kind)
+    if describe is not None:
+        return [{"type": "event", "kind": kind, "text": _clip(describe(payload), LABEL_MAX),
+                 "bad": kind in _BAD_KINDS}]
     return [{"type": "event", "kind": kind, "text": _clip(_compact(payload), LABEL_MAX)}]
 
 
@@ -163,6 +167,39 @@ _RENDERERS: dict[str, Callable[[dict[str, Any]], list[Item]]] = {
     "turn.turn_stats": _turn_stats,
     "turn.harness": _harness,
 }
+
+
+# --- the agent's other events, as one line each ------------------------------------------------------
+def _approval(p: dict[str, Any]) -> str:
+    a = p.get("approval", p)
+    note = f": {a['note']}" if a.get("note") else ""
+    return f"approval #{a.get('id')} {a.get('kind', '')} {a.get('status', '')}{note}"
+
+
+def _question(p: dict[str, Any]) -> str:
+    asked = f"#{p.get('id')} {p.get('asker')} → {p.get('target')}: {p.get('question', '')}"
+    return asked if p.get("status") == "open" else f"{asked} — {p.get('answer')}"
+
+
+_LIFECYCLE: dict[str, Callable[[dict[str, Any]], str]] = {
+    "started": lambda p: f"started (pid {p.get('pid')}): {p.get('why', '')}",
+    "stopped": lambda p: f"stopped: {p.get('exit') or ''}",
+    "killed": lambda p: f"killed: {p.get('exit') or ''}",
+    "destroyed": lambda p: "destroyed and purged" if p.get("purged") else "destroyed (state kept)",
+    "container_crash": lambda p: f"crashed: {p.get('exit', '')}",
+    "agent_failed": lambda p: f"failed: {p.get('note', '')}",
+    "start_failed": lambda p: f"did not start: {p.get('error', '')}",
+    "limits_unapplied": lambda p: f"limits not applied: {'; '.join(map(str, p.get('unapplied') or []))}",
+    "rebuilt": lambda p: f"deployed {str(p.get('sha') or '')[:8]} (approval #{p.get('approval_id')})",
+    "config_ready": lambda p: "config repo ready",
+    "logged_in": lambda p: "logged in again",
+    "approval_requested": _approval,
+    "approval_updated": _approval,
+    "approval_resolved": _approval,
+    "question_asked": lambda p: f"asked {_question(p)}",
+    "question_answered": lambda p: f"question {_question(p)}",
+}
+_BAD_KINDS = frozenset({"container_crash", "agent_failed", "start_failed", "killed"})
 
 
 def _compact(value: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -12,6 +13,7 @@ from hyperhive.protocol import host_requests as rq
 from hyperhive.store import AgentRecord
 
 from ..approvals import approval_view
+from ..logs import agent_log_path, tail_lines
 from ..questions import question_view
 from ..schedules import schedule_view
 from ..views import dump_messages, event_view
@@ -260,6 +262,13 @@ async def dashboard_url(hive: Hive, req: rq.DashboardUrl) -> dict[str, Any]:
     return {"url": hive.dashboard.login_url}
 
 
+async def logs(hive: Hive, req: rq.AgentLogs) -> dict[str, Any]:
+    """`path` lets `hivectl logs -f` follow the file on this host (a peer's is empty: its log is its own)."""
+    hive.registry.require(req.name)
+    path = agent_log_path(hive.settings.state_dir, req.name)
+    return {"lines": await asyncio.to_thread(tail_lines, path, req.lines), "path": str(path)}
+
+
 async def rollback(hive: Hive, req: rq.RollbackConfig) -> dict[str, Any]:
     return {"approvals": [approval_view(await hive.deployments.rollback(OPERATOR, req.name))]}
 
@@ -308,4 +317,5 @@ HOST_VERBS: dict[type[Any], Verb] = {
     rq.Spawn: spawn,
     rq.DashboardUrl: dashboard_url,
     rq.RollbackConfig: rollback,
+    rq.AgentLogs: logs,
 }

@@ -1,7 +1,8 @@
 // One agent: its head (state, controls), live transcript, composer with slash commands, todos, inbox, stats.
 import {
-  $, action, age, boot, completer, composer, el, fmtCost, fmtCount, fmtDuration, getJSON, runButton, serial, verb,
+  $, action, age, boot, completer, composer, el, fittingActions, fmtCost, fmtCount, fmtDuration, getJSON, runButton, serial, verb,
 } from "./core.js";
+import {drawLooseEnds} from "./loose_ends.js";
 import {Transcript} from "./transcript.js";
 
 const name = decodeURIComponent(location.pathname.split("/")[2]);
@@ -17,18 +18,9 @@ function control(label, fn, {cls = "", confirm = null, done = null} = {}) {
 function drawHead() {
   const row = state.row;
   const cls = row.failed ? "bad" : row.running ? "good" : "warn";
-  const buttons = [];
-  if (row.activity === "thinking") {
-    buttons.push(control("cancel turn", () => verb({cmd: "interrupt", name}), {cls: "danger", done: "turn cancelled"}));
-  }
-  buttons.push(row.paused
-    ? control("resume", () => verb({cmd: "set_paused", name, paused: false}), {done: `${name} resumed`})
-    : control("pause", () => verb({cmd: "set_paused", name, paused: true}), {done: `${name} paused`}));
-  for (const a of state.actions) {
-    if (!a.kinds.includes(row.kind) || ["pause", "resume", "interrupt", "revive", "purge"].includes(a.name)) continue;
-    buttons.push(control(a.label, () => action(a.name, name),
-      {cls: a.destructive ? "danger" : "", confirm: a.destructive ? `${a.label} ${name}?` : null, done: `${a.label}: ${name}`}));
-  }
+  const buttons = fittingActions(state.actions, row).map((a) => control(a.label, () => action(a.name, name), {
+    cls: a.confirm || a.name === "interrupt" ? "danger" : "",
+    confirm: a.confirm ? a.confirm.replace("{name}", name) : null, done: `${a.label}: ${name}`}));
   $("#head").replaceChildren(
     el("div", {class: "title"},
       el("h1", {}, name), el("span", {class: `kind ${row.kind}`}, row.kind),
@@ -81,6 +73,35 @@ function drawStats(stats) {
 // After a turn's stats arrive; a burst of turns costs one request more, not one each.
 const refreshStats = serial(async () => drawStats(await getJSON(`/agents/${name}/stats.json`)));
 
+// Questions, approvals and schedules announce themselves by event; reminders show in the row's count.
+const refreshLooseEnds = serial(async () => {
+  drawLooseEnds($("#loose-ends"), (await verb({cmd: "loose_ends", agent: name})).loose_ends);
+});
+
+// --- model picker: the deployed config's `available_models` when it names some, else free text -------
+function drawModels(models) {
+  const select = $("#model-select");
+  const input = $("#model-input");
+  const fixed = models.available && models.available.length;
+  select.hidden = !fixed;
+  input.hidden = Boolean(fixed);
+  input.required = !fixed;
+  select.replaceChildren(...(models.available || []).map((m) => el("option", {value: m}, m)));
+  $("#model-choices").replaceChildren(...(models.suggested || []).map((m) => el("option", {value: m})));
+  $("#model-note").textContent = models.configured ? `agent.toml: ${models.configured}` : "";
+}
+
+$("#model-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const select = $("#model-select");
+  const input = $("#model-input");
+  const model = (select.hidden ? input.value : select.value).trim();
+  if (!model) return;
+  const done = await runButton(event.submitter || $("#model-form button"), () => verb({cmd: "set_model", name, model}),
+    {done: `${name} now runs on ${model}`});
+  if (done) input.value = "";
+});
+
 // --- transcript and composer ---------------------------------------------------------------------
 const transcript = new Transcript({
   pane: $("#transcript"), list: $("#items"), pill: $("#new-pill"), status: $("#backfill"), agent: name,
@@ -123,6 +144,8 @@ function load(snap) {
   state.inbox = new Map(snap.inbox.map((m) => [m.id, m]));
   state.todos = snap.todos;
   drawHead();
+  drawModels(snap.models);
+  drawLooseEnds($("#loose-ends"), snap.loose_ends);
   drawInbox();
   drawStats(snap.stats);
   transcript.load(snap.transcript);
@@ -143,10 +166,16 @@ boot({
   render: load,
   topics: {
     status: (data) => {
-      if (data.removed) { state.row = {...state.row, state: "removed", running: false}; }
+      const before = state.row;
+      if (data.removed) state.row = {...state.row, state: "removed", running: false};
       else if (data.row.name === name) state.row = data.row;
       drawHead();
+      if (before.pending_reminders !== state.row.pending_reminders
+          || before.pending_approvals !== state.row.pending_approvals) refreshLooseEnds();
     },
+    question: () => refreshLooseEnds(),
+    approval: () => refreshLooseEnds(),
+    schedule: () => refreshLooseEnds(),
     turn: (event) => {
       if (event.agent !== name) return;
       transcript.append(event);

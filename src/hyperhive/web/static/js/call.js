@@ -2,7 +2,7 @@
 import {$, NodeCache, age, boot, countdown, el, getJSON, reconcile, runButton, serial, verb} from "./core.js";
 
 const AGENT_NAME = /^[a-z][a-z0-9-]{0,8}$/;
-const state = {approvals: null, questions: null, inbox: new Map()};
+const state = {approvals: [], questions: [], inbox: new Map()};
 
 function load(snap) {
   state.approvals = snap.approvals;
@@ -34,14 +34,14 @@ function questionCard(q) {
     if (text) runButton(send, () => answer(text), {done: `answered #${q.id}`});
   });
   return el("article", {class: "card question", dataset: {question: q.id}},
-    el("header", {}, el("b", {}, q.asker), " asks ", age(q.asked_at), " ", q.expires_at ? countdown(q.expires_at) : null),
+    el("header", {}, el("b", {}, q.asker), " asks · ", age(q.asked_at), " ago · ", q.expires_at ? countdown(q.expires_at) : null),
     el("p", {}, q.question), options, el("div", {class: "row"}, free, send));
 }
 
 const questionCards = new NodeCache(questionCard);
 
 function drawQuestions() {
-  const open = state.questions || [];
+  const open = state.questions;
   $("#questions").hidden = !open.length;
   questionCards.keep(new Set(open.map((q) => q.id)));
   reconcile($("#questions-list"), open.map((q) => questionCards.get(q.id, q)));
@@ -58,6 +58,13 @@ function diffNode(diff) {
   return el("pre", {class: "diff"}, lines);
 }
 
+// What a non-config approval carries (a scheduled prompt: when, to whom, what it will say).
+function detailsNode(details) {
+  if (!details || (!details.summary && !details.body)) return null;
+  return el("div", {class: "details"}, details.summary ? el("p", {class: "muted"}, details.summary) : null,
+    details.body ? el("blockquote", {}, details.body) : null);
+}
+
 function approvalCard(a) {
   const note = el("input", {type: "text", placeholder: "note for the manager (optional)", class: "note"});
   const approve = el("button", {type: "button", class: "good"}, "approve");
@@ -70,6 +77,7 @@ function approvalCard(a) {
     el("header", {}, el("b", {}, `#${a.id} ${a.kind}`), " for ", el("a", {href: `/agents/${a.agent}`}, a.agent),
       " ", age(a.requested_at), a.commit_ref ? el("span", {class: "mono muted"}, ` ${a.commit_ref}`) : null),
     a.description ? el("p", {}, a.description) : null,
+    detailsNode(a.details),
     diffNode(a.diff),
     el("div", {class: "row"}, approve, note, deny));
 }
@@ -79,11 +87,6 @@ const approvalCards = new NodeCache(approvalCard);
 function drawApprovals() {
   const pending = $("#approvals-pending");
   const history = $("#approvals-history .list");
-  if (state.approvals === null) {
-    pending.replaceChildren(el("p", {class: "muted"}, "This hive has no approvals yet."));
-    history.replaceChildren();
-    return;
-  }
   const open = state.approvals.filter((a) => a.status === "pending");
   approvalCards.keep(new Set(open.map((a) => a.id)));
   reconcile(pending, open.length ? open.map((a) => approvalCards.get(a.id, a))

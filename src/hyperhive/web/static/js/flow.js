@@ -1,5 +1,5 @@
 // Flow: the live message tail across the hive, and a compose box with @name completion.
-import {$, boot, clock, completer, composer, el, verb} from "./core.js";
+import {$, boot, clock, completer, composer, el, stickyScroller, verb} from "./core.js";
 
 const TAIL_MAX = 500;
 const state = {messages: new Map(), agents: new Set()};
@@ -18,26 +18,34 @@ function line(m) {
     el("span", {class: "body", title: "click to expand", onclick: (e) => e.currentTarget.classList.toggle("open")}, m.body));
 }
 
-function atBottom() {
-  return tail.scrollHeight - tail.scrollTop - tail.clientHeight < 40;
-}
+const nodes = new Map();  // message id → its line
+const beforeChange = stickyScroller(tail);
 
 function draw() {
-  const stick = atBottom();
+  beforeChange();
   const ids = [...state.messages.keys()].sort((a, b) => a - b).slice(-TAIL_MAX);
-  tail.replaceChildren(...ids.map((id) => line(state.messages.get(id))));
-  if (stick) tail.scrollTop = tail.scrollHeight;
+  nodes.clear();
+  tail.replaceChildren(...ids.map((id) => {
+    const node = line(state.messages.get(id));
+    nodes.set(id, node);
+    return node;
+  }));
 }
 
 function upsert(m) {
-  const stick = atBottom();
-  const known = state.messages.has(m.id);
+  beforeChange();
   state.messages.set(m.id, m);
   const node = line(m);
-  const old = tail.querySelector(`[data-message="${m.id}"]`);
+  const old = nodes.get(m.id);
   if (old) old.replaceWith(node);
-  else if (!known) tail.append(node);
-  if (stick) tail.scrollTop = tail.scrollHeight;
+  else tail.append(node);
+  nodes.set(m.id, node);
+  while (nodes.size > TAIL_MAX) {  // a long burst keeps the page as light as the snapshot
+    const [oldest, first] = nodes.entries().next().value;
+    nodes.delete(oldest);
+    state.messages.delete(oldest);
+    first.remove();
+  }
 }
 
 function patch(ids, fields) {
@@ -51,7 +59,7 @@ function load(snap) {
   state.messages = new Map(snap.messages.map((m) => [m.id, m]));
   state.agents = new Set(snap.agents);
   draw();
-  tail.scrollTop = tail.scrollHeight;
+  requestAnimationFrame(() => { tail.scrollTop = tail.scrollHeight; });
 }
 
 // "@bob hello" → to bob; "@* hi" broadcasts.

@@ -1,5 +1,7 @@
 // The swarm: every agent as a tree by parent, with its state and actions.
-import {$, action, age, boot, el, fmtCost, fmtDuration, runButton} from "./core.js";
+import {
+  $, NodeCache, action, age, boot, el, fittingActions, fmtCost, fmtDuration, perFrame, reconcile, runButton,
+} from "./core.js";
 
 const state = {rows: new Map(), lastTurns: {}, actions: [], busy: new Set()};
 
@@ -10,21 +12,8 @@ function load(snap) {
   draw();
 }
 
-// Which of the hive's actions fit this row now.
-function actionsFor(row) {
-  return state.actions.filter((a) => {
-    if (!a.kinds.includes(row.kind)) return false;
-    switch (a.name) {
-      case "pause": return !row.paused;
-      case "resume": return row.paused;
-      case "start": return !row.running;
-      case "stop": case "restart": case "kill": return row.running;
-      case "interrupt": return row.activity === "thinking";
-      case "revive": case "purge": return false;  // for kept state of destroyed agents, not live rows
-      default: return true;
-    }
-  });
-}
+const DESTROYED = "destroyed";
+const actionsFor = (row) => fittingActions(state.actions, row);
 
 function stateCell(row) {
   const cls = row.failed ? "bad" : row.running ? "good" : row.kind === "peer" ? "dim" : "warn";
@@ -48,13 +37,13 @@ function lastTurnCell(turn) {
 function actionButton(row, a) {
   const key = `${row.name}:${a.name}`;
   const button = el("button", {
-    type: "button", class: `small ${a.destructive ? "danger" : ""} ${state.busy.has(key) ? "busy" : ""}`,
+    type: "button", class: `small ${a.confirm ? "danger" : ""} ${state.busy.has(key) ? "busy" : ""}`,
     disabled: state.busy.has(key), dataset: {action: a.name},
   }, a.label);
   button.addEventListener("click", async () => {
     state.busy.add(key);
     await runButton(button, () => action(a.name, row.name), {
-      confirm: a.destructive ? `${a.label} ${row.name}? This cannot be undone from here.` : null,
+      confirm: a.confirm ? a.confirm.replace("{name}", row.name) : null,
       done: `${a.label}: ${row.name}`,
     });
     state.busy.delete(key);
@@ -79,24 +68,49 @@ function rowNode(row, depth) {
     el("td", {class: "actions"}, actionsFor(row).map((a) => actionButton(row, a))));
 }
 
+function tombstoneNode(row) {
+  return el("tr", {dataset: {agent: row.name}},
+    el("td", {class: "name"}, el("span", {class: "dead"}, row.name), " ", el("span", {class: "kind"}, row.kind)),
+    el("td", {class: "muted"}, row.description || ""),
+    el("td", {class: "mono muted"}, row.deployed_sha ? row.deployed_sha.slice(0, 8) : ""),
+    el("td", {class: "muted"}, row.last_seen ? ["last seen ", age(row.last_seen)] : ""),
+    el("td", {class: "actions"}, actionsFor(row).map((a) => actionButton(row, a))));
+}
+
+// Rows are kept by name and drawn anew only when what they show changed.
+const rowNodes = new NodeCache(([row, depth]) => rowNode(row, depth));
+const tombNodes = new NodeCache(tombstoneNode);
+const version = (row, ...more) => JSON.stringify([row, ...more, [...state.busy].filter((k) => k.startsWith(`${row.name}:`))]);
+
 function draw() {
+  const living = [...state.rows.values()].filter((row) => row.state !== DESTROYED);
+  const dead = [...state.rows.values()].filter((row) => row.state === DESTROYED);
+  const names = new Set(living.map((row) => row.name));
   const children = new Map();
-  for (const row of state.rows.values()) {
-    const parent = row.parent && state.rows.has(row.parent) ? row.parent : null;
+  for (const row of living) {
+    const parent = row.parent && names.has(row.parent) ? row.parent : null;
     if (!children.has(parent)) children.set(parent, []);
     children.get(parent).push(row);
   }
   const nodes = [];
   const walk = (parent, depth) => {
     for (const row of (children.get(parent) || []).sort((a, b) => a.name.localeCompare(b.name))) {
-      nodes.push(rowNode(row, depth));
+      nodes.push(rowNodes.get(row.name, [row, depth], version(row, depth, state.lastTurns[row.name])));
       if (depth < 8) walk(row.name, depth + 1);
     }
   };
   walk(null, 0);
-  $("#swarm tbody").replaceChildren(...nodes);
-  $("#swarm-empty").hidden = state.rows.size > 0;
+  rowNodes.keep(names);
+  reconcile($("#swarm tbody"), nodes);
+  $("#swarm-empty").hidden = living.length > 0;
+  dead.sort((a, b) => a.name.localeCompare(b.name));
+  tombNodes.keep(new Set(dead.map((row) => row.name)));
+  reconcile($("#tombstones tbody"), dead.map((row) => tombNodes.get(row.name, row, version(row))));
+  $("#tombstones").hidden = !dead.length;
 }
+
+// A burst of status updates costs one redraw per frame.
+const redraw = perFrame(draw);
 
 boot({
   render: load,
@@ -104,8 +118,8 @@ boot({
     status: (data) => {
       if (data.removed) state.rows.delete(data.name);
       else state.rows.set(data.row.name, data.row);
-      draw();
+      redraw();
     },
-    lastturn: (data) => { state.lastTurns[data.agent] = data.turn; draw(); },
+    lastturn: (data) => { state.lastTurns[data.agent] = data.turn; redraw(); },
   },
 });

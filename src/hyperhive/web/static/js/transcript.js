@@ -13,6 +13,7 @@ export class Transcript {
     this.fresh = 0;
     this.hasMore = false;
     this.loading = false;
+    this.stick = null;
     pane.addEventListener("scroll", () => this.scrolled());
     pill.addEventListener("click", () => this.toBottom());
   }
@@ -28,13 +29,20 @@ export class Transcript {
   }
 
   append(event) {
-    const stick = this.atBottom();
+    // Whether the reader is at the bottom is read once per frame, before its first append, and the scroll
+    // done once before paint: a burst of stream lines costs one layout, not one each.
+    if (this.stick === null) {
+      this.stick = this.atBottom();
+      requestAnimationFrame(() => {
+        if (this.stick) this.toBottom();
+        this.stick = null;
+      });
+    }
     const node = this.eventNode(event);
     if (!node) return;
     this.list.append(node);
     if (this.oldest === null) this.oldest = event.seq;
-    if (stick) this.toBottom();
-    else this.bump();
+    if (!this.stick) this.bump();
   }
 
   eventNode(event) {
@@ -84,6 +92,8 @@ export class Transcript {
           fmtCost(item.cost_usd), item.tool_calls ? `${item.tool_calls} tools` : ""].filter(Boolean).join(" · "));
       case "harness":
         return el("div", {class: "meta"}, `harness: ${item.text}`);
+      case "event":
+        return el("div", {class: `meta lifecycle ${item.bad ? "bad" : ""}`, dataset: {event: item.kind}}, `● ${item.text}`);
       default:
         return el("div", {class: "meta"}, `${item.kind || item.type}: ${item.text || ""}`);
     }
