@@ -126,3 +126,12 @@ async def test_get_logs_reads_the_rotated_tail(hive: Hive) -> None:
     log.write_text("new 1\nnew 2\n")
     assert (await agent.request("get_logs", lines=3))["lines"] == ["old 2", "new 1", "new 2"]
     await agent.close()
+
+
+async def test_set_model_keeps_to_the_agents_available_models(hive: Hive) -> None:
+    await hive.deployments.spawn_now("alice", "", 'name = "alice"\nrole = "agent"\nmodel = "claude-sonnet-4-5"\n'
+                                     'available_models = ["claude-sonnet-4-5", "claude-haiku-4-5"]\n')
+    await host(hive, "set_model", name="alice", model="claude-haiku-4-5")
+    with pytest.raises(RequestFailed, match="not in its available_models"):
+        await host(hive, "set_model", name="alice", model="claude-opus-4-5")
+    await hive.supervisor.stop_agent("alice")

@@ -65,6 +65,7 @@ class Schedules:
                      "first_fire_at": rfc3339(first_fire_at), "interval_seconds": interval_seconds,
                      "summary": f"to {', '.join(resolved)} from {rfc3339(first_fire_at)}{every}"})
         schedule = await self.hive.store.update_schedule(schedule.id, approval_id=approval.id)
+        await self._event(schedule)
         return schedule, approval
 
     async def create(self, targets: Sequence[str], body: str, first_fire_at: float, interval_seconds: float | None,
@@ -156,7 +157,9 @@ class Schedules:
         if current.status not in ("active", "paused"):
             raise HiveError(ErrorCode.CONFLICT, f"schedule #{schedule_id} is {current.status}, so it cannot fire")
         await self._deliver(current, current.next_fire_at)  # an extra firing: the grid stays as it was
-        return await self._require(schedule_id)
+        fired = await self._require(schedule_id)
+        await self._event(fired)
+        return fired
 
     def visible_to(self, schedule: ScheduleRecord, agent: str) -> bool:
         return agent == MANAGER_NAME or schedule.created_by == agent or agent in schedule.targets

@@ -103,6 +103,10 @@ async def interrupt(hive: Hive, req: rq.Interrupt) -> dict[str, Any]:
 async def set_model(hive: Hive, req: rq.SetModel) -> dict[str, Any]:
     """Kept on the agent's record, so a harness that starts later uses it too."""
     hive.registry.require(req.name)
+    config = hive.deployments.deployed(req.name)
+    if config is not None and config.available_models and req.model not in config.available_models:
+        raise HiveError(ErrorCode.NOT_ALLOWED, f"{req.name} may run on {', '.join(config.available_models)}; "
+                                               f"{req.model!r} is not in its available_models (agent.toml)")
     await hive.registry.update(req.name, active_model=req.model)
     if hive.controls.connected(req.name):
         hive.controls.push(req.name, {"control": "set_model", "model": req.model})
