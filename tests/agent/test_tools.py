@@ -3,7 +3,6 @@ official MCP client. Every tool acts as the socket's agent; hive errors come bac
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator
@@ -13,9 +12,10 @@ from typing import Any
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
-from hyperhive.client import AsyncSocketClient, SocketClient
+from hyperhive.client import AsyncSocketClient
 from hyperhive.core.hive import Hive
 from hyperhive.store import AgentRecord
+from tests.support.agents import host
 
 EXPECTED_TOOLS = {"send", "recv", "whoami", "set_status", "request_next_turn", "get_logs", "ask", "answer",
                   "remind", "get_loose_ends", "cancel_loose_end", "request_schedule_prompt", "list_schedules",
@@ -36,10 +36,6 @@ async def tools_of(hive: Hive, name: str) -> AsyncIterator[ClientSession]:
 
 def text(result: Any) -> str:
     return "\n".join(block.text for block in result.content if getattr(block, "type", "") == "text")
-
-
-async def host(hive: Hive, cmd: str, **fields: Any) -> dict[str, Any]:
-    return await asyncio.to_thread(SocketClient(hive.settings.host_socket).request, cmd, **fields)
 
 
 async def test_tools_act_as_the_socket_agent(hive: Hive) -> None:

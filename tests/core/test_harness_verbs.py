@@ -4,24 +4,13 @@ another turn, and its log tail."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
-from hyperhive.client import AsyncSocketClient, RequestFailed, SocketClient, stream
+from hyperhive.client import AsyncSocketClient, RequestFailed, stream
 from hyperhive.core.hive import Hive
 from hyperhive.core.logs import agent_log_path
-from hyperhive.store import AgentRecord
-
-
-async def add_agent(hive: Hive, name: str) -> AsyncSocketClient:
-    await hive.registry.add(AgentRecord(name=name, kind="managed", created_at=0.0))
-    await hive.agent_sockets.open(name)
-    return AsyncSocketClient(hive.settings.agent_socket_dir(name) / "mcp.sock")
-
-
-async def host(hive: Hive, cmd: str, **fields: Any) -> dict[str, Any]:
-    return await asyncio.to_thread(SocketClient(hive.settings.host_socket).request, cmd, **fields)
+from tests.support.agents import add_agent, host
 
 
 async def test_report_stores_transcript_events_in_order(hive: Hive) -> None:

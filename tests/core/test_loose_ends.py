@@ -10,21 +10,11 @@ from typing import Any
 
 import pytest
 
-from hyperhive.client import AsyncSocketClient, RequestFailed, SocketClient
+from hyperhive.client import AsyncSocketClient, RequestFailed
 from hyperhive.core.hive import Hive
 from hyperhive.core.reminders import MAX_PENDING
-from hyperhive.store import AgentRecord
+from tests.support.agents import add_agent, host
 from tests.support.hive import AgentConn, HiveProcess
-
-
-async def add_agent(hive: Hive, name: str) -> AsyncSocketClient:
-    await hive.registry.add(AgentRecord(name=name, kind="managed", created_at=0.0))
-    await hive.agent_sockets.open(name)
-    return AsyncSocketClient(hive.settings.agent_socket_dir(name) / "mcp.sock")
-
-
-async def host(hive: Hive, cmd: str, **fields: Any) -> dict[str, Any]:
-    return await asyncio.to_thread(SocketClient(hive.settings.host_socket).request, cmd, **fields)
 
 
 async def next_event(agent: AsyncSocketClient, wait: float = 5) -> dict[str, Any]:
