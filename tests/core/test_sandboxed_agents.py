@@ -30,6 +30,7 @@ from hyperhive.runtime.bwrap import BwrapRuntime, probe_bwrap
 from hyperhive.runtime.local import LocalConfig
 from tests.support import api_replies as reply
 from tests.support.hive import HiveProcess, wait_for
+from tests.support.reaper import acting_as_init
 from tests.support.scripted_api import ScriptedApi, after_tool
 
 pytestmark = pytest.mark.bwrap
@@ -56,14 +57,8 @@ def _needs_bwrap_and_a_reaper() -> Iterator[None]:
     problem = probe_bwrap()
     if problem:
         pytest.skip(f"bwrap cannot create namespaces on this machine: {problem}")
-    _proc.set_child_subreaper()
-    try:
+    with acting_as_init():
         yield
-    finally:
-        _proc.unset_child_subreaper()
-        with contextlib.suppress(ChildProcessError):
-            while os.waitpid(-1, os.WNOHANG)[0] > 0:
-                pass
 
 
 def start_hive(root: Path, env: dict[str, str] | None = None) -> HiveProcess:

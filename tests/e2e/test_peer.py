@@ -27,6 +27,7 @@ from hyperhive.runtime.paths import python_paths
 from tests.core.test_sandboxed_agents import end_hive, start_hive
 from tests.support import api_replies as reply
 from tests.support.hive import HiveProcess, wait_for
+from tests.support.reaper import acting_as_init
 from tests.support.scripted_api import ScriptedApi, after_tool
 
 pytestmark = [pytest.mark.claude, pytest.mark.bwrap]
@@ -114,15 +115,13 @@ def world(short_tmp: Path, claude_bin: str) -> Iterator[tuple[HiveProcess, Scrip
     if problem:
         pytest.skip(f"bwrap cannot create namespaces on this machine: {problem}")
     (short_tmp / "api").mkdir()
-    _proc.set_child_subreaper()  # reaps the keepers a killed daemon leaves (this machine's init does not)
-    with ScriptedApi(unix_socket=short_tmp / "api" / "api.sock") as api:
+    with acting_as_init(), ScriptedApi(unix_socket=short_tmp / "api" / "api.sock") as api:
         hive = start_hive(short_tmp / "hive", {"HYPERHIVE_CLAUDE": claude_bin, "CLAUDE_CODE_MAX_RETRIES": "0",
                                                **api.unix_env()})
         try:
             yield hive, api
         finally:
             end_hive(hive)
-            _proc.unset_child_subreaper()
 
 
 def row(hive: HiveProcess, name: str) -> dict[str, object]:

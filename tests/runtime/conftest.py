@@ -4,7 +4,6 @@ process of theirs is left behind."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -18,6 +17,7 @@ from hyperhive.runtime.bwrap import BwrapRuntime, probe_bwrap
 from hyperhive.runtime.local import KeeperRuntime, LocalConfig
 from hyperhive.runtime.paths import python_paths
 from hyperhive.runtime.process import ProcessRuntime
+from tests.support.reaper import acting_as_init
 
 PYTHON = os.path.realpath(sys.executable)
 SpecFactory = Callable[..., SandboxSpec]
@@ -36,18 +36,9 @@ def _skip_without_bwrap(request: pytest.FixtureRequest, bwrap_problem: str | Non
 
 @pytest.fixture(autouse=True)
 def subreaper() -> Iterator[None]:
-    """Make this test process the subreaper of what it starts, as init or systemd is on a real host: a
-    keeper whose "daemon" was killed is re-parented here, and the Runtime that adopts it reaps it. (pid 1
-    of some CI sandboxes, this one included, reaps nothing, so orphans would stay zombies.) Zombies left
-    at the end, whoever made them, are reaped like init would."""
-    _proc.set_child_subreaper()
-    try:
+    """Stand in for init or systemd, as on a real host (tests/support/reaper.py)."""
+    with acting_as_init():
         yield
-    finally:
-        _proc.unset_child_subreaper()
-        with contextlib.suppress(ChildProcessError):
-            while os.waitpid(-1, os.WNOHANG)[0] > 0:
-                pass
 
 
 @pytest.fixture

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from hyperhive.protocol import MAX_LINE_BYTES, ErrorCode, encode_line
+from hyperhive.protocol import MAX_LINE_BYTES, encode_line
 
-from .errors import RequestFailed, Unreachable, raise_for, unreachable
+from .errors import Unreachable, decode_response, unreachable
 
 
 class AsyncSocketClient:
@@ -58,12 +57,7 @@ class AsyncSocketClient:
             if not line:
                 await self.close()
                 raise Unreachable(f"the hive at {self.path} closed the connection")
-        try:
-            response = json.loads(line)
-        except json.JSONDecodeError:
-            raise RequestFailed(ErrorCode.INTERNAL, f"the hive sent a line that is not JSON: {line[:80]!r}") from None
-        raise_for(response)
-        return dict(response)
+        return decode_response(line)
 
 
 async def stream(path: Path, cmd: str, **fields: Any) -> AsyncIterator[dict[str, Any]]:
@@ -80,9 +74,7 @@ async def stream(path: Path, cmd: str, **fields: Any) -> AsyncIterator[dict[str,
             line = await reader.readline()
             if not line:
                 raise Unreachable(f"the hive at {path} closed the stream")
-            response = json.loads(line)
-            raise_for(response)
-            yield dict(response)
+            yield decode_response(line)
     finally:
         writer.close()
         with contextlib.suppress(ConnectionError, OSError):

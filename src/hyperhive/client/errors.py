@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import errno
+import json
 from pathlib import Path
+from typing import Any
 
 from hyperhive.protocol import ErrorCode, HiveError
 
@@ -39,3 +41,13 @@ def raise_for(response: dict[str, object]) -> dict[str, object]:
     except ValueError:
         error_code = ErrorCode.INTERNAL
     raise RequestFailed(error_code, str(response.get("error") or "the hive refused the request"))
+
+
+def decode_response(line: bytes) -> dict[str, Any]:
+    """One response line: its object when ok, else RequestFailed with the hive's sentence."""
+    try:
+        response = json.loads(line)
+    except json.JSONDecodeError:
+        raise RequestFailed(ErrorCode.INTERNAL, f"the hive sent a line that is not JSON: {line[:80]!r}") from None
+    raise_for(response)
+    return dict(response)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from hyperhive.protocol import ErrorCode, encode_line
+from hyperhive.protocol import encode_line
 
-from .errors import RequestFailed, Unreachable, raise_for, unreachable
+from .errors import Unreachable, decode_response, unreachable
 
 
 class SocketClient:
@@ -49,9 +48,4 @@ class SocketClient:
             raise Unreachable(f"the hive at {self.path} did not answer within {self.timeout} s") from None
         if not line:
             raise Unreachable(f"the hive at {self.path} closed the connection without an answer")
-        try:
-            response = json.loads(line)
-        except json.JSONDecodeError:
-            raise RequestFailed(ErrorCode.INTERNAL, f"the hive sent a line that is not JSON: {line[:80]!r}") from None
-        raise_for(response)
-        return dict(response)
+        return decode_response(line)
