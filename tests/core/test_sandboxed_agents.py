@@ -223,7 +223,8 @@ def test_a_killed_harness_crashes_restarts_and_repeated_crashes_end_in_failed(hi
     assert event["signal"] == signal.SIGKILL and "killed by SIGKILL" in str(event["exit"])
     wait_for(lambda: row(hive, "alice")["state"] == "failed", timeout=30)
     assert row(hive, "alice")["failed"] is True
-    assert events_of(hive, "agent_failed", "alice")
+    # The row turns failed before the event is stored (the verdict first, then the telling): wait for it.
+    wait_for(lambda: events_of(hive, "agent_failed", "alice"), timeout=30)
     assert not keepers_of(hive, "alice")  # nothing restarted behind the verdict
 
 
