@@ -36,8 +36,8 @@ def code() -> list[str]:
     doc = text()
     blocks = [line for block in re.findall(r"```[a-z]*\n(.*?)```", doc, flags=re.S) for line in block.splitlines()]
     rest = re.sub(r"```[a-z]*\n.*?```", "", doc, flags=re.S)
-    indented = [line.strip() for line in rest.splitlines() if line.startswith("    ") and not line.lstrip()[:2] in
-                ("- ", "* ")]
+    indented = [line.strip() for line in rest.splitlines()
+                if line.startswith("    ") and line.lstrip()[:2] not in ("- ", "* ")]
     spans = re.findall(r"`([^`\n]+)`", rest)
     return blocks + indented + spans
 
