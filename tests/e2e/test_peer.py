@@ -7,26 +7,22 @@ its messages kept)."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from hyperhive.runtime import _proc
-from hyperhive.runtime.bwrap import ISOLATION, probe_bwrap, system_mounts
-from hyperhive.runtime.paths import python_paths
+from hyperhive.runtime.bwrap import probe_bwrap
 from tests.core.test_sandboxed_agents import end_hive, start_hive
 from tests.support import api_replies as reply
 from tests.support.hive import HiveProcess, wait_for
+from tests.support.peer import start_peer
 from tests.support.reaper import acting_as_init
 from tests.support.scripted_api import ScriptedApi, after_tool
 
@@ -51,62 +47,6 @@ claude --print "$prompt" --model claude-scripted-1 --strict-mcp-config --mcp-con
 echo $? > {PEER_HOME}/claude.rc
 wait
 """
-
-
-@dataclass
-class Peer:
-    home: Path
-    bwrap: subprocess.Popen[bytes]
-
-    def serve_pid(self) -> int:
-        """The host pid of `hive-ag3nt serve` inside the container."""
-        for pid in descendants(self.bwrap.pid):
-            with contextlib.suppress(OSError):
-                if b"\0serve\0" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    return pid
-        return 0
-
-
-def descendants(pid: int) -> list[int]:
-    found, todo = [], [pid]
-    while todo:
-        children = _proc.children(todo.pop())
-        found += children
-        todo += children
-    return found
-
-
-def cli_root(claude_bin: str) -> Path:
-    """The CLI's whole install (its launcher is a symlink into node_modules)."""
-    resolved = Path(os.path.realpath(claude_bin))
-    return next((p.parent for p in resolved.parents if p.name == "node_modules"), resolved.parent)
-
-
-def start_peer(home: Path, socket_dir: Path, api: ScriptedApi, claude_bin: str) -> Peer:
-    """The person's container: only /usr (and bits of /etc), the Python and CLI it runs, the API's socket
-    dir, its own home, and the hive's socket dir for it at /run/hive. Its own network namespace."""
-    home.mkdir()
-    os.mkfifo(home / "go")
-    venv_bin = Path(sys.prefix) / "bin"
-    mcp = {"mcpServers": {"hyperhive": {"type": "stdio", "command": str(venv_bin / "hive-ag3nt"),
-                                        "args": ["mcp", "--socket", "/run/hive/mcp.sock"]}}}
-    (home / "mcp.json").write_text(json.dumps(mcp))
-    assert api.unix_socket is not None
-    ro = [*python_paths(), cli_root(claude_bin), api.unix_socket.parent]
-    argv = ["bwrap", *ISOLATION, "--unshare-net", "--hostname", "pats-box", "--proc", "/proc", "--dev", "/dev",
-            "--tmpfs", "/tmp", *system_mounts()]
-    for path in ro:
-        argv += ["--ro-bind", str(path), str(path)]
-    argv += ["--bind", str(home), PEER_HOME, "--ro-bind", str(socket_dir), "/run/hive", "--remount-ro", "/",
-             "--chdir", PEER_HOME, "--", "/bin/sh", "-c", PEER_INIT]
-    env = {"PATH": f"{venv_bin}:{Path(claude_bin).parent}:/usr/bin:/bin", "HOME": PEER_HOME, "LANG": "C.UTF-8",
-           "CLAUDE_CONFIG_DIR": f"{PEER_HOME}/.claude", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-           "DISABLE_AUTOUPDATER": "1", "ENABLE_TOOL_SEARCH": "false", "CLAUDE_CODE_MAX_RETRIES": "0",
-           **api.unix_env()}
-    log = (home.parent / "peer.log").open("wb")
-    with log:
-        process = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    return Peer(home, process)
 
 
 @pytest.fixture
@@ -146,7 +86,8 @@ def test_a_peer_in_its_own_container_talks_to_a_managed_agent(
 
     registered = hive.host.request("register_peer", name="pat", description="Pat's own container")
     hive.host.request("spawn", name="alice", config=ALICE)
-    peer = start_peer(short_tmp / "pat", Path(registered["socket_dir"]), api, claude_bin)
+    peer = start_peer(short_tmp / "pat", Path(registered["socket_dir"]), api, claude_bin, PEER_INIT,
+                      home_target=PEER_HOME)
     try:
         wait_for(lambda: row(hive, "pat")["state"] == "online", timeout=30)  # serve connected from inside
         status = row(hive, "pat")

@@ -61,8 +61,9 @@ class AgentConn:
 class HiveProcess:
     """`hive-c0re run` as a subprocess with its own state and runtime dirs."""
 
-    def __init__(self, root: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, root: Path, env: dict[str, str] | None = None, verb: str = "run") -> None:
         self.root = root
+        self.verb = verb  # `serve` is the original's name for `run`
         self.settings = settings_for(root)
         self.log_path = root / "hive-c0re.log"
         self.env = {**os.environ, "HYPERHIVE_STATE_DIR": str(self.settings.state_dir),
@@ -82,7 +83,7 @@ class HiveProcess:
         read_fd, write_fd = os.pipe()
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hyperhive.cli.c0re", "run", "--ready-fd", str(write_fd),
+            [sys.executable, "-m", "hyperhive.cli.c0re", self.verb, "--ready-fd", str(write_fd),
              "--log-level", self.log_level],
             env=self.env, stdout=log, stderr=subprocess.STDOUT, pass_fds=(write_fd,), start_new_session=True,
         )

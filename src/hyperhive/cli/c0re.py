@@ -1,10 +1,13 @@
-"""`hive-c0re`: the host daemon."""
+"""`hive-c0re`: the host daemon (`run`, or `serve` as the original called it), and the original's admin
+verbs beside it (`register-peer`, `list`, `pending`, `approve`, …): the same command objects `hivectl`
+has (_admin.ORIGINAL_VERBS), speaking host.sock to the running daemon."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -13,12 +16,18 @@ from hyperhive.core.lineserver import SocketInUse
 from hyperhive.core.settings import load_settings
 from hyperhive.store.migrate import MigrationError
 
+from ._admin import ORIGINAL_VERBS
+from ._ctl import add_commands, client_options, make_ctl
 from ._options import setting_options
 
 
 @click.group()
-def main() -> None:
-    """hive-c0re: runs the hive (broker, agents, approvals, dashboard) on this host."""
+@client_options
+@click.pass_context
+def main(ctx: click.Context, runtime_dir: str | None, socket_path: Path | None, as_json: bool) -> None:
+    """hive-c0re: runs the hive (broker, agents, approvals, dashboard) on this host, and administers a
+    running one (the options above are for those admin commands; `run` takes its own)."""
+    ctx.obj = make_ctl("hive-c0re", runtime_dir, socket_path, as_json)
 
 
 @main.command()
@@ -27,9 +36,13 @@ def main() -> None:
 @click.option("--ready-fd", type=int, default=None, help="Write 'ready' to this file descriptor once serving.")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
-def run(system: bool, ready_fd: int | None, log_level: str, **overrides: Any) -> None:
-    """Run the daemon in the foreground until SIGINT or SIGTERM."""
+@click.pass_context
+def run(ctx: click.Context, /, system: bool, ready_fd: int | None, log_level: str, **overrides: Any) -> None:
+    """Run the daemon in the foreground until SIGINT or SIGTERM (`serve` is the same command)."""
     from hyperhive.core.daemon import run_daemon
+
+    if ctx.parent is not None:  # `hive-c0re --runtime-dir X run` means the same as `hive-c0re run --runtime-dir X`
+        overrides["runtime_dir"] = overrides.get("runtime_dir") or ctx.parent.params.get("runtime_dir")
 
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -39,6 +52,9 @@ def run(system: bool, ready_fd: int | None, log_level: str, **overrides: Any) ->
     except (SocketInUse, MigrationError, PermissionError) as exc:
         raise click.ClickException(str(exc)) from None
 
+
+main.add_command(run, "serve")  # the original's name for it
+add_commands(main, ORIGINAL_VERBS.values())
 
 if __name__ == "__main__":
     main()

@@ -1,5 +1,9 @@
 """`hivectl`: the operator's CLI. Speaks host.sock; tables for people, --json for scripts.
 
+Commands are defined with `@main.command()`, `@pass_ctl`, `@command` (plumbing in _ctl.py); the original
+daemon CLI's admin verbs (_admin.py) and the lifecycle commands (_lifecycle.py) are shared with
+`hive-c0re` and added below as the same command objects.
+
 Every error is one line on stderr and a non-zero exit code named by the error (protocol.wire.EXIT_CODES);
 3 means "not running" for `status`, as supervisorctl does.
 """
@@ -9,67 +13,33 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 
 import click
 
-from hyperhive.client import SocketClient
-from hyperhive.core.settings import load_settings
-from hyperhive.protocol import EXIT_CODES, HiveError
+from hyperhive.protocol import HiveError
 from hyperhive.protocol.wire import ErrorCode
 from hyperhive.runtime.logfollow import LogFollower
 
-from . import _lifecycle
-from ._options import setting_options
+from . import _admin, _lifecycle
+from ._ctl import Ctl, add_commands, client_options, command, fail, make_ctl, pass_ctl
 from ._output import age, emit_json, one_line, table
 
-F = TypeVar("F", bound=Callable[..., Any])
 EXIT_NOT_RUNNING = 3
 
 
-class Ctl:
-    def __init__(self, socket: Path, as_json: bool) -> None:
-        self.client = SocketClient(socket)
-        self.as_json = as_json
-
-    def call(self, cmd: str, **fields: Any) -> dict[str, Any]:
-        return self.client.request(cmd, **{k: v for k, v in fields.items() if v is not None})
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"hivectl: {message}", err=True)
-    sys.exit(code)
-
-
-def command(fn: F) -> F:
-    """Turn hive errors into one line and an exit code."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except HiveError as exc:
-            fail(exc.message, EXIT_CODES.get(exc.code, 1))
-
-    return wrapper  # type: ignore[return-value]  # wraps keeps the signature click reads
-
-
 @click.group()
-@setting_options("runtime_dir")
-@click.option("--socket", "socket_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="host.sock to talk to (default: <runtime-dir>/host.sock).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of tables.")
+@client_options
 @click.pass_context
 def main(ctx: click.Context, runtime_dir: str | None, socket_path: Path | None, as_json: bool) -> None:
     """hivectl: steer the hive from the shell."""
-    socket = socket_path or load_settings({"runtime_dir": runtime_dir}).host_socket
-    ctx.obj = Ctl(socket, as_json)
+    ctx.obj = make_ctl("hivectl", runtime_dir, socket_path, as_json)
 
 
-pass_ctl = click.make_pass_decorator(Ctl)
+# Shared with hive-c0re's admin verbs (the original's names) and the lifecycle commands: one definition each.
+add_commands(main, _admin.COMMANDS + _lifecycle.COMMANDS)
+main.add_command(_admin.pending, "approvals")  # this CLI's name for the original's `pending`
 
 
 @main.command()
@@ -79,15 +49,6 @@ def ping(ctl: Ctl) -> None:
     """Check that the daemon answers."""
     result = ctl.call("ping")
     emit_json(result) if ctl.as_json else click.echo(f"hive-c0re {result['daemon_version']} is running")
-
-
-@main.command("list")
-@pass_ctl
-@command
-def list_agents(ctl: Ctl) -> None:
-    """Names of every agent."""
-    agents = ctl.call("list")["agents"]
-    emit_json(agents) if ctl.as_json else click.echo("\n".join(agents))
 
 
 @main.command()
@@ -261,25 +222,6 @@ def reminders(ctl: Ctl, agent: str | None) -> None:
                                                       for r in found]) if found else "no pending reminders")
 
 
-@main.command()
-@click.option("--status", type=click.Choice(["pending", "approved", "denied", "failed", "cancelled"]), default=None,
-              help="Only approvals with this status (default: all, newest first).")
-@click.option("--agent", default=None)
-@pass_ctl
-@command
-def approvals(ctl: Ctl, status: str | None, agent: str | None) -> None:
-    """Approval requests: config changes, new agents, scheduled prompts."""
-    found = ctl.call("pending", status=status, agent=agent)["approvals"]
-    if ctl.as_json:
-        emit_json(found)
-        return
-    rows = [[str(a["id"]), a["kind"], a["agent"], a["status"] + ("" if a["done"] or a["status"] != "approved"
-                                                                 else " (running)"),
-             a["requested_at"], one_line(a["description"] or a["note"] or "", 50)] for a in found]
-    click.echo(table(["ID", "KIND", "AGENT", "STATUS", "REQUESTED", "DESCRIPTION"], rows) if rows
-               else "no approvals")
-
-
 @main.command("show-approval")
 @click.argument("approval_id", type=int)
 @pass_ctl
@@ -300,28 +242,6 @@ def show_approval(ctl: Ctl, approval_id: int) -> None:
     if a["diff"] is not None:
         click.echo("")
         click.echo(a["diff"])
-
-
-@main.command()
-@click.argument("approval_id", type=int)
-@pass_ctl
-@command
-def approve(ctl: Ctl, approval_id: int) -> None:
-    """Approve a pending request; its work (a deploy) runs next, and the requester hears the outcome."""
-    a = ctl.call("approve", id=approval_id)["approvals"][0]
-    click.echo(f"approved #{a['id']} ({a['kind']} for {a['agent']})") if not ctl.as_json else emit_json(a)
-
-
-@main.command()
-@click.argument("approval_id", type=int)
-@click.argument("words", nargs=-1)
-@click.option("--note", default=None, help="Why: sent to the requester.")
-@pass_ctl
-@command
-def deny(ctl: Ctl, approval_id: int, words: tuple[str, ...], note: str | None) -> None:
-    """Deny a pending request, with an optional note for the requester."""
-    a = ctl.call("deny", id=approval_id, note=note or " ".join(words) or None)["approvals"][0]
-    click.echo(f"denied #{a['id']} ({a['kind']} for {a['agent']})") if not ctl.as_json else emit_json(a)
 
 
 @main.command()
@@ -451,32 +371,6 @@ def urls(ctl: Ctl) -> None:
     emit_json(result) if ctl.as_json else click.echo(f"dashboard: {result['home']}")
 
 
-@main.command("register-peer")
-@click.argument("name")
-@click.option("--description", default="", help="What this peer is, for the listing.")
-@pass_ctl
-@command
-def register_peer(ctl: Ctl, name: str, description: str) -> None:
-    """Make a socket dir for an agent the hive does not run, and list it as a peer."""
-    result = ctl.call("register_peer", name=name, description=description)
-    if ctl.as_json:
-        emit_json(result)
-        return
-    click.echo(f"registered peer {name}\n"
-               f"bind-mount its socket dir into the peer's container: {result['bind_mount']}\n"
-               f"then run inside it: hive-ag3nt serve")
-
-
-@main.command("unregister-peer")
-@click.argument("name")
-@pass_ctl
-@command
-def unregister_peer(ctl: Ctl, name: str) -> None:
-    """Remove a peer's socket and listing; its messages are kept."""
-    ctl.call("unregister_peer", name=name)
-    click.echo(f"unregistered peer {name} (its messages are kept)") if not ctl.as_json else emit_json({"ok": True})
-
-
 @main.command()
 @click.option("--agent", default=None)
 @click.option("--after", "after_seq", default=0, show_default=True)
@@ -552,8 +446,6 @@ def raw(ctl: Ctl, request_json: str) -> None:
         raise HiveError(ErrorCode.BAD_REQUEST, 'give a JSON object with a "cmd"')
     emit_json(ctl.client.request(obj.pop("cmd"), **obj))
 
-
-_lifecycle.register(main, pass_ctl, command, fail)
 
 if __name__ == "__main__":
     main()

@@ -38,7 +38,12 @@ def agent_state_dir(settings: HiveSettings, name: str) -> Path:
 
 def claude_bin(settings: HiveSettings) -> Path | None:
     configured = settings.claude_bin or _pinned_cli() or shutil.which("claude")
-    return Path(configured).absolute() if configured else None
+    if not configured:
+        return None
+    # Its directory resolved: a sandbox sees the CLI's install at its real path, not through a symlink on
+    # the way (`.tools` may be one); the launcher itself stays a link inside that install.
+    launcher = Path(configured).absolute()
+    return Path(os.path.realpath(launcher.parent)) / launcher.name
 
 
 def _pinned_cli() -> str | None:

@@ -295,6 +295,15 @@ class Spawn(HostRequest):
     config: str | None = Field(default=None, max_length=64 * 1024)
 
 
+class RequestSpawn(HostRequest):
+    """The operator queues a new agent from the template as a pending `spawn` approval (hyperhive v1
+    `hive-c0re request-spawn`); approved, it is seeded, deployed and started."""
+
+    cmd: Literal["request_spawn"]
+    name: AgentName
+    description: str = Field(default="", max_length=500)
+
+
 class RollbackConfig(HostRequest):
     """Propose the revert of the agent's last deploy as an approval."""
 
@@ -359,6 +368,7 @@ AnyHostRequest = Annotated[
     | Destroy
     | Revive
     | Spawn
+    | RequestSpawn
     | DashboardUrl
     | RollbackConfig
     | AgentLogs,

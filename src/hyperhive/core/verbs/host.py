@@ -260,6 +260,11 @@ async def spawn(hive: Hive, req: rq.Spawn) -> dict[str, Any]:
     return await agent_status(hive, rq.AgentStatus(cmd="agent_status", names=[req.name]))
 
 
+async def request_spawn(hive: Hive, req: rq.RequestSpawn) -> dict[str, Any]:
+    approval = await hive.deployments.request_spawn(OPERATOR, req.name, req.description)
+    return {"approvals": [approval_view(approval)]}
+
+
 async def dashboard_url(hive: Hive, req: rq.DashboardUrl) -> dict[str, Any]:
     if hive.dashboard is None:
         raise HiveError(ErrorCode.NOT_FOUND, "the dashboard is off (HYPERHIVE_DASHBOARD=off)")
@@ -319,6 +324,7 @@ HOST_VERBS: dict[type[Any], Verb] = {
     rq.Destroy: destroy,
     rq.Revive: revive,
     rq.Spawn: spawn,
+    rq.RequestSpawn: request_spawn,
     rq.DashboardUrl: dashboard_url,
     rq.RollbackConfig: rollback,
     rq.AgentLogs: logs,
