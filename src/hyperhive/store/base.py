@@ -16,6 +16,11 @@ class StoreError(Exception):
     """A storage failure the caller can explain (a conflict, a missing row)."""
 
 
+class StoreUnavailable(StoreError):
+    """The database could not be reached (a PostgreSQL restart, a cut link): the write did not happen or
+    its outcome is unknown. Requests answer `unavailable`; the daemon keeps running and reconnects."""
+
+
 class Store(LooseEndStore, ApprovalStore, ABC):
     """Durable state of the hive. Every write method returns only after its transaction committed."""
 
