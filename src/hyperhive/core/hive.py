@@ -71,6 +71,8 @@ class Hive:
         _make_dirs(self.settings)
         await self.store.open()
         self._stack.push_async_callback(self.store.close)
+        # Mail other nodes commit for agents here wakes their readers, as local mail does.
+        await self.store.watch_mail(self.broker.inboxes.notify, self.broker.inboxes.notify_all)
         await self.registry.load()
         self._stack.callback(self.registry.close)
         await self.deployments.load()

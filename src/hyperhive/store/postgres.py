@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from ._pg_db import Conn, PostgresDatabase
+from ._pg_listen import Listener
 from .base import Store, StoreError
 from .postgres_approvals import PostgresApprovals
 from .postgres_loose_ends import PostgresLooseEnds
-from .postgres_messages import MESSAGE_COLUMNS, insert_messages, message_record
+from .postgres_messages import MAIL_CHANNEL, MESSAGE_COLUMNS, insert_messages, message_record
 from .records import AGENT_MUTABLE_FIELDS, AgentRecord, EventRecord, MessageRecord, NewEvent, NewMessage
 
 
@@ -21,12 +22,23 @@ class PostgresStore(PostgresLooseEnds, PostgresApprovals, Store):
     def __init__(self, url: str) -> None:
         self.url = url
         self.db = PostgresDatabase(url)
+        self.listener: Listener | None = None
 
     async def open(self) -> None:
         await self.db.start()
 
     async def close(self) -> None:
+        if self.listener is not None:
+            await self.listener.close()
         await self.db.stop()
+
+    async def watch_mail(self, wake: Callable[[str], None], wake_all: Callable[[], None]) -> None:
+        async def caught_up() -> None:
+            wake_all()  # every waiting reader re-reads the store: covers what was sent while disconnected
+
+        self.listener = Listener(self.url, (MAIL_CHANNEL,), lambda _channel, recipient: wake(recipient), caught_up)
+        self.listener.start()
+        await self.listener.connected.wait()
 
     # --- agents -----------------------------------------------------------------------------------
     async def create_agent(self, agent: AgentRecord) -> None:

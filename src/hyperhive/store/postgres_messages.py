@@ -9,6 +9,7 @@ from ._pg_db import Conn
 from .base import StoreError
 from .records import MessageRecord, NewMessage
 
+MAIL_CHANNEL = "hive_mail"  # payload: the recipient's name
 MESSAGE_COLUMNS = "id, sender, recipient, body, sent_at, delivered_at, acked_at, in_reply_to, broadcast"
 
 
@@ -22,6 +23,8 @@ async def insert_messages(conn: Conn, messages: Sequence[NewMessage]) -> list[Me
             (m.sender, m.recipient, m.body, m.sent_at, m.in_reply_to, m.broadcast),
         )
         stored.append(message_record(await cursor.fetchone()))
+    for recipient in sorted({m.recipient for m in messages}):  # sent on COMMIT, to every node's listener
+        await conn.execute("SELECT pg_notify(%s, %s)", (MAIL_CHANNEL, recipient))
     return stored
 
 
