@@ -12,6 +12,9 @@ import pytest
 
 from hyperhive.client import AsyncSocketClient, RequestFailed
 from hyperhive.core.hive import Hive
+from tests.support.fixtures import on_both_backends
+
+pytest_generate_tests = on_both_backends  # the broker and store behaviour, on SQLite and PostgreSQL
 
 
 @pytest.fixture

@@ -14,7 +14,10 @@ from hyperhive.client import AsyncSocketClient, RequestFailed
 from hyperhive.core.hive import Hive
 from hyperhive.core.reminders import MAX_PENDING
 from tests.support.agents import add_agent, host
+from tests.support.fixtures import on_both_backends
 from tests.support.hive import AgentConn, HiveProcess
+
+pytest_generate_tests = on_both_backends  # the broker and store behaviour, on SQLite and PostgreSQL
 
 
 async def next_event(agent: AsyncSocketClient, wait: float = 5) -> dict[str, Any]:

@@ -10,13 +10,33 @@ import pytest
 from hyperhive.core.hive import Hive
 
 from .hive import HiveProcess, settings_for
+from .postgres import PostgresServer, running_postgres
 
 
 @pytest.fixture
-async def hive(short_tmp: Path) -> AsyncIterator[Hive]:
-    """An in-process hive serving real Unix sockets in a short temp dir."""
-    async with Hive(settings_for(short_tmp)) as running:
+async def hive(short_tmp: Path, request: pytest.FixtureRequest) -> AsyncIterator[Hive]:
+    """An in-process hive serving real Unix sockets in a short temp dir. On SQLite, unless a test module
+    parametrizes it (`on_both_backends`) to run once more on a real PostgreSQL server."""
+    overrides = {}
+    if getattr(request, "param", "sqlite") == "postgres":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        overrides["database"] = server.new_database()
+    async with Hive(settings_for(short_tmp, **overrides)) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the whole run; each test takes a fresh database in it."""
+    with running_postgres() as server:
+        yield server
+
+
+def on_both_backends(metafunc: pytest.Metafunc) -> None:
+    """`pytest_generate_tests = on_both_backends` in a test module runs each of its tests that uses `hive`
+    on SQLite and on PostgreSQL (the store suite litestar-style, through the whole daemon)."""
+    if "hive" in metafunc.fixturenames:
+        metafunc.parametrize("hive", ["sqlite", "postgres"], indirect=True)
 
 
 @pytest.fixture

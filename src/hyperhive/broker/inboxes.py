@@ -37,6 +37,12 @@ class Inboxes:
     def notify(self, recipient: str) -> None:
         self._arrived.pop(recipient, asyncio.Event()).set()
 
+    def notify_all(self) -> None:
+        """Wake every waiting reader to look again (after a store reconnect, when mail may have come untold)."""
+        arrived, self._arrived = self._arrived, defaultdict(asyncio.Event)
+        for event in arrived.values():
+            event.set()
+
     def open_lease(self, owner: str) -> Lease:
         lease = Lease(owner)
         self._leases[owner][lease.id] = lease

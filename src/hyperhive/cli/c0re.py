@@ -14,6 +14,7 @@ import click
 
 from hyperhive.core.lineserver import SocketInUse
 from hyperhive.core.settings import load_settings
+from hyperhive.store import StoreError
 from hyperhive.store.migrate import MigrationError
 
 from ._admin import ORIGINAL_VERBS
@@ -49,7 +50,7 @@ def run(ctx: click.Context, /, system: bool, ready_fd: int | None, log_level: st
     settings = load_settings(overrides, system=system)
     try:
         asyncio.run(run_daemon(settings, ready_fd))
-    except (SocketInUse, MigrationError, PermissionError) as exc:
+    except (SocketInUse, MigrationError, StoreError, PermissionError) as exc:
         raise click.ClickException(str(exc)) from None
 
 

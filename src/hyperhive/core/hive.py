@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from hyperhive.broker import Broker
 from hyperhive.protocol import MANAGER_NAME, OPERATOR, SYSTEM_SENDER, HiveError, StatusRow
 from hyperhive.store import EventRecord, MessageRecord, Store
-from hyperhive.store.sqlite import SQLiteStore
+from hyperhive.store.auto import open_store
 
 from .agent_sockets import AgentSockets
 from .api_proxy import ApiProxy
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 class Hive:
     def __init__(self, settings: HiveSettings, store: Store | None = None) -> None:
         self.settings = settings
-        self.store: Store = store or SQLiteStore(settings.db_path)
+        self.store: Store = store or open_store(settings.database, settings.db_path)
         self.registry = AgentRegistry(self.store)
         self.broker = Broker(self.store, self.registry)
         self.events = EventLog(self.store)
@@ -71,6 +71,8 @@ class Hive:
         _make_dirs(self.settings)
         await self.store.open()
         self._stack.push_async_callback(self.store.close)
+        # Mail other nodes commit for agents here wakes their readers, as local mail does.
+        await self.store.watch_mail(self.broker.inboxes.notify, self.broker.inboxes.notify_all)
         await self.registry.load()
         self._stack.callback(self.registry.close)
         await self.deployments.load()

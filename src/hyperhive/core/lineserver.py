@@ -25,6 +25,7 @@ from hyperhive.protocol import (
     encode_line,
     error_response,
 )
+from hyperhive.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 TOO_LONG = object()
@@ -83,6 +84,8 @@ async def serve_connection(conn: Connection, handle: Handler) -> None:
             response = await handle(conn, obj)
         except HiveError as exc:
             response = error_response(exc.code, exc.message, req_id)
+        except StoreUnavailable as exc:  # the database is down or cut off: say so; the pool reconnects
+            response = error_response(ErrorCode.UNAVAILABLE, str(exc), req_id)
         except Exception:
             log.exception("request failed: %.200r", line)
             response = error_response(ErrorCode.INTERNAL, "internal error; the daemon log has the details", req_id)

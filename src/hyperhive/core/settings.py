@@ -48,6 +48,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("claude_bin", "HYPERHIVE_CLAUDE",
             "Path of the Claude Code CLI the harness runs (default: the one scripts/setup installs, else PATH).",
             lambda system: ""),
+    Setting("database", "HYPERHIVE_DATABASE",
+            "Where the hive's state lives: empty for SQLite in the state dir (one host), or a postgresql:// URL "
+            "shared by the nodes of one hive.", lambda system: ""),
+    Setting("node", "HYPERHIVE_NODE",
+            "This host's node name in a hive on PostgreSQL (default: the host name).",
+            lambda system: os.uname().nodename.split(".")[0].lower()),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -60,6 +66,8 @@ class HiveSettings:
     runtime: str
     claude_bin: str
     manager: str = "on"
+    database: str = ""
+    node: str = "local"
 
     @property
     def host_socket(self) -> Path:
@@ -93,4 +101,6 @@ def load_settings(
         runtime=values["runtime"],
         claude_bin=values["claude_bin"],
         manager=values["manager"],
+        database=values["database"],
+        node=values["node"],
     )

@@ -1,6 +1,6 @@
 """Durable state behind one interface (base.Store); sqlite.SQLiteStore is the embedded default."""
 
-from .base import Store, StoreError
+from .base import Store, StoreError, StoreUnavailable
 from .records import (
     AgentRecord,
     ApprovalRecord,
@@ -31,4 +31,5 @@ __all__ = [
     "ScheduleStatus",
     "Store",
     "StoreError",
+    "StoreUnavailable",
 ]

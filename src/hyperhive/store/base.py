@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .approvals import ApprovalStore
@@ -16,6 +16,11 @@ class StoreError(Exception):
     """A storage failure the caller can explain (a conflict, a missing row)."""
 
 
+class StoreUnavailable(StoreError):
+    """The database could not be reached (a PostgreSQL restart, a cut link): the write did not happen or
+    its outcome is unknown. Requests answer `unavailable`; the daemon keeps running and reconnects."""
+
+
 class Store(LooseEndStore, ApprovalStore, ABC):
     """Durable state of the hive. Every write method returns only after its transaction committed."""
 
@@ -24,6 +29,11 @@ class Store(LooseEndStore, ApprovalStore, ABC):
 
     @abstractmethod
     async def close(self) -> None: ...
+
+    async def watch_mail(self, wake: Callable[[str], None], wake_all: Callable[[], None]) -> None:
+        """Be told of mail that *other* writers of this store commit (the other nodes of a hive on
+        PostgreSQL): `wake(recipient)` for each, and `wake_all()` after each (re)connect, since what came
+        while disconnected was not told. The default does nothing: SQLite has one writer, this process."""
 
     # --- agents -----------------------------------------------------------------------------------
     @abstractmethod

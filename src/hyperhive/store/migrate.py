@@ -57,7 +57,7 @@ def migrate_sqlite(conn: sqlite3.Connection) -> list[int]:
             continue
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _statements(migration.sql):
+            for statement in split_statements(migration.sql):
                 conn.execute(statement)
             conn.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
@@ -71,7 +71,7 @@ def migrate_sqlite(conn: sqlite3.Connection) -> list[int]:
     return done
 
 
-def _statements(sql: str) -> list[str]:
+def split_statements(sql: str) -> list[str]:
     """Split a migration into statements (executescript would commit on its own, breaking atomicity)."""
     statements, current = [], ""
     for line in sql.splitlines(keepends=True):

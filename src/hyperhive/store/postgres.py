@@ -1,0 +1,245 @@
+"""The PostgreSQL backend of the Store: the hive's state shared by several nodes (psycopg 3, async)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from ._pg_db import Conn, PostgresDatabase
+from ._pg_listen import Listener
+from .base import Store, StoreError
+from .postgres_approvals import PostgresApprovals
+from .postgres_loose_ends import PostgresLooseEnds
+from .postgres_messages import MAIL_CHANNEL, MESSAGE_COLUMNS, insert_messages, message_record
+from .records import AGENT_MUTABLE_FIELDS, AgentRecord, EventRecord, MessageRecord, NewEvent, NewMessage
+
+
+class PostgresStore(PostgresLooseEnds, PostgresApprovals, Store):
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.db = PostgresDatabase(url)
+        self.listener: Listener | None = None
+
+    async def open(self) -> None:
+        await self.db.start()
+
+    async def close(self) -> None:
+        if self.listener is not None:
+            await self.listener.close()
+        await self.db.stop()
+
+    async def watch_mail(self, wake: Callable[[str], None], wake_all: Callable[[], None]) -> None:
+        async def caught_up() -> None:
+            wake_all()  # every waiting reader re-reads the store: covers what was sent while disconnected
+
+        self.listener = Listener(self.url, (MAIL_CHANNEL,), lambda _channel, recipient: wake(recipient), caught_up)
+        self.listener.start()
+        await self.listener.connected.wait()
+
+    # --- agents -----------------------------------------------------------------------------------
+    async def create_agent(self, agent: AgentRecord) -> None:
+        async def insert(conn: Conn) -> None:
+            try:
+                await conn.execute(
+                    "INSERT INTO agents (name, kind, description, parent, paused, status_text, status_set_at, "
+                    "active_model, deployed_sha, needs_login, needs_update, last_seen, created_at, lifecycle) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    (agent.name, agent.kind, agent.description, agent.parent, agent.paused, agent.status_text,
+                     agent.status_set_at, agent.active_model, agent.deployed_sha, agent.needs_login,
+                     agent.needs_update, agent.last_seen, agent.created_at, agent.lifecycle),
+                )
+            except psycopg.errors.UniqueViolation:
+                raise StoreError(f"an agent named {agent.name!r} already exists") from None
+
+        await self.db.write(insert)
+
+    async def get_agent(self, name: str) -> AgentRecord | None:
+        async def select(conn: Conn) -> AgentRecord | None:
+            row = await (await conn.execute("SELECT * FROM agents WHERE name = %s", (name,))).fetchone()
+            return AgentRecord(**row) if row else None
+
+        return await self.db.read(select)
+
+    async def list_agents(self) -> list[AgentRecord]:
+        async def select(conn: Conn) -> list[AgentRecord]:
+            rows = await (await conn.execute("SELECT * FROM agents ORDER BY name")).fetchall()
+            return [AgentRecord(**row) for row in rows]
+
+        return await self.db.read(select)
+
+    async def update_agent(self, name: str, **fields: Any) -> AgentRecord:
+        unknown = set(fields) - AGENT_MUTABLE_FIELDS
+        if unknown:
+            raise ValueError(f"not mutable agent fields: {sorted(unknown)}")
+
+        async def update(conn: Conn) -> AgentRecord:
+            if fields:  # the keys are checked against AGENT_MUTABLE_FIELDS above: never agent-supplied text
+                assignments = ", ".join(f"{key} = %s" for key in fields)
+                await conn.execute(f"UPDATE agents SET {assignments} WHERE name = %s", (*fields.values(), name))
+            row = await (await conn.execute("SELECT * FROM agents WHERE name = %s", (name,))).fetchone()
+            if row is None:
+                raise StoreError(f"no agent named {name!r}")
+            return AgentRecord(**row)
+
+        return await self.db.write(update)
+
+    async def delete_agent(self, name: str) -> None:
+        async def delete(conn: Conn) -> None:
+            await conn.execute("DELETE FROM agents WHERE name = %s", (name,))
+
+        await self.db.write(delete)
+
+    # --- messages ---------------------------------------------------------------------------------
+    async def insert_messages(self, messages: Sequence[NewMessage]) -> list[MessageRecord]:
+        return await self.db.write(lambda conn: insert_messages(conn, messages))
+
+    async def get_message(self, message_id: int) -> MessageRecord | None:
+        async def select(conn: Conn) -> MessageRecord | None:
+            row = await (await conn.execute(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = %s",
+                                            (message_id,))).fetchone()
+            return message_record(row) if row else None
+
+        return await self.db.read(select)
+
+    async def unacked_messages(
+        self, recipient: str, limit: int, exclude_ids: Iterable[int] = ()
+    ) -> list[MessageRecord]:
+        excluded = list(exclude_ids)
+
+        async def select(conn: Conn) -> list[MessageRecord]:
+            rows = await (await conn.execute(
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE recipient = %s AND acked_at IS NULL "
+                "AND NOT (id = ANY(%s)) ORDER BY id LIMIT %s", (recipient, excluded, limit))).fetchall()
+            return [message_record(row) for row in rows]
+
+        return await self.db.read(select)
+
+    async def count_unacked(self, recipient: str) -> int:
+        async def count(conn: Conn) -> int:
+            row = await (await conn.execute(
+                "SELECT count(*) AS n FROM messages WHERE recipient = %s AND acked_at IS NULL", (recipient,)
+            )).fetchone()
+            return int(row["n"]) if row else 0
+
+        return await self.db.read(count)
+
+    async def unacked_counts(self) -> dict[str, int]:
+        async def count(conn: Conn) -> dict[str, int]:
+            rows = await (await conn.execute(
+                "SELECT recipient, count(*) AS n FROM messages WHERE acked_at IS NULL GROUP BY recipient"
+            )).fetchall()
+            return {row["recipient"]: int(row["n"]) for row in rows}
+
+        return await self.db.read(count)
+
+    async def mark_delivered(self, ids: Sequence[int], at: float) -> None:
+        async def update(conn: Conn) -> None:
+            await conn.execute("UPDATE messages SET delivered_at = %s WHERE id = ANY(%s) AND delivered_at IS NULL",
+                               (at, list(ids)))
+
+        await self.db.write(update)
+
+    async def ack_messages(self, recipient: str, ids: Sequence[int], at: float) -> list[int]:
+        async def update(conn: Conn) -> list[int]:
+            rows = await (await conn.execute(
+                "UPDATE messages SET acked_at = %s, delivered_at = coalesce(delivered_at, %s) "
+                "WHERE id = ANY(%s) AND recipient = %s AND acked_at IS NULL RETURNING id",
+                (at, at, list(ids), recipient))).fetchall()
+            acked = {row["id"] for row in rows}
+            return [i for i in ids if i in acked]  # in the caller's order, as the SQLite backend answers
+
+        return await self.db.write(update)
+
+    async def recent_messages(
+        self, limit: int, before_id: int | None = None, involving: str | None = None
+    ) -> list[MessageRecord]:
+        async def select(conn: Conn) -> list[MessageRecord]:
+            rows = await (await conn.execute(
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE (%(before)s::bigint IS NULL OR id < %(before)s) "
+                "AND (%(who)s::text IS NULL OR sender = %(who)s OR recipient = %(who)s) "
+                "ORDER BY id DESC LIMIT %(limit)s", {"before": before_id, "who": involving, "limit": limit}
+            )).fetchall()
+            return [message_record(row) for row in rows]
+
+        return await self.db.read(select)
+
+    async def inbox_messages(self, recipient: str, limit: int, unread_only: bool) -> list[MessageRecord]:
+        async def select(conn: Conn) -> list[MessageRecord]:
+            rows = await (await conn.execute(
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE recipient = %s "
+                "AND (NOT %s OR acked_at IS NULL) ORDER BY id DESC LIMIT %s", (recipient, unread_only, limit)
+            )).fetchall()
+            return [message_record(row) for row in rows]
+
+        return await self.db.read(select)
+
+    # --- events -----------------------------------------------------------------------------------
+    async def append_events(self, events: Sequence[NewEvent]) -> list[EventRecord]:
+        async def insert(conn: Conn) -> list[EventRecord]:
+            stored = []
+            for e in events:
+                at = e.at if e.at is not None else time.time()
+                row = await (await conn.execute(
+                    "INSERT INTO events (at, agent, kind, payload) VALUES (%s, %s, %s, %s) RETURNING seq",
+                    (at, e.agent, e.kind, Jsonb(e.payload)))).fetchone()
+                if row is None:
+                    raise StoreError("the database returned no event row")
+                stored.append(EventRecord(row["seq"], at, e.agent, e.kind, e.payload))
+            return stored
+
+        return await self.db.write(insert)
+
+    async def events_after(
+        self, after_seq: int, agent: str | None = None, kinds: Sequence[str] | None = None, limit: int = 200
+    ) -> list[EventRecord]:
+        async def select(conn: Conn) -> list[EventRecord]:
+            rows = await (await conn.execute(
+                f"SELECT seq, at, agent, kind, payload FROM events WHERE seq > %(seq)s AND {_EVENT_FILTER} "
+                "ORDER BY seq LIMIT %(limit)s", {"seq": after_seq, **_event_args(agent, kinds), "limit": limit}
+            )).fetchall()
+            return [EventRecord(**row) for row in rows]
+
+        return await self.db.read(select)
+
+    async def events_before(
+        self, before_seq: int | None, agent: str | None = None, kinds: Sequence[str] | None = None, limit: int = 200
+    ) -> list[EventRecord]:
+        async def select(conn: Conn) -> list[EventRecord]:
+            rows = await (await conn.execute(
+                "SELECT seq, at, agent, kind, payload FROM events "
+                f"WHERE (%(seq)s::bigint IS NULL OR seq < %(seq)s) AND {_EVENT_FILTER} "
+                "ORDER BY seq DESC LIMIT %(limit)s", {"seq": before_seq, **_event_args(agent, kinds), "limit": limit}
+            )).fetchall()
+            return [EventRecord(**row) for row in reversed(rows)]
+
+        return await self.db.read(select)
+
+    async def max_event_seq(self) -> int:
+        async def select(conn: Conn) -> int:
+            row = await (await conn.execute("SELECT coalesce(max(seq), 0) AS seq FROM events")).fetchone()
+            return int(row["seq"]) if row else 0
+
+        return await self.db.read(select)
+
+    async def prune_events(self, agent: str, kind_prefix: str, keep: int) -> int:
+        async def delete(conn: Conn) -> int:
+            cursor = await conn.execute(
+                "DELETE FROM events WHERE agent = %(agent)s AND starts_with(kind, %(prefix)s) AND seq NOT IN "
+                "(SELECT seq FROM events WHERE agent = %(agent)s AND starts_with(kind, %(prefix)s) "
+                "ORDER BY seq DESC LIMIT %(keep)s)", {"agent": agent, "prefix": kind_prefix, "keep": keep})
+            return cursor.rowcount
+
+        return await self.db.write(delete)
+
+
+# One filter for both event queries: an absent agent or kind list matches everything.
+_EVENT_FILTER = ("(%(agent)s::text IS NULL OR agent = %(agent)s) "
+                 "AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s))")
+
+
+def _event_args(agent: str | None, kinds: Sequence[str] | None) -> dict[str, object]:
+    return {"agent": agent, "kinds": list(kinds) if kinds else None}
