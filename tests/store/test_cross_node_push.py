@@ -64,5 +64,5 @@ async def test_a_notification_missed_while_the_listener_was_away_is_caught_up(
 async def _until_blocked(hive: Hive, name: str) -> None:
     """The reader is parked on its arrival event (the broker took it before reading the store)."""
     inboxes = hive.broker.inboxes
-    while name not in inboxes._arrived:  # noqa: SLF001 - the test looks inside to avoid sleeping blind
+    while name not in inboxes._arrived:  # the test looks inside rather than sleeping blind
         await asyncio.sleep(0.01)
