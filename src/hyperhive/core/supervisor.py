@@ -68,6 +68,9 @@ class Supervisor:
             if agent.lifecycle == "destroyed":
                 self.hive.registry.set_lifecycle(agent.name, "destroyed")
                 continue
+            if handle is None and agent.lifecycle == "failed":  # the restart policy gave up: it stays down
+                self.hive.registry.set_lifecycle(agent.name, "failed")
+                continue
             if handle is None:
                 self.hive.registry.set_lifecycle(agent.name, "stopped")
                 if agent.lifecycle == "running":
@@ -259,6 +262,7 @@ class Supervisor:
             window.popleft()
         if len(window) >= policy.max_restarts:
             self.hive.registry.set_lifecycle(name, "failed")
+            await self.hive.registry.update(name, lifecycle="failed")  # a restarted daemon leaves it down too
             await self.hive.notify("agent_failed", name, {
                 "note": f"{len(window)} restarts within {policy.window_seconds:g} s; left failed"})
             return

@@ -29,7 +29,9 @@ class AgentRecord:
     needs_login: bool = False
     needs_update: bool = False
     last_seen: float | None = None
-    lifecycle: str = "stopped"  # managed agents: what the operator wants (running, stopped, destroyed)
+    # managed agents: what the operator wants (running, stopped, destroyed), or failed: the restart policy
+    # gave up, and no daemon start brings it back until someone starts it
+    lifecycle: str = "stopped"
 
 
 @dataclass(frozen=True)
