@@ -84,6 +84,8 @@ class Supervisor:
                 self._watch(agent.name, handle)
             elif agent.lifecycle == "running" and status.exit is not None:
                 await self._exited(agent.name, status.exit, while_away=True)
+            elif agent.lifecycle == "failed":
+                self.hive.registry.set_lifecycle(agent.name, "failed")
             else:
                 self.hive.registry.set_lifecycle(agent.name, "stopped")
 
@@ -149,6 +151,7 @@ class Supervisor:
                 await asyncio.to_thread(self._purge_files, name)
                 await self.hive.registry.remove(name)
                 self.hive.deployments.forget(name)
+                await self._drop_mail(name)
             else:
                 await self.hive.registry.update(name, lifecycle="destroyed")
                 self.hive.registry.set_lifecycle(name, "destroyed")
@@ -161,6 +164,13 @@ class Supervisor:
         await self.hive.agent_sockets.open(name)
         await self.hive.registry.update(name, lifecycle="stopped")
         await self.start_agent(name, why="the operator revived it")
+
+    async def _drop_mail(self, name: str) -> None:
+        """Mail still waiting for a purged agent is marked dropped, never handed to the next agent of that name
+        (its record is gone first, so no new mail for the name is accepted meanwhile)."""
+        dropped = await self.hive.store.drop_mail(name, time.time())
+        if dropped:
+            await self.hive.events.append("mail_dropped", name, {"ids": dropped, "why": "its recipient was purged"})
 
     def sandbox_warning(self, name: str) -> str | None:
         return self.warning

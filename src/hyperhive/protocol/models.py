@@ -62,6 +62,7 @@ class Message(WireModel):
     acked_at: str | None = None
     in_reply_to: int | None = None
     broadcast: bool = False
+    dropped_at: str | None = None  # its recipient was purged before reading it: never delivered
 
 
 class Event(WireModel):

@@ -9,6 +9,7 @@ from typing import Any
 
 from .approvals import ApprovalStore
 from .loose_ends import LooseEndStore
+from .maintenance import MaintenanceStore
 from .records import AgentRecord, EventRecord, MessageRecord, NewEvent, NewMessage
 
 
@@ -16,7 +17,7 @@ class StoreError(Exception):
     """A storage failure the caller can explain (a conflict, a missing row)."""
 
 
-class Store(LooseEndStore, ApprovalStore, ABC):
+class Store(LooseEndStore, ApprovalStore, MaintenanceStore, ABC):
     """Durable state of the hive. Every write method returns only after its transaction committed."""
 
     @abstractmethod

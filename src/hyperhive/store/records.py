@@ -55,6 +55,7 @@ class MessageRecord:
     acked_at: float | None
     in_reply_to: int | None
     broadcast: bool
+    dropped_at: float | None = None  # its recipient was purged: never delivered, never handed to a namesake
 
 
 @dataclass(frozen=True)
@@ -143,3 +144,33 @@ class ScheduleRecord:
     created_at: float
     last_fired_at: float | None = None
     fire_count: int = 0
+
+
+@dataclass(frozen=True)
+class TurnStatsRecord:
+    """One agent turn as the turn_stats table keeps it (90 days)."""
+
+    agent: str
+    started_at: float
+    ended_at: float
+    model: str = ""
+    wake_from: str | None = None
+    result_kind: str = ""
+    ok: bool = True
+    duration_ms: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_creation_tokens: int = 0
+    context_tokens: int | None = None  # the last prompt's size (what the context holds now)
+    context_window: int | None = None  # the model's window, when the harness knows it
+    cost_usd: float = 0.0
+    tool_calls: int = 0
+    tool_breakdown: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    messages: int
+    events: int
+    turn_stats: int
