@@ -25,6 +25,7 @@ from .questions import Questions
 from .recipients import ConfigRecipients
 from .registry import AgentRegistry
 from .reminders import Reminders
+from .retention import Retention
 from .schedules import Schedules
 from .settings import HiveSettings
 from .status import status_row
@@ -45,6 +46,7 @@ class Hive:
         self.events = EventLog(self.store)
         self.controls = Controls()
         self.reminders = Reminders(self)
+        self.retention = Retention(self)
         self.questions = Questions(self)
         self.approvals = Approvals(self)
         self.schedules = Schedules(self)  # registers its approval kind
@@ -80,6 +82,8 @@ class Hive:
         self._stack.push_async_callback(self.questions.close)
         await self.schedules.start()
         self._stack.push_async_callback(self.schedules.close)
+        await self.retention.start()
+        self._stack.push_async_callback(self.retention.close)
         await self.supervisor.start()  # re-adopt agents an earlier daemon started
         self._stack.push_async_callback(self.supervisor.close)
         if self.settings.manager == "on" and self.registry.get(MANAGER_NAME) is None:

@@ -48,6 +48,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("claude_bin", "HYPERHIVE_CLAUDE",
             "Path of the Claude Code CLI the harness runs (default: the one scripts/setup installs, else PATH).",
             lambda system: ""),
+    Setting("retention_days", "HYPERHIVE_RETENTION_DAYS",
+            "Days delivered and acked mail and non-audit events are kept (approvals, questions and undelivered "
+            "mail are kept for good).", lambda system: "30"),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -60,6 +63,7 @@ class HiveSettings:
     runtime: str
     claude_bin: str
     manager: str = "on"
+    retention_days: float = 30.0
 
     @property
     def host_socket(self) -> Path:
@@ -93,4 +97,15 @@ def load_settings(
         runtime=values["runtime"],
         claude_bin=values["claude_bin"],
         manager=values["manager"],
+        retention_days=_positive_days(values["retention_days"]),
     )
+
+
+def _positive_days(text: str) -> float:
+    try:
+        days = float(text)
+    except ValueError:
+        days = -1.0
+    if not days > 0 or days == float("inf"):
+        raise ValueError(f"retention_days must be a positive number of days, not {text!r}")
+    return days

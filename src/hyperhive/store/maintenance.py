@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 from .records import PruneResult, TurnStatsRecord
 
+Oldest = tuple[float | None, float | None, float | None]  # acked mail, event, turn stats
+
 
 class MaintenanceStore(ABC):
     @abstractmethod
@@ -22,7 +24,7 @@ class MaintenanceStore(ABC):
         `turn_stats_before`; then give the freed pages back to the file system (incremental vacuum)."""
 
     @abstractmethod
-    async def oldest_prunable(self, keep_kind_prefixes: Sequence[str]) -> tuple[float | None, float | None, float | None]:
+    async def oldest_prunable(self, keep_kind_prefixes: Sequence[str]) -> Oldest:
         """When the oldest prunable row of each kind was made: (acked mail, event, turn stats); None: none."""
 
     @abstractmethod

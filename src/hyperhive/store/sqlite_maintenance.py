@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, fields
 
 from ._sqlite_db import SQLiteDatabase
-from .maintenance import MaintenanceStore
+from .maintenance import MaintenanceStore, Oldest
 from .records import PruneResult, TurnStatsRecord
 
 _TURN_COLUMNS = tuple(f.name for f in fields(TurnStatsRecord))
@@ -58,8 +58,8 @@ class SQLiteMaintenance(MaintenanceStore):
 
         return await self.db.write(prune)
 
-    async def oldest_prunable(self, keep_kind_prefixes: Sequence[str]) -> tuple[float | None, float | None, float | None]:
-        def select(conn: sqlite3.Connection) -> tuple[float | None, float | None, float | None]:
+    async def oldest_prunable(self, keep_kind_prefixes: Sequence[str]) -> Oldest:
+        def select(conn: sqlite3.Connection) -> Oldest:
             mail = conn.execute("SELECT min(acked_at) FROM messages WHERE acked_at IS NOT NULL "
                                 "AND delivered_at IS NOT NULL AND dropped_at IS NULL").fetchone()[0]
             clause, args = _not_kept(keep_kind_prefixes)
