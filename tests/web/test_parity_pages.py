@@ -3,11 +3,14 @@ with context size and cost on the agent page."""
 
 from __future__ import annotations
 
+import time
+from dataclasses import asdict
 from typing import Any
 
 import pytest
 from playwright.async_api import expect
 
+from hyperhive.agent.turn_stats import TurnStats
 from hyperhive.core.hive import Hive
 from hyperhive.web.dispatch import call_verb
 from hyperhive.web.server import DashboardServer
@@ -15,6 +18,7 @@ from hyperhive.web.server import DashboardServer
 from ..support.agents import add_agent
 
 pytestmark = pytest.mark.browser
+DAY = 24 * 3600.0
 
 
 async def test_mail_for_a_purged_agent_is_dropped_in_the_flow_never_handed_to_a_namesake(
@@ -43,3 +47,36 @@ async def test_mail_for_a_purged_agent_is_dropped_in_the_flow_never_handed_to_a_
         await stranger.close()
     await page.reload()  # the snapshot says so too
     await expect(page.locator(".flow-line", has_text="unread").locator(".chip")).to_have_text(["dropped", "dropped"])
+
+
+def _turn(started_at: float, cost: float, prompt: int, model: str = "claude-sonnet-4-5") -> dict[str, Any]:
+    """A turn_stats event as the harness reports it (agent/loop.py: the driver's TurnStats and the wake)."""
+    stats = asdict(TurnStats(model=model, duration_ms=1200, input_tokens=prompt, output_tokens=300, cost_usd=cost,
+                             num_turns=1, tool_calls=1, tool_breakdown={"Bash": 1}, result_kind="success"))
+    return {"kind": "turn_stats", "payload": stats | {"message_id": 1, "wake_from": "operator",
+                                                      "started_at": started_at}}
+
+
+async def test_turn_stats_outlive_the_transcript_and_show_context_and_cost(
+        page: Any, server: DashboardServer, hive: Hive) -> None:
+    alice = await add_agent(hive, "alice")
+    now = time.time()
+    try:
+        await alice.request("report", events=[_turn(now - 20 * DAY, 1.0, 10_000), _turn(now - 3 * DAY, 0.5, 20_000),
+                                              _turn(now - 60, 0.25, 50_000)])
+    finally:
+        await alice.close()
+    await hive.store.prune_events("alice", "turn.", 0)  # the transcript's bound took them all
+    row = (await call_verb(hive, {"cmd": "agent_status", "names": ["alice"]}))["agent_statuses"][0]
+    assert (row["context_tokens"], row["context_window"], row["cost_usd_24h"]) == (50_000, 200_000, 0.25)
+    await page.goto(f"{server.url}/agents/alice")
+    await expect(page.locator("#context")).to_have_text("ctx 50.0k / 200.0k (25 %) · $0.250 24h")
+    turns = page.locator("#stats tr", has_text="turns").first
+    await expect(turns.locator("td")).to_have_text(["turns", "1", "2", "3"])  # 24 h, 7 d, 30 d
+    cost = page.locator("#stats tr", has_text="cost")
+    await expect(cost.locator("td")).to_have_text(["cost", "$0.250", "$0.750", "$1.75"])
+    await hive.stop()  # kept across a daemon restart: from the table, not from memory
+    async with Hive(hive.settings) as again:
+        row = (await again.status_rows(["alice"]))[0]
+        assert (row.context_tokens, row.cost_usd_24h) == (50_000, 0.25)
+        assert [t.cost_usd for t in await again.store.turn_stats("alice", 0)] == [1.0, 0.5, 0.25]

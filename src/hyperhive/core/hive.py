@@ -30,6 +30,7 @@ from .schedules import Schedules
 from .settings import HiveSettings
 from .status import status_row
 from .supervisor import Supervisor
+from .turn_log import STATS_KIND
 
 if TYPE_CHECKING:
     from hyperhive.web.server import DashboardServer
@@ -61,6 +62,7 @@ class Hive:
         self._stack = AsyncExitStack()
         self.broker.on_messages(self._messages_sent)
         self.broker.on_ack(self._messages_acked)
+        self.events.listen(self._events_stored)
 
     async def __aenter__(self) -> Hive:
         await self.start()
@@ -74,6 +76,7 @@ class Hive:
         await self.store.open()
         self._stack.push_async_callback(self.store.close)
         await self.registry.load()
+        await self.events.turns.load()
         self._stack.callback(self.registry.close)
         await self.deployments.load()
         await self.reminders.start()  # what fell due while the daemon was down is delivered now, once
@@ -134,7 +137,8 @@ class Hive:
         return status_row(self.registry, self.registry.require(name), unread=unread,
                           pending_reminders=self.reminders.pending_count(name),
                           pending_approvals=self.approvals.pending_count(name),
-                          isolated=self.supervisor.warning is None)
+                          isolated=self.supervisor.warning is None,
+                          turns=self.events.turns.summary(name))
 
     def urls(self) -> dict[str, Any]:
         home = self.dashboard.url + "/" if self.dashboard is not None else None
@@ -160,6 +164,11 @@ class Hive:
         for recipient in {m.recipient for m in messages}:
             if self.registry.is_agent(recipient):
                 self.registry.changes.changed(recipient)
+
+    def _events_stored(self, events: list[EventRecord]) -> None:
+        for agent in {e.agent for e in events if e.kind == STATS_KIND and e.agent}:
+            if self.registry.is_agent(agent):
+                self.registry.changes.changed(agent)  # its row's context size and cost moved
 
     def _messages_acked(self, recipient: str, ids: list[int]) -> None:
         if self.registry.is_agent(recipient):

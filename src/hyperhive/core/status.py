@@ -6,6 +6,7 @@ from hyperhive.protocol import StatusRow, rfc3339
 from hyperhive.store import AgentRecord
 
 from .registry import AgentRegistry
+from .turn_log import TurnSummary
 
 FAILED_STATES = frozenset({"failed", "fatal"})
 
@@ -19,6 +20,7 @@ def status_row(
     pending_approvals: int = 0,
     url: str | None = None,
     isolated: bool = True,
+    turns: TurnSummary | None = None,
 ) -> StatusRow:
     if agent.kind == "peer":
         running = registry.present(agent.name)
@@ -50,4 +52,7 @@ def status_row(
         activity=activity,
         activity_detail=detail,
         isolated=isolated,
+        context_tokens=turns.context_tokens if turns else None,
+        context_window=turns.context_window if turns else None,
+        cost_usd_24h=turns.cost_usd_24h if turns else None,
     )

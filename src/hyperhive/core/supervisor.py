@@ -168,6 +168,7 @@ class Supervisor:
     async def _drop_mail(self, name: str) -> None:
         """Mail still waiting for a purged agent is marked dropped, never handed to the next agent of that name
         (its record is gone first, so no new mail for the name is accepted meanwhile)."""
+        self.hive.events.turns.forget(name)
         dropped = await self.hive.store.drop_mail(name, time.time())
         if dropped:
             await self.hive.events.append("mail_dropped", name, {"ids": dropped, "why": "its recipient was purged"})

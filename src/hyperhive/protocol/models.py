@@ -50,6 +50,9 @@ class StatusRow(WireModel):
     activity: str | None = None  # what the harness says it is doing: idle, thinking, rate_limited, …
     activity_detail: str | None = None
     isolated: bool = True  # False for agents on the `process` runtime: no sandbox
+    context_tokens: int | None = None  # the last turn's prompt: what the session's context holds
+    context_window: int | None = None  # the model's context window, in tokens
+    cost_usd_24h: float | None = None  # the agent's turns in the last 24 hours; null before its first turn
 
 
 class Message(WireModel):
