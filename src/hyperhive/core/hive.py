@@ -135,14 +135,25 @@ class Hive:
 
     def _row(self, name: str, unread: int) -> StatusRow:
         return status_row(self.registry, self.registry.require(name), unread=unread,
+                          url=self.agent_url(name), needs_update=bool(self.supervisor.outdated(name)),
                           pending_reminders=self.reminders.pending_count(name),
                           pending_approvals=self.approvals.pending_count(name),
                           isolated=self.supervisor.warning is None,
                           turns=self.events.turns.summary(name))
 
+    def dashboard_home(self) -> str | None:
+        """The dashboard's address once it is serving; None when it is off or not up yet."""
+        if self.dashboard is None or self.dashboard.port is None:
+            return None
+        return self.dashboard.url
+
+    def agent_url(self, name: str) -> str | None:
+        home = self.dashboard_home()
+        return f"{home}/agents/{name}" if home is not None else None
+
     def urls(self) -> dict[str, Any]:
-        home = self.dashboard.url + "/" if self.dashboard is not None else None
-        return {"domain": os.uname().nodename, "home": home, "services": {}}
+        home = self.dashboard_home()
+        return {"domain": os.uname().nodename, "home": home + "/" if home is not None else None, "services": {}}
 
     def is_manager(self, name: str) -> bool:
         return name == MANAGER_NAME

@@ -19,6 +19,7 @@ def status_row(
     pending_reminders: int = 0,
     pending_approvals: int = 0,
     url: str | None = None,
+    needs_update: bool = False,
     isolated: bool = True,
     turns: TurnSummary | None = None,
 ) -> StatusRow:
@@ -37,7 +38,7 @@ def status_row(
         failed=state in FAILED_STATES,
         paused=agent.paused,
         needs_login=agent.needs_login,
-        needs_update=agent.needs_update,
+        needs_update=needs_update or agent.needs_update,
         deployed_sha=agent.deployed_sha[:12] if agent.deployed_sha else None,
         active_model=agent.active_model,
         status_text=agent.status_text,

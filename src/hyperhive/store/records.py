@@ -10,7 +10,7 @@ AgentKind = Literal["managed", "peer"]
 # Columns of `agents` that callers may change through Store.update_agent.
 AGENT_MUTABLE_FIELDS = frozenset(
     {"description", "parent", "paused", "status_text", "status_set_at", "active_model", "deployed_sha",
-     "needs_login", "needs_update", "last_seen", "lifecycle"}
+     "needs_login", "needs_update", "last_seen", "lifecycle", "running_build"}
 )
 
 
@@ -32,6 +32,7 @@ class AgentRecord:
     # managed agents: what the operator wants (running, stopped, destroyed), or failed: the restart policy
     # gave up, and no daemon start brings it back until someone starts it
     lifecycle: str = "stopped"
+    running_build: str | None = None  # JSON: what its running sandbox was started with (core/builds.py)
 
 
 @dataclass(frozen=True)
