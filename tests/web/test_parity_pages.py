@@ -80,3 +80,21 @@ async def test_turn_stats_outlive_the_transcript_and_show_context_and_cost(
         row = (await again.status_rows(["alice"]))[0]
         assert (row.context_tokens, row.cost_usd_24h) == (50_000, 0.25)
         assert [t.cost_usd for t in await again.store.turn_stats("alice", 0)] == [1.0, 0.5, 0.25]
+
+
+async def test_the_swarm_is_a_tree_that_follows_set_parent_live(page: Any, server: DashboardServer,
+                                                                 hive: Hive) -> None:
+    for name in ("alice", "bob", "carol"):
+        await call_verb(hive, {"cmd": "register_peer", "name": name})
+    await page.goto(f"{server.url}/swarm")
+    rows = page.locator("#swarm tbody tr")
+    await expect(rows).to_have_count(3)
+    await call_verb(hive, {"cmd": "set_parent", "name": "alice", "parent": "carol"})
+    await call_verb(hive, {"cmd": "set_parent", "name": "bob", "parent": "alice"})
+    # carol at the top, alice under it, bob under alice: in tree order, each child marked
+    names = page.locator("#swarm tbody tr td.name a")
+    await expect(names).to_have_text(["carol", "alice", "bob"])
+    await expect(page.locator('tr[data-agent="bob"] td.name .tree')).to_have_count(1)
+    await expect(page.locator('tr[data-agent="carol"] td.name .tree')).to_have_count(0)
+    await call_verb(hive, {"cmd": "set_parent", "name": "alice"})  # back to the top
+    await expect(names).to_have_text(["alice", "bob", "carol"])

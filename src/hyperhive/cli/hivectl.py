@@ -553,6 +553,34 @@ def raw(ctl: Ctl, request_json: str) -> None:
     emit_json(ctl.client.request(obj.pop("cmd"), **obj))
 
 
+@main.command("set-parent")
+@click.argument("name")
+@click.argument("parent", required=False)
+@click.option("--top", is_flag=True, help="Hang NAME at the top of the tree (no parent).")
+@pass_ctl
+@command
+def set_parent(ctl: Ctl, name: str, parent: str | None, top: bool) -> None:
+    """Hang NAME under PARENT in the swarm tree (its subtree's schedules then need no approval from PARENT)."""
+    if bool(parent) == top:
+        fail("name the parent, or say --top", 2)
+    row = ctl.call("set_parent", name=name, parent=None if top else parent)["agent_statuses"][0]
+    click.echo(f"{name}: under {row['parent'] or 'nobody (top)'}") if not ctl.as_json else emit_json(row)
+
+
+def _cancel_command(name: str, kind: str) -> None:
+    @main.command(name, help=f"Cancel an open {kind} by its id (the operator may cancel any).")
+    @click.argument("item_id", type=int)
+    @pass_ctl
+    @command
+    def cancel(ctl: Ctl, item_id: int) -> None:
+        result = ctl.call(f"cancel_{kind}", id=item_id)
+        click.echo(f"{kind} #{item_id} cancelled") if not ctl.as_json else emit_json(result)
+
+
+_cancel_command("cancel-question", "question")
+_cancel_command("cancel-reminder", "reminder")
+
+
 _lifecycle.register(main, pass_ctl, command, fail)
 
 if __name__ == "__main__":

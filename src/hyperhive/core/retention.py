@@ -24,7 +24,7 @@ TURN_STATS_DAYS = 90.0
 MIN_GAP_SECONDS = 3600.0
 # Events kept for good: the audit trail of decisions and of what was made, removed or lost.
 AUDIT_EVENT_PREFIXES = ("approval_", "question_", "schedule_", "config_", "spawned", "deployed", "rebuilt",
-                        "destroyed", "purged", "mail_dropped", "retention")
+                        "destroyed", "purged", "mail_dropped", "parent_set", "retention")
 _KEY = "prune"
 
 
