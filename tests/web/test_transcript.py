@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from hyperhive.core.hive import Hive
+from hyperhive.core.turn_log import record_of
 from hyperhive.store import EventRecord, NewEvent
 from hyperhive.web.history import History
-from hyperhive.core.turn_log import record_of
 from hyperhive.web.stats import percentile, summarize
 from hyperhive.web.transcript import event_items, tool_label
 
