@@ -85,3 +85,11 @@ def test_spawn_with_allow_lets_two_newcomers_talk(hive_proc: HiveProcess) -> Non
     bad = hivectl(hive_proc, "spawn", "dan", "--allow", "Not A Name")
     assert bad.returncode == 2 and "dan" not in hive_proc.host.request("list")["agents"]
     hive_proc.host.request("stop", all=True)
+
+
+def test_hivectl_flow_shows_mail_dropped_with_a_purged_agent(hive_proc: HiveProcess) -> None:
+    assert hivectl(hive_proc, "spawn", "amy").returncode == 0
+    hive_proc.host.request("set_paused", name="amy", paused=True)  # the daemon holds its mail
+    hivectl(hive_proc, "send", "amy", "never read")
+    assert hivectl(hive_proc, "destroy", "amy", "--purge", "--yes").returncode == 0
+    assert "operator → amy [dropped]: never read" in hivectl(hive_proc, "flow").stdout

@@ -191,7 +191,8 @@ def flow(ctl: Ctl, limit: int) -> None:
         emit_json(messages)
         return
     for m in messages:
-        state = "acked" if m["acked_at"] else "delivered" if m["delivered_at"] else "queued"
+        state = ("dropped" if m.get("dropped_at") else "acked" if m["acked_at"] else
+                 "delivered" if m["delivered_at"] else "queued")
         click.echo(f"#{m['id']} {m['sender']} → {m['recipient']} [{state}]: {one_line(m['body'])}")
 
 
