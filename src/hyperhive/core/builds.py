@@ -53,8 +53,24 @@ def image_of(agent: str) -> str | None:
 
 
 def build_for(config: AgentConfig | None, cli_path: Path | None, agent: str) -> Build:
-    digest = hashlib.sha256(dump_agent_config(config).encode()).hexdigest()[:16] if config is not None else None
-    return Build(digest, hyperhive.__version__, cli_identity(cli_path), image_of(agent))
+    return Build(config_digest(config), hyperhive.__version__, cli_identity(cli_path), image_of(agent))
+
+
+_digests: dict[int, tuple[AgentConfig, str]] = {}  # id → (the config, kept alive so the id stays its own)
+
+
+def config_digest(config: AgentConfig | None) -> str | None:
+    """A digest of the agent.toml a config dumps to; cached per config object (status rows ask often)."""
+    if config is None:
+        return None
+    known = _digests.get(id(config))
+    if known is not None and known[0] is config:
+        return known[1]
+    digest = hashlib.sha256(dump_agent_config(config).encode()).hexdigest()[:16]
+    if len(_digests) >= 1024:
+        _digests.clear()
+    _digests[id(config)] = (config, digest)
+    return digest
 
 
 def cli_identity(path: Path | None) -> str | None:
