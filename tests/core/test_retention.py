@@ -66,13 +66,25 @@ async def test_retention_prunes_what_came_of_age_and_keeps_the_audit(short_tmp: 
     pruned: asyncio.Queue[EventRecord] = asyncio.Queue()
     async with Hive(settings) as hive:
         hive.events.listen(lambda events: [pruned.put_nowait(e) for e in events if e.kind == "retention"])
-        # the first run (at start) may already have happened; its counts are in the stored event
-        first = (await hive.store.events_after(0, None, ["retention"]))
-        first_run = first[0] if first else await asyncio.wait_for(pruned.get(), 10)
-        assert first_run.payload | {} == {"messages": 1, "events": 2, "turn_stats": 1, "retention_days": 30.0}
-        assert bodies(settings.db_path) == ["about to age", "old and never read", "recent and read"]
-        second = await asyncio.wait_for(pruned.get(), 10)  # the timer armed for "about to age"
-        assert time.time() >= now + 1.0 and second.payload["messages"] == 1
+        # The run at start may be done already (then it is stored) or still to come (then it is pushed).
+        runs = {e.seq: e for e in await hive.store.events_after(0, None, ["retention"])}
+
+        async def next_run() -> EventRecord:
+            while True:
+                event = await asyncio.wait_for(pruned.get(), 10)
+                if event.seq not in runs:
+                    runs[event.seq] = event
+                    return event
+
+        first = runs[min(runs)] if runs else await next_run()
+        assert (first.payload["events"], first.payload["turn_stats"]) == (2, 1)
+        if first.payload["messages"] == 1:  # "about to age" was still young at start: the timer must take it
+            assert bodies(settings.db_path) == ["about to age", "old and never read", "recent and read"]
+            later = sorted(seq for seq in runs if seq > first.seq)
+            second = runs[later[0]] if later else await next_run()
+            assert time.time() >= now + 1.0 and second.payload["messages"] == 1
+        else:  # a start slower than a second (a loaded machine) took both at once
+            assert first.payload["messages"] == 2
         assert bodies(settings.db_path) == ["old and never read", "recent and read"]
         stored = await hive.store.events_after(0, limit=1000)
         assert sorted(e.kind for e in stored if e.at < now - 20 * DAY) == ["approval_resolved", "question_asked"]
