@@ -27,6 +27,7 @@ SUCCESS_CALLS: list[dict[str, Any]] = [
     {"cmd": "ack", "ids": [999]},
     {"cmd": "recent", "limit": 5},
     {"cmd": "register_peer", "name": "carol"},
+    {"cmd": "set_parent", "name": "alice", "parent": "bob"},
     {"cmd": "unregister_peer", "name": "bob"},
     {"cmd": "events"},
     {"cmd": "set_model", "name": "alice", "model": "claude-haiku-4-5"},
@@ -46,7 +47,8 @@ RESULT_FIELD = {"ping": "pong", "list": "agents", "agent_status": "agent_statuse
                 "events": "events", "set_model": "agent_statuses",
                 "logged_in": "agent_statuses", "questions": "questions", "reminders": "reminders",
                 "loose_ends": "loose_ends", "pending": "approvals", "schedules": "schedules",
-                "create_schedule": "schedule", "dashboard_url": "url", "logs": "lines"}
+                "create_schedule": "schedule", "dashboard_url": "url", "logs": "lines",
+                "set_parent": "agent_statuses"}
 
 
 async def call(hive: Hive, line: bytes) -> dict[str, Any]:

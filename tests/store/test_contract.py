@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from hyperhive.store import AgentRecord, NewEvent, NewMessage, QuestionRecord, Store, StoreError
+from hyperhive.store import AgentRecord, NewEvent, NewMessage, QuestionRecord, Store, StoreError, TurnStatsRecord
 
 
 def msg(sender: str, recipient: str, body: str = "hi", at: float = 1.0) -> NewMessage:
@@ -157,3 +157,44 @@ async def test_a_schedule_fires_atomically_and_ends_when_it_has_no_next_time(sto
     assert await store.list_schedules(["active"]) == []
     with pytest.raises(ValueError, match="not mutable"):
         await store.update_schedule(s.id, created_by="x")
+
+
+# --- maintenance: dropped mail, retention, turn stats ------------------------------------------------------
+async def test_dropped_mail_is_never_offered_again(store: Store) -> None:
+    sent = await store.insert_messages([msg("a", "gone", "1"), msg("a", "gone", "2"), msg("a", "other", "3")])
+    await store.ack_messages("gone", [sent[0].id], 2.0)
+    assert await store.drop_mail("gone", 3.0) == [sent[1].id]
+    assert await store.unacked_messages("gone", 10) == [] and await store.count_unacked("other") == 1
+    dropped = await store.get_message(sent[1].id)
+    assert dropped is not None and dropped.dropped_at == 3.0
+
+
+async def test_retention_prunes_old_read_mail_and_events_but_keeps_audit_and_unread(store: Store) -> None:
+    old, unread, new = await store.insert_messages([msg("a", "b", "old", 1.0), msg("a", "b", "unread", 1.0),
+                                                    msg("a", "b", "new", 50.0)])
+    await store.mark_delivered([old.id, new.id], 2.0)
+    await store.ack_messages("b", [old.id], 2.0)
+    await store.ack_messages("b", [new.id], 60.0)
+    await store.append_events([NewEvent("transcript.line", "b", at=1.0), NewEvent("approval_resolved", at=1.0),
+                               NewEvent("transcript.line", "b", at=70.0)])
+    await store.add_turn_stats(TurnStatsRecord("b", started_at=1.0, ended_at=2.0, tool_breakdown={"Bash": 2}))
+    await store.add_turn_stats(TurnStatsRecord("b", started_at=80.0, ended_at=81.0, cost_usd=0.5))
+    assert await store.oldest_prunable(["approval_"]) == (2.0, 1.0, 1.0)
+    result = await store.prune_older(10.0, 10.0, ["approval_"], 10.0)
+    assert (result.messages, result.events, result.turn_stats) == (1, 1, 1)
+    assert await store.get_message(old.id) is None
+    assert await store.get_message(unread.id) is not None  # never read: never pruned, however old
+    assert [e.kind for e in await store.events_after(0)] == ["approval_resolved", "transcript.line"]
+    assert await store.oldest_prunable(["approval_"]) == (60.0, 70.0, 80.0)
+
+
+async def test_turn_stats_are_kept_per_turn_and_summarised(store: Store) -> None:
+    await store.add_turn_stats(TurnStatsRecord("a", 10.0, 11.0, model="m", cost_usd=0.25, tool_breakdown={"x": 1}))
+    await store.add_turn_stats(TurnStatsRecord("a", 20.0, 21.0, model="m", cost_usd=0.5, ok=False))
+    await store.add_turn_stats(TurnStatsRecord("b", 5.0, 6.0, cost_usd=1.0))
+    turns = await store.turn_stats("a", since=0.0)
+    assert [(t.started_at, t.ok, t.tool_breakdown) for t in turns] == [(10.0, True, {"x": 1}), (20.0, False, {})]
+    assert [t.started_at for t in await store.turn_stats("a", since=15.0)] == [20.0]
+    summary = await store.turn_stats_summary(since=15.0)
+    assert summary["a"][0].started_at == 20.0 and summary["a"][1] == 0.5
+    assert summary["b"][1] == 0.0  # its only turn is before `since`: latest kept, no cost in the window

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hyperhive.core.hive import Hive
+from hyperhive.core.turn_log import record_of
 from hyperhive.store import EventRecord, NewEvent
 from hyperhive.web.history import History
 from hyperhive.web.stats import percentile, summarize
@@ -58,9 +59,9 @@ def test_turn_stats_over_windows() -> None:
     events += [_stats(now - 3 * 86400, 5000, cost_usd=1.0, tool_breakdown={"Bash": 2})]
     events += [_stats(now - 60 * i, 100 * i, cost_usd=0.01, input_tokens=10, output_tokens=5,
                       tool_breakdown={"Read": 1, "Bash": 1}, tool_calls=2) for i in range(1, 21)]
-    summary = summarize(events, now)
+    summary = summarize([record for e in events if (record := record_of(e)) is not None], now)
     day, week = summary["24h"], summary["7d"]
-    assert day["turns"] == 20 and week["turns"] == 21
+    assert day["turns"] == 20 and week["turns"] == 21 and summary["30d"]["turns"] == 22
     assert day["p50_ms"] == 1000 and day["p95_ms"] == 1900
     assert day["input_tokens"] == 200 and day["tool_calls"] == 40 and day["cost_usd"] == 0.2
     assert week["top_tools"][0] == ("Bash", 22)

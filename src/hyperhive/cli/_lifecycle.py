@@ -83,12 +83,15 @@ def revive(ctl: Ctl, name: str) -> None:
 @click.option("--description", default="")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               default=None, help="agent.toml to start from (default: the template).")
+@click.option("--allow", default=None, metavar="A,B", help="Agents it may send to (added to allowed_recipients).")
 @pass_ctl
 @command
-def spawn(ctl: Ctl, name: str, description: str, config_file: Path | None) -> None:
+def spawn(ctl: Ctl, name: str, description: str, config_file: Path | None, allow: str | None) -> None:
     """Create and start an agent now (the operator's direct spawn; recorded as an approved approval)."""
     config = config_file.read_text() if config_file else None
-    _report(ctl, ctl.call_waiting("spawn", name=name, description=description, config=config)["agent_statuses"])
+    allowed = [a.strip() for a in allow.split(",") if a.strip()] if allow else None
+    _report(ctl, ctl.call_waiting("spawn", name=name, description=description, config=config,
+                                  allow=allowed)["agent_statuses"])
 
 
 COMMANDS: tuple[click.Command, ...] = (spawn, start, stop, restart, kill, rebuild, destroy, revive)

@@ -47,7 +47,10 @@ def run(ctx: click.Context, /, system: bool, ready_fd: int | None, log_level: st
 
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = load_settings(overrides, system=system)
+    try:
+        settings = load_settings(overrides, system=system)
+    except ValueError as exc:  # a setting's value makes no sense: one sentence naming it
+        raise click.ClickException(str(exc)) from None
     try:
         asyncio.run(run_daemon(settings, ready_fd))
     except (SocketInUse, MigrationError, StoreError, PermissionError) as exc:

@@ -152,7 +152,8 @@ def flow(ctl: Ctl, limit: int) -> None:
         emit_json(messages)
         return
     for m in messages:
-        state = "acked" if m["acked_at"] else "delivered" if m["delivered_at"] else "queued"
+        state = ("dropped" if m.get("dropped_at") else "acked" if m["acked_at"] else
+                 "delivered" if m["delivered_at"] else "queued")
         click.echo(f"#{m['id']} {m['sender']} → {m['recipient']} [{state}]: {one_line(m['body'])}")
 
 
@@ -445,6 +446,35 @@ def raw(ctl: Ctl, request_json: str) -> None:
     if not isinstance(obj, dict) or "cmd" not in obj:
         raise HiveError(ErrorCode.BAD_REQUEST, 'give a JSON object with a "cmd"')
     emit_json(ctl.client.request(obj.pop("cmd"), **obj))
+
+
+
+@main.command("set-parent")
+@click.argument("name")
+@click.argument("parent", required=False)
+@click.option("--top", is_flag=True, help="Hang NAME at the top of the tree (no parent).")
+@pass_ctl
+@command
+def set_parent(ctl: Ctl, name: str, parent: str | None, top: bool) -> None:
+    """Hang NAME under PARENT in the swarm tree (its subtree's schedules then need no approval from PARENT)."""
+    if bool(parent) == top:
+        fail("name the parent, or say --top", 2)
+    row = ctl.call("set_parent", name=name, parent=None if top else parent)["agent_statuses"][0]
+    click.echo(f"{name}: under {row['parent'] or 'nobody (top)'}") if not ctl.as_json else emit_json(row)
+
+
+def _cancel_command(name: str, kind: str) -> None:
+    @main.command(name, help=f"Cancel an open {kind} by its id (the operator may cancel any).")
+    @click.argument("item_id", type=int)
+    @pass_ctl
+    @command
+    def cancel(ctl: Ctl, item_id: int) -> None:
+        result = ctl.call(f"cancel_{kind}", id=item_id)
+        click.echo(f"{kind} #{item_id} cancelled") if not ctl.as_json else emit_json(result)
+
+
+_cancel_command("cancel-question", "question")
+_cancel_command("cancel-reminder", "reminder")
 
 
 if __name__ == "__main__":

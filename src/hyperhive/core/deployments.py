@@ -242,7 +242,7 @@ class Deployments:
         await asyncio.to_thread(applied.mark_deployed, approval_id)
         self._deployed[name] = config
         await self.hive.registry.update(name, deployed_sha=sha, description=config.description,
-                                        parent=config.parent)
+                                        parent=config.parent or self.hive.registry.require(name).parent)
         await self.hive.notify("rebuilt", name, {"sha": sha, "approval_id": approval_id},
                                recipients=(MANAGER_NAME,))
         return "approved", f"deployed {sha[:12]}"

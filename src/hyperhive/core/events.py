@@ -1,5 +1,6 @@
 """The event log: stored events (transcripts, crashes, approvals, …) that are also pushed live.
 
+Turn stats are also written to their own table (turn_log), which outlives the transcript's bound.
 Transcript events are many; each agent keeps its newest `TRANSCRIPT_KEEP` of them (pruned every
 `PRUNE_EVERY` appends, not by a timer). Listeners (the dashboard's live stream) get each stored event
 with its sequence number, so a page can load history and then follow without gaps.
@@ -13,6 +14,8 @@ from typing import Any
 
 from hyperhive.store import EventRecord, NewEvent, Store
 
+from .turn_log import TurnLog
+
 TRANSCRIPT_PREFIX = "turn."
 TRANSCRIPT_KEEP = 5000
 PRUNE_EVERY = 500
@@ -25,6 +28,7 @@ class EventLog:
         self.store = store
         self._listeners: list[EventListener] = []
         self._since_prune: Counter[str] = Counter()
+        self.turns = TurnLog(store)  # each turn's stats also kept as a row of its own, for 90 days
 
     def listen(self, listener: EventListener) -> Callable[[], None]:
         self._listeners.append(listener)
@@ -35,6 +39,7 @@ class EventLog:
 
     async def append_many(self, events: Sequence[NewEvent]) -> list[EventRecord]:
         stored = await self.store.append_events(events)
+        await self.turns.record(stored)  # before listeners: a page refreshing its stats on the event finds the row
         for listener in list(self._listeners):
             listener(stored)
         for event in stored:

@@ -25,10 +25,12 @@ from .questions import Questions
 from .recipients import ConfigRecipients
 from .registry import AgentRegistry
 from .reminders import Reminders
+from .retention import Retention
 from .schedules import Schedules
 from .settings import HiveSettings
 from .status import status_row
 from .supervisor import Supervisor
+from .turn_log import STATS_KIND
 
 if TYPE_CHECKING:
     from hyperhive.web.server import DashboardServer
@@ -45,6 +47,7 @@ class Hive:
         self.events = EventLog(self.store)
         self.controls = Controls()
         self.reminders = Reminders(self)
+        self.retention = Retention(self)
         self.questions = Questions(self)
         self.approvals = Approvals(self)
         self.schedules = Schedules(self)  # registers its approval kind
@@ -59,6 +62,7 @@ class Hive:
         self._stack = AsyncExitStack()
         self.broker.on_messages(self._messages_sent)
         self.broker.on_ack(self._messages_acked)
+        self.events.listen(self._events_stored)
 
     async def __aenter__(self) -> Hive:
         await self.start()
@@ -74,6 +78,7 @@ class Hive:
         # Mail other nodes commit for agents here wakes their readers, as local mail does.
         await self.store.watch_mail(self.broker.inboxes.notify, self.broker.inboxes.notify_all)
         await self.registry.load()
+        await self.events.turns.load()
         self._stack.callback(self.registry.close)
         await self.deployments.load()
         await self.reminders.start()  # what fell due while the daemon was down is delivered now, once
@@ -82,6 +87,8 @@ class Hive:
         self._stack.push_async_callback(self.questions.close)
         await self.schedules.start()
         self._stack.push_async_callback(self.schedules.close)
+        await self.retention.start()
+        self._stack.push_async_callback(self.retention.close)
         await self.supervisor.start()  # re-adopt agents an earlier daemon started
         self._stack.push_async_callback(self.supervisor.close)
         if self.settings.manager == "on" and self.registry.get(MANAGER_NAME) is None:
@@ -130,13 +137,25 @@ class Hive:
 
     def _row(self, name: str, unread: int) -> StatusRow:
         return status_row(self.registry, self.registry.require(name), unread=unread,
+                          url=self.agent_url(name), needs_update=bool(self.supervisor.outdated(name)),
                           pending_reminders=self.reminders.pending_count(name),
                           pending_approvals=self.approvals.pending_count(name),
-                          isolated=self.supervisor.warning is None)
+                          isolated=self.supervisor.warning is None,
+                          turns=self.events.turns.summary(name))
+
+    def dashboard_home(self) -> str | None:
+        """The dashboard's address once it is serving; None when it is off or not up yet."""
+        if self.dashboard is None or self.dashboard.port is None:
+            return None
+        return self.dashboard.url
+
+    def agent_url(self, name: str) -> str | None:
+        home = self.dashboard_home()
+        return f"{home}/agents/{name}" if home is not None else None
 
     def urls(self) -> dict[str, Any]:
-        home = self.dashboard.url + "/" if self.dashboard is not None else None
-        return {"domain": os.uname().nodename, "home": home, "services": {}}
+        home = self.dashboard_home()
+        return {"domain": os.uname().nodename, "home": home + "/" if home is not None else None, "services": {}}
 
     def is_manager(self, name: str) -> bool:
         return name == MANAGER_NAME
@@ -158,6 +177,11 @@ class Hive:
         for recipient in {m.recipient for m in messages}:
             if self.registry.is_agent(recipient):
                 self.registry.changes.changed(recipient)
+
+    def _events_stored(self, events: list[EventRecord]) -> None:
+        for agent in {e.agent for e in events if e.kind == STATS_KIND and e.agent}:
+            if self.registry.is_agent(agent):
+                self.registry.changes.changed(agent)  # its row's context size and cost moved
 
     def _messages_acked(self, recipient: str, ids: list[int]) -> None:
         if self.registry.is_agent(recipient):

@@ -82,6 +82,31 @@ class AgentRegistry:
         self.changes.changed(name)
         return agent
 
+    # --- hierarchy --------------------------------------------------------------------------------
+    def descendants(self, name: str) -> set[str]:
+        """Every agent below `name` through parent links (not `name` itself)."""
+        children: dict[str, list[str]] = {}
+        for agent in self._agents.values():
+            if agent.parent:
+                children.setdefault(agent.parent, []).append(agent.name)
+        found: set[str] = set()
+        todo = list(children.get(name, []))
+        while todo:
+            child = todo.pop()
+            if child not in found and child != name:
+                found.add(child)
+                todo += children.get(child, [])
+        return found
+
+    async def set_parent(self, name: str, parent: str | None) -> AgentRecord:
+        """Hang `name` under `parent` (None: at the top). The tree stays a tree: no agent under itself."""
+        self.require(name)
+        if parent is not None:
+            self.require(parent)
+            if parent == name or parent in self.descendants(name):
+                raise HiveError(ErrorCode.CONFLICT, f"{parent} is {name} or below it: {name} cannot hang under it")
+        return await self.update(name, parent=parent)
+
     # --- live state -------------------------------------------------------------------------------
     def connections(self, name: str) -> int:
         return self._connections[name]

@@ -2,10 +2,12 @@
 
 Delivery marks the reminder and inserts its message in one transaction, so a kill -9 at any moment
 delivers it exactly once: before the commit it is still pending (and fires on the next start), after it
-is done."""
+is done. The reminder leaves memory only after that commit: a failed write leaves it pending, counted and
+listed, and its timer is armed again (`RETRY_SECONDS`) instead of hiding it until the next restart."""
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING
 
@@ -17,7 +19,9 @@ from .timers import DueTimers
 if TYPE_CHECKING:
     from .hive import Hive
 
+log = logging.getLogger(__name__)
 MAX_PENDING = 50
+RETRY_SECONDS = 5.0  # after a failed delivery write (a full disk, a locked database)
 MAX_DELAY_SECONDS = 366 * 24 * 3600
 
 
@@ -67,11 +71,18 @@ class Reminders:
         return cancelled
 
     async def _fire(self, reminder_id: int) -> None:
-        reminder = self._pending.pop(reminder_id, None)
+        reminder = self._pending.get(reminder_id)
         if reminder is None:
             return
         message = NewMessage(REMINDER_SENDER, reminder.agent, reminder.body, time.time())
-        stored = await self.hive.store.deliver_reminder(reminder_id, message)
+        try:
+            stored = await self.hive.store.deliver_reminder(reminder_id, message)
+        except Exception:
+            log.exception("reminder #%d could not be delivered; trying again in %g s", reminder_id, RETRY_SECONDS)
+            if reminder_id in self._pending:  # not cancelled meanwhile
+                self._timers.arm(reminder_id, time.time() + RETRY_SECONDS)
+            return
+        self._pending.pop(reminder_id, None)
         if stored is not None:
             await self.hive.broker.announce([stored])
         self.hive.registry.changes.changed(reminder.agent)

@@ -1,7 +1,9 @@
 """Scheduled prompts: a body sent (from `schedule`) to each target's inbox at a time, once or every
-interval. An agent's request becomes a `schedule_prompt` approval; the operator's own schedules need
-none. After downtime a recurring schedule fires once, not once per missed interval: firing moves
-`next_fire_at` to the first slot after now, in the same transaction that stores the messages."""
+interval. An agent's request becomes a `schedule_prompt` approval, unless every target hangs below the
+requester in the swarm tree (its subtree: the manager's agents, or an agent's own sub-agents), which the
+operator already decided; the operator's own schedules need none. After downtime a recurring schedule
+fires once, not once per missed interval: firing moves `next_fire_at` to the first slot after now, in the
+same transaction that stores the messages."""
 
 from __future__ import annotations
 
@@ -56,17 +58,34 @@ class Schedules:
     async def request(self, agent: str, targets: Sequence[str], body: str, first_fire_at: float,
                       interval_seconds: float | None, description: str) -> tuple[ScheduleRecord, ApprovalRecord]:
         resolved = self._check(agent, targets, interval_seconds)
+        below = self.hive.registry.descendants(agent)
+        authorised = all(target in below for target in resolved)
         schedule = await self.hive.store.add_schedule(resolved, body, description, first_fire_at, interval_seconds,
-                                                      "awaiting_approval", agent, None, time.time())
+                                                      "active" if authorised else "awaiting_approval", agent, None,
+                                                      time.time())
         every = f", every {interval_seconds:g} s" if interval_seconds else ""
-        approval = await self.hive.approvals.request(
-            KIND, agent, agent, description=description or f"scheduled prompt to {', '.join(resolved)}",
-            payload={"schedule_id": schedule.id, "targets": resolved, "body": body,
-                     "first_fire_at": rfc3339(first_fire_at), "interval_seconds": interval_seconds,
-                     "summary": f"to {', '.join(resolved)} from {rfc3339(first_fire_at)}{every}"})
+        what = description or f"scheduled prompt to {', '.join(resolved)}"
+        payload = {"schedule_id": schedule.id, "targets": resolved, "body": body,
+                   "first_fire_at": rfc3339(first_fire_at), "interval_seconds": interval_seconds,
+                   "summary": f"to {', '.join(resolved)} from {rfc3339(first_fire_at)}{every}"}
+        if authorised:
+            approval = await self._authorised(agent, what, payload)
+        else:
+            approval = await self.hive.approvals.request(KIND, agent, agent, description=what, payload=payload)
         schedule = await self.hive.store.update_schedule(schedule.id, approval_id=approval.id)
+        self._rearm(schedule)
         await self._event(schedule)
         return schedule, approval
+
+    async def _authorised(self, agent: str, description: str, payload: dict[str, Any]) -> ApprovalRecord:
+        """Every target hangs below the requester (the tree is the operator's: set_parent, or an approved
+        agent.toml), so it is active at once; an approved row keeps the audit trail."""
+        now = time.time()
+        note = f"authorised without a card: every target is in {agent}'s subtree"
+        record = await self.hive.store.add_approval(KIND, agent, agent, commit_ref=None, fetched_sha=None,
+                                                    description=description, payload=payload, status="approved",
+                                                    at=now, note=note)
+        return await self.hive.store.finish_approval(record.id, "approved", note, now)
 
     async def create(self, targets: Sequence[str], body: str, first_fire_at: float, interval_seconds: float | None,
                      description: str) -> ScheduleRecord:

@@ -54,6 +54,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("node", "HYPERHIVE_NODE",
             "This host's node name in a hive on PostgreSQL (default: the host name).",
             lambda system: os.uname().nodename.split(".")[0].lower()),
+    Setting("retention_days", "HYPERHIVE_RETENTION_DAYS",
+            "Days delivered and acked mail and non-audit events are kept (approvals, questions and undelivered "
+            "mail are kept for good).", lambda system: "30"),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -68,6 +71,7 @@ class HiveSettings:
     manager: str = "on"
     database: str = ""
     node: str = "local"
+    retention_days: float = 30.0
 
     @property
     def host_socket(self) -> Path:
@@ -103,4 +107,15 @@ def load_settings(
         manager=values["manager"],
         database=values["database"],
         node=values["node"],
+        retention_days=_positive_days(values["retention_days"]),
     )
+
+
+def _positive_days(text: str) -> float:
+    try:
+        days = float(text)
+    except ValueError:
+        days = -1.0
+    if not days > 0 or days == float("inf"):
+        raise ValueError(f"retention_days must be a positive number of days, not {text!r}")
+    return days

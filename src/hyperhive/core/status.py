@@ -6,6 +6,7 @@ from hyperhive.protocol import StatusRow, rfc3339
 from hyperhive.store import AgentRecord
 
 from .registry import AgentRegistry
+from .turn_log import TurnSummary
 
 FAILED_STATES = frozenset({"failed", "fatal"})
 
@@ -18,7 +19,9 @@ def status_row(
     pending_reminders: int = 0,
     pending_approvals: int = 0,
     url: str | None = None,
+    needs_update: bool = False,
     isolated: bool = True,
+    turns: TurnSummary | None = None,
 ) -> StatusRow:
     if agent.kind == "peer":
         running = registry.present(agent.name)
@@ -35,7 +38,7 @@ def status_row(
         failed=state in FAILED_STATES,
         paused=agent.paused,
         needs_login=agent.needs_login,
-        needs_update=agent.needs_update,
+        needs_update=needs_update or agent.needs_update,
         deployed_sha=agent.deployed_sha[:12] if agent.deployed_sha else None,
         active_model=agent.active_model,
         status_text=agent.status_text,
@@ -50,4 +53,7 @@ def status_row(
         activity=activity,
         activity_detail=detail,
         isolated=isolated,
+        context_tokens=turns.context_tokens if turns else None,
+        context_window=turns.context_window if turns else None,
+        cost_usd_24h=turns.cost_usd_24h if turns else None,
     )

@@ -20,15 +20,16 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from hyperhive.config import AgentConfig, ConfigError, PolicyError, RestartConfig, load_host_policy
-from hyperhive.protocol import SYSTEM_SENDER, ErrorCode, HiveError
+from hyperhive.protocol import MANAGER_NAME, SYSTEM_SENDER, ErrorCode, HiveError
 from hyperhive.runtime.auto import make_runtime
 from hyperhive.runtime.base import ExitInfo, Runtime, SandboxHandle, SandboxState
 from hyperhive.runtime.errors import SandboxError
 from hyperhive.runtime.local import LocalConfig
 from hyperhive.store import AgentRecord
 
+from .builds import Build, build_for
 from .logs import agent_log_dir
-from .sandbox_spec import AGENT_TOML, agent_state_dir, harness_spec
+from .sandbox_spec import AGENT_TOML, agent_state_dir, claude_bin, harness_spec
 
 if TYPE_CHECKING:
     from .hive import Hive
@@ -68,6 +69,9 @@ class Supervisor:
             if agent.lifecycle == "destroyed":
                 self.hive.registry.set_lifecycle(agent.name, "destroyed")
                 continue
+            if handle is None and agent.lifecycle == "failed":  # the restart policy gave up: it stays down
+                self.hive.registry.set_lifecycle(agent.name, "failed")
+                continue
             if handle is None:
                 self.hive.registry.set_lifecycle(agent.name, "stopped")
                 if agent.lifecycle == "running":
@@ -79,8 +83,11 @@ class Supervisor:
                 log.info("adopted %s (pid %s)", agent.name, status.pid)
                 self.hive.registry.set_lifecycle(agent.name, "running")
                 self._watch(agent.name, handle)
+                await self._tell_if_outdated(agent.name)
             elif agent.lifecycle == "running" and status.exit is not None:
                 await self._exited(agent.name, status.exit, while_away=True)
+            elif agent.lifecycle == "failed":
+                self.hive.registry.set_lifecycle(agent.name, "failed")
             else:
                 self.hive.registry.set_lifecycle(agent.name, "stopped")
 
@@ -146,6 +153,7 @@ class Supervisor:
                 await asyncio.to_thread(self._purge_files, name)
                 await self.hive.registry.remove(name)
                 self.hive.deployments.forget(name)
+                await self._drop_mail(name)
             else:
                 await self.hive.registry.update(name, lifecycle="destroyed")
                 self.hive.registry.set_lifecycle(name, "destroyed")
@@ -158,6 +166,35 @@ class Supervisor:
         await self.hive.agent_sockets.open(name)
         await self.hive.registry.update(name, lifecycle="stopped")
         await self.start_agent(name, why="the operator revived it")
+
+    # --- what runs, and what a restart would run ----------------------------------------------------
+    def build_now(self, name: str) -> Build:
+        """What a start of `name` would run now."""
+        return build_for(self.hive.deployments.deployed(name), claude_bin(self.hive.settings), name)
+
+    def outdated(self, name: str) -> list[str]:
+        """What differs between the running sandbox and a restart now (config, harness, cli, image); empty
+        when it is not running or was started before builds were recorded."""
+        agent = self.hive.registry.get(name)
+        if agent is None or agent.kind != "managed" or self.hive.registry.lifecycle(name) != "running":
+            return []
+        running = Build.load(agent.running_build)
+        return running.differences(self.build_now(name)) if running is not None else []
+
+    async def _tell_if_outdated(self, name: str) -> None:
+        """An adopted sandbox may run what an earlier daemon started: the manager hears it once per start."""
+        what = self.outdated(name)
+        if what:
+            await self.hive.notify("needs_update", name, {"what": what, "next": "restart it to run the new build"},
+                                   recipients=(MANAGER_NAME,))
+
+    async def _drop_mail(self, name: str) -> None:
+        """Mail still waiting for a purged agent is marked dropped, never handed to the next agent of that name
+        (its record is gone first, so no new mail for the name is accepted meanwhile)."""
+        self.hive.events.turns.forget(name)
+        dropped = await self.hive.store.drop_mail(name, time.time())
+        if dropped:
+            await self.hive.events.append("mail_dropped", name, {"ids": dropped, "why": "its recipient was purged"})
 
     def sandbox_warning(self, name: str) -> str | None:
         return self.warning
@@ -183,7 +220,8 @@ class Supervisor:
             await self.hive.notify("start_failed", name, {"error": str(exc)})
             raise HiveError(ErrorCode.CONFLICT, f"{name} did not start: {exc}") from None
         self._handles[name] = handle
-        await self.hive.registry.update(name, lifecycle="running")
+        started = build_for(config, claude_bin(self.hive.settings), name)
+        await self.hive.registry.update(name, lifecycle="running", running_build=started.dump())
         self.hive.registry.set_lifecycle(name, "running")
         self._watch(name, handle)
         if status.limits is not None and status.limits.unapplied:
@@ -259,6 +297,7 @@ class Supervisor:
             window.popleft()
         if len(window) >= policy.max_restarts:
             self.hive.registry.set_lifecycle(name, "failed")
+            await self.hive.registry.update(name, lifecycle="failed")  # a restarted daemon leaves it down too
             await self.hive.notify("agent_failed", name, {
                 "note": f"{len(window)} restarts within {policy.window_seconds:g} s; left failed"})
             return

@@ -17,6 +17,7 @@ def message_view(m: MessageRecord) -> Message:
         acked_at=rfc3339(m.acked_at),
         in_reply_to=m.in_reply_to,
         broadcast=m.broadcast,
+        dropped_at=rfc3339(m.dropped_at),
     )
 
 

@@ -293,6 +293,8 @@ class Spawn(HostRequest):
     name: AgentName
     description: str = Field(default="", max_length=500)
     config: str | None = Field(default=None, max_length=64 * 1024)
+    # added to its allowed_recipients (agent names, `operator`, `manager`, `*`: agent.toml's rules check them)
+    allow: list[Annotated[str, Field(max_length=64)]] | None = Field(default=None, max_length=100)
 
 
 class RequestSpawn(HostRequest):
@@ -323,6 +325,14 @@ class DashboardUrl(HostRequest):
     """The dashboard's login URL, token included (host.sock is the operator's, so it may know it)."""
 
     cmd: Literal["dashboard_url"]
+
+
+class SetParent(HostRequest):
+    """Hang an agent under another in the swarm tree (`parent` null or left out: at the top)."""
+
+    cmd: Literal["set_parent"]
+    name: AgentName
+    parent: AgentName | None = None
 
 
 AnyHostRequest = Annotated[
@@ -371,7 +381,8 @@ AnyHostRequest = Annotated[
     | RequestSpawn
     | DashboardUrl
     | RollbackConfig
-    | AgentLogs,
+    | AgentLogs
+    | SetParent,
     Field(discriminator="cmd"),
 ]
 HOST_REQUEST: TypeAdapter[AnyHostRequest] = TypeAdapter(AnyHostRequest)

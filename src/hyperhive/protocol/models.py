@@ -50,6 +50,9 @@ class StatusRow(WireModel):
     activity: str | None = None  # what the harness says it is doing: idle, thinking, rate_limited, …
     activity_detail: str | None = None
     isolated: bool = True  # False for agents on the `process` runtime: no sandbox
+    context_tokens: int | None = None  # the last turn's prompt: what the session's context holds
+    context_window: int | None = None  # the model's context window, in tokens
+    cost_usd_24h: float | None = None  # the agent's turns in the last 24 hours; null before its first turn
 
 
 class Message(WireModel):
@@ -62,6 +65,7 @@ class Message(WireModel):
     acked_at: str | None = None
     in_reply_to: int | None = None
     broadcast: bool = False
+    dropped_at: str | None = None  # its recipient was purged before reading it: never delivered
 
 
 class Event(WireModel):

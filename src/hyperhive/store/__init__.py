@@ -9,11 +9,13 @@ from .records import (
     MessageRecord,
     NewEvent,
     NewMessage,
+    PruneResult,
     QuestionRecord,
     QuestionStatus,
     ReminderRecord,
     ScheduleRecord,
     ScheduleStatus,
+    TurnStatsRecord,
 )
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "MessageRecord",
     "NewEvent",
     "NewMessage",
+    "PruneResult",
     "QuestionRecord",
     "QuestionStatus",
     "ReminderRecord",
@@ -32,4 +35,5 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreUnavailable",
+    "TurnStatsRecord",
 ]

@@ -9,6 +9,7 @@ from typing import Any
 
 from .approvals import ApprovalStore
 from .loose_ends import LooseEndStore
+from .maintenance import MaintenanceStore
 from .records import AgentRecord, EventRecord, MessageRecord, NewEvent, NewMessage
 
 
@@ -21,7 +22,7 @@ class StoreUnavailable(StoreError):
     its outcome is unknown. Requests answer `unavailable`; the daemon keeps running and reconnects."""
 
 
-class Store(LooseEndStore, ApprovalStore, ABC):
+class Store(LooseEndStore, ApprovalStore, MaintenanceStore, ABC):
     """Durable state of the hive. Every write method returns only after its transaction committed."""
 
     @abstractmethod

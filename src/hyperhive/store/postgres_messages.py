@@ -10,7 +10,7 @@ from .base import StoreError
 from .records import MessageRecord, NewMessage
 
 MAIL_CHANNEL = "hive_mail"  # payload: the recipient's name
-MESSAGE_COLUMNS = "id, sender, recipient, body, sent_at, delivered_at, acked_at, in_reply_to, broadcast"
+MESSAGE_COLUMNS = "id, sender, recipient, body, sent_at, delivered_at, acked_at, in_reply_to, broadcast, dropped_at"
 
 
 async def insert_messages(conn: Conn, messages: Sequence[NewMessage]) -> list[MessageRecord]:

@@ -10,7 +10,7 @@ AgentKind = Literal["managed", "peer"]
 # Columns of `agents` that callers may change through Store.update_agent.
 AGENT_MUTABLE_FIELDS = frozenset(
     {"description", "parent", "paused", "status_text", "status_set_at", "active_model", "deployed_sha",
-     "needs_login", "needs_update", "last_seen", "lifecycle"}
+     "needs_login", "needs_update", "last_seen", "lifecycle", "running_build"}
 )
 
 
@@ -29,7 +29,10 @@ class AgentRecord:
     needs_login: bool = False
     needs_update: bool = False
     last_seen: float | None = None
-    lifecycle: str = "stopped"  # managed agents: what the operator wants (running, stopped, destroyed)
+    # managed agents: what the operator wants (running, stopped, destroyed), or failed: the restart policy
+    # gave up, and no daemon start brings it back until someone starts it
+    lifecycle: str = "stopped"
+    running_build: str | None = None  # JSON: what its running sandbox was started with (core/builds.py)
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class MessageRecord:
     acked_at: float | None
     in_reply_to: int | None
     broadcast: bool
+    dropped_at: float | None = None  # its recipient was purged: never delivered, never handed to a namesake
 
 
 @dataclass(frozen=True)
@@ -141,3 +145,33 @@ class ScheduleRecord:
     created_at: float
     last_fired_at: float | None = None
     fire_count: int = 0
+
+
+@dataclass(frozen=True)
+class TurnStatsRecord:
+    """One agent turn as the turn_stats table keeps it (90 days)."""
+
+    agent: str
+    started_at: float
+    ended_at: float
+    model: str = ""
+    wake_from: str | None = None
+    result_kind: str = ""
+    ok: bool = True
+    duration_ms: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_creation_tokens: int = 0
+    context_tokens: int | None = None  # the last prompt's size (what the context holds now)
+    context_window: int | None = None  # the model's window, when the harness knows it
+    cost_usd: float = 0.0
+    tool_calls: int = 0
+    tool_breakdown: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    messages: int
+    events: int
+    turn_stats: int

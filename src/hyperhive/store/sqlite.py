@@ -22,19 +22,20 @@ from .records import (
 )
 from .sqlite_approvals import SQLiteApprovals
 from .sqlite_loose_ends import SQLiteLooseEnds
+from .sqlite_maintenance import SQLiteMaintenance
 from .sqlite_messages import insert_messages
 
-_MESSAGE_COLUMNS = "id, sender, recipient, body, sent_at, delivered_at, acked_at, in_reply_to, broadcast"
+_MESSAGE_COLUMNS = "id, sender, recipient, body, sent_at, delivered_at, acked_at, in_reply_to, broadcast, dropped_at"
 _BOOL_AGENT_FIELDS = ("paused", "needs_login", "needs_update")
 
 
-class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, Store):
+class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, SQLiteMaintenance, Store):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.db = SQLiteDatabase(path)
 
     async def open(self) -> None:
-        self.db.start(migrate_sqlite)
+        self.db.start(_prepare)
 
     async def close(self) -> None:
         self.db.stop()
@@ -259,6 +260,15 @@ class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, Store):
         return await self.db.write(delete)
 
 
+def _prepare(conn: sqlite3.Connection) -> None:
+    """Incremental auto-vacuum, so retention's deletes can give pages back a bounded batch at a time; a
+    database made before it is rebuilt once (VACUUM) to switch."""
+    if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        conn.execute("VACUUM")
+    migrate_sqlite(conn)
+
+
 def _event_filter(agent: str | None, kinds: Sequence[str] | None) -> tuple[list[str], list[object]]:
     where: list[str] = []
     args: list[object] = []
@@ -279,4 +289,4 @@ def _agent(row: sqlite3.Row) -> AgentRecord:
 
 
 def _message(row: sqlite3.Row) -> MessageRecord:
-    return MessageRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], bool(row[8]))
+    return MessageRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], bool(row[8]), row[9])

@@ -117,7 +117,7 @@ async def transcript(d: Dashboard, name: str, before: int | None, limit: int = T
 
 
 async def stats(d: Dashboard, name: str) -> dict[str, Any]:
-    return summarize(await load_turn_stats(d.hive.store, name))
+    return summarize(await load_turn_stats(d.hive.store, name), last=d.hive.events.turns.summary(name))
 
 
 async def logs(d: Dashboard, name: str, lines: int = LOG_LINES) -> dict[str, Any]:

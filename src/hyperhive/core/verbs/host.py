@@ -7,7 +7,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 import hyperhive
+from hyperhive.config import AgentConfig, ConfigError, dump_agent_config, load_agent_config, render_template
 from hyperhive.protocol import OPERATOR, ErrorCode, HiveError
 from hyperhive.protocol import host_requests as rq
 from hyperhive.store import AgentRecord
@@ -256,7 +259,28 @@ async def revive(hive: Hive, req: rq.Revive) -> dict[str, Any]:
 
 
 async def spawn(hive: Hive, req: rq.Spawn) -> dict[str, Any]:
-    await hive.deployments.spawn_now(req.name, req.description, req.config)
+    config = req.config
+    if req.allow:
+        config = with_recipients(req.name, req.description, config, req.allow)
+    await hive.deployments.spawn_now(req.name, req.description, config)
+    return await agent_status(hive, rq.AgentStatus(cmd="agent_status", names=[req.name]))
+
+
+def with_recipients(name: str, description: str, text: str | None, allow: list[str]) -> str:
+    """The agent.toml to spawn from (given, else the template) with `allow` added to its allowed_recipients:
+    two agents spawned with each other's name can talk at once, without a config round trip."""
+    try:
+        config = load_agent_config(text if text is not None else render_template(name, description),
+                                   expected_name=name)
+        recipients = [*config.allowed_recipients, *(a for a in allow if a not in config.allowed_recipients)]
+        return dump_agent_config(AgentConfig.model_validate({**config.model_dump(), "allowed_recipients": recipients}))
+    except (ConfigError, ValidationError) as exc:
+        raise HiveError(ErrorCode.BAD_REQUEST, f"the config of {name} with --allow is not valid: {exc}") from None
+
+
+async def set_parent(hive: Hive, req: rq.SetParent) -> dict[str, Any]:
+    await hive.registry.set_parent(req.name, req.parent)
+    await hive.events.append("parent_set", req.name, {"parent": req.parent})
     return await agent_status(hive, rq.AgentStatus(cmd="agent_status", names=[req.name]))
 
 
@@ -328,4 +352,5 @@ HOST_VERBS: dict[type[Any], Verb] = {
     rq.DashboardUrl: dashboard_url,
     rq.RollbackConfig: rollback,
     rq.AgentLogs: logs,
+    rq.SetParent: set_parent,
 }

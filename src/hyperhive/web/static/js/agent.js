@@ -30,11 +30,22 @@ function drawHead() {
       row.needs_login ? el("span", {class: "badge bad"}, "needs login") : null,
       el("span", {class: "mono muted"}, row.active_model || "default model"),
       row.deployed_sha ? el("span", {class: "mono muted"}, row.deployed_sha.slice(0, 8)) : null,
+      row.needs_update ? el("span", {class: "badge warn", id: "needs-update", title: "a restart would run something newer"}, "needs update") : null,
+      contextChip(row),
       el("span", {class: "spacer"}),
       ...buttons,
       el("a", {href: `/agents/${name}/logs`, class: "small"}, "logs")),
     el("div", {class: "status"}, row.status_text ? [row.status_text, " ", el("span", {class: "muted"}, age(row.status_set_at))]
       : el("span", {class: "muted"}, "no status"), row.description ? el("span", {class: "muted"}, ` — ${row.description}`) : null));
+}
+
+// The last turn's prompt against the model's window, and what the last 24 hours of turns cost.
+function contextChip(row) {
+  if (row.context_tokens == null) return null;
+  const share = row.context_window ? ` (${Math.round(100 * row.context_tokens / row.context_window)} %)` : "";
+  const window = row.context_window ? ` / ${fmtCount(row.context_window)}` : "";
+  return el("span", {class: "mono muted", id: "context", title: "context after the last turn; cost of the last 24 h"},
+    `ctx ${fmtCount(row.context_tokens)}${window}${share} · ${fmtCost(row.cost_usd_24h || 0)} 24h`);
 }
 
 // --- side panels ---------------------------------------------------------------------------------
@@ -56,7 +67,7 @@ function drawInbox() {
 }
 
 function drawStats(stats) {
-  const windows = ["24h", "7d"];
+  const windows = ["24h", "7d", "30d"];
   const rows = [
     ["turns", (w) => w.turns], ["failed", (w) => w.failed], ["per hour", (w) => w.turns_per_hour],
     ["p50", (w) => fmtDuration(w.p50_ms)], ["p95", (w) => fmtDuration(w.p95_ms)],

@@ -6,7 +6,7 @@ const state = {messages: new Map(), agents: new Set()};
 const tail = $("#tail");
 
 function stateOf(m) {
-  return m.acked_at ? "acked" : m.delivered_at ? "delivered" : "sent";
+  return m.dropped_at ? "dropped" : m.acked_at ? "acked" : m.delivered_at ? "delivered" : "sent";
 }
 
 function line(m) {
@@ -84,6 +84,7 @@ boot({
     message: upsert,
     ack: (data) => patch(data.ids, {acked_at: data.acked_at}),
     delivered: (data) => patch(data.ids, {delivered_at: data.delivered_at}),
+    mail: (data) => { if (data.kind === "mail_dropped") patch(data.payload.ids, {dropped_at: data.at, acked_at: data.at}); },
     status: (data) => { if (data.removed) state.agents.delete(data.name); else state.agents.add(data.row.name); },
   },
 });
