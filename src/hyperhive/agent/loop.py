@@ -30,8 +30,10 @@ from hyperhive.protocol import HiveError
 from .claude_driver import BrainConfig, ClaudeDriver, TurnOutcome
 from .link import HiveLink
 from .prompts import wake_prompt
+from .reconnect import Reconnect
 from .reporter import Reporter
 from .session_file import SessionFile
+from .turn_ledger import TurnLedger
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,7 @@ class TurnLoop:
         self.side = HiveLink(socket)  # transcript and state, so a blocking recv never delays them
         self.reporter = Reporter(self.side)
         self.session = SessionFile(state_dir)
+        self.ledger = TurnLedger(driver.files.turn_ledger)
         self.session_id = self.session.load()
         self.model = brain.model
         self._turn_lock = asyncio.Lock()
@@ -67,6 +70,7 @@ class TurnLoop:
         self._to_ack: list[int] = []
         self._main: asyncio.Task[None] | None = None
         self._last_state: dict[str, Any] | None = None
+        self.control_attempts = 0  # connections the control stream opened (or tried to)
 
     # --- the loop ---------------------------------------------------------------------------------
     async def stop_after_turn(self) -> None:
@@ -144,6 +148,7 @@ class TurnLoop:
             outcome = await self._run_turn(wake_prompt(message, pending))
             if self._interrupted and outcome.kind != "ok":
                 outcome = _with_kind(outcome, "interrupted", "interrupted by the operator")
+            self._settle_pulled(outcome.kind in ("ok", "interrupted"))
             if outcome.session_id:
                 self._remember_session(outcome.session_id)
             ok = outcome.kind == "ok"
@@ -154,7 +159,16 @@ class TurnLoop:
             self.reporter.emit("turn_stats", stats)
             return outcome
 
+    def _settle_pulled(self, kept: bool) -> None:
+        """Mail the model pulled with `recv` this turn is acked with the turn's message if the turn is kept
+        (it is in the session); otherwise it is already back in the inbox (the tools' connection closed)."""
+        if kept:
+            self._to_ack.extend(self.ledger.pulled())
+        self.ledger.clear()
+
     async def _run_turn(self, prompt: str) -> TurnOutcome:
+        self.ledger.clear()  # a ledger left by a harness that died: its messages were never acked, so came back
+
         async def on_event(line: dict[str, Any]) -> None:
             if line.get("type") == "system" and line.get("subtype") == "init" and line.get("session_id"):
                 self._remember_session(str(line["session_id"]))  # a crash mid-turn still resumes it
@@ -226,13 +240,17 @@ class TurnLoop:
 
     # --- operator controls ------------------------------------------------------------------------
     async def _follow_controls(self) -> None:
+        """While the daemon is down, wait for its socket to be made again (not a ten-a-second retry)."""
+        reconnect = Reconnect(self.socket)
         while True:
+            self.control_attempts += 1
             try:
                 async for line in stream(self.socket, "control_stream"):
+                    reconnect.done()
                     if "control" in line:
                         await self._control(line)
             except Unreachable:
-                await asyncio.sleep(0.1)  # the daemon is restarting; HiveLink's back-off covers the rest
+                await reconnect.pause()
 
     async def _control(self, control: dict[str, Any]) -> None:
         kind = control["control"]
