@@ -35,6 +35,8 @@ class BrainConfig:
     hyperhive_mcp_command: list[str]
     """Starts the `hyperhive` MCP server; empty: no hive tools (a test, or a brain without a hive)."""
     env: dict[str, str] = field(default_factory=dict)
+    denied_tools: list[str] = field(default_factory=list)
+    """Permission rules always refused, whatever allows them (`WebFetch`, `Bash(git push:*)`)."""
     tools: list[str] | None = None
     """Built-in tools the model sees (`--tools`); None keeps the CLI's default set, [] shows none."""
 
@@ -57,7 +59,10 @@ class ClaudeFiles:
 
 
 def settings_for(brain: BrainConfig) -> dict[str, Any]:
-    return {"permissions": {"allow": list(brain.allowed_tools)}, "cleanupPeriodDays": TRANSCRIPT_KEEP_DAYS}
+    permissions: dict[str, list[str]] = {"allow": list(brain.allowed_tools)}
+    if brain.denied_tools:
+        permissions["deny"] = list(brain.denied_tools)
+    return {"permissions": permissions, "cleanupPeriodDays": TRANSCRIPT_KEEP_DAYS}
 
 
 def mcp_config_for(brain: BrainConfig, turn_ledger: Path | None = None) -> dict[str, Any]:

@@ -46,6 +46,17 @@ function drawTodos() {
     el("span", {class: "mark"}, mark[t.status] || "·"), " ", t.status === "in_progress" && t.activeForm ? t.activeForm : t.content))));
 }
 
+// agent.toml's [tools]: Claude Code permission rules, allowed without asking and always refused.
+function drawTools(tools) {
+  if (!tools) return $("#tools").replaceChildren(el("p", {class: "muted"}, "No agent.toml: the CLI's defaults."));
+  const rules = (list, cls) => (list.length ? list.map((r) => el("code", {class: `rule ${cls}`}, r))
+    : [el("span", {class: "muted"}, "none")]);
+  $("#tools").replaceChildren(
+    el("div", {dataset: {rules: "allow"}}, el("span", {class: "muted"}, tools.default ? "allow (default) " : "allow "),
+      ...rules(tools.allow, "allow")),
+    el("div", {dataset: {rules: "deny"}}, el("span", {class: "muted"}, "deny "), ...rules(tools.deny, "deny")));
+}
+
 function drawInbox() {
   const messages = [...state.inbox.values()].sort((a, b) => b.id - a.id).slice(0, 30);
   $("#agent-inbox").replaceChildren(...(messages.length ? messages.map((m) =>
@@ -145,6 +156,7 @@ function load(snap) {
   state.todos = snap.todos;
   drawHead();
   drawModels(snap.models);
+  drawTools(snap.tools);
   drawLooseEnds($("#loose-ends"), snap.loose_ends);
   drawInbox();
   drawStats(snap.stats);
