@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from hyperhive.config import DEFAULT_MODEL, AgentConfig
-from hyperhive.config.sections import ToolsConfig
+from hyperhive.config.sections import CompactionConfig, ToolsConfig
 
 from .claude_driver import BrainConfig
 from .claude_files import HYPERHIVE_SERVER
@@ -21,6 +21,7 @@ def mcp_command(socket: Path) -> list[str]:
 def brain_for(name: str, config: AgentConfig | None, socket: Path, description: str = "") -> BrainConfig:
     servers: dict[str, dict[str, Any]] = {}
     tools = config.tools if config is not None else ToolsConfig()
+    compaction = config.compaction if config is not None else CompactionConfig()
     allowed = [f"mcp__{HYPERHIVE_SERVER}", *tools.allowed()]
     if config is not None:
         for server_name, server in config.mcp_servers.items():
@@ -33,7 +34,10 @@ def brain_for(name: str, config: AgentConfig | None, socket: Path, description: 
                                     MANAGER_GUIDE if config is not None and config.role == "manager" else ""),
         allowed_tools=allowed,
         denied_tools=list(tools.deny),
+        context_window=compaction.context_tokens,
+        compact_percent=compaction.watermark_percent,
         mcp_servers=servers,
         hyperhive_mcp_command=mcp_command(socket),
         env=dict(config.env) if config is not None else {},
     )
+

@@ -36,6 +36,11 @@ class BrainConfig:
     """Starts the `hyperhive` MCP server; empty: no hive tools (a test, or a brain without a hive)."""
     env: dict[str, str] = field(default_factory=dict)
     denied_tools: list[str] = field(default_factory=list)
+    context_window: int = 200_000
+    """The model's context window in tokens."""
+    compact_percent: int = 75
+    """Compact the session (after a notes turn) once a turn's prompt fills this share of the window; 100:
+    only when a prompt is too long."""
     """Permission rules always refused, whatever allows them (`WebFetch`, `Bash(git push:*)`)."""
     tools: list[str] | None = None
     """Built-in tools the model sees (`--tools`); None keeps the CLI's default set, [] shows none."""

@@ -27,9 +27,10 @@ from typing import Any
 from hyperhive.client import Unreachable, stream
 from hyperhive.protocol import HiveError
 
+from ._watch import IN_CLOSE_WRITE, IN_MOVED_TO, FileWatch
 from .claude_driver import BrainConfig, ClaudeDriver, TurnOutcome
 from .link import HiveLink
-from .prompts import wake_prompt
+from .prompts import checkpoint_prompt, wake_prompt
 from .reconnect import Reconnect
 from .reporter import Reporter
 from .session_file import SessionFile
@@ -37,6 +38,8 @@ from .turn_ledger import TurnLedger
 
 log = logging.getLogger(__name__)
 
+# Where a login leaves the CLI's credentials, in its config dir: OAuth tokens, or an API key's approval.
+CREDENTIAL_FILES = (".credentials.json", ".claude.json")
 RECV_WAIT = 180.0  # the protocol's maximum; an idle loop re-asks three times an hour
 
 
@@ -70,6 +73,7 @@ class TurnLoop:
         self._to_ack: list[int] = []
         self._main: asyncio.Task[None] | None = None
         self._last_state: dict[str, Any] | None = None
+        self._context_tokens = 0  # the last turn's prompt size: how full the session is
         self.control_attempts = 0  # connections the control stream opened (or tried to)
 
     # --- the loop ---------------------------------------------------------------------------------
@@ -93,6 +97,7 @@ class TurnLoop:
                 got = await self.mail.call("recv", wait_seconds=RECV_WAIT, max=1)
                 for message in got["messages"]:
                     await self._handle(message, got["pending"])
+                    await self._compact_if_full()
                     await self._state("idle")
         finally:
             controls.cancel()
@@ -151,6 +156,7 @@ class TurnLoop:
             self._settle_pulled(outcome.kind in ("ok", "interrupted"))
             if outcome.session_id:
                 self._remember_session(outcome.session_id)
+            self._context_tokens = outcome.stats.context_tokens
             ok = outcome.kind == "ok"
             self.reporter.emit("turn_end", {"id": message["id"], "ok": ok, "kind": outcome.kind,
                                             "note": outcome.note})
@@ -200,11 +206,25 @@ class TurnLoop:
         await self._finish(message["id"])
 
     async def _wait_for_login(self) -> None:
-        await self._state("needs_login", needs_login=True,
-                          detail="the Claude CLI is not logged in: log it in, then `hivectl logged-in NAME`")
-        self._logged_in.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._logged_in.wait(), self.timings.login_retry)
+        """Until the credentials in the CLI's config dir change (`hivectl login NAME` wrote them), or the
+        operator says `logged_in`, or the retry timer runs out."""
+        name = self.mail.hello.get("name", "NAME")
+        config_dir = Path(self.driver.env["CLAUDE_CONFIG_DIR"])
+        config_dir.mkdir(parents=True, exist_ok=True)
+        watch = FileWatch(config_dir, CREDENTIAL_FILES, IN_CLOSE_WRITE | IN_MOVED_TO)
+        try:
+            await self._state("needs_login", needs_login=True,
+                              detail=f"the Claude CLI is not logged in: run `hivectl login {name}`")
+            self._logged_in.clear()
+            waits = {asyncio.ensure_future(self._logged_in.wait()), asyncio.ensure_future(watch.changed.wait())}
+            _, pending = await asyncio.wait(waits, timeout=self.timings.login_retry,
+                                               return_when=asyncio.FIRST_COMPLETED)
+            for waiter in pending:
+                waiter.cancel()
+            if watch.changed.is_set():
+                self.reporter.emit("note", {"text": "the CLI's credentials changed: trying again"})
+        finally:
+            watch.close()
 
     async def _compact(self, why: str) -> None:
         self._compact_requested = False
@@ -216,6 +236,27 @@ class TurnLoop:
         if outcome.session_id:
             self._remember_session(outcome.session_id)
         self.reporter.emit("note", {"text": f"compact: {outcome.kind} {outcome.note}".strip()})
+
+    async def _compact_if_full(self) -> None:
+        """Proactive compaction: past the watermark, a notes turn, then /compact (the reactive path, on a
+        prompt too long, stays in _handle)."""
+        used, self._context_tokens = self._context_tokens, 0
+        percent = 100 * used // self.brain.context_window
+        if self.brain.compact_percent >= 100 or percent < self.brain.compact_percent or self.session_id is None:
+            return
+        async with self._turn_lock:
+            self.reporter.emit("note", {"text": f"the session holds {used} tokens, {percent}% of the context: "
+                                                "a notes turn, then compacting"})
+            await self._state("thinking", detail="writing notes before compacting")
+            started = time.time()
+            outcome = await self._run_turn(checkpoint_prompt(percent))
+            self._settle_pulled(outcome.kind == "ok")
+            if outcome.session_id:
+                self._remember_session(outcome.session_id)
+            self.reporter.emit("turn_stats", asdict(outcome.stats) | {"message_id": None, "wake_from": "compaction",
+                                                                     "started_at": started})
+            await self._ack_done()
+            await self._compact(f"the session passed {self.brain.compact_percent}% of the context")
 
     def _remember_session(self, session_id: str) -> None:
         if session_id != self.session_id:

@@ -10,46 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from pathlib import Path
 
-from hyperhive.runtime._inotify import IN_CREATE, IN_MOVED_TO, Inotify
-
-log = logging.getLogger(__name__)
+from ._watch import IN_ATTRIB, IN_CREATE, IN_MOVED_TO, FileWatch
 
 BACKOFF_FIRST = 0.25
 BACKOFF_MAX = 15.0
-IN_ATTRIB = 0x4  # not among runtime._inotify's constants
 _SOCKET_MADE = IN_CREATE | IN_MOVED_TO | IN_ATTRIB
-
-
-class SocketWatch:
-    """Sets `made` when a file named like `path` is created, moved in, or chmodded in its directory."""
-
-    def __init__(self, path: Path) -> None:
-        self.name = path.name
-        self.made = asyncio.Event()
-        self._loop = asyncio.get_running_loop()
-        self._inotify: Inotify | None = Inotify()
-        try:
-            self._inotify.watch(path.parent, _SOCKET_MADE)
-        except OSError as exc:  # no directory (yet), or not ours to watch: the timer alone then
-            log.info("cannot watch %s (%s); reconnecting on a timer", path.parent, exc)
-            self._inotify.close()
-            self._inotify = None
-            return
-        self._loop.add_reader(self._inotify.fd, self._read)
-
-    def _read(self) -> None:
-        assert self._inotify is not None
-        if any(event.name == self.name for event in self._inotify.read()):
-            self.made.set()
-
-    def close(self) -> None:
-        if self._inotify is not None:
-            self._loop.remove_reader(self._inotify.fd)
-            self._inotify.close()
-            self._inotify = None
 
 
 class Reconnect:
@@ -62,13 +29,13 @@ class Reconnect:
         self.first = first
         self.cap = cap
         self.delay = first
-        self._watch: SocketWatch | None = None
+        self._watch: FileWatch | None = None
 
     async def pause(self) -> None:
         if self._watch is None:
-            self._watch = SocketWatch(self.path)
+            self._watch = FileWatch(self.path.parent, {self.path.name}, _SOCKET_MADE)
             return
-        made = self._watch.made
+        made = self._watch.changed
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(made.wait(), self.delay)
         if made.is_set():

@@ -126,11 +126,14 @@ async def compact(hive: Hive, req: rq.Compact) -> dict[str, Any]:
 
 
 async def logged_in(hive: Hive, req: rq.LoggedIn) -> dict[str, Any]:
-    hive.registry.require(req.name)
+    was_waiting = hive.registry.require(req.name).needs_login
     await hive.registry.update(req.name, needs_login=False)
     if hive.controls.connected(req.name):
         hive.controls.push(req.name, {"control": "logged_in"})
-    await hive.events.append("logged_in", req.name)
+    if was_waiting:
+        await hive.notify("logged_in", req.name, {})
+    else:
+        await hive.events.append("logged_in", req.name)
     return await agent_status(hive, rq.AgentStatus(cmd="agent_status", names=[req.name]))
 
 
