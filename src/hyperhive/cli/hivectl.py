@@ -22,7 +22,7 @@ from hyperhive.protocol import EXIT_CODES, HiveError
 from hyperhive.protocol.wire import ErrorCode
 from hyperhive.runtime.logfollow import LogFollower
 
-from . import _lifecycle
+from . import _lifecycle, _shell
 from ._options import setting_options
 from ._output import age, emit_json, one_line, table
 
@@ -554,6 +554,7 @@ def raw(ctl: Ctl, request_json: str) -> None:
 
 
 _lifecycle.register(main, pass_ctl, command, fail)
+_shell.register(main, pass_ctl, command)
 
 if __name__ == "__main__":
     main()

@@ -316,6 +316,17 @@ class DashboardUrl(HostRequest):
     cmd: Literal["dashboard_url"]
 
 
+class SandboxShell(HostRequest):
+    """How to run `command` (a login shell when empty; `claude` is the hive's CLI) inside a running
+    agent's sandbox: hivectl execs the answer in its own terminal (`hivectl shell`, `hivectl login`).
+    `host_network`: keep the host's network (a login's token exchange needs it)."""
+
+    cmd: Literal["sandbox_shell"]
+    name: AgentName
+    command: list[Annotated[str, Field(min_length=1, max_length=4096)]] = Field(default=[], max_length=256)
+    host_network: bool = False
+
+
 AnyHostRequest = Annotated[
     Ping
     | ListAgents
@@ -361,7 +372,8 @@ AnyHostRequest = Annotated[
     | Spawn
     | DashboardUrl
     | RollbackConfig
-    | AgentLogs,
+    | AgentLogs
+    | SandboxShell,
     Field(discriminator="cmd"),
 ]
 HOST_REQUEST: TypeAdapter[AnyHostRequest] = TypeAdapter(AnyHostRequest)

@@ -15,6 +15,7 @@ from hyperhive.store import AgentRecord
 from ..approvals import approval_view
 from ..logs import agent_log_path, tail_lines
 from ..questions import question_view
+from ..sandbox_entry import sandbox_entry
 from ..schedules import schedule_view
 from ..views import dump_messages, event_view
 from . import loose_ends as le
@@ -280,6 +281,14 @@ async def rollback(hive: Hive, req: rq.RollbackConfig) -> dict[str, Any]:
     return {"approvals": [approval_view(await hive.deployments.rollback(OPERATOR, req.name))]}
 
 
+
+async def sandbox_shell(hive: Hive, req: rq.SandboxShell) -> dict[str, Any]:
+    if hive.registry.require(req.name).kind != "managed":
+        raise HiveError(ErrorCode.CONFLICT, f"{req.name} is a peer: the hive runs no sandbox for it")
+    entry = await sandbox_entry(hive.settings, hive.supervisor.runtime, req.name, list(req.command),
+                                host_network=req.host_network)
+    return {"argv": entry.argv, "env": entry.env, "cwd": entry.cwd, "pid": entry.pid}
+
 HOST_VERBS: dict[type[Any], Verb] = {
     rq.Ping: ping,
     rq.ListAgents: list_agents,
@@ -325,4 +334,5 @@ HOST_VERBS: dict[type[Any], Verb] = {
     rq.DashboardUrl: dashboard_url,
     rq.RollbackConfig: rollback,
     rq.AgentLogs: logs,
+    rq.SandboxShell: sandbox_shell,
 }
