@@ -33,6 +33,8 @@ function drawHead() {
       el("span", {class: "spacer"}),
       ...buttons,
       el("a", {href: `/agents/${name}/logs`, class: "small"}, "logs")),
+    row.needs_login ? el("div", {class: "needs-login", id: "login-hint"}, "The Claude CLI needs a login: run ",
+      el("code", {}, `hivectl login ${name}`), " (it picks the credentials up by itself)") : null,
     el("div", {class: "status"}, row.status_text ? [row.status_text, " ", el("span", {class: "muted"}, age(row.status_set_at))]
       : el("span", {class: "muted"}, "no status"), row.description ? el("span", {class: "muted"}, ` — ${row.description}`) : null));
 }
