@@ -133,7 +133,8 @@ def test_files_hold_prompt_permissions_and_servers(tmp_path: Path, echo_server: 
     assert settings["permissions"] == {"allow": ["mcp__hyperhive", "Bash(git *)"]}
     assert settings["cleanupPeriodDays"] >= 3650
     assert json.loads(files.mcp.read_text()) == {"mcpServers": {
-        "hyperhive": {"type": "stdio", "command": "hive-ag3nt", "args": ["mcp"], "env": {}},
+        "hyperhive": {"type": "stdio", "command": "hive-ag3nt", "args": ["mcp"],
+                      "env": {"HYPERHIVE_TURN_LEDGER": str(files.turn_ledger)}},
         "t": {"type": "stdio", "command": echo_server[0], "args": echo_server[1:], "env": {"A": "1"}},
         "web": {"type": "http", "url": "http://127.0.0.1:9/mcp"}}}
 

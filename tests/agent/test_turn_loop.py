@@ -9,79 +9,19 @@ import os
 import signal
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from hyperhive.agent.brain import brain_for
-from hyperhive.agent.claude_driver import ClaudeDriver
-from hyperhive.agent.loop import LoopTimings, TurnLoop
+from hyperhive.agent.loop import LoopTimings
 from hyperhive.core.hive import Hive
 from hyperhive.protocol import OPERATOR
-from hyperhive.store import AgentRecord, EventRecord
 from tests.support import api_replies as reply
 from tests.support.scripted_api import ScriptedApi
 
+from .loop_support import Watch, harness, host, send, settled, unacked
+
 pytestmark = pytest.mark.claude
-FAST = LoopTimings(turn_timeout=60, rate_limit_backoff=0.5, rate_limit_max=2, login_retry=30)
-
-
-class Watch:
-    """Transcript events as the hive stores them, awaited by condition (pushed, never polled)."""
-
-    def __init__(self, hive: Hive) -> None:
-        self.events: list[EventRecord] = []
-        self._changed = asyncio.Event()
-        hive.events.listen(self._add)
-
-    def _add(self, events: list[EventRecord]) -> None:
-        self.events.extend(events)
-        self._changed.set()
-
-    def kinds(self, agent: str = "alice") -> list[str]:
-        return [e.kind for e in self.events if e.agent == agent]
-
-    def turn_ends(self) -> list[dict[str, Any]]:
-        return [e.payload for e in self.events if e.kind == "turn.turn_end"]
-
-    async def until(self, check: Callable[[], Any], timeout: float = 60) -> Any:
-        try:
-            async with asyncio.timeout(timeout):
-                while not (found := check()):
-                    self._changed.clear()
-                    await self._changed.wait()
-        except TimeoutError:
-            seen = [(e.kind, e.payload) for e in self.events if e.kind in ("turn.turn_end", "turn.note")]
-            raise AssertionError(f"condition not met within {timeout} s; transcript so far: {seen}") from None
-        return found
-
-
-@asynccontextmanager
-async def harness(hive: Hive, api: ScriptedApi, claude_bin: str, tmp: Path,
-                  timings: LoopTimings = FAST, **extra_env: str) -> AsyncIterator[TurnLoop]:
-    await hive.registry.add(AgentRecord(name="alice", kind="managed", created_at=0.0))
-    await hive.agent_sockets.open("alice")
-    socket = hive.settings.agent_socket_dir("alice") / "mcp.sock"
-    brain = brain_for("alice", None, socket)
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp), "CLAUDE_CODE_MAX_RETRIES": "0", **api.env(), **extra_env}
-    loop = TurnLoop(socket, ClaudeDriver(Path(claude_bin), tmp / "alice", brain, env), brain, tmp / "alice", timings)
-    task = asyncio.create_task(loop.run())
-    try:
-        yield loop
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-
-async def send(hive: Hive, body: str) -> int:
-    return (await hive.broker.send(OPERATOR, "alice", body))[0].id
-
-
-async def unacked(hive: Hive) -> int:
-    return await hive.store.count_unacked("alice")
 
 
 async def test_rate_limit_backs_off_then_retries_once(hive: Hive, claude_bin: str, short_tmp: Path) -> None:
@@ -116,17 +56,6 @@ async def test_rate_limit_backs_off_then_retries_once(hive: Hive, claude_bin: st
     changes.close()
 
 
-async def settled(hive: Hive) -> None:
-    """Until the loop says it is idle again (after its ack), by the registry's change feed."""
-    changes = hive.registry.changes.subscribe()
-    try:
-        async with asyncio.timeout(30):
-            while hive.registry.activity("alice") != ("idle", None):
-                await changes.next_batch()
-    finally:
-        changes.close()
-
-
 async def test_auth_failure_waits_for_login_instead_of_burning_turns(hive: Hive, claude_bin: str,
                                                                     short_tmp: Path) -> None:
     watch = Watch(hive)
@@ -138,7 +67,7 @@ async def test_auth_failure_waits_for_login_instead_of_burning_turns(hive: Hive,
             await asyncio.sleep(1.0)
             assert len(api.message_requests) == 2  # one retry, then it waits
             assert await unacked(hive) == 1  # the message is kept
-            await asyncio.to_thread(_host, hive, "logged_in", name="alice")
+            await asyncio.to_thread(host, hive, "logged_in", name="alice")
             await watch.until(lambda: [e for e in watch.turn_ends() if e["ok"]])
             await settled(hive)
             assert not hive.registry.require("alice").needs_login
@@ -196,23 +125,17 @@ async def test_interrupt_ends_the_turn_cleanly_and_pause_holds_new_turns(hive: H
             await send(hive, "think for a long time")
             await asyncio.to_thread(api.wait_for_request, timeout=60)
             started = time.monotonic()
-            await asyncio.to_thread(_host, hive, "interrupt", name="alice")
+            await asyncio.to_thread(host, hive, "interrupt", name="alice")
             ends = await watch.until(lambda: watch.turn_ends(), timeout=10)
             assert ends[0]["kind"] == "interrupted" and time.monotonic() - started < 5
             assert not loop.driver.running()
             await settled(hive)
             assert await unacked(hive) == 0
             release.set()
-            await asyncio.to_thread(_host, hive, "set_paused", name="alice", paused=True)
+            await asyncio.to_thread(host, hive, "set_paused", name="alice", paused=True)
             await send(hive, "while paused")
             await asyncio.sleep(1.0)
             assert len(watch.turn_ends()) == 1 and await unacked(hive) == 1  # held, not lost
-            await asyncio.to_thread(_host, hive, "set_paused", name="alice", paused=False)
+            await asyncio.to_thread(host, hive, "set_paused", name="alice", paused=False)
             await watch.until(lambda: len(watch.turn_ends()) == 2)
             assert watch.turn_ends()[1]["ok"] is True
-
-
-def _host(hive: Hive, cmd: str, **fields: Any) -> dict[str, Any]:
-    from hyperhive.client import SocketClient
-
-    return SocketClient(hive.settings.host_socket).request(cmd, **fields)

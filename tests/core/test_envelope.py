@@ -78,6 +78,7 @@ def test_every_host_verb_is_covered() -> None:
     covered |= {"spawn", "start", "stop", "restart", "kill", "rebuild", "destroy", "revive"}  # test_lifecycle.py
     covered |= {"rollback"}  # tests/e2e/test_manager.py
     covered |= {"request_spawn"}  # tests/core/test_c0re_admin.py
+    covered |= {"sandbox_shell"}  # needs a running sandbox: tests/agent/test_sandbox_shell.py
     declared = {model.model_fields["cmd"].annotation.__args__[0] for model in HOST_VERBS}
     assert declared | {"subscribe_agent_status"} == covered
 

@@ -7,13 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from hyperhive.config import DEFAULT_MODEL, AgentConfig
+from hyperhive.config.sections import CompactionConfig, ToolsConfig
 
 from .claude_driver import BrainConfig
 from .claude_files import HYPERHIVE_SERVER
 from .prompts import MANAGER_GUIDE, system_prompt
-
-# Claude Code's own tools an agent may use without asking: it works inside its sandbox, on its home.
-BUILTIN_TOOLS = ("Read", "Write", "Edit", "MultiEdit", "Glob", "Grep", "Bash", "TodoWrite", "NotebookEdit")
 
 
 def mcp_command(socket: Path) -> list[str]:
@@ -22,7 +20,9 @@ def mcp_command(socket: Path) -> list[str]:
 
 def brain_for(name: str, config: AgentConfig | None, socket: Path, description: str = "") -> BrainConfig:
     servers: dict[str, dict[str, Any]] = {}
-    allowed = [f"mcp__{HYPERHIVE_SERVER}", *BUILTIN_TOOLS]
+    tools = config.tools if config is not None else ToolsConfig()
+    compaction = config.compaction if config is not None else CompactionConfig()
+    allowed = [f"mcp__{HYPERHIVE_SERVER}", *tools.allowed()]
     if config is not None:
         for server_name, server in config.mcp_servers.items():
             servers[server_name] = {"command": server.command, "args": list(server.args), "env": dict(server.env)}
@@ -33,7 +33,11 @@ def brain_for(name: str, config: AgentConfig | None, socket: Path, description: 
         system_prompt=system_prompt(name, config.description if config is not None else description,
                                     MANAGER_GUIDE if config is not None and config.role == "manager" else ""),
         allowed_tools=allowed,
+        denied_tools=list(tools.deny),
+        context_window=compaction.context_tokens,
+        compact_percent=compaction.watermark_percent,
         mcp_servers=servers,
         hyperhive_mcp_command=mcp_command(socket),
         env=dict(config.env) if config is not None else {},
     )
+

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .turn_ledger import LEDGER_ENV
+
 HYPERHIVE_SERVER = "hyperhive"
 # The CLI deletes transcripts older than this many days at start (30 by default); an agent's one session
 # may sit idle for months and must still resume.
@@ -33,6 +35,13 @@ class BrainConfig:
     hyperhive_mcp_command: list[str]
     """Starts the `hyperhive` MCP server; empty: no hive tools (a test, or a brain without a hive)."""
     env: dict[str, str] = field(default_factory=dict)
+    denied_tools: list[str] = field(default_factory=list)
+    context_window: int = 200_000
+    """The model's context window in tokens."""
+    compact_percent: int = 75
+    """Compact the session (after a notes turn) once a turn's prompt fills this share of the window; 100:
+    only when a prompt is too long."""
+    """Permission rules always refused, whatever allows them (`WebFetch`, `Bash(git push:*)`)."""
     tools: list[str] | None = None
     """Built-in tools the model sees (`--tools`); None keeps the CLI's default set, [] shows none."""
 
@@ -44,26 +53,32 @@ class ClaudeFiles:
         self.system_prompt = self.dir / "system-prompt.md"
         self.settings = self.dir / "settings.json"
         self.mcp = self.dir / "mcp.json"
+        self.turn_ledger = self.dir / "pulled.jsonl"
 
     def write(self) -> None:
         """Write the three files; a file whose content is already right is left alone."""
         self.dir.mkdir(parents=True, exist_ok=True)
         _write_if_changed(self.system_prompt, self.brain.system_prompt)
         _write_if_changed(self.settings, _dumps(settings_for(self.brain)))
-        _write_if_changed(self.mcp, _dumps(mcp_config_for(self.brain)))
+        _write_if_changed(self.mcp, _dumps(mcp_config_for(self.brain, self.turn_ledger)))
 
 
 def settings_for(brain: BrainConfig) -> dict[str, Any]:
-    return {"permissions": {"allow": list(brain.allowed_tools)}, "cleanupPeriodDays": TRANSCRIPT_KEEP_DAYS}
+    permissions: dict[str, list[str]] = {"allow": list(brain.allowed_tools)}
+    if brain.denied_tools:
+        permissions["deny"] = list(brain.denied_tools)
+    return {"permissions": permissions, "cleanupPeriodDays": TRANSCRIPT_KEEP_DAYS}
 
 
-def mcp_config_for(brain: BrainConfig) -> dict[str, Any]:
+def mcp_config_for(brain: BrainConfig, turn_ledger: Path | None = None) -> dict[str, Any]:
+    """`turn_ledger`: where the hive's tools record the mail the model pulls (see turn_ledger.py)."""
     if HYPERHIVE_SERVER in brain.mcp_servers:
         raise ValueError(f"the MCP server name {HYPERHIVE_SERVER!r} is reserved for the hive's own tools")
     servers: dict[str, Any] = {}
     if brain.hyperhive_mcp_command:
         command, *args = brain.hyperhive_mcp_command
-        servers[HYPERHIVE_SERVER] = {"type": "stdio", "command": command, "args": args, "env": {}}
+        env = {LEDGER_ENV: str(turn_ledger)} if turn_ledger is not None else {}
+        servers[HYPERHIVE_SERVER] = {"type": "stdio", "command": command, "args": args, "env": env}
     for name, server in brain.mcp_servers.items():
         entry = {k: v for k, v in server.items() if v is not None}
         if "command" in entry:

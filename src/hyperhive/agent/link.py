@@ -1,8 +1,8 @@
 """The harness's connections to its socket, riding out daemon restarts.
 
 hive-c0re may restart (upgrade, crash, kill -9) while the agent keeps running; a call that finds the
-socket gone waits for it to come back with a capped back-off instead of failing the turn. This is not
-delivery polling: nothing is being waited *for* except the daemon itself.
+socket gone waits for it to come back (woken by the socket being made again, see reconnect.py) instead of
+failing the turn.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from typing import Any
 
 from hyperhive.client import AsyncSocketClient, Unreachable
 
-log = logging.getLogger(__name__)
+from .reconnect import Reconnect
 
-BACKOFF_FIRST = 0.05
-BACKOFF_MAX = 2.0
+log = logging.getLogger(__name__)
 
 
 class HiveLink:
@@ -36,17 +35,19 @@ class HiveLink:
 
     async def call(self, cmd: str, **fields: Any) -> dict[str, Any]:
         """Like a request, but a missing daemon is waited for; errors from the hive still raise."""
-        delay = BACKOFF_FIRST
-        while True:
-            try:
-                if not self.client.connected:
-                    await self._connect()
-                return await self.client.request(cmd, **fields)
-            except Unreachable as exc:
-                log.info("hive unreachable (%s); retrying in %.2f s", exc.message, delay)
-                await self.client.close()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, BACKOFF_MAX)
+        reconnect = Reconnect(self.path)
+        try:
+            while True:
+                try:
+                    if not self.client.connected:
+                        await self._connect()
+                    return await self.client.request(cmd, **fields)
+                except Unreachable as exc:
+                    log.info("hive unreachable (%s); waiting for it", exc.message)
+                    await self.client.close()
+                    await reconnect.pause()
+        finally:
+            reconnect.done()
 
     async def _connect(self) -> None:
         await self.client.connect()

@@ -27,14 +27,19 @@ from typing import Any
 from hyperhive.client import Unreachable, stream
 from hyperhive.protocol import HiveError
 
+from ._watch import IN_CLOSE_WRITE, IN_MOVED_TO, FileWatch
 from .claude_driver import BrainConfig, ClaudeDriver, TurnOutcome
 from .link import HiveLink
-from .prompts import wake_prompt
+from .prompts import checkpoint_prompt, wake_prompt
+from .reconnect import Reconnect
 from .reporter import Reporter
 from .session_file import SessionFile
+from .turn_ledger import TurnLedger
 
 log = logging.getLogger(__name__)
 
+# Where a login leaves the CLI's credentials, in its config dir: OAuth tokens, or an API key's approval.
+CREDENTIAL_FILES = (".credentials.json", ".claude.json")
 RECV_WAIT = 180.0  # the protocol's maximum; an idle loop re-asks three times an hour
 
 
@@ -58,6 +63,7 @@ class TurnLoop:
         self.side = HiveLink(socket)  # transcript and state, so a blocking recv never delays them
         self.reporter = Reporter(self.side)
         self.session = SessionFile(state_dir)
+        self.ledger = TurnLedger(driver.files.turn_ledger)
         self.session_id = self.session.load()
         self.model = brain.model
         self._turn_lock = asyncio.Lock()
@@ -67,6 +73,8 @@ class TurnLoop:
         self._to_ack: list[int] = []
         self._main: asyncio.Task[None] | None = None
         self._last_state: dict[str, Any] | None = None
+        self._context_tokens = 0  # the last turn's prompt size: how full the session is
+        self.control_attempts = 0  # connections the control stream opened (or tried to)
 
     # --- the loop ---------------------------------------------------------------------------------
     async def stop_after_turn(self) -> None:
@@ -89,6 +97,7 @@ class TurnLoop:
                 got = await self.mail.call("recv", wait_seconds=RECV_WAIT, max=1)
                 for message in got["messages"]:
                     await self._handle(message, got["pending"])
+                    await self._compact_if_full()
                     await self._state("idle")
         finally:
             controls.cancel()
@@ -144,8 +153,10 @@ class TurnLoop:
             outcome = await self._run_turn(wake_prompt(message, pending))
             if self._interrupted and outcome.kind != "ok":
                 outcome = _with_kind(outcome, "interrupted", "interrupted by the operator")
+            self._settle_pulled(outcome.kind in ("ok", "interrupted"))
             if outcome.session_id:
                 self._remember_session(outcome.session_id)
+            self._context_tokens = outcome.stats.context_tokens
             ok = outcome.kind == "ok"
             self.reporter.emit("turn_end", {"id": message["id"], "ok": ok, "kind": outcome.kind,
                                             "note": outcome.note})
@@ -154,7 +165,16 @@ class TurnLoop:
             self.reporter.emit("turn_stats", stats)
             return outcome
 
+    def _settle_pulled(self, kept: bool) -> None:
+        """Mail the model pulled with `recv` this turn is acked with the turn's message if the turn is kept
+        (it is in the session); otherwise it is already back in the inbox (the tools' connection closed)."""
+        if kept:
+            self._to_ack.extend(self.ledger.pulled())
+        self.ledger.clear()
+
     async def _run_turn(self, prompt: str) -> TurnOutcome:
+        self.ledger.clear()  # a ledger left by a harness that died: its messages were never acked, so came back
+
         async def on_event(line: dict[str, Any]) -> None:
             if line.get("type") == "system" and line.get("subtype") == "init" and line.get("session_id"):
                 self._remember_session(str(line["session_id"]))  # a crash mid-turn still resumes it
@@ -186,11 +206,25 @@ class TurnLoop:
         await self._finish(message["id"])
 
     async def _wait_for_login(self) -> None:
-        await self._state("needs_login", needs_login=True,
-                          detail="the Claude CLI is not logged in: log it in, then `hivectl logged-in NAME`")
-        self._logged_in.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._logged_in.wait(), self.timings.login_retry)
+        """Until the credentials in the CLI's config dir change (`hivectl login NAME` wrote them), or the
+        operator says `logged_in`, or the retry timer runs out."""
+        name = self.mail.hello.get("name", "NAME")
+        config_dir = Path(self.driver.env["CLAUDE_CONFIG_DIR"])
+        config_dir.mkdir(parents=True, exist_ok=True)
+        watch = FileWatch(config_dir, CREDENTIAL_FILES, IN_CLOSE_WRITE | IN_MOVED_TO)
+        try:
+            await self._state("needs_login", needs_login=True,
+                              detail=f"the Claude CLI is not logged in: run `hivectl login {name}`")
+            self._logged_in.clear()
+            waits = {asyncio.ensure_future(self._logged_in.wait()), asyncio.ensure_future(watch.changed.wait())}
+            _, pending = await asyncio.wait(waits, timeout=self.timings.login_retry,
+                                               return_when=asyncio.FIRST_COMPLETED)
+            for waiter in pending:
+                waiter.cancel()
+            if watch.changed.is_set():
+                self.reporter.emit("note", {"text": "the CLI's credentials changed: trying again"})
+        finally:
+            watch.close()
 
     async def _compact(self, why: str) -> None:
         self._compact_requested = False
@@ -202,6 +236,27 @@ class TurnLoop:
         if outcome.session_id:
             self._remember_session(outcome.session_id)
         self.reporter.emit("note", {"text": f"compact: {outcome.kind} {outcome.note}".strip()})
+
+    async def _compact_if_full(self) -> None:
+        """Proactive compaction: past the watermark, a notes turn, then /compact (the reactive path, on a
+        prompt too long, stays in _handle)."""
+        used, self._context_tokens = self._context_tokens, 0
+        percent = 100 * used // self.brain.context_window
+        if self.brain.compact_percent >= 100 or percent < self.brain.compact_percent or self.session_id is None:
+            return
+        async with self._turn_lock:
+            self.reporter.emit("note", {"text": f"the session holds {used} tokens, {percent}% of the context: "
+                                                "a notes turn, then compacting"})
+            await self._state("thinking", detail="writing notes before compacting")
+            started = time.time()
+            outcome = await self._run_turn(checkpoint_prompt(percent))
+            self._settle_pulled(outcome.kind == "ok")
+            if outcome.session_id:
+                self._remember_session(outcome.session_id)
+            self.reporter.emit("turn_stats", asdict(outcome.stats) | {"message_id": None, "wake_from": "compaction",
+                                                                     "started_at": started})
+            await self._ack_done()
+            await self._compact(f"the session passed {self.brain.compact_percent}% of the context")
 
     def _remember_session(self, session_id: str) -> None:
         if session_id != self.session_id:
@@ -226,13 +281,17 @@ class TurnLoop:
 
     # --- operator controls ------------------------------------------------------------------------
     async def _follow_controls(self) -> None:
+        """While the daemon is down, wait for its socket to be made again (not a ten-a-second retry)."""
+        reconnect = Reconnect(self.socket)
         while True:
+            self.control_attempts += 1
             try:
                 async for line in stream(self.socket, "control_stream"):
+                    reconnect.done()
                     if "control" in line:
                         await self._control(line)
             except Unreachable:
-                await asyncio.sleep(0.1)  # the daemon is restarting; HiveLink's back-off covers the rest
+                await reconnect.pause()
 
     async def _control(self, control: dict[str, Any]) -> None:
         kind = control["control"]

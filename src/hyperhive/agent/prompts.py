@@ -32,6 +32,14 @@ def wake_prompt(message: dict[str, Any], pending: int) -> str:
     return f"Message #{message['id']} from {message['sender']}{reply}{more}:\n\n{message['body']}"
 
 
+def checkpoint_prompt(percent: int) -> str:
+    """The turn before a proactive /compact: the summary keeps the gist, the notes keep the details."""
+    return (f"[hive] Your session fills {percent}% of the model's context; it will be compacted after this turn, "
+            "and only a summary of it will remain. Write down in your notes (files in your home) what you must not "
+            "forget: open work, decisions and why, who is waiting for what. Then end the turn; do not message "
+            "anyone about this.")
+
+
 MANAGER_GUIDE = """You are the hive's manager. Agents and the operator ask you for changes to agents: new agents,
 an environment variable, an MCP server, a bind mount, a different model. Your job:
 - Vet each request: the right package or setting, for the right reason, the smallest change that does it.

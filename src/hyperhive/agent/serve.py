@@ -15,7 +15,8 @@ from typing import Any
 
 from hyperhive.client import Unreachable, stream
 
-from .link import BACKOFF_MAX, HiveLink
+from .link import HiveLink
+from .reconnect import Reconnect
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +48,16 @@ class PeerServe:
 
     async def _watch(self) -> None:
         """Follow arrivals; a lost stream means the daemon went away: get presence back at once."""
-        delay = 0.05
+        reconnect = Reconnect(self.socket)
         while True:
             try:
                 async for line in stream(self.socket, "watch_inbox"):
-                    delay = 0.05
+                    reconnect.done()
                     newest = line.get("newest")
                     if newest and newest["id"] > self._told:
                         await self._notify(line)
             except Unreachable:
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, BACKOFF_MAX)
+                await reconnect.pause()
                 with contextlib.suppress(Unreachable):
                     await self.presence.call("heartbeat")
 

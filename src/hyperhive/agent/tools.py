@@ -19,6 +19,7 @@ from hyperhive.client import AsyncSocketClient
 from hyperhive.protocol import HiveError
 
 from .claude_files import HYPERHIVE_SERVER
+from .turn_ledger import record_pulled
 
 SERVER_NAME = HYPERHIVE_SERVER
 DEFAULT_SOCKET = Path("/run/hive/mcp.sock")
@@ -52,8 +53,9 @@ def format_messages(messages: list[dict[str, Any]], pending: int) -> str:
 class HiveTools:
     """The agent's tools; `extra` tools (the manager's) register on the same server."""
 
-    def __init__(self, socket_path: Path) -> None:
+    def __init__(self, socket_path: Path, turn_ledger: Path | None = None) -> None:
         self.client = AsyncSocketClient(socket_path)
+        self.turn_ledger = turn_ledger  # set when a harness runs the turn: it acks what recv returns
         self.server: MCPServer[Any] = MCPServer(
             SERVER_NAME,
             instructions="Tools to talk to the other agents of your hive and to the operator.",
@@ -73,9 +75,13 @@ class HiveTools:
         return f"sent #{result['id']} to {', '.join(result['recipients'])}"
 
     async def recv(self, wait_seconds: float = 0, max: int = 32) -> str:
-        """Read waiting messages (they count as handled once returned). wait_seconds (≤ 180) blocks until
-        one arrives."""
-        result = await self.call("recv", wait_seconds=wait_seconds, max=max, ack=True)
+        """Read waiting messages (they count as handled once this turn ends). wait_seconds (≤ 180) blocks
+        until one arrives."""
+        if self.turn_ledger is None:  # a peer's own Claude Code: no turn to end, so read means handled
+            result = await self.call("recv", wait_seconds=wait_seconds, max=max, ack=True)
+        else:
+            result = await self.call("recv", wait_seconds=wait_seconds, max=max, ack=False)
+            record_pulled(self.turn_ledger, [m["id"] for m in result["messages"]])
         return format_messages(result["messages"], result["pending"])
 
     async def whoami(self) -> str:
@@ -226,8 +232,8 @@ class ManagerTools:
         return f"approval #{a['id']} ({a['status']}): roll back {agent}"
 
 
-async def serve_stdio(socket_path: Path) -> None:
-    tools = HiveTools(socket_path)
+async def serve_stdio(socket_path: Path, turn_ledger: Path | None = None) -> None:
+    tools = HiveTools(socket_path, turn_ledger)
     try:
         await tools.client.connect()
         me = await tools.client.request("hello", role="mcp")

@@ -18,6 +18,8 @@ OutcomeKind = Literal["ok", "error", "interrupted", "rate_limited", "auth_failed
 Stop = Literal["interrupt", "timeout", "cancel"]
 
 NOTE_MAX = 500
+# What one API call's prompt is made of; their sum is the context the session fills.
+PROMPT_USAGE = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
 MISSING_SESSION = "No conversation found with session ID"
 # Lowercased pieces of the sentences the CLI prints for a missing or refused credential.
 AUTH_PHRASES = ("invalid api key", "/login", "not logged in", "authentication_error", "invalid x-api-key",
@@ -40,6 +42,7 @@ class TurnStats:
     terminal_reason: str = ""  # the CLI's reason to stop ("completed", "api_error", "aborted_tools"…)
     permission_denials: tuple[str, ...] = ()  # tools the model called without an allow rule
     wall_ms: int = 0  # from spawning the CLI to its exit, as the harness saw it
+    context_tokens: int = 0  # the last API call's prompt (input + cache tokens): how full the session is
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class TurnRecord:
         self.reset_at: float | None = None  # epoch seconds a subscription limit lifts
         self.retry_delay: float | None = None  # the CLI's last back-off on a 429 (it follows retry-after)
         self.api_error: dict[str, Any] = {}  # the last synthetic assistant message's error fields
+        self.context_tokens = 0
 
     def feed(self, line: dict[str, Any]) -> None:
         kind = line.get("type")
@@ -89,6 +93,9 @@ class TurnRecord:
 
     def _assistant(self, line: dict[str, Any]) -> None:
         message = line.get("message") or {}
+        usage = message.get("usage")
+        if isinstance(usage, dict) and not line.get("is_api_error_message"):
+            self.context_tokens = int(sum(_number(usage.get(k)) for k in PROMPT_USAGE))
         for block in message.get("content") or []:
             if isinstance(block, dict) and block.get("type") == "tool_use":
                 self.tools[str(block.get("id"))] = str(block.get("name"))
@@ -120,7 +127,7 @@ class TurnRecord:
             result_kind=str(r.get("subtype") or ""), terminal_reason=str(r.get("terminal_reason") or ""),
             permission_denials=tuple(str(d.get("tool_name")) for d in r.get("permission_denials") or []
                                      if isinstance(d, dict)),
-            wall_ms=wall_ms)
+            wall_ms=wall_ms, context_tokens=self.context_tokens)
 
     def outcome(self, returncode: int, stderr_tail: list[str], stopped: Stop | None, session_id: str | None,
                 wall_ms: int) -> TurnOutcome:

@@ -24,11 +24,14 @@ def main() -> None:
 
 @main.command()
 @socket_option
-def mcp(socket: Path) -> None:
+@click.option("--turn-ledger", type=click.Path(dir_okay=False, path_type=Path), envvar="HYPERHIVE_TURN_LEDGER",
+              default=None, help="Set by the harness: `recv` leaves mail unacked and records it here, for the "
+                                 "harness to ack when the turn ends.")
+def mcp(socket: Path, turn_ledger: Path | None) -> None:
     """Serve the hyperhive MCP tools on stdio, acting as the socket's agent (for `claude mcp add`)."""
     from hyperhive.agent.tools import serve_stdio
 
-    asyncio.run(serve_stdio(socket))
+    asyncio.run(serve_stdio(socket, turn_ledger))
 
 
 @main.command()

@@ -22,7 +22,7 @@ from hyperhive.protocol import HiveError
 from hyperhive.protocol.wire import ErrorCode
 from hyperhive.runtime.logfollow import LogFollower
 
-from . import _admin, _lifecycle
+from . import _admin, _lifecycle, _shell
 from ._ctl import Ctl, add_commands, client_options, command, fail, make_ctl, pass_ctl
 from ._output import age, emit_json, one_line, table
 
@@ -476,6 +476,7 @@ def _cancel_command(name: str, kind: str) -> None:
 _cancel_command("cancel-question", "question")
 _cancel_command("cancel-reminder", "reminder")
 
+_shell.register(main, pass_ctl, command)
 
 if __name__ == "__main__":
     main()

@@ -27,7 +27,7 @@ from .fields import (
     Recipient,
     Text,
 )
-from .sections import BindMount, Limits, McpServer, RestartConfig
+from .sections import BindMount, CompactionConfig, Limits, McpServer, RestartConfig, ToolsConfig
 
 DEFAULT_MODEL = "claude-sonnet-4-5"
 AGENT_TOML = "agent.toml"
@@ -68,6 +68,10 @@ class AgentConfig(BaseModel):
     """Restart policy."""
     limits: Limits = Limits()
     """Resource limits; unset keys take the host's defaults."""
+    tools: ToolsConfig = ToolsConfig()
+    """Claude Code's built-in tools the agent may use (permission rules)."""
+    compaction: CompactionConfig = CompactionConfig()
+    """When the agent's session is compacted before it fills the model's context."""
     mcp_servers: dict[McpServerName, McpServer] = {}
     """Extra MCP servers by name; `hyperhive` is the hive's own and is reserved."""
     bind_mounts: list[BindMount] = []

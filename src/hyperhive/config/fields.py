@@ -81,6 +81,34 @@ def check_host_path(value: str) -> str:
     return value
 
 
+# Claude Code's built-in tools (the `tools` of CLI 2.1.331's init line, and the older names its permission
+# rules still take). A rule names one of them, optionally with a specifier: `Bash(git push:*)`.
+BUILTIN_TOOL_NAMES = frozenset({
+    "Agent", "AskUserQuestion", "Bash", "BashOutput", "CronCreate", "CronDelete", "CronList", "Edit",
+    "EnterWorktree", "ExitPlanMode", "ExitWorktree", "Glob", "Grep", "KillShell", "LS", "ListAgents",
+    "Monitor", "MultiEdit", "NotebookEdit", "NotebookRead", "Read", "ReportFindings", "ScheduleWakeup",
+    "SendMessage", "Skill", "SlashCommand", "Task", "TaskStop", "TodoWrite", "ToolSearch", "WebFetch",
+    "WebSearch", "Workflow", "Write",
+})
+_TOOL_RULE = re.compile(r"^([A-Za-z]+)(?:\((.*)\))?$", re.DOTALL)
+
+
+def check_tool_rule(value: str) -> str:
+    """A Claude Code permission rule for a built-in tool: `Name` or `Name(specifier)`."""
+    found = _TOOL_RULE.fullmatch(value)
+    if found is None:
+        raise ValueError(f"{value!r} is not a permission rule: write `Tool` or `Tool(specifier)`, "
+                         "e.g. `WebFetch` or `Bash(git push:*)`")
+    name, specifier = found.groups()
+    if name.startswith("mcp") or name not in BUILTIN_TOOL_NAMES:
+        raise ValueError(f"{name!r} is not one of Claude Code's built-in tools ({', '.join(sorted(BUILTIN_TOOL_NAMES))}"
+                         "); an MCP server's tools are set in its own `allowed_tools`")
+    if specifier is not None and (not specifier.strip() or len(specifier) > 500
+                                  or any(c in specifier for c in "\x00\n\r")):
+        raise ValueError(f"{value!r}: the part in parentheses must be one line of 1 to 500 characters")
+    return value
+
+
 def _pattern(rule: re.Pattern[str], what: str) -> AfterValidator:
     def check(value: str) -> str:
         if not rule.fullmatch(value):
@@ -98,6 +126,7 @@ TYPE_LABELS: dict[object, str] = {
     check_agent_env_name: "variable name",
     check_abs_path: "absolute path",
     check_host_path: "host path",
+    check_tool_rule: "permission rule",
 }
 
 
@@ -112,4 +141,5 @@ ModelName = Annotated[str, _pattern(_MODEL, "model name")]
 PackageName = Annotated[str, _pattern(_PACKAGE, "package name")]
 ImageRef = Annotated[str, _pattern(_IMAGE, "image reference")]
 McpServerName = Annotated[str, _pattern(_MCP_SERVER, "MCP server name")]
+ToolRule = Annotated[str, AfterValidator(check_tool_rule)]
 ToolName = Annotated[str, _pattern(re.compile(rf"^(\*|{_TOOL.pattern[1:-1]})$"), "tool name (or '*')")]

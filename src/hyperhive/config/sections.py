@@ -1,4 +1,5 @@
-"""The tables of agent.toml: `[restart]`, `[limits]`, `[mcp_servers.<name>]` and `[[bind_mounts]]`."""
+"""The tables of agent.toml: `[restart]`, `[limits]`, `[tools]`, `[compaction]`, `[mcp_servers.<name>]` and
+`[[bind_mounts]]`."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .fields import AbsPath, EnvName, HostPath, Text, ToolName
+from .fields import AbsPath, EnvName, HostPath, Text, ToolName, ToolRule
 
 # Sandbox paths a bind mount may not cover: the hive's socket dir and the kernel's own trees.
 RESERVED_TARGETS = ("/", "/run/hive", "/proc", "/sys", "/dev")
@@ -82,3 +83,48 @@ class Limits(BaseModel):
     pids: int | None = Field(default=None, gt=0)
     """Maximum number of processes and threads."""
 
+
+
+# What an agent may use without asking when `[tools] allow` is unset: it works inside its sandbox, on its home.
+DEFAULT_ALLOWED_TOOLS = ("Read", "Write", "Edit", "MultiEdit", "Glob", "Grep", "Bash", "TodoWrite", "NotebookEdit")
+
+
+class ToolsConfig(BaseModel):
+    """Claude Code's built-in tools: which the agent may use without asking, and which never. Rules are
+    Claude Code's permission rules: a tool (`WebFetch`) or a tool with a specifier (`Bash(git push:*)`,
+    `Edit(docs/**)`). A turn has nobody to ask, so a call no rule allows is refused, and the model is told
+    so and carries on. The hive's own tools are always allowed; an MCP server's are set in its table."""
+
+    model_config = SECTION_CONFIG
+
+    allow: list[ToolRule] | None = None
+    """Rules allowed without asking. Unset: Read, Write, Edit, MultiEdit, Glob, Grep, Bash, TodoWrite and
+    NotebookEdit. Set: exactly these (`[]`: no built-in tool at all)."""
+    deny: list[ToolRule] = []
+    """Rules always refused; a deny wins over any allow (`deny = ["Bash(git push:*)"]` keeps Bash but not
+    `git push`)."""
+
+    @field_validator("allow", "deny")
+    @classmethod
+    def _no_duplicates(cls, rules: list[str] | None) -> list[str] | None:
+        twice = [r for i, r in enumerate(rules or []) if r in (rules or [])[:i]]
+        if twice:
+            raise ValueError(f"{twice[0]!r} is listed twice")
+        return rules
+
+    def allowed(self) -> list[str]:
+        return list(DEFAULT_ALLOWED_TOOLS if self.allow is None else self.allow)
+
+
+class CompactionConfig(BaseModel):
+    """Compacting the agent's one long session before it fills the model's context. At the watermark the
+    harness gives the agent a short turn to write down in its notes what it must not forget, then runs
+    Claude Code's `/compact`. A prompt that is too long anyway is still compacted and retried."""
+
+    model_config = SECTION_CONFIG
+
+    watermark_percent: int = Field(default=75, ge=10, le=100)
+    """Compact once a turn's prompt (input and cache tokens) passes this share of the model's context
+    window; 100: only when a prompt is too long."""
+    context_tokens: int = Field(default=200_000, ge=10_000, le=10_000_000)
+    """The model's context window in tokens."""

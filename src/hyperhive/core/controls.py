@@ -19,11 +19,17 @@ QUEUE_LIMIT = 100
 class Controls:
     def __init__(self) -> None:
         self._streams: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+        self._opened: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
 
     def open(self, name: str) -> asyncio.Queue[dict[str, Any]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
         self._streams[name].add(queue)
+        self._opened.pop(name, asyncio.Event()).set()
         return queue
+
+    def opened(self, name: str) -> asyncio.Event:
+        """The event the next stream of `name` to open sets (take it before checking `connected`)."""
+        return self._opened[name]
 
     def close(self, name: str, queue: asyncio.Queue[dict[str, Any]]) -> None:
         self._streams[name].discard(queue)

@@ -335,6 +335,17 @@ class SetParent(HostRequest):
     parent: AgentName | None = None
 
 
+class SandboxShell(HostRequest):
+    """How to run `command` (a login shell when empty; `claude` is the hive's CLI) inside a running
+    agent's sandbox: hivectl execs the answer in its own terminal (`hivectl shell`, `hivectl login`).
+    `host_network`: keep the host's network (a login's token exchange needs it)."""
+
+    cmd: Literal["sandbox_shell"]
+    name: AgentName
+    command: list[Annotated[str, Field(min_length=1, max_length=4096)]] = Field(default=[], max_length=256)
+    host_network: bool = False
+
+
 AnyHostRequest = Annotated[
     Ping
     | ListAgents
@@ -382,7 +393,8 @@ AnyHostRequest = Annotated[
     | DashboardUrl
     | RollbackConfig
     | AgentLogs
-    | SetParent,
+    | SetParent
+    | SandboxShell,
     Field(discriminator="cmd"),
 ]
 HOST_REQUEST: TypeAdapter[AnyHostRequest] = TypeAdapter(AnyHostRequest)

@@ -83,6 +83,7 @@ async def agent(d: Dashboard, name: str) -> dict[str, Any]:
     snap["row"] = row.model_dump(mode="json")
     snap["loose_ends"] = await loose_ends(d, name)
     snap["models"] = await models(d, name)
+    snap["tools"] = await tool_rules(d, name)
     snap["transcript"] = await transcript(d, name, None)
     snap["todos"] = await d.history.latest_todos(name)
     snap["inbox"] = dump_messages(await d.hive.store.inbox_messages(name, 30, False))
@@ -109,6 +110,16 @@ async def models(d: Dashboard, name: str) -> dict[str, Any]:
     running = {row.active_model for row in await d.hive.status_rows() if row.active_model}
     suggested = sorted({*MODEL_ALIASES, *running, *([configured] if configured else [])})
     return {"configured": configured, "available": available, "suggested": suggested}
+
+
+async def tool_rules(d: Dashboard, name: str) -> dict[str, Any] | None:
+    """The deployed agent.toml's `[tools]`: the built-in tools allowed without asking, and those refused.
+    None for an agent without one (a peer, or not deployed yet)."""
+    try:
+        config = await d.hive.deployments.config_of(name)
+    except HiveError:
+        return None
+    return {"allow": config.tools.allowed(), "default": config.tools.allow is None, "deny": list(config.tools.deny)}
 
 
 async def transcript(d: Dashboard, name: str, before: int | None, limit: int = TRANSCRIPT_PAGE) -> dict[str, Any]:

@@ -167,11 +167,16 @@ class AgentSession:
         changes: dict[str, Any] = {}
         if req.model is not None:
             changes["active_model"] = req.model
+        was = self.hive.registry.require(self.name).needs_login
+        login_changed = req.needs_login is not None and req.needs_login != was
         if req.needs_login is not None:
             changes["needs_login"] = req.needs_login
         if changes:
             await self.hive.registry.update(self.name, **changes)
         self.hive.registry.set_activity(self.name, req.activity, req.detail)
+        if login_changed:  # the manager and the operator hear of it, as in the original
+            await self.hive.notify("needs_login" if req.needs_login else "logged_in", self.name,
+                                   {"command": f"hivectl login {self.name}"} if req.needs_login else {})
         return {}
 
     async def control_stream(self, conn: Connection, req: rq.ControlStream) -> None:

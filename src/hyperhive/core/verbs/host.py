@@ -18,6 +18,7 @@ from hyperhive.store import AgentRecord
 from ..approvals import approval_view
 from ..logs import agent_log_path, tail_lines
 from ..questions import question_view
+from ..sandbox_entry import sandbox_entry
 from ..schedules import schedule_view
 from ..views import dump_messages, event_view
 from . import loose_ends as le
@@ -129,11 +130,14 @@ async def compact(hive: Hive, req: rq.Compact) -> dict[str, Any]:
 
 
 async def logged_in(hive: Hive, req: rq.LoggedIn) -> dict[str, Any]:
-    hive.registry.require(req.name)
+    was_waiting = hive.registry.require(req.name).needs_login
     await hive.registry.update(req.name, needs_login=False)
     if hive.controls.connected(req.name):
         hive.controls.push(req.name, {"control": "logged_in"})
-    await hive.events.append("logged_in", req.name)
+    if was_waiting:
+        await hive.notify("logged_in", req.name, {})
+    else:
+        await hive.events.append("logged_in", req.name)
     return await agent_status(hive, rq.AgentStatus(cmd="agent_status", names=[req.name]))
 
 
@@ -306,6 +310,14 @@ async def rollback(hive: Hive, req: rq.RollbackConfig) -> dict[str, Any]:
     return {"approvals": [approval_view(await hive.deployments.rollback(OPERATOR, req.name))]}
 
 
+
+async def sandbox_shell(hive: Hive, req: rq.SandboxShell) -> dict[str, Any]:
+    if hive.registry.require(req.name).kind != "managed":
+        raise HiveError(ErrorCode.CONFLICT, f"{req.name} is a peer: the hive runs no sandbox for it")
+    entry = await sandbox_entry(hive.settings, hive.supervisor.runtime, req.name, list(req.command),
+                                host_network=req.host_network)
+    return {"argv": entry.argv, "env": entry.env, "cwd": entry.cwd, "pid": entry.pid}
+
 HOST_VERBS: dict[type[Any], Verb] = {
     rq.Ping: ping,
     rq.ListAgents: list_agents,
@@ -353,4 +365,5 @@ HOST_VERBS: dict[type[Any], Verb] = {
     rq.RollbackConfig: rollback,
     rq.AgentLogs: logs,
     rq.SetParent: set_parent,
+    rq.SandboxShell: sandbox_shell,
 }

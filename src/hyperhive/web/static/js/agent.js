@@ -35,6 +35,8 @@ function drawHead() {
       el("span", {class: "spacer"}),
       ...buttons,
       el("a", {href: `/agents/${name}/logs`, class: "small"}, "logs")),
+    row.needs_login ? el("div", {class: "needs-login", id: "login-hint"}, "The Claude CLI needs a login: run ",
+      el("code", {}, `hivectl login ${name}`), " (it picks the credentials up by itself)") : null,
     el("div", {class: "status"}, row.status_text ? [row.status_text, " ", el("span", {class: "muted"}, age(row.status_set_at))]
       : el("span", {class: "muted"}, "no status"), row.description ? el("span", {class: "muted"}, ` — ${row.description}`) : null));
 }
@@ -55,6 +57,17 @@ function drawTodos() {
   const mark = {completed: "✓", in_progress: "▸", pending: "○"};
   $("#todos").replaceChildren(el("ul", {class: "todos"}, todos.map((t) => el("li", {class: t.status},
     el("span", {class: "mark"}, mark[t.status] || "·"), " ", t.status === "in_progress" && t.activeForm ? t.activeForm : t.content))));
+}
+
+// agent.toml's [tools]: Claude Code permission rules, allowed without asking and always refused.
+function drawTools(tools) {
+  if (!tools) return $("#tools").replaceChildren(el("p", {class: "muted"}, "No agent.toml: the CLI's defaults."));
+  const rules = (list, cls) => (list.length ? list.map((r) => el("code", {class: `rule ${cls}`}, r))
+    : [el("span", {class: "muted"}, "none")]);
+  $("#tools").replaceChildren(
+    el("div", {dataset: {rules: "allow"}}, el("span", {class: "muted"}, tools.default ? "allow (default) " : "allow "),
+      ...rules(tools.allow, "allow")),
+    el("div", {dataset: {rules: "deny"}}, el("span", {class: "muted"}, "deny "), ...rules(tools.deny, "deny")));
 }
 
 function drawInbox() {
@@ -156,6 +169,7 @@ function load(snap) {
   state.todos = snap.todos;
   drawHead();
   drawModels(snap.models);
+  drawTools(snap.tools);
   drawLooseEnds($("#loose-ends"), snap.loose_ends);
   drawInbox();
   drawStats(snap.stats);

@@ -103,10 +103,20 @@ function draw() {
   rowNodes.keep(names);
   reconcile($("#swarm tbody"), nodes);
   $("#swarm-empty").hidden = living.length > 0;
+  drawNeedsLogin(living.filter((row) => row.needs_login));
   dead.sort((a, b) => a.name.localeCompare(b.name));
   tombNodes.keep(new Set(dead.map((row) => row.name)));
   reconcile($("#tombstones tbody"), dead.map((row) => tombNodes.get(row.name, row, version(row))));
   $("#tombstones").hidden = !dead.length;
+}
+
+// Agents whose Claude CLI needs a login stop working until someone runs the command: say it at the top.
+function drawNeedsLogin(rows) {
+  const box = $("#needs-login");
+  box.hidden = !rows.length;
+  box.replaceChildren(el("h2", {}, "needs login"), ...rows.map((row) => el("div", {dataset: {agent: row.name}},
+    el("a", {href: `/agents/${row.name}`}, row.name), " waits for a Claude login: run ",
+    el("code", {}, `hivectl login ${row.name}`))));
 }
 
 // A burst of status updates costs one redraw per frame.
