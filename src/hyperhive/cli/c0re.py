@@ -29,7 +29,7 @@ def main() -> None:
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 def run(system: bool, ready_fd: int | None, log_level: str, **overrides: Any) -> None:
     """Run the daemon in the foreground until SIGINT or SIGTERM."""
-    from hyperhive.core.daemon import run_daemon
+    from hyperhive.core.daemon import SettingsRefused, run_daemon
 
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -38,6 +38,12 @@ def run(system: bool, ready_fd: int | None, log_level: str, **overrides: Any) ->
         asyncio.run(run_daemon(settings, ready_fd))
     except (SocketInUse, MigrationError, PermissionError) as exc:
         raise click.ClickException(str(exc)) from None
+    except SettingsRefused as exc:
+        raise _Refused(str(exc)) from None
+
+
+class _Refused(click.ClickException):
+    exit_code = 2  # the settings, not the host, are wrong
 
 
 if __name__ == "__main__":

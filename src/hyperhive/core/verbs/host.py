@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import hyperhive
+from hyperhive.config import ConfigError
 from hyperhive.protocol import OPERATOR, ErrorCode, HiveError
 from hyperhive.protocol import host_requests as rq
 from hyperhive.store import AgentRecord
@@ -226,7 +227,7 @@ async def start(hive: Hive, req: rq.Start) -> dict[str, Any]:
 
 
 async def stop(hive: Hive, req: rq.Stop) -> dict[str, Any]:
-    return await _each(hive, req, hive.supervisor.stop_agent)
+    return await _each(hive, req, hive.supervisor.stop_agent if req.graceful else hive.supervisor.kill_agent)
 
 
 async def restart(hive: Hive, req: rq.Restart) -> dict[str, Any]:
@@ -256,7 +257,10 @@ async def revive(hive: Hive, req: rq.Revive) -> dict[str, Any]:
 
 
 async def spawn(hive: Hive, req: rq.Spawn) -> dict[str, Any]:
-    await hive.deployments.spawn_now(req.name, req.description, req.config)
+    try:
+        await hive.deployments.spawn_now(req.name, req.description, req.config)
+    except ConfigError as exc:  # the given agent.toml: its loader's sentence is the answer
+        raise HiveError(ErrorCode.BAD_REQUEST, str(exc)) from None
     return await agent_status(hive, rq.AgentStatus(cmd="agent_status", names=[req.name]))
 
 
