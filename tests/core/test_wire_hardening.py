@@ -132,7 +132,9 @@ async def test_a_line_begun_must_end_in_time(short_tmp: Path) -> None:
         refused = json.loads(await asyncio.wait_for(refusal, 10))
         assert time.monotonic() - began >= 0.5
         assert refused["code"] == "limit" and "not ended within 0.5 s" in refused["error"]
-        assert await asyncio.wait_for(reader.read(), 10) == b""
+        # closed: an end of stream, or the broken pipe of a byte written after the close
+        with contextlib.suppress(ConnectionError):
+            assert await asyncio.wait_for(reader.read(), 10) == b""
         writer.close()
     finally:
         await server.close()
@@ -155,7 +157,8 @@ async def test_unfinished_lines_share_one_budget_per_socket(short_tmp: Path) -> 
         w1.write(b'{"x":"' + b"a" * 200_000)
         await w1.drain()
         w2.write(b'{"x":"' + b"b" * 200_000)
-        await w2.drain()
+        with contextlib.suppress(ConnectionError):  # the daemon may close it before it has all of it
+            await w2.drain()
         refused = json.loads(await asyncio.wait_for(r2.readline(), 10))
         assert refused["code"] == "limit" and "unfinished lines" in refused["error"]
         w1.write(b'"}\n')  # the first one finishes its line and is served
