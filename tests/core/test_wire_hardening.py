@@ -140,6 +140,36 @@ async def test_a_line_begun_must_end_in_time(short_tmp: Path) -> None:
         await server.close()
 
 
+async def test_a_line_does_not_age_while_the_request_before_it_runs(short_tmp: Path) -> None:
+    """A client that sends a request and the start of the next at once is not cut off because the first
+    took longer than the line limit to answer (a `recv` that waits)."""
+    import asyncio
+
+    from hyperhive.core.lineserver import LineLimits, UnixLineServer
+
+    released = asyncio.Event()
+
+    async def slow(conn: Any, obj: dict[str, Any]) -> dict[str, Any]:
+        if obj.get("slow"):
+            await released.wait()
+        return {"ok": True, "echo": obj}
+
+    server = UnixLineServer(short_tmp / "s.sock", slow, limits=LineLimits(line_seconds=0.5))
+    await server.start()
+    try:
+        reader, writer = await asyncio.open_unix_connection(str(short_tmp / "s.sock"))
+        writer.write(b'{"slow":true}\n{"n":')
+        await writer.drain()
+        await asyncio.sleep(1.0)  # longer than the line limit, while the first request runs
+        released.set()
+        assert json.loads(await asyncio.wait_for(reader.readline(), 10))["echo"] == {"slow": True}
+        writer.write(b"2}\n")
+        assert json.loads(await asyncio.wait_for(reader.readline(), 10))["echo"] == {"n": 2}
+        writer.close()
+    finally:
+        await server.close()
+
+
 async def test_unfinished_lines_share_one_budget_per_socket(short_tmp: Path) -> None:
     import asyncio
 

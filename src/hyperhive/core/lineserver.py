@@ -105,6 +105,8 @@ class Connection:
             line = self._next_line()
             if line is not None:
                 return line
+            if self._line_began is None and (self._buffer or self._discarding):
+                self._line_began = time.monotonic()  # a line begun while a request ran: its clock starts now
             chunk = await self._read_chunk()
             if not chunk:
                 return self._at_eof()
@@ -136,7 +138,7 @@ class Connection:
         del self._buffer[:end + 1]
         self._budget.give(end + 1)
         self._scanned = 0
-        self._line_began = time.monotonic() if self._buffer else None
+        self._line_began = None  # the next line's clock starts when it is waited for (read_line)
         return line if end <= self.limits.max_line_bytes else TOO_LONG
 
     def _add(self, chunk: bytes) -> None:
@@ -148,7 +150,7 @@ class Connection:
                 return
             self._discarding, self._too_long = False, True
             chunk = chunk[end + 1:]
-            self._line_began = time.monotonic() if chunk else None
+            self._line_began = None
         self._budget.take(len(chunk))
         self._buffer += chunk
 
