@@ -209,21 +209,23 @@ async def _answer(conn: Connection, handle: Handler, line: bytes) -> None:
 
 
 class _RefusalLog:
-    """Logs refusals without letting a flood of them flood the log: one line per REFUSAL_LOG_SECONDS."""
+    """Logs refusals without letting a flood of them flood the log: one line per kind of refusal (too many
+    connections, a line too slow or too much pending) per REFUSAL_LOG_SECONDS, counting those left out."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._last = -REFUSAL_LOG_SECONDS
-        self._quiet = 0
+        self._last: dict[str, float] = {}
+        self._quiet: dict[str, int] = {}
 
-    def note(self, reason: str) -> None:
+    def note(self, kind: str, reason: str) -> None:
         now = time.monotonic()
-        if now - self._last < REFUSAL_LOG_SECONDS:
-            self._quiet += 1
+        if now - self._last.get(kind, -REFUSAL_LOG_SECONDS) < REFUSAL_LOG_SECONDS:
+            self._quiet[kind] = self._quiet.get(kind, 0) + 1
             return
-        more = f" (and {self._quiet} more since the last such line)" if self._quiet else ""
+        quiet = self._quiet.pop(kind, 0)
+        more = f" (and {quiet} more such since the last line)" if quiet else ""
         log.warning("%s: %s; the connection was closed%s", self.path, reason, more)
-        self._last, self._quiet = now, 0
+        self._last[kind] = now
 
 
 class UnixLineServer:
@@ -294,7 +296,7 @@ class UnixLineServer:
                 self._on_connect(conn)
             await serve_connection(conn, self._handle)
         except Hangup as exc:
-            self._refusals.note(exc.message)
+            self._refusals.note("line", exc.message)
             writer.write(encode_line(error_response(exc.code, exc.message)))  # no drain: it may not read
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
@@ -314,7 +316,7 @@ class UnixLineServer:
     async def _turn_away(self, writer: asyncio.StreamWriter) -> None:
         reason = (f"this socket already serves {self.limits.max_connections} connections, the most it takes: "
                   "close one and retry")
-        self._refusals.note(f"refused a connection: {reason}")
+        self._refusals.note("connection", f"refused a connection: {reason}")
         writer.write(encode_line(error_response(ErrorCode.LIMIT, reason)))
         await _close_writer(writer, abort=False)
 
