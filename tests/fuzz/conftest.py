@@ -12,6 +12,6 @@ from hypothesis import HealthCheck, settings
 _SHARED = dict(deadline=None, database=None, print_blob=True,
                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                       HealthCheck.data_too_large, HealthCheck.large_base_example])
-settings.register_profile("ci", max_examples=150, derandomize=True, **_SHARED)  # type: ignore[arg-type]
-settings.register_profile("dev", max_examples=2000, **_SHARED)  # type: ignore[arg-type]
+settings.register_profile("ci", max_examples=150, derandomize=True, **_SHARED)
+settings.register_profile("dev", max_examples=2000, **_SHARED)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -27,7 +27,7 @@ agent_lines = st.one_of(raw_lines, request_objects(AGENT_MODELS, AGENT_SKIP).map
 
 
 @pytest.fixture(scope="module")
-def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HiveProcess]:
+def daemon() -> Iterator[HiveProcess]:
     import shutil
     import tempfile
 
