@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 
 from hyperhive.web.auth import CSRF_HEADER
@@ -80,3 +81,11 @@ async def test_action_posts_with_bad_fields(operator: Operator, body: dict[str, 
     assert response.status_code in (400, 404), response.text
     assert response.json()["code"] != "internal"
 
+
+
+async def test_a_huge_login_form_is_refused_before_it_is_read(anon: httpx.AsyncClient) -> None:
+    """The login form is open to anyone who reaches the port: its size is checked before it is parsed."""
+    response = await anon.post("/login", data={"token": "t" * (3 * 1024 * 1024)})
+    assert response.status_code == 413
+    assert response.json()["code"] == "limit"
+    assert (await anon.post("/login", data={"token": "wrong"})).status_code == 403
