@@ -40,7 +40,7 @@ def main(ctx: click.Context, runtime_dir: str | None, socket_path: Path | None, 
 @click.pass_context
 def run(ctx: click.Context, /, system: bool, ready_fd: int | None, log_level: str, **overrides: Any) -> None:
     """Run the daemon in the foreground until SIGINT or SIGTERM (`serve` is the same command)."""
-    from hyperhive.core.daemon import run_daemon
+    from hyperhive.core.daemon import SettingsRefused, run_daemon
 
     if ctx.parent is not None:  # `hive-c0re --runtime-dir X run` means the same as `hive-c0re run --runtime-dir X`
         overrides["runtime_dir"] = overrides.get("runtime_dir") or ctx.parent.params.get("runtime_dir")
@@ -55,6 +55,12 @@ def run(ctx: click.Context, /, system: bool, ready_fd: int | None, log_level: st
         asyncio.run(run_daemon(settings, ready_fd))
     except (SocketInUse, MigrationError, StoreError, PermissionError) as exc:
         raise click.ClickException(str(exc)) from None
+    except SettingsRefused as exc:
+        raise _Refused(str(exc)) from None
+
+
+class _Refused(click.ClickException):
+    exit_code = 2  # the settings, not the host, are wrong
 
 
 main.add_command(run, "serve")  # the original's name for it

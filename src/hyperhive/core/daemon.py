@@ -21,7 +21,25 @@ from .settings import HiveSettings
 log = logging.getLogger(__name__)
 
 
+class SettingsRefused(Exception):
+    """A setting the daemon refuses before it makes anything (a socket, a file); the message says why."""
+
+
+def check_settings(settings: HiveSettings) -> None:
+    """Everything the start phase would refuse and can be known from the settings alone, checked before
+    any socket is made, so a refusal leaves nothing behind."""
+    if settings.dashboard == "off":
+        return
+    from hyperhive.web.config import DashboardConfig, DashboardConfigError  # the daemon extra
+
+    try:
+        DashboardConfig.from_settings(settings).check_exposure()
+    except DashboardConfigError as exc:
+        raise SettingsRefused(str(exc)) from None
+
+
 async def run_daemon(settings: HiveSettings, ready_fd: int | None = None) -> None:
+    check_settings(settings)
     stop = asyncio.Event()
     with _stop_on_signals(stop):
         async with Hive(settings):

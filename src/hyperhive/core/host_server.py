@@ -11,7 +11,7 @@ from hyperhive.protocol import ok_response
 from hyperhive.protocol.host_requests import HOST_REQUEST, SubscribeAgentStatus
 from hyperhive.protocol.parsing import parse_request
 
-from .lineserver import Connection, UnixLineServer
+from .lineserver import HOST_LIMITS, Connection, UnixLineServer
 from .verbs.host import HOST_VERBS
 
 if TYPE_CHECKING:
@@ -24,7 +24,8 @@ class HostServer:
     def __init__(self, hive: Hive) -> None:
         self.hive = hive
         group = ADMIN_GROUP if _group_exists(ADMIN_GROUP) else None
-        self.server = UnixLineServer(hive.settings.host_socket, self.handle, mode=0o660, group=group)
+        self.server = UnixLineServer(hive.settings.host_socket, self.handle, mode=0o660, group=group,
+                                     limits=HOST_LIMITS)
 
     async def start(self) -> None:
         await self.server.start()
@@ -44,7 +45,7 @@ class HostServer:
         """One bare success line, then one line per changed agent. A slow reader misses intermediate
         states of a row (changes coalesce per agent) and never holds the daemon up."""
         subscriber = self.hive.registry.changes.subscribe()
-        closed = asyncio.ensure_future(conn.reader.read())  # EOF (or any input) ends the stream
+        closed = asyncio.ensure_future(conn.until_hangup())
         try:
             await conn.send(ok_response(request.req_id))
             while True:

@@ -6,7 +6,22 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from .fields import AgentName, Body, ReqId
+from .fields import (
+    AgentName,
+    Body,
+    Cursor,
+    Delay,
+    Id,
+    ModelName,
+    Recipient,
+    Recipients,
+    ReqId,
+    Seconds,
+    SessionId,
+    When,
+)
+
+PID_MAX = 2**22  # the kernel's pid_max ceiling (PID_MAX_LIMIT)
 
 MAX_RECV_WAIT_SECONDS = 180
 MAX_RECV_BATCH = 32
@@ -16,7 +31,7 @@ MAX_SEND_BATCH = 1000
 class AgentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     req_id: ReqId = None
-    version: int | None = None
+    version: Cursor | None = None
 
 
 class Hello(AgentRequest):
@@ -24,7 +39,7 @@ class Hello(AgentRequest):
 
     cmd: Literal["hello"]
     role: Literal["harness", "mcp", "serve", "cli"]
-    pid: int | None = None
+    pid: Annotated[int, Field(ge=1, le=PID_MAX)] | None = None
 
 
 class Whoami(AgentRequest):
@@ -37,16 +52,16 @@ class Heartbeat(AgentRequest):
 
 class Send(AgentRequest):
     cmd: Literal["send"]
-    to: str
+    to: Recipient
     body: Body
-    in_reply_to: int | None = None
+    in_reply_to: Id | None = None
 
 
 class Outgoing(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    to: str
+    to: Recipient
     body: Body
-    in_reply_to: int | None = None
+    in_reply_to: Id | None = None
 
 
 class SendBatch(AgentRequest):
@@ -70,7 +85,7 @@ class Recv(AgentRequest):
 
 class Ack(AgentRequest):
     cmd: Literal["ack"]
-    ids: list[int] = Field(min_length=1, max_length=1000)
+    ids: list[Id] = Field(min_length=1, max_length=1000)
 
 
 class InboxStatus(AgentRequest):
@@ -115,8 +130,8 @@ class HarnessState(AgentRequest):
 
     cmd: Literal["harness_state"]
     activity: HarnessActivity
-    model: str | None = None
-    session_id: str | None = None
+    model: ModelName | None = None
+    session_id: SessionId | None = None
     detail: str | None = Field(default=None, max_length=500)
     needs_login: bool | None = None
 
@@ -135,13 +150,13 @@ class Ask(AgentRequest):
     question: Body
     options: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default=[], max_length=20)
     multi: bool = False
-    ttl_seconds: float | None = Field(default=None, gt=0)
+    ttl_seconds: Seconds | None = None
     to: AgentName | Literal["operator"] | None = None
 
 
 class Answer(AgentRequest):
     cmd: Literal["answer"]
-    id: int
+    id: Id
     answer: Body
 
 
@@ -150,8 +165,8 @@ class Remind(AgentRequest):
 
     cmd: Literal["remind"]
     message: Body
-    delay_seconds: float | None = Field(default=None, ge=0)
-    at: str | float | None = None
+    delay_seconds: Delay | None = None
+    at: When | None = None
 
     @model_validator(mode="after")
     def _one_time(self) -> Remind:
@@ -170,7 +185,7 @@ class GetLooseEnds(AgentRequest):
 class CancelLooseEnd(AgentRequest):
     cmd: Literal["cancel_loose_end"]
     kind: LooseEndKind
-    id: int
+    id: Id
 
 
 class RequestSchedulePrompt(AgentRequest):
@@ -178,10 +193,10 @@ class RequestSchedulePrompt(AgentRequest):
     `interval_seconds` if given."""
 
     cmd: Literal["request_schedule_prompt"]
-    targets: list[str] = Field(min_length=1, max_length=100)
+    targets: Recipients
     body: Body
-    first_fire_at: str | float
-    interval_seconds: float | None = Field(default=None, gt=0)
+    first_fire_at: When
+    interval_seconds: Seconds | None = None
     description: str = Field(default="", max_length=500)
 
 
@@ -191,13 +206,13 @@ class ListSchedules(AgentRequest):
 
 class CancelSchedule(AgentRequest):
     cmd: Literal["cancel_schedule"]
-    id: int
-    targets: list[str] | None = None
+    id: Id
+    targets: Recipients | None = None
 
 
 class FireScheduleNow(AgentRequest):
     cmd: Literal["fire_schedule_now"]
-    id: int
+    id: Id
 
 
 class WatchInbox(AgentRequest):

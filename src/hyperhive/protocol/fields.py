@@ -1,29 +1,104 @@
-"""Field types shared by request models."""
+"""Field types shared by request models. Every field a client fills has a bound here: an id fits the store's
+int64, a text has a length, a list has a size, a time is one the hive can write down. What is out of bounds
+is a `bad_request` with a sentence, never a crash further in."""
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from .models import parse_rfc3339
 from .names import check_agent_name
+from .wire import INT64_MAX, MAX_BODY_BYTES, MAX_REQ_ID_CHARS
+
+
+class TooLarge(ValueError):
+    """A field over a size limit: the request is answered `limit`, as the broker answers an oversized body."""
+
+
+def _check_body_size(text: str) -> str:
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_BODY_BYTES:
+        raise TooLarge(f"the text is {size} bytes; the limit is {MAX_BODY_BYTES}")
+    return text
+
+
+MAX_SECONDS = 10 * 366 * 24 * 3600  # the longest delay, interval or ttl anything in the hive needs
+MAX_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z: the last second RFC 3339 can write
+MAX_NAMES = 1000  # agent names (or recipients) in one request
 
 AgentName = Annotated[str, AfterValidator(check_agent_name)]
-ReqId = int | str | None
-Body = Annotated[str, Field(min_length=1)]
+# An id the hive made (message, approval, question, reminder, schedule): a positive int64, as SQLite stores it.
+Id = Annotated[int, Field(ge=1, le=INT64_MAX)]
+# A position in a sequence (after_seq, before): zero or more, within int64.
+Cursor = Annotated[int, Field(ge=0, le=INT64_MAX)]
+ReqId = Annotated[int, Field(ge=-INT64_MAX, le=INT64_MAX)] | Annotated[str, Field(max_length=MAX_REQ_ID_CHARS)] | None
+Body = Annotated[str, Field(min_length=1), AfterValidator(_check_body_size)]
+# A recipient: an agent name, `operator`, `manager`, `*` (checked by the broker, which knows who exists).
+Recipient = Annotated[str, Field(min_length=1, max_length=64)]
+Recipients = Annotated[list[Recipient], Field(min_length=1, max_length=100)]
+# A Claude model id or alias as the CLI takes it: `claude-sonnet-4-5`, `opus`, `claude-opus-4-1[1m]`.
+ModelName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:@\[\]-]+$")]
+# A Claude session id (a UUID today); never more than a name made of safe characters.
+SessionId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._-]+$")]
+Label = Annotated[str, StringConstraints(min_length=1, max_length=100)]  # a kind, a filter word
+Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
+Delay = Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
+
+
+def _check_when(value: str | float) -> str | float:
+    """A moment as RFC 3339 text or Unix seconds, one the hive can store and print back."""
+    if isinstance(value, str):
+        try:
+            seconds = parse_rfc3339(value)
+        except (ValueError, OverflowError):
+            raise ValueError(f"{value[:40]!r} is not an RFC 3339 time like 2026-11-24T18:30:00Z") from None
+    else:
+        seconds = value
+    if not math.isfinite(seconds) or not 0 <= seconds <= MAX_TIMESTAMP:
+        raise ValueError("the time must lie between 1970 and 9999")
+    return value
+
+
+When = Annotated[
+    Annotated[str, Field(max_length=64)] | Annotated[float, Field(allow_inf_nan=False)],
+    AfterValidator(_check_when),
+]
+
+# The original's scope booleans for parts of its hive this one does not have: `false` is accepted (its
+# clients send every key), `true` is refused rather than silently ignored.
+_FOREIGN_PARTS = ("ci", "forge", "gateway", "matrix")
 
 
 class Scope(BaseModel):
-    """Which agents a scoped verb acts on. Unlike the original, an empty scope is an error, not everything."""
+    """Which agents a lifecycle verb acts on, as the original's clients send it (`"scope": {…}`).
+
+    `agents: true` (the original's word) and `all: true` both mean every managed agent. Unlike the
+    original, an empty scope is an error, not everything."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    agent_names: list[AgentName] = []
+    agent_names: list[AgentName] = Field(default=[], max_length=MAX_NAMES)
     all: bool = False
+    agents: bool = False
+    ci: bool = False
+    forge: bool = False
+    gateway: bool = False
+    matrix: bool = False
 
     @model_validator(mode="after")
     def _explicit(self) -> Scope:
-        if self.all and self.agent_names:
-            raise ValueError("scope names agents and says all: say one of them")
-        if not self.all and not self.agent_names:
-            raise ValueError('scope is empty: name agents in "agent_names" or say "all": true')
+        foreign = [part for part in _FOREIGN_PARTS if getattr(self, part)]
+        if foreign:
+            raise ValueError(f"this hive has no {foreign[0]}: a scope names agents or says \"agents\": true")
+        every = self.all or self.agents
+        if every and self.agent_names:
+            raise ValueError("the scope names agents and says all of them: say one of them")
+        if not every and not self.agent_names:
+            raise ValueError('the scope is empty: name agents in "agent_names" or say "agents": true')
         return self
+
+    @property
+    def every(self) -> bool:
+        return self.all or self.agents

@@ -6,13 +6,27 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from .fields import AgentName, Body, ReqId
+from .fields import (
+    MAX_NAMES,
+    AgentName,
+    Body,
+    Cursor,
+    Id,
+    Label,
+    ModelName,
+    Recipient,
+    Recipients,
+    ReqId,
+    Scope,
+    Seconds,
+    When,
+)
 
 
 class HostRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     req_id: ReqId = None
-    version: int | None = None
+    version: Cursor | None = None
 
 
 class Ping(HostRequest):
@@ -25,7 +39,7 @@ class ListAgents(HostRequest):
 
 class AgentStatus(HostRequest):
     cmd: Literal["agent_status"]
-    names: list[AgentName] | None = None
+    names: list[AgentName] | None = Field(default=None, max_length=MAX_NAMES)
 
 
 class SubscribeAgentStatus(HostRequest):
@@ -46,9 +60,9 @@ class OperatorSend(HostRequest):
     """Send as the operator."""
 
     cmd: Literal["send"]
-    to: str
+    to: Recipient
     body: Body
-    in_reply_to: int | None = None
+    in_reply_to: Id | None = None
 
 
 class OperatorInbox(HostRequest):
@@ -59,13 +73,13 @@ class OperatorInbox(HostRequest):
 
 class OperatorAck(HostRequest):
     cmd: Literal["ack"]
-    ids: list[int] = Field(min_length=1, max_length=1000)
+    ids: list[Id] = Field(min_length=1, max_length=1000)
 
 
 class RecentMessages(HostRequest):
     cmd: Literal["recent"]
     limit: int = Field(default=50, ge=1, le=1000)
-    before_id: int | None = None
+    before_id: Id | None = None
 
 
 class RegisterPeer(HostRequest):
@@ -83,9 +97,9 @@ class Events(HostRequest):
     """Stored events (transcripts, crashes, approvals) after a sequence number, oldest first."""
 
     cmd: Literal["events"]
-    after_seq: int = 0
+    after_seq: Cursor = 0
     agent: AgentName | None = None
-    kinds: list[str] | None = None
+    kinds: list[Label] | None = Field(default=None, max_length=100)
     limit: int = Field(default=200, ge=1, le=5000)
 
 
@@ -99,7 +113,7 @@ class Interrupt(HostRequest):
 class SetModel(HostRequest):
     cmd: Literal["set_model"]
     name: AgentName
-    model: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:\[\]-]+$")
+    model: ModelName
 
 
 class NewSession(HostRequest):
@@ -133,13 +147,13 @@ class AnswerQuestion(HostRequest):
     """The operator answers a question addressed to the operator."""
 
     cmd: Literal["answer"]
-    id: int
+    id: Id
     answer: Body
 
 
 class CancelQuestion(HostRequest):
     cmd: Literal["cancel_question"]
-    id: int
+    id: Id
 
 
 class ListReminders(HostRequest):
@@ -149,7 +163,7 @@ class ListReminders(HostRequest):
 
 class CancelReminder(HostRequest):
     cmd: Literal["cancel_reminder"]
-    id: int
+    id: Id
 
 
 class LooseEnds(HostRequest):
@@ -167,24 +181,24 @@ class Pending(HostRequest):
 
     cmd: Literal["pending"]
     status: ApprovalStatusName | None = None
-    kind: str | None = None
+    kind: Label | None = None
     agent: AgentName | None = None
     limit: int = Field(default=200, ge=1, le=1000)
 
 
 class ShowApproval(HostRequest):
     cmd: Literal["show_approval"]
-    id: int
+    id: Id
 
 
 class Approve(HostRequest):
     cmd: Literal["approve"]
-    id: int
+    id: Id
 
 
 class Deny(HostRequest):
     cmd: Literal["deny"]
-    id: int
+    id: Id
     note: str | None = Field(default=None, max_length=4000)
 
 
@@ -195,59 +209,66 @@ class ListSchedules(HostRequest):
 
 class CreateSchedule(HostRequest):
     cmd: Literal["create_schedule"]
-    targets: list[str] = Field(min_length=1, max_length=100)
+    targets: Recipients
     body: Body
-    first_fire_at: str | float
-    interval_seconds: float | None = Field(default=None, gt=0)
+    first_fire_at: When
+    interval_seconds: Seconds | None = None
     description: str = Field(default="", max_length=500)
 
 
 class UpdateSchedule(HostRequest):
     cmd: Literal["update_schedule"]
-    id: int
-    targets: list[str] | None = Field(default=None, min_length=1, max_length=100)
+    id: Id
+    targets: Recipients | None = None
     body: Body | None = None
-    next_fire_at: str | float | None = None
-    interval_seconds: float | None = Field(default=None, gt=0)
+    next_fire_at: When | None = None
+    interval_seconds: Seconds | None = None
     description: str | None = Field(default=None, max_length=500)
 
 
 class SetSchedulePaused(HostRequest):
     cmd: Literal["set_schedule_paused"]
-    id: int
+    id: Id
     paused: bool
 
 
 class CancelSchedule(HostRequest):
     cmd: Literal["cancel_schedule"]
-    id: int
-    targets: list[str] | None = None
+    id: Id
+    targets: Recipients | None = None
 
 
 class FireSchedule(HostRequest):
     cmd: Literal["fire_schedule"]
-    id: int
+    id: Id
 
 
 class Scoped(HostRequest):
-    """A lifecycle verb's scope: `name` (hyperhive v1), `agent_names`, or `all: true`. Empty is an error,
-    never "everything"."""
+    """A lifecycle verb's scope: `name` (hyperhive v1), `agent_names`, `all: true`, or the original's
+    `scope` object (`{"agent_names": [...]}` or `{"agents": true}`). Empty is an error, never "everything"."""
 
     name: AgentName | None = None
-    agent_names: list[AgentName] = []
+    agent_names: list[AgentName] = Field(default=[], max_length=MAX_NAMES)
     all: bool = False
+    scope: Scope | None = None
 
     @model_validator(mode="after")
     def _explicit(self) -> Scoped:
-        named = ([self.name] if self.name else []) + list(self.agent_names)
-        if self.all and named:
+        every = self.all or (self.scope is not None and self.scope.every)
+        if every and self._named():
             raise ValueError("the scope names agents and says all: say one of them")
-        if not self.all and not named:
-            raise ValueError('the scope is empty: give "name", "agent_names", or "all": true')
+        if not every and not self._named():
+            raise ValueError('the scope is empty: give "name", "agent_names", "scope", or "all": true')
         return self
 
+    def _named(self) -> list[str]:
+        scoped = list(self.scope.agent_names) if self.scope is not None else []
+        return ([self.name] if self.name else []) + list(self.agent_names) + scoped
+
     def names(self, every: list[str]) -> list[str]:
-        return every if self.all else list(dict.fromkeys(([self.name] if self.name else []) + self.agent_names))
+        if self.all or (self.scope is not None and self.scope.every):
+            return every
+        return list(dict.fromkeys(self._named()))
 
 
 class Start(Scoped):
@@ -255,9 +276,11 @@ class Start(Scoped):
 
 
 class Stop(Scoped):
-    """Graceful: the running turn may finish, within the agent's stop timeout."""
+    """Graceful: the running turn may finish, within the agent's stop timeout. `graceful: false` (the
+    original's hard stop) is a kill."""
 
     cmd: Literal["stop"]
+    graceful: bool = True
 
 
 class Restart(Scoped):

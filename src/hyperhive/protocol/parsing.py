@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
+from .fields import TooLarge
 from .names import InvalidName
 from .wire import SCHEMA_VERSION, ErrorCode, HiveError
 
@@ -31,7 +32,7 @@ def parse_request(adapter: TypeAdapter[T], obj: dict[str, Any]) -> T:
 
 def _to_hive_error(cmd: str, err: ErrorDetails) -> HiveError:
     kind = err["type"]
-    where = ".".join(str(p) for p in err["loc"][1:])  # loc[0] is the union tag
+    where = ".".join(str(p) for p in err["loc"][1:] if not _is_type_tag(p))  # loc[0] is the union tag
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         return HiveError(ErrorCode.UNKNOWN_CMD, f"unknown cmd {cmd!r}")
     if kind == "extra_forbidden":
@@ -41,6 +42,17 @@ def _to_hive_error(cmd: str, err: ErrorDetails) -> HiveError:
     cause = (err.get("ctx") or {}).get("error")
     if isinstance(cause, InvalidName):
         return HiveError(ErrorCode.INVALID_NAME, str(cause))
+    if isinstance(cause, TooLarge):
+        return HiveError(ErrorCode.LIMIT, f"field {where!r} of a {cmd!r} request: {cause}")
     message = str(cause) if isinstance(cause, ValueError) else err["msg"]
     field = f"field {where!r}" if where else "the request"
     return HiveError(ErrorCode.BAD_REQUEST, f"{field} of a {cmd!r} request: {message}")
+
+
+_TYPE_TAGS = frozenset({"int", "str", "float", "bool", "list", "dict", "none"})
+
+
+def _is_type_tag(part: str | int) -> bool:
+    """pydantic names the member of a union it tried (`constrained-int`, `function-after[…]`); the user
+    wants the field's name only."""
+    return isinstance(part, str) and (part in _TYPE_TAGS or "-" in part or "[" in part)

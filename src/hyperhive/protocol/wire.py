@@ -9,12 +9,16 @@ correlation field cannot be called `id`.
 from __future__ import annotations
 
 import json
+import math
 from enum import StrEnum
 from typing import Any
 
 SCHEMA_VERSION = 1
 MAX_LINE_BYTES = 1024 * 1024
 MAX_BODY_BYTES = 256 * 1024
+MAX_DEPTH = 100  # nesting of a request's arrays and objects; far below Python's recursion limit
+MAX_REQ_ID_CHARS = 200
+INT64_MAX = 2**63 - 1
 
 
 class ErrorCode(StrEnum):
@@ -78,15 +82,75 @@ def error_response(code: ErrorCode, message: str, req_id: int | str | None = Non
 
 
 def encode_line(obj: dict[str, Any]) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    try:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    except UnicodeEncodeError:  # a lone surrogate stored before requests were checked: escape it, still JSON
+        return json.dumps(obj, separators=(",", ":")).encode() + b"\n"
 
 
 def decode_line(line: bytes) -> dict[str, Any]:
-    """Parse one request line into a JSON object, or raise HiveError(BAD_JSON) saying what is wrong."""
+    """Parse one request into a JSON object, or raise HiveError(BAD_JSON) saying what is wrong.
+
+    Beyond JSON's grammar a request must be text the hive can store and send back: no NaN or Infinity,
+    no lone UTF-16 surrogate, no nesting deeper than MAX_DEPTH."""
     try:
-        obj = json.loads(line)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        obj = json.loads(line, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise HiveError(ErrorCode.BAD_JSON, f"the line nests deeper than {MAX_DEPTH} levels") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError; an integer of over 4300 digits
         raise HiveError(ErrorCode.BAD_JSON, f"the line is not valid JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise HiveError(ErrorCode.BAD_JSON, f"the line must be a JSON object, not {type(obj).__name__}")
+    _check_tree(obj)
     return obj
+
+
+def req_id_of(obj: dict[str, Any]) -> int | str | None:
+    """The request's `req_id` if it is one the response may echo (an int64 or a short text), else None."""
+    req_id = obj.get("req_id")
+    if isinstance(req_id, bool):
+        return None
+    if isinstance(req_id, int) and abs(req_id) <= INT64_MAX:
+        return req_id
+    if isinstance(req_id, str) and len(req_id) <= MAX_REQ_ID_CHARS:
+        return req_id
+    return None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is too large")
+    return value
+
+
+def _check_tree(root: dict[str, Any]) -> None:
+    """Walk the decoded request without recursion: its depth and its text."""
+    stack: list[tuple[Any, int]] = [(root, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            _check_text(value)
+        elif isinstance(value, dict | list):
+            if depth > MAX_DEPTH:
+                raise HiveError(ErrorCode.BAD_JSON, f"the line nests deeper than {MAX_DEPTH} levels")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(key, str):
+                    _check_text(key)
+                stack.append((item, depth + 1))
+
+
+def _check_text(text: str) -> None:
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        point = ord(text[exc.start])
+        raise HiveError(ErrorCode.BAD_JSON, f"the line holds a lone surrogate (\\u{point:04x}), which is not a "
+                        "character: send text as UTF-8") from None

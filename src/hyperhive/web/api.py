@@ -3,13 +3,14 @@ and the live stream."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hyperhive.protocol import ErrorCode, HiveError
+from hyperhive.protocol import MAX_LINE_BYTES, ErrorCode, HiveError, decode_line
 
 from . import snapshots
 from .dashboard import Dashboard
@@ -23,22 +24,25 @@ def dashboard(request: Request) -> Dashboard:
     return found
 
 
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")  # ASCII digits only: str.isdigit() also says yes to "²"
+
+
 async def _body(request: Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise HiveError(ErrorCode.BAD_JSON, "the request body is not JSON") from None
-    if not isinstance(body, dict):
-        raise HiveError(ErrorCode.BAD_JSON, "the request body must be a JSON object")
-    return body
+    """The posted JSON object, held to the same rules as a line on host.sock (size, depth, text)."""
+    raw = bytearray()
+    async for chunk in request.stream():  # read no more than the limit, whatever the client sends
+        raw += chunk
+        if len(raw) > MAX_LINE_BYTES:
+            raise HiveError(ErrorCode.LINE_TOO_LONG, f"the request body is longer than {MAX_LINE_BYTES} bytes")
+    return decode_line(bytes(raw))
 
 
 def _int(request: Request, name: str, default: int | None, high: int) -> int | None:
     text = request.query_params.get(name)
     if text is None or text == "":
         return default
-    if not text.isdigit():
-        raise HiveError(ErrorCode.BAD_REQUEST, f"{name} must be a whole number")
+    if not _WHOLE_NUMBER.fullmatch(text):
+        raise HiveError(ErrorCode.BAD_REQUEST, f"{name} must be a whole number of at most 18 digits")
     return min(int(text), high)
 
 

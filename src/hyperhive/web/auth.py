@@ -73,7 +73,8 @@ class Sessions:
         self.max_age = max_age
 
     def token_matches(self, given: str) -> bool:
-        return hmac.compare_digest(given.strip().encode(), self._token.encode())
+        """Exactly the token: no stripping, so " token" or "token\n" is another token (and is refused)."""
+        return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), self._token.encode())
 
     def issue(self, now: float | None = None) -> str:
         body = f"{int(now if now is not None else time.time())}.{secrets.token_urlsafe(12)}"

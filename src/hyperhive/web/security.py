@@ -17,6 +17,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .auth import CSRF_HEADER, SESSION_COOKIE, Sessions
 
 PUBLIC_PREFIXES = ("/login", "/static/")
+# No route takes more (a verb's body is at most one 1 MiB wire line); checked before anything reads the body,
+# the login form included, which anyone who can reach the port may post.
+MAX_REQUEST_BYTES = 2 * 1024 * 1024
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
@@ -43,6 +46,9 @@ class SecurityMiddleware:
         if method not in SAFE_METHODS and headers.get("sec-fetch-site", "same-origin") not in (
                 "same-origin", "none"):
             await _refuse(send, 403, "cross-site requests are refused")
+            return
+        if _too_large(headers.get("content-length")):
+            await _refuse(send, 413, f"the request body is over {MAX_REQUEST_BYTES} bytes", "limit")
             return
         path: str = scope["path"]
         if path.startswith(PUBLIC_PREFIXES):
@@ -88,8 +94,13 @@ async def _unauthenticated(scope: Scope, send: Send, headers: dict[str, str]) ->
     await _refuse(send, 401, "log in first: `hivectl dashboard-url` prints a login URL")
 
 
-async def _refuse(send: Send, status: int, sentence: str) -> None:
-    code = "not_allowed"
+def _too_large(length: str | None) -> bool:
+    if length is None:
+        return False
+    return not length.isascii() or not length.isdigit() or len(length) > 12 or int(length) > MAX_REQUEST_BYTES
+
+
+async def _refuse(send: Send, status: int, sentence: str, code: str = "not_allowed") -> None:
     body = json.dumps({"version": 1, "ok": False, "error": sentence, "code": code}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})

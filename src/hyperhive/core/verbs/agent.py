@@ -182,7 +182,7 @@ class AgentSession:
     async def control_stream(self, conn: Connection, req: rq.ControlStream) -> None:
         """One bare ok line, then one line per operator control until the harness hangs up."""
         queue = self.hive.controls.open(self.name)
-        closed = asyncio.ensure_future(conn.reader.read())
+        closed = asyncio.ensure_future(conn.until_hangup())
         try:
             await conn.send(ok_response(req.req_id))
             while True:
@@ -234,7 +234,7 @@ class AgentSession:
         return {"schedule": schedule_view(await self.hive.schedules.fire_now(req.id, self.name))}
 
     async def watch_inbox(self, conn: Connection, req: rq.WatchInbox) -> None:
-        closed = asyncio.ensure_future(conn.reader.read())
+        closed = asyncio.ensure_future(conn.until_hangup())
         try:
             arrived = self.hive.broker.inboxes.arrival(self.name)
             await conn.send(await self._inbox_line(req))  # the newest unread too: it may have come meanwhile

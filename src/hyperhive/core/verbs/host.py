@@ -233,7 +233,7 @@ async def start(hive: Hive, req: rq.Start) -> dict[str, Any]:
 
 
 async def stop(hive: Hive, req: rq.Stop) -> dict[str, Any]:
-    return await _each(hive, req, hive.supervisor.stop_agent)
+    return await _each(hive, req, hive.supervisor.stop_agent if req.graceful else hive.supervisor.kill_agent)
 
 
 async def restart(hive: Hive, req: rq.Restart) -> dict[str, Any]:
@@ -266,7 +266,10 @@ async def spawn(hive: Hive, req: rq.Spawn) -> dict[str, Any]:
     config = req.config
     if req.allow:
         config = with_recipients(req.name, req.description, config, req.allow)
-    await hive.deployments.spawn_now(req.name, req.description, config)
+    try:
+        await hive.deployments.spawn_now(req.name, req.description, config)
+    except ConfigError as exc:  # the given agent.toml: its loader's sentence is the answer
+        raise HiveError(ErrorCode.BAD_REQUEST, str(exc)) from None
     return await agent_status(hive, rq.AgentStatus(cmd="agent_status", names=[req.name]))
 
 

@@ -1,0 +1,82 @@
+"""parse_request and decode_line on hostile input: a typed request or a HiveError with a clear code and a
+sentence; never another exception, never `internal`, and whatever parses can be answered on the wire."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from hyperhive.protocol import ErrorCode, HiveError, decode_line, encode_line, error_response, ok_response
+from hyperhive.protocol.agent_requests import AGENT_REQUEST
+from hyperhive.protocol.host_requests import HOST_REQUEST
+from hyperhive.protocol.parsing import parse_request
+
+from .strategies import AGENT_MODELS, HOST_MODELS, SPECIAL_LINES, dump, raw_lines, request_objects
+
+TOO_BIG = 2**63
+
+
+def _parses_or_says_why(adapter: Any, obj: dict[str, Any]) -> None:
+    try:
+        parsed = parse_request(adapter, obj)
+    except HiveError as exc:
+        assert exc.code != ErrorCode.INTERNAL
+        assert exc.message and "Traceback" not in exc.message
+        encode_line(error_response(exc.code, exc.message))  # the sentence can go on the wire
+        return
+    encode_line(ok_response(parsed.req_id))  # so can the echoed req_id
+
+
+@given(request_objects(HOST_MODELS))
+@example({"cmd": "approve", "id": TOO_BIG})
+@example({"cmd": "deny", "id": TOO_BIG, "note": "n"})
+@example({"cmd": "ack", "ids": [TOO_BIG]})
+@example({"cmd": "events", "after_seq": TOO_BIG})
+@example({"cmd": "create_schedule", "targets": ["bob"], "body": "b", "first_fire_at": 1e300})
+@example({"cmd": "create_schedule", "targets": ["bob"], "body": "b", "first_fire_at": "0001-01-01T00:00:00+23:59"})
+@example({"cmd": "start", "scope": {"agent_names": ["x"]}})
+@example({"cmd": "stop", "scope": {"agent_names": ["x"]}, "graceful": True})
+@example({"cmd": "start", "scope": {}})
+@example({"cmd": "list", "req_id": "\ud800"})
+@example({"cmd": "spawn", "name": "newt", "config": "[budget]\n"})
+def test_host_requests_parse_or_say_why(obj: dict[str, Any]) -> None:
+    _parses_or_says_why(HOST_REQUEST, obj)
+
+
+@given(request_objects(AGENT_MODELS))
+@example({"cmd": "harness_state", "activity": "idle", "model": "m" * 100_000})
+@example({"cmd": "harness_state", "activity": "idle", "session_id": "../../x"})
+@example({"cmd": "answer", "id": TOO_BIG, "answer": "a"})
+@example({"cmd": "remind", "message": "m", "at": 1e300})
+@example({"cmd": "remind", "message": "m", "delay_seconds": 1e300})
+@example({"cmd": "ask", "question": "q", "ttl_seconds": 1e300})
+@example({"cmd": "send_batch", "messages": [{"to": "b", "body": "x", "in_reply_to": TOO_BIG}]})
+@example({"cmd": "cancel_loose_end", "kind": "question", "id": TOO_BIG})
+def test_agent_requests_parse_or_say_why(obj: dict[str, Any]) -> None:
+    _parses_or_says_why(AGENT_REQUEST, obj)
+
+
+@given(st.one_of(raw_lines, request_objects(HOST_MODELS).map(dump), request_objects(AGENT_MODELS).map(dump)))
+def test_decode_line_gives_an_object_or_bad_json(line: bytes) -> None:
+    try:
+        obj = decode_line(line)
+    except HiveError as exc:
+        assert exc.code == ErrorCode.BAD_JSON and exc.message
+        encode_line(error_response(exc.code, exc.message))
+        return
+    assert isinstance(obj, dict)
+    encode_line(obj)  # what was accepted can be written back (no lone surrogate, no NaN)
+
+
+def test_the_corpus_lines_are_each_judged() -> None:
+    """The fixed corpus of issue 13 through decode and parse: never anything but a HiveError or a request."""
+    for line in SPECIAL_LINES:
+        try:
+            obj = decode_line(line)
+        except HiveError as exc:
+            assert exc.code in (ErrorCode.BAD_JSON,)
+            continue
+        for adapter in (HOST_REQUEST, AGENT_REQUEST):
+            _parses_or_says_why(adapter, obj)
