@@ -140,7 +140,10 @@ class Deployments:
         full: str | None = None
         try:
             full = await asyncio.to_thread(applied.import_commit, self.proposed(name), sha)  # fetch
+            crash_point("propose.fetched")
             diff = await asyncio.to_thread(self._validate, name, full)  # validate
+            crash_point("propose.validated")
+            # (build) an image for `full` goes here: after validation, before the card
         except (ConfigError, PolicyError, RepoError) as exc:
             refused = await self.hive.approvals.refuse("apply_commit", name, requested_by, str(exc),
                                                        description=description, commit_ref=sha, fetched_sha=full)
@@ -150,6 +153,7 @@ class Deployments:
         record = await self.hive.approvals.request(  # show
             "apply_commit", name, requested_by, description=description, commit_ref=sha, fetched_sha=full,
             payload={"diff": diff})
+        crash_point("propose.shown")  # the card without its tag: approving it tags it
         await asyncio.to_thread(applied.tag_proposal, record.id, full)
         return record
 
