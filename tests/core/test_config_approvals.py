@@ -8,9 +8,13 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from hyperhive.client import AsyncSocketClient
 from hyperhive.core.hive import Hive
+from hyperhive.runtime.identity import agent_uid, drops_root
 from tests.support.agents import add_agent, host
+from tests.support.hive import settings_for
 
 
 def git(repo: Path, *args: str) -> str:
@@ -78,3 +82,15 @@ async def test_a_never_validated_row_fails_cleanly_when_approved(hive: Hive) -> 
     assert done["status"] == "failed" and done["done"], done
     assert "never validated" in done["note"]
 
+
+
+
+async def test_new_config_repos_belong_to_the_managers_uid(short_tmp: Path) -> None:
+    """Under bwrap, hm1nd commits in them from its sandbox, under its own uid (runtime/identity.py)."""
+    if not drops_root():
+        pytest.skip("not root: every agent runs as the daemon's own user")
+    async with Hive(settings_for(short_tmp, runtime="bwrap")) as hive:
+        manager, repo = await new_config_repo(hive, "carol")
+        owner = agent_uid("hm1nd")
+        assert all(p.lstat().st_uid == owner for p in [repo, *repo.rglob("*")])
+        await manager.close()

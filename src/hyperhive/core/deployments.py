@@ -22,6 +22,7 @@ import logging
 import re
 import shutil
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hyperhive.config import (
@@ -43,6 +44,7 @@ from hyperhive.config import (
 )
 from hyperhive.faults import crash_point
 from hyperhive.protocol import MANAGER_NAME, OPERATOR, ErrorCode, HiveError
+from hyperhive.runtime.identity import agent_uid, drops_root, hand_over
 from hyperhive.store import AgentRecord, ApprovalRecord
 
 from .approvals import KindHandlers, WorkResult
@@ -172,6 +174,7 @@ class Deployments:
             sha = await asyncio.to_thread(revert_commit_in_proposed, self.applied(name), self.proposed(name))
         except RepoError as exc:
             raise HiveError(ErrorCode.CONFLICT, str(exc)) from None
+        await asyncio.to_thread(self._give_to_manager, self.proposed(name).path)  # our commit's objects too
         return await self.request_apply_commit(requested_by, name, sha, f"roll back {name} to its previous config "
                                                "(the worktree still shows the old files: git checkout -- .)")
 
@@ -264,8 +267,17 @@ class Deployments:
                 log.warning("%s has no commit (a seed cut short): seeding it again", proposed.where)
                 shutil.rmtree(proposed.path)
             head = proposed.init_from_template(text)
+            self._give_to_manager(proposed.path)
         self.applied(name).record_seed(proposed, head)
         return head
+
+    def _give_to_manager(self, path: Path) -> None:
+        """hm1nd edits and commits in every proposed repo; in a bwrap sandbox it runs under its own uid
+        (runtime/identity.py), so it must own them. The daemon reads them with an explicit --git-dir,
+        whoever owns them; under the process runtime hm1nd runs as the daemon does and they stay its."""
+        if drops_root() and self.hive.settings.runtime == "bwrap":
+            uid = agent_uid(MANAGER_NAME)
+            hand_over(path, uid, uid)
 
     def _mark_failed(self, name: str, approval_id: int) -> None:
         applied = self.applied(name)
@@ -372,3 +384,4 @@ class Deployments:
         await self.hive.registry.add(AgentRecord(name=name, kind="managed", created_at=time.time(),
                                                  description=description, parent=parent))
         await self.hive.agent_sockets.open(name)
+
