@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hyperhive.runtime.bwrap import probe_bwrap
-from hyperhive.runtime.identity import AGENT_UID_BASE, agent_uid
+from hyperhive.runtime.identity import AGENT_UID_BASE, agent_uid, hand_over
 from tests.core.test_sandboxed_agents import connected, end_hive, sandbox, spawn, start_hive
 from tests.support.hive import HiveProcess, wait_for
 from tests.support.reaper import acting_as_init
@@ -58,3 +58,19 @@ def test_each_agent_runs_under_its_own_unprivileged_uid(hive: HiveProcess) -> No
         assert home.stat().st_uid == agent_uid(name)
         assert all(p.lstat().st_uid == agent_uid(name) for p in home.rglob("*"))
     assert seen["alice"] != seen["bob"] and min(seen.values()) >= AGENT_UID_BASE
+
+
+def test_handing_over_a_home_never_follows_a_symlink_out_of_it(short_tmp: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("only root can hand files over")
+    outside = short_tmp / "outside"
+    (outside / "dir").mkdir(parents=True)
+    (outside / "file").write_text("the host's")
+    home = short_tmp / "home"
+    (home / "sub").mkdir(parents=True)
+    (home / "sub" / "notes.txt").write_text("the agent's")
+    (home / "to-file").symlink_to(outside / "file")
+    (home / "sub" / "to-dir").symlink_to(outside / "dir")
+    hand_over(home, 4242, 4242)
+    assert {p.lstat().st_uid for p in [home, *home.rglob("*")]} == {4242}
+    assert {p.lstat().st_uid for p in [outside, *outside.rglob("*")]} == {0}

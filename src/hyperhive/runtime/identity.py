@@ -15,6 +15,7 @@ agent's uid and gid, with no supplementary groups."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import os
@@ -43,22 +44,27 @@ def drops_root() -> bool:
 
 
 def hand_over(path: Path, uid: int, gid: int) -> None:
-    """Make `path` and everything under it the agent's (entries already its own are left alone; symlinks
-    are never followed)."""
-    if not path.exists():
+    """Make `path` and everything under it the agent's (entries already its own are left alone). Walked by
+    directory fds (os.fwalk), never following a symlink: a tree the agent can change while we walk it cannot
+    lead the chown out of it."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
         return
-    _own(path, uid, gid)
-    if not path.is_dir() or path.is_symlink():
+    if stat.S_ISLNK(info.st_mode):
         return
-    for parent, dirs, files in os.walk(path):
+    _own(info, str(path), uid, gid, None)
+    if not stat.S_ISDIR(info.st_mode):
+        return
+    for _, dirs, files, dir_fd in os.fwalk(path, follow_symlinks=False):
         for entry in (*dirs, *files):
-            _own(Path(parent) / entry, uid, gid)
+            with contextlib.suppress(FileNotFoundError):
+                _own(os.lstat(entry, dir_fd=dir_fd), entry, uid, gid, dir_fd)
 
 
-def _own(path: Path, uid: int, gid: int) -> None:
-    info = os.lstat(path)
+def _own(info: os.stat_result, path: str, uid: int, gid: int, dir_fd: int | None) -> None:
     if (info.st_uid, info.st_gid) != (uid, gid):
-        os.lchown(path, uid, gid)
+        os.chown(path, uid, gid, dir_fd=dir_fd, follow_symlinks=False)
 
 
 def share_socket(path: Path, name: str) -> None:
