@@ -127,3 +127,15 @@ def test_a_proposal_killed_before_its_card_leaves_no_unvalidated_card(hive: Hive
         cards = [request(manager_sock(hive), "request_apply_commit", agent=name, commit_ref=sha)["approval"]]
     hive.host.request("approve", id=cards[0]["id"])
     deployed_and_running(hive, name, cards[0]["id"])
+
+
+@pytest.mark.parametrize("step", ["seed.built", "seed.renamed"])
+def test_an_approved_init_config_survives_a_kill9_at(hive: HiveProcess, step: str) -> None:
+    name = "i" + step.split(".")[1][0]
+    asked = request(manager_sock(hive), "request_init_config", name=name)["approval"]
+    crash_at(hive, step, lambda: hive.host.request("approve", id=asked["id"]))
+    done = finished(hive, asked["id"])
+    assert done["status"] == "approved", done
+    repo = hive.settings.state_dir / "configs" / name
+    assert subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True).returncode == 0
+    assert not list((hive.settings.state_dir / "configs").glob(".seed-*")), "a half-made seed was left"
