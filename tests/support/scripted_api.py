@@ -153,6 +153,7 @@ class ScriptedApi:
         if self.unix_socket is not None:
             self.unix_socket.unlink(missing_ok=True)  # left by a run that was killed
             self._servers.append(_UnixHTTPServer(str(self.unix_socket), _Handler))
+            self.unix_socket.chmod(0o666)  # as the daemon's own API proxy: agents run under their own uids
         for server in self._servers:
             server.daemon_threads = True  # type: ignore[attr-defined]  # both mixin servers have it
             cast(Any, server).api = self

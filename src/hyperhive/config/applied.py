@@ -11,6 +11,9 @@ tag of an approval points at the commit its `proposal/<id>` tag names:
                                                        (after approved; not after failed)
     failed/<id>     validation or the rebuild failed   (after proposal; not after deployed or denied)
 
+`seed` (a tag of its own, no approval) names the template commit the proposed repo was seeded with: before
+the first deploy, a card's diff is taken against it, so it shows what the manager changed.
+
 `main` is the deployed config and moves only with a `deployed/<id>` tag; a failed rebuild leaves it where it
 was, so the agent goes back to (or stays on) deployed_config(). (DESIGN.md says `agents/<name>/applied/`;
 see paths.py for why it lives apart from `agents/`.)"""
@@ -34,6 +37,7 @@ from .proposed import ProposedRepo
 __all__ = ["MAIN", "NO_CHANGE", "AppliedRepo", "TagKind", "tag_ref"]
 
 MAIN = "refs/heads/main"
+SEED = "refs/tags/seed"
 
 
 class TagKind(StrEnum):
@@ -100,17 +104,49 @@ class AppliedRepo:
         naming one commit there, TagConflict if the approval already fetched another commit."""
         if proposed.name != self.name:
             raise UnsafeRepo(f"refused to fetch the proposed repo of {proposed.name!r} into {self.where}")
-        ref = tag_ref(TagKind.PROPOSAL, approval_id)
+        existing = self.ref_sha(tag_ref(TagKind.PROPOSAL, approval_id)) if self.exists() else None
+        full = proposed.resolve_commit(sha)
+        if existing is None:
+            self.import_commit(proposed, full)
+        elif existing != full:
+            raise TagConflict(f"approval {approval_id} already fetched {existing[:12]} into {self.where}")
+        return self.tag_proposal(approval_id, full)
+
+    def import_commit(self, proposed: ProposedRepo, sha: str) -> str:
+        """Copy exactly the commit `sha` (7-40 hex digits, resolved in the proposed repo) and its history
+        into this repo's object store, under no ref yet; return its full sha. What an approval is asked
+        for is copied and validated here before any approval row exists (tag_proposal names it then)."""
+        if proposed.name != self.name:
+            raise UnsafeRepo(f"refused to fetch the proposed repo of {proposed.name!r} into {self.where}")
         full = proposed.resolve_commit(sha)
         self.ensure()
+        copy_history(proposed.git_dir(), self.git_dir(), full, proposed.where)
+        return full
+
+    def tag_proposal(self, approval_id: int, sha: str) -> str:
+        """Tag the imported commit `sha` as `proposal/<approval_id>` (again: a no-op); TagConflict if the
+        approval already names another commit."""
+        ref = tag_ref(TagKind.PROPOSAL, approval_id)
+        full = self.resolve_commit(sha)
         existing = self.ref_sha(ref)
         if existing is not None:
             if existing != full:
                 raise TagConflict(f"approval {approval_id} already fetched {existing[:12]} into {self.where}")
             return full
-        copy_history(proposed.git_dir(), self.git_dir(), full, proposed.where)
         self._update_refs(f"create {ref} {full}\n")
         return full
+
+    def record_seed(self, proposed: ProposedRepo, sha: str) -> None:
+        """Keep the template commit the proposed repo was seeded with as `seed` (once; again: a no-op)."""
+        if self.exists() and self.ref_sha(SEED) is not None:
+            return
+        full = self.import_commit(proposed, sha)
+        done = run_git(self.git_dir(), "update-ref", SEED, full, "", check=False)  # "": only if absent
+        if done.returncode != 0 and self.ref_sha(SEED) is None:
+            raise TagConflict(f"the seed could not be recorded in {self.where}: {done.stderr.decode().strip()}")
+
+    def seed_sha(self) -> str | None:
+        return self.ref_sha(SEED) if self.exists() else None
 
     def proposal_sha(self, approval_id: int) -> str:
         """The commit fetched for the approval, or UnknownApproval."""
@@ -209,12 +245,14 @@ class AppliedRepo:
         return diff_commits(self.git_dir(), old, self.resolve_commit(to_sha))
 
     def diff_against_deployed(self, sha: str) -> str:
-        """What deploying `sha` would change: its diff against `main`."""
-        return self.diff(self.deployed_sha(), sha)
+        """What deploying `sha` would change: its diff against `main`; before the first deploy, against the
+        seeded template (what the manager changed), or the empty tree when no seed is on record."""
+        return self.diff(self.deployed_sha() or self.seed_sha(), sha)
 
     def diff_proposal(self, approval_id: int) -> str:
-        """What deploying the approval's commit would change, against `main` (for the approval card)."""
-        return self.diff(self.deployed_sha(), self.proposal_sha(approval_id))
+        """What deploying the approval's commit would change (for the approval card): see
+        diff_against_deployed."""
+        return self.diff_against_deployed(self.proposal_sha(approval_id))
 
     def _update_refs(self, commands: str) -> None:
         """Apply ref updates atomically (all or none); a lost race raises TagConflict."""

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import stat
+import tempfile
 from pathlib import Path
 
+from ..faults import crash_point
 from ..protocol.names import MANAGER_NAME, check_agent_name
 from ._commits import resolve_commit
 from ._git import Identity, git_out, run_git
@@ -22,6 +25,8 @@ MANAGER_IDENTITY = Identity(MANAGER_NAME, f"{MANAGER_NAME}@hyperhive.invalid")
 # Config that makes git fetch from a remote when it misses an object (a promisor remote, whose transport
 # can be any command), or that git reads from elsewhere where this check cannot see it (includes,
 # config.worktree via extensions). Keys as `git config --list` prints them: section and name lowercased.
+# A seed is built in `configs/.seed-<name>-…` (no agent name starts with a dot) and renamed into place.
+SEED_ASIDE_PREFIX = ".seed-"
 _RISKY_CONFIG = re.compile(r"^(include\.|includeif\.|extensions\.|core\.partialclonefilter$|remote\..*\.promisor$)")
 
 
@@ -68,25 +73,34 @@ class ProposedRepo:
     def init_from_template(self, template: str | AgentConfig) -> str:
         """Create the repo with one commit holding agent.toml (`template`: its text, e.g. from
         render_template, or a config to write out) and return that commit's sha. Refuses an existing repo
-        (RepoExists) and a config for another agent (ConfigError)."""
+        (RepoExists) and a config for another agent (ConfigError). Atomic: the repo is built in a hidden
+        sibling dir and renamed into place, so a crash leaves either no repo or a whole one."""
         text = dump_agent_config(template) if isinstance(template, AgentConfig) else template
         load_agent_config(text, expected_name=self.name)
         refuse_symlinks(self.state_dir, self.path)
         if self.exists() or (self.path.is_dir() and any(self.path.iterdir())):
             raise RepoExists(f"{self.where} already exists")
-        self.path.mkdir(parents=True, exist_ok=True)
-        run_git(None, "init", "--quiet", "--template=", "--initial-branch=main", str(self.path))
-        git_dir = self.git_dir()
-        run_git(git_dir, "config", "user.name", MANAGER_IDENTITY.name)
-        run_git(git_dir, "config", "user.email", MANAGER_IDENTITY.email)
-        run_git(git_dir, "config", "commit.gpgSign", "false")
-        _write_new_file(self.path / AGENT_TOML, text)
-        run_git(git_dir, "add", "--", AGENT_TOML, work_tree=self.path)
-        run_git(git_dir, "commit", "--quiet", "--no-verify", "-m", f"Seed the config of {self.name}",
-                work_tree=self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.remove_half_seeds()
+        aside = Path(tempfile.mkdtemp(prefix=f"{SEED_ASIDE_PREFIX}{self.name}-", dir=self.path.parent))
+        try:
+            aside.chmod(0o755)  # as a plain mkdir would have made it
+            _build_seed(aside, self.name, text)
+            crash_point("seed.built")
+            os.rename(aside, self.path)  # onto nothing or an empty dir: atomic
+        except BaseException:
+            shutil.rmtree(aside, ignore_errors=True)
+            raise
+        crash_point("seed.renamed")
         head = self.head()
-        assert head is not None  # we just committed
+        if head is None:
+            raise RepoMissing(f"{self.where} has no commit right after seeding")
         return head
+
+    def remove_half_seeds(self) -> None:
+        """Remove what a crash mid-seed left aside (never the repo itself)."""
+        for leftover in self.path.parent.glob(f"{SEED_ASIDE_PREFIX}{self.name}-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
 
     def head(self) -> str | None:
         """The commit HEAD points to, or None before the first commit."""
@@ -104,6 +118,17 @@ class ProposedRepo:
 
     def tree_of(self, sha: str) -> str:
         return git_out(self.git_dir(), "rev-parse", "--verify", f"{sha}^{{tree}}")
+
+
+def _build_seed(path: Path, name: str, text: str) -> None:
+    run_git(None, "init", "--quiet", "--template=", "--initial-branch=main", str(path))
+    git_dir = path / ".git"
+    run_git(git_dir, "config", "user.name", MANAGER_IDENTITY.name)
+    run_git(git_dir, "config", "user.email", MANAGER_IDENTITY.email)
+    run_git(git_dir, "config", "commit.gpgSign", "false")
+    _write_new_file(path / AGENT_TOML, text)
+    run_git(git_dir, "add", "--", AGENT_TOML, work_tree=path)
+    run_git(git_dir, "commit", "--quiet", "--no-verify", "-m", f"Seed the config of {name}", work_tree=path)
 
 
 def _refuse_risky_config(config: Path, where: str) -> None:

@@ -12,6 +12,7 @@ import shutil
 from typing import TYPE_CHECKING, Any
 
 from hyperhive.protocol import MANAGER_NAME, check_agent_name
+from hyperhive.runtime.identity import share_socket
 
 from .lineserver import Connection, UnixLineServer
 from .verbs.agent import AgentSession
@@ -45,6 +46,7 @@ class AgentSockets:
             servers.append(self._server(name, MANAGER_SOCKET, manager=True))
         for server in servers:
             await server.start()
+            share_socket(server.path, name)  # the agent runs under its own uid (runtime/identity.py)
         self._servers[name] = servers
 
     async def close(self, name: str, *, remove_dir: bool = False) -> None:

@@ -19,11 +19,15 @@ from typing import TYPE_CHECKING, Any
 from hyperhive.protocol import MANAGER_NAME, OPERATOR, ErrorCode, HiveError, rfc3339
 from hyperhive.store import ApprovalRecord, ApprovalStatus
 
+from .speech import agent_words
+
 if TYPE_CHECKING:
     from .hive import Hive
 
 log = logging.getLogger(__name__)
 
+# Payload fields an agent writes itself (a scheduled prompt's body, a new agent's description).
+AGENT_WRITTEN = frozenset({"body", "agent_description"})
 # What approved work returns: the final status (approved or failed) and a note for the requester.
 WorkResult = tuple[ApprovalStatus, str | None]
 
@@ -194,5 +198,9 @@ class Approvals:
             recipients.add(record.requested_by)
         view = approval_view(record)
         view.pop("diff", None)
+        if record.requested_by != OPERATOR:  # what the requesting agent wrote, quoted as its words
+            view["description"] = agent_words(record.requested_by, record.description)
+            view["details"] = {k: agent_words(record.requested_by, str(v)) if k in AGENT_WRITTEN else v
+                               for k, v in view["details"].items()}
         await self.hive.notify("approval_resolved", record.agent, {"approval": view},
                                recipients=tuple(sorted(recipients)))

@@ -1,12 +1,17 @@
 """Config as git, deployed only with the operator's approval.
 
-`request_init_config` (approval) seeds a new agent's proposed repo from the template; the manager edits
-and commits; `request_apply_commit(agent, sha)` copies exactly that commit into the sealed applied repo
-(`proposal/<id>`), validates it (schema + host policy: invalid → `failed`, the reason to the manager, no
-card for the operator) and asks the operator with the diff against what is deployed. On approval the
-deploy runs in the approvals' one queue: `approved/<id>`, `building/<id>`, the agent restarted on the new
-config; its harness connecting is success → `deployed/<id>` and `main` moves; anything else →
-`failed/<id>`, `main` stays, and the agent is restarted on the config it had.
+`request_init_config` (approval) seeds a new agent's proposed repo from the template (built aside and
+renamed into place: no half-made repo survives a crash); the manager edits and commits;
+`request_apply_commit(agent, sha)` runs `_propose`: fetch (copy exactly that commit into the sealed applied
+repo), validate (schema + host policy: invalid → a `failed` row and `failed/<id>`, the reason to the
+manager, no card for the operator), then show the card, with the diff against what is deployed (before the
+first deploy: against the seeded template). Denied → `denied/<id>`. On approval the deploy runs in the
+approvals' one queue: `approved/<id>`, `building/<id>`, the agent restarted on the new config; its harness
+connecting is success → `deployed/<id>` and `main` moves; anything else → `failed/<id>`, `main` stays, and
+the agent is restarted on the config it had.
+
+Approved work the daemon did not finish resumes on start; every step copes with what a kill -9 at any
+moment left behind (crash points in `hyperhive.faults` name the steps the tests kill at).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import logging
 import re
 import shutil
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hyperhive.config import (
@@ -27,6 +33,7 @@ from hyperhive.config import (
     PolicyError,
     ProposedRepo,
     RepoError,
+    RepoMissing,
     TagKind,
     check_against_policy,
     load_agent_config,
@@ -35,7 +42,9 @@ from hyperhive.config import (
     render_template,
     revert_commit_in_proposed,
 )
+from hyperhive.faults import crash_point
 from hyperhive.protocol import MANAGER_NAME, OPERATOR, ErrorCode, HiveError
+from hyperhive.runtime.identity import agent_uid, drops_root, hand_over
 from hyperhive.store import AgentRecord, ApprovalRecord
 
 from .approvals import KindHandlers, WorkResult
@@ -55,7 +64,7 @@ class Deployments:
         self._candidate: dict[str, AgentConfig] = {}  # the config being deployed, until it is or fails
         self._deployed: dict[str, AgentConfig] = {}  # what `main` of each applied repo holds
         hive.approvals.register("init_config", KindHandlers(approved=self._init_approved))
-        hive.approvals.register("apply_commit", KindHandlers(approved=self._apply_approved))
+        hive.approvals.register("apply_commit", KindHandlers(approved=self._apply_approved, closed=self._apply_closed))
         hive.approvals.register("spawn", KindHandlers(approved=self._spawn_approved))
 
     async def load(self) -> None:
@@ -124,18 +133,40 @@ class Deployments:
             await asyncio.to_thread(proposed.resolve_commit, sha)
         except RepoError as exc:
             raise HiveError(ErrorCode.NOT_FOUND, str(exc)) from None
-        record = await self.hive.store.add_approval(
-            "apply_commit", name, requested_by, commit_ref=sha, fetched_sha=None, description=description,
-            payload={}, status="pending", at=time.time())
+        return await self._propose(requested_by, name, sha, description)
+
+    async def _propose(self, requested_by: str, name: str, sha: str, description: str) -> ApprovalRecord:
+        """fetch → validate → show: the operator gets a card only for a commit copied into the applied repo
+        and valid there; a bad one is a `failed` row (and `failed/<id>`), its reason to the requester."""
+        applied = self.applied(name)
+        full: str | None = None
         try:
-            full, diff = await asyncio.to_thread(self._fetch_and_check, name, sha, record.id)
+            full = await asyncio.to_thread(applied.import_commit, self.proposed(name), sha)  # fetch
+            crash_point("propose.fetched")
+            diff = await asyncio.to_thread(self._validate, name, full)  # validate
+            crash_point("propose.validated")
+            # (build) an image for `full` goes here: after validation, before the card
         except (ConfigError, PolicyError, RepoError) as exc:
-            failed = await self.hive.store.resolve_approval(record.id, "failed", str(exc), time.time(), done=True)
-            assert failed is not None
-            await self.hive.approvals.tell(failed)
-            return failed
-        await self.hive.store.update_approval(record.id, payload={"diff": diff}, fetched_sha=full)
-        return await self.hive.approvals.track(record.id)
+            refused = await self.hive.approvals.refuse("apply_commit", name, requested_by, str(exc),
+                                                       description=description, commit_ref=sha, fetched_sha=full)
+            if full is not None:
+                await asyncio.to_thread(self._mark_refused, name, refused.id, full)
+            return refused
+        record = await self.hive.approvals.request(  # show
+            "apply_commit", name, requested_by, description=description, commit_ref=sha, fetched_sha=full,
+            payload={"diff": diff})
+        crash_point("propose.shown")  # the card without its tag: approving it tags it
+        await asyncio.to_thread(applied.tag_proposal, record.id, full)
+        return record
+
+    def _mark_refused(self, name: str, approval_id: int, sha: str) -> None:
+        """`proposal/<id>` and `failed/<id>` for a commit that failed validation (the audit trail)."""
+        applied = self.applied(name)
+        try:
+            applied.tag_proposal(approval_id, sha)
+            applied.mark(TagKind.FAILED, approval_id)
+        except RepoError:
+            log.exception("approval #%d: the failed tag could not be written", approval_id)
 
     async def rollback(self, requested_by: str, name: str) -> ApprovalRecord:
         """The revert of the last deploy, committed in the proposed repo, as an apply_commit approval."""
@@ -143,18 +174,25 @@ class Deployments:
             sha = await asyncio.to_thread(revert_commit_in_proposed, self.applied(name), self.proposed(name))
         except RepoError as exc:
             raise HiveError(ErrorCode.CONFLICT, str(exc)) from None
+        await asyncio.to_thread(self._give_to_manager, self.proposed(name).path)  # our commit's objects too
         return await self.request_apply_commit(requested_by, name, sha, f"roll back {name} to its previous config "
                                                "(the worktree still shows the old files: git checkout -- .)")
 
-    def _fetch_and_check(self, name: str, sha: str, approval_id: int) -> tuple[str, str]:
+    def _fetch_and_check(self, name: str, sha: str, approval_id: int) -> str:
+        """For approved work: copy `sha` in as `proposal/<approval_id>` and validate it; its full sha."""
+        full = self.applied(name).fetch_commit(self.proposed(name), sha, approval_id)
+        self._validate(name, full)
+        return full
+
+    def _validate(self, name: str, full: str) -> str:
+        """The commit's agent.toml against the schema and the host policy; the card's diff."""
         applied = self.applied(name)
-        full = applied.fetch_commit(self.proposed(name), sha, approval_id)
         config = applied.read_config_at(full)
         policy = load_host_policy(self.hive.settings.state_dir)
         check_against_policy(config, policy, runtime=self.hive.settings.runtime,
                              protected_paths=(self.hive.settings.state_dir, self.hive.settings.runtime_dir))
         diff = applied.diff_against_deployed(full)
-        return full, diff if diff != NO_CHANGE else "no change: this commit's config is what is deployed"
+        return diff if diff != NO_CHANGE else "no change: this commit's config is what is deployed"
 
     async def spawn_now(self, name: str, description: str, config_text: str | None) -> AgentConfig:
         """The operator's direct spawn (host.sock only): seed, deploy and start, recorded as an approved
@@ -163,9 +201,10 @@ class Deployments:
             raise HiveError(ErrorCode.CONFLICT, f"{name} already exists")
         if config_text is not None:
             load_agent_config(config_text, expected_name=name)  # refuse a bad one before anything is made
-        record = await self.hive.store.add_approval(
+        payload = {"agent_description": description} | ({"config_text": config_text} if config_text else {})
+        record = await self.hive.store.add_approval(  # a crash from here on: resumed as approved work
             "spawn", name, OPERATOR, commit_ref=None, fetched_sha=None, description=description or "spawned directly",
-            payload={"agent_description": description}, status="approved", at=time.time(),
+            payload=payload, status="approved", at=time.time(),
             note="spawned directly by the operator")
         status, note = await self._seed_and_deploy(record, config_text)
         await self.hive.store.finish_approval(record.id, status, note, time.time())
@@ -178,8 +217,8 @@ class Deployments:
         name = approval.agent
         text = render_template(name, str(approval.payload.get("agent_description", "")))
         try:
-            await asyncio.to_thread(self.proposed(name).init_from_template, text)
-        except RepoError as exc:
+            await self._seed(name, text)
+        except (ConfigError, RepoError) as exc:
             return "failed", str(exc)
         await self._ensure_record(name, str(approval.payload.get("agent_description", "")), approval.requested_by)
         await self.hive.notify("config_ready", name, {"repo": str(self.proposed(name).path),
@@ -193,38 +232,104 @@ class Deployments:
     async def _seed_and_deploy(self, approval: ApprovalRecord, config_text: str | None) -> WorkResult:
         name = approval.agent
         description = str(approval.payload.get("agent_description", ""))
+        config_text = config_text or approval.payload.get("config_text") or None
         text = config_text or (manager_template() if name == MANAGER_NAME else render_template(name, description))
-        proposed = self.proposed(name)
-        seeded = False
         try:
-            if not await asyncio.to_thread(proposed.exists):
-                await asyncio.to_thread(proposed.init_from_template, text)
-                seeded = True
-            head = await asyncio.to_thread(proposed.head)
-            assert head is not None
+            head = await self._seed(name, text)
+            crash_point("spawn.seeded")
             await asyncio.to_thread(self._fetch_and_check, name, head, approval.id)
+            crash_point("spawn.fetched")
         except (ConfigError, PolicyError, RepoError) as exc:
-            if seeded and self.hive.registry.get(name) is None:  # a refused spawn leaves the name free
+            await asyncio.to_thread(self._mark_failed, name, approval.id)
+            if self.hive.registry.get(name) is None:  # a refused spawn leaves the name free
                 await asyncio.to_thread(self._remove_repos, name)
             return "failed", str(exc)
         await self._ensure_record(name, description, approval.requested_by)
+        crash_point("spawn.recorded")
         return await self._deploy(approval.id, name, head)
 
+    async def _seed(self, name: str, text: str) -> str:
+        """The proposed repo's seed commit, made now unless a run of this work before a crash made it (the
+        seed is renamed into place whole, so a repo there is whole). A repo with no commit (left by an
+        older daemon) is made again, unless the agent exists, whose repo is not ours to remove. The seed is
+        kept in the applied repo as `seed`: the first card's diff is taken against it."""
+        registered = self.hive.registry.get(name) is not None
+        return await asyncio.to_thread(self._seed_sync, name, text, registered)
+
+    def _seed_sync(self, name: str, text: str, registered: bool) -> str:
+        proposed = self.proposed(name)
+        proposed.remove_half_seeds()
+        head = proposed.head() if proposed.exists() else None
+        if head is None:
+            if proposed.exists():
+                if registered:
+                    raise RepoMissing(f"{proposed.where} has no commit; commit a config there first")
+                log.warning("%s has no commit (a seed cut short): seeding it again", proposed.where)
+                shutil.rmtree(proposed.path)
+            head = proposed.init_from_template(text)
+            self._give_to_manager(proposed.path)
+        self.applied(name).record_seed(proposed, head)
+        return head
+
+    def _give_to_manager(self, path: Path) -> None:
+        """hm1nd edits and commits in every proposed repo; in a bwrap sandbox it runs under its own uid
+        (runtime/identity.py), so it must own them. The daemon reads them with an explicit --git-dir,
+        whoever owns them; under the process runtime hm1nd runs as the daemon does and they stay its."""
+        if drops_root() and self.hive.settings.runtime == "bwrap":
+            uid = agent_uid(MANAGER_NAME)
+            hand_over(path, uid, uid)
+
+    def _mark_failed(self, name: str, approval_id: int) -> None:
+        applied = self.applied(name)
+        try:
+            if TagKind.PROPOSAL in applied.marks(approval_id):
+                applied.mark(TagKind.FAILED, approval_id)
+        except RepoError:
+            log.exception("approval #%d: the failed tag could not be written", approval_id)
+
     async def _apply_approved(self, approval: ApprovalRecord) -> WorkResult:
-        assert approval.fetched_sha is not None
+        if approval.fetched_sha is None:  # a row an older daemon stored before it had validated the commit
+            return "failed", "this request was never validated (the daemon stopped while checking it): ask again"
+        try:
+            await asyncio.to_thread(self.applied(approval.agent).tag_proposal, approval.id, approval.fetched_sha)
+        except RepoError as exc:
+            return "failed", str(exc)
         await self._ensure_record(approval.agent, "", approval.requested_by)
         return await self._deploy(approval.id, approval.agent, approval.fetched_sha)
 
+    async def _apply_closed(self, approval: ApprovalRecord) -> None:
+        if approval.status != "denied":
+            return
+        applied = self.applied(approval.agent)
+        try:
+            if approval.fetched_sha is not None:
+                await asyncio.to_thread(applied.tag_proposal, approval.id, approval.fetched_sha)
+                await asyncio.to_thread(applied.mark, TagKind.DENIED, approval.id)
+        except RepoError:
+            log.exception("approval #%d: the denied tag could not be written", approval.id)
+
     async def _deploy(self, approval_id: int, name: str, sha: str) -> WorkResult:
         applied = self.applied(name)
-        await asyncio.to_thread(applied.mark, TagKind.APPROVED, approval_id)
-        await asyncio.to_thread(applied.mark, TagKind.BUILDING, approval_id)
-        config = await asyncio.to_thread(applied.read_config_at, sha)
+        try:
+            marks = await asyncio.to_thread(applied.marks, approval_id)
+            if TagKind.FAILED in marks:
+                return "failed", f"the deploy of {sha[:12]} had failed before the daemon restarted"
+            if TagKind.DEPLOYED in marks:  # confirmed before a crash: only the bookkeeping is left
+                return await self._deployed_now(approval_id, name, sha,
+                                                await asyncio.to_thread(applied.read_config_at, sha))
+            await asyncio.to_thread(applied.mark, TagKind.APPROVED, approval_id)
+            crash_point("deploy.approved")
+            await asyncio.to_thread(applied.mark, TagKind.BUILDING, approval_id)
+            crash_point("deploy.building")
+            config = await asyncio.to_thread(applied.read_config_at, sha)
+        except (ConfigError, RepoError) as exc:
+            return "failed", f"deploy of {sha[:12]} failed: {exc}"
         had_config = await asyncio.to_thread(applied.deployed_sha) is not None
         self._candidate[name] = config
         launched = time.monotonic()
         try:
             await self.hive.supervisor.restart_agent(name, why=f"config {sha[:12]} deployed")
+            crash_point("deploy.started")
             await self._confirm_running(name, launched)
         except HiveError as exc:
             self._candidate.pop(name, None)
@@ -238,8 +343,13 @@ class Deployments:
                 with contextlib.suppress(HiveError):
                     await self.hive.supervisor.stop_agent(name)
             return "failed", note
+        crash_point("deploy.confirmed")
         self._candidate.pop(name, None)
         await asyncio.to_thread(applied.mark_deployed, approval_id)
+        crash_point("deploy.deployed")
+        return await self._deployed_now(approval_id, name, sha, config)
+
+    async def _deployed_now(self, approval_id: int, name: str, sha: str, config: AgentConfig) -> WorkResult:
         self._deployed[name] = config
         await self.hive.registry.update(name, deployed_sha=sha, description=config.description,
                                         parent=config.parent or self.hive.registry.require(name).parent)
@@ -274,3 +384,4 @@ class Deployments:
         await self.hive.registry.add(AgentRecord(name=name, kind="managed", created_at=time.time(),
                                                  description=description, parent=parent))
         await self.hive.agent_sockets.open(name)
+

@@ -28,6 +28,7 @@ from .reminders import Reminders
 from .retention import Retention
 from .schedules import Schedules
 from .settings import HiveSettings
+from .speech import SpeechLimit
 from .status import status_row
 from .supervisor import Supervisor
 from .turn_log import STATS_KIND
@@ -46,6 +47,7 @@ class Hive:
         self.broker = Broker(self.store, self.registry)
         self.events = EventLog(self.store)
         self.controls = Controls()
+        self.speech = SpeechLimit()
         self.reminders = Reminders(self)
         self.retention = Retention(self)
         self.questions = Questions(self)
@@ -162,9 +164,14 @@ class Hive:
 
     # --- events for the people in charge ----------------------------------------------------------
     async def notify(self, kind: str, agent: str | None, payload: dict[str, Any],
-                     recipients: tuple[str, ...] = (MANAGER_NAME, OPERATOR)) -> EventRecord:
+                     recipients: tuple[str, ...] = (MANAGER_NAME, OPERATOR), *,
+                     caused_by: str | None = None) -> EventRecord | None:
         """Store an event and put it in the inboxes of the manager and the operator (as mail from
-        `system`, body: the event as JSON), so it wakes the manager like any message."""
+        `system`, body: the event as JSON), so it wakes the manager like any message. `caused_by`: the
+        agent whose report this is; its notifications are rate-limited (None when over its budget), and
+        any text of its own must be in the payload as `agent_words(...)`."""
+        if caused_by is not None and not self.speech.allow(caused_by):
+            return None
         event = await self.events.append(kind, agent, payload)
         body = json.dumps({"event": kind, "agent": agent, **payload}, ensure_ascii=False)
         targets = [r for r in recipients if r == OPERATOR or self.registry.get(r) is not None]

@@ -2,7 +2,8 @@
 
 Only the one asked may answer; an operator question is answered only through host.sock or the dashboard,
 never from an agent's socket. A question expires after its TTL (capped) with the answer `[expired]`; the
-asker may cancel it (`[cancelled]`). Closing a question and delivering the answer to the asker's inbox
+asker may cancel it (`[cancelled]`). Asking and answering carry an agent's text to another, so both keep to
+the sender's allowed_recipients, as a send does. Closing a question and delivering the answer to the asker's inbox
 (a `question_answered` event from `system`) is one transaction."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from hyperhive.protocol import OPERATOR, SYSTEM_SENDER, ErrorCode, HiveError
 from hyperhive.store import NewMessage, QuestionRecord, QuestionStatus
 
+from .recipients import require_may_send
 from .timers import DueTimers
 
 if TYPE_CHECKING:
@@ -50,6 +52,7 @@ class Questions:
             self.hive.registry.require(target)
             if target == asker:
                 raise HiveError(ErrorCode.BAD_REQUEST, "a question to yourself is a note: write it down instead")
+            require_may_send(self.hive, asker, target)  # a question carries the asker's text: a send's rule
         now = time.time()
         ttl = min(ttl_seconds or MAX_TTL_SECONDS, MAX_TTL_SECONDS)
         record = QuestionRecord(0, asker, target, question, options, multi, now, now + ttl)
@@ -75,6 +78,8 @@ class Questions:
                 raise HiveError(ErrorCode.NOT_ALLOWED, f"question #{question_id} is for the operator: only the "
                                                        "operator answers it (dashboard or hivectl)")
             raise HiveError(ErrorCode.NOT_ALLOWED, f"question #{question_id} is for {q.target}, not {by}")
+        if by != OPERATOR:
+            require_may_send(self.hive, by, q.asker)  # the answer is the answerer's text in the asker's inbox
         return await self._close(q, "answered", answer, by)
 
     async def cancel(self, question_id: int, by: str | None) -> QuestionRecord:

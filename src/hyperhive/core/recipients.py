@@ -1,11 +1,13 @@
-"""allowed_recipients, enforced here on every send: the socket names the sender, so no agent can widen its
-own list from inside its sandbox (the original enforced it inside the sandbox, where the agent could)."""
+"""allowed_recipients, enforced here on every verb that carries an agent's text to another (send,
+send_batch, broadcast, ask, answer, scheduled prompts): the socket names the sender, so no agent can widen
+its own list from inside its sandbox (the original enforced it inside the sandbox, where the agent could).
+The broker asks `refusal` for mail; questions call `require_may_send`, the same rule."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hyperhive.protocol import BROADCAST
+from hyperhive.protocol import BROADCAST, ErrorCode, HiveError
 
 if TYPE_CHECKING:
     from .hive import Hive
@@ -25,3 +27,10 @@ class ConfigRecipients:
         what = "broadcast" if recipient == BROADCAST else f"send to {recipient}"
         return (f"{sender} may not {what}: {recipient!r} is not in its allowed_recipients (agent.toml); "
                 "ask the manager to add it")
+
+
+def require_may_send(hive: Hive, sender: str, recipient: str) -> None:
+    """Raise not_allowed when `sender`'s text may not reach `recipient` (the broker's own rule)."""
+    refusal = hive.broker.policy.refusal(sender, recipient)
+    if refusal:
+        raise HiveError(ErrorCode.NOT_ALLOWED, refusal)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter, ValidationError, model_validator
 
 from .fields import (
     AgentName,
@@ -109,10 +110,100 @@ class GetLogs(AgentRequest):
     lines: int = Field(default=50, ge=1, le=2000)
 
 
+# --- report: the harness's transcript events -------------------------------------------------------
+# Every field is typed and bounded: a report is the agent's own text, and parts of it (a parked turn) reach
+# hm1nd and the operator. The harness cuts strings at 16 KiB (agent/reporter.py); fields a newer harness
+# adds are kept, within the event's size limit.
+REPORT_TEXT_MAX = 20_000
+REPORT_EVENT_MAX_BYTES = 256 * 1024
+ReportText = Annotated[str, Field(max_length=REPORT_TEXT_MAX)]
+ShortText = Annotated[str, Field(max_length=200)]
+MessageId = Annotated[int, Field(ge=0, le=2**63 - 1)]
+Count = Annotated[int, Field(ge=0, le=2**63 - 1)]
+TurnOutcomeKind = Literal["ok", "error", "interrupted", "rate_limited", "auth_failed", "prompt_too_long",
+                          "crashed", "timeout"]
+
+
+class ReportPayload(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> ReportPayload:
+        size = len(json.dumps(self.model_dump(mode="json", by_alias=True), ensure_ascii=False).encode())
+        if size > REPORT_EVENT_MAX_BYTES:
+            raise ValueError(f"the event is {size} bytes; the limit is {REPORT_EVENT_MAX_BYTES}")
+        return self
+
+
+class TurnStartPayload(ReportPayload):
+    id: MessageId | None = None
+    from_: ShortText | None = Field(default=None, alias="from")
+    body: ReportText = ""
+    unread: Count | None = None
+    model: ShortText | None = None
+
+
+class TurnEndPayload(ReportPayload):
+    id: MessageId | None = None
+    ok: StrictBool = False
+    kind: TurnOutcomeKind | None = None
+    note: ReportText = ""
+    parked: StrictBool = False
+    from_: ShortText | None = Field(default=None, alias="from")
+
+
+class NotePayload(ReportPayload):
+    text: ReportText
+
+
+class TurnStatsPayload(ReportPayload):
+    model: ShortText = ""
+    message_id: MessageId | None = None
+    wake_from: ShortText | None = None
+    started_at: float | None = None
+    duration_ms: Count = 0
+    wall_ms: Count = 0
+    input_tokens: Count = 0
+    output_tokens: Count = 0
+    cache_read_tokens: Count = 0
+    cache_creation_tokens: Count = 0
+    cost_usd: float = Field(default=0.0, ge=0)
+    num_turns: Count = 0
+    tool_calls: Count = 0
+    tool_breakdown: dict[ShortText, Count] = Field(default={}, max_length=500)
+    result_kind: ShortText = ""
+    terminal_reason: ShortText = ""
+    permission_denials: list[ShortText] = Field(default=[], max_length=500)
+
+
+class OpenPayload(ReportPayload):
+    """A line of the CLI's stream-json, or the harness's own record: free-form, bounded in size."""
+
+
+_PAYLOADS: dict[str, type[ReportPayload]] = {
+    "turn_start": TurnStartPayload, "turn_end": TurnEndPayload, "note": NotePayload,
+    "turn_stats": TurnStatsPayload, "stream": OpenPayload, "harness": OpenPayload,
+}
+
+
 class ReportedEvent(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: Literal["turn_start", "stream", "note", "turn_end", "turn_stats", "harness"]
     payload: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _payload_fits_its_kind(self) -> ReportedEvent:
+        self.typed()
+        return self
+
+    def typed(self) -> ReportPayload:
+        """The payload checked against its kind's model (raises ValueError saying which field is wrong)."""
+        try:
+            return _PAYLOADS[self.kind].model_validate(self.payload)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise ValueError(f"{self.kind} payload{' field ' + repr(where) if where else ''}: {err['msg']}") from None
 
 
 class Report(AgentRequest):

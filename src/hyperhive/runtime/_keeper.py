@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 
 from . import _proc
 from ._files import KeeperFiles
+from .identity import STAGED_BWRAP, enter_identity
 from .limits import LimitPlan, enter_limits, kill_cgroup, release_limits
 from .logfile import RotatingLog
 
@@ -61,9 +62,12 @@ class Keeper:
         if info_w >= 0:
             argv[1:1] = ["--json-status-fd", str(info_w)]
         self._log_line(f"starting sandbox {self.orders['name']}")
+        if self.orders.get("identity"):
+            (self.files.dir / "stage").mkdir(mode=0o700, exist_ok=True)
         try:
             self.child = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, env=self.orders["env"],
+                argv, executable=STAGED_BWRAP if self.orders.get("identity") else None,
+                stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, env=self.orders["env"],
                 cwd=self.orders["cwd"], pass_fds=(info_w,) if info_w >= 0 else (),
                 start_new_session=True, preexec_fn=self._in_child)  # single-threaded: preexec is safe
         except (OSError, subprocess.SubprocessError) as exc:
@@ -86,8 +90,12 @@ class Keeper:
         }
 
     def _in_child(self) -> None:
-        _proc.die_with_parent()
-        enter_limits(self.plan)
+        enter_limits(self.plan)  # as root: cgroup.procs is root's
+        identity = self.orders.get("identity")
+        if identity:
+            enter_identity(identity["uid"], identity["gid"], identity["stage"], str(self.files.dir / "stage"),
+                           self.orders["argv"][0])
+        _proc.die_with_parent()  # after the uid change, which clears it
 
     def _read_info(self, info_r: int) -> int:
         """bwrap writes a line {"child-pid": N, …} (the host pid of the sandbox's pid 1) once it has

@@ -68,6 +68,9 @@ class KeeperRuntime(Runtime):
     def _command(self, spec: SandboxSpec) -> tuple[list[str], dict[str, str], str]:
         """argv (the keeper adds bwrap's --json-status-fd), environment and working directory to start."""
 
+    def _prepare(self, spec: SandboxSpec) -> None:
+        """Before each start: make the host side ready for the sandbox (bwrap: its uid's files)."""
+
     def _not_applied(self, spec: SandboxSpec) -> list[str]:
         """Parts of the spec this backend cannot apply, one sentence each."""
         return []
@@ -102,6 +105,7 @@ class KeeperRuntime(Runtime):
         for directory in (spec.state_dir, spec.log_path.parent):
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         spec.socket_dir.mkdir(parents=True, exist_ok=True, mode=0o755)
+        await asyncio.to_thread(self._prepare, spec)
         plan = plan_limits(spec.limits, f"hh-{spec.name}-{self._token}", self.config.limits_backend,
                            self.config.cgroup_parent)
         plan = _with_unapplied(plan, self._not_applied(spec))

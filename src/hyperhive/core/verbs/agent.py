@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -20,12 +21,14 @@ from ..lineserver import Connection
 from ..logs import agent_log_path, tail_lines
 from ..questions import question_view
 from ..schedules import schedule_view
+from ..speech import agent_words
 from ..views import dump_messages
 from . import loose_ends as le
 
 if TYPE_CHECKING:
     from ..hive import Hive
 
+log = logging.getLogger(__name__)
 PRESENCE_ROLES = frozenset({"harness", "serve"})
 
 
@@ -153,15 +156,26 @@ class AgentSession:
         return {"lines": await asyncio.to_thread(tail_lines, path, req.lines)}
 
     async def report(self, req: rq.Report) -> dict[str, Any]:
+        """Events are validated by kind (protocol); a parked turn tells hm1nd and the operator, in the
+        hive's words but for the note, which is quoted as the agent's."""
         stored = await self.hive.events.append_many(
             [NewEvent(TRANSCRIPT_PREFIX + e.kind, self.name, e.payload) for e in req.events]
         )
         for e in req.events:
-            if e.kind == "turn_end" and e.payload.get("parked"):
-                await self.hive.notify("message_parked", self.name, {
-                    "message_id": e.payload.get("id"), "from": e.payload.get("from"),
-                    "note": str(e.payload.get("note", ""))[:2000]})
+            end = e.typed()
+            if isinstance(end, rq.TurnEndPayload) and end.parked:
+                await self._parked(end)
         return {"seqs": [e.seq for e in stored]}
+
+    async def _parked(self, end: rq.TurnEndPayload) -> None:
+        """Only a message of this agent's own inbox can be parked; who sent it is the store's word."""
+        message = await self.hive.store.get_message(end.id) if end.id is not None else None
+        if message is None or message.recipient != self.name:
+            log.warning("%s reported message #%s parked, which is not in its inbox: not passed on", self.name, end.id)
+            return
+        await self.hive.notify("message_parked", self.name, {
+            "message_id": message.id, "from": message.sender, "note": agent_words(self.name, end.note)},
+            caused_by=self.name)
 
     async def harness_state(self, req: rq.HarnessState) -> dict[str, Any]:
         changes: dict[str, Any] = {}
