@@ -55,7 +55,8 @@ async def sandbox_entry(settings: HiveSettings, runtime: Runtime, name: str, com
     argv = _command(settings, command)
     if runtime.kind == "process":
         return Entry(argv, env, home, pid)
-    enter = [_tool("nsenter"), f"--target={pid}", *_namespace_flags(pid, host_network), "--root"]
+    flags = _namespace_flags(pid, host_network)
+    enter = [_tool("nsenter"), f"--target={pid}", *flags, *_identity_flags(pid, flags), "--root"]
     # nsenter opens --wd before it enters the mount namespace; the home exists only inside, so cd there.
     into_home = ["/bin/sh", "-c", 'cd "$0" && exec "$@"', home]
     return Entry([*enter, "--", _tool("setpriv"), *DROP_CAPS, "--", *into_home, *argv], env, "/", pid)
@@ -81,6 +82,28 @@ def _namespace_flags(pid: int, host_network: bool) -> list[str]:
         if theirs != ours:
             flags.append(flag)
     return flags
+
+
+def _identity_flags(pid: int, flags: list[str]) -> list[str]:
+    """Entering the agent's own user namespace (runtime/identity.py), become the agent's uid and gid there:
+    nsenter's default, 0, is not mapped in it (setgid fails with EINVAL)."""
+    if NAMESPACES["user"] not in flags:
+        return []
+    uid = _inside_id(pid, "Uid", "uid_map")
+    gid = _inside_id(pid, "Gid", "gid_map")
+    return [f"--setuid={uid}", f"--setgid={gid}"]
+
+
+def _inside_id(pid: int, field: str, map_name: str) -> int:
+    """The process's real uid (or gid) as its own user namespace names it."""
+    with open(f"/proc/{pid}/status") as status:
+        outside = next(int(line.split()[1]) for line in status if line.startswith(f"{field}:"))
+    with open(f"/proc/{pid}/{map_name}") as mapping:
+        for line in mapping:
+            inside, first, count = (int(x) for x in line.split())
+            if first <= outside < first + count:
+                return inside + outside - first
+    raise HiveError(ErrorCode.CONFLICT, f"{field.lower()} {outside} is not mapped in the sandbox of process {pid}")
 
 
 def _command(settings: HiveSettings, command: list[str]) -> list[str]:
