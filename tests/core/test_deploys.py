@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hyperhive.client import RequestFailed
-from tests.support.hive import AgentConn, HiveProcess, wait_for
+from tests.support.hive import AgentConn, HiveProcess, accepts, wait_for
 
 AGENT = """name = "alice"
 description = "a test agent"
@@ -32,7 +32,7 @@ def hive(short_tmp: Path) -> Iterator[HiveProcess]:
     proc = HiveProcess(short_tmp, env={"HYPERHIVE_MANAGER": "on"})
     proc.start()
     try:
-        wait_for(lambda: (proc.settings.agent_socket_dir("hm1nd") / "manager.sock").exists(), timeout=30)
+        wait_for(lambda: accepts(proc.settings.agent_socket_dir("hm1nd") / "manager.sock"), timeout=30)
         proc.host.request("spawn", name="alice", config=AGENT.format(extra=""))
         yield proc
     finally:

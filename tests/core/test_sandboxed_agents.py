@@ -26,10 +26,11 @@ import hyperhive
 from hyperhive.client import RequestFailed
 from hyperhive.runtime import _proc
 from hyperhive.runtime._files import KeeperFiles, read_json
-from hyperhive.runtime.bwrap import BwrapRuntime, probe_bwrap
+from hyperhive.runtime.bwrap import BwrapRuntime
 from hyperhive.runtime.local import LocalConfig
 from tests.support import api_replies as reply
 from tests.support.hive import HiveProcess, wait_for
+from tests.support.needs import require_bwrap
 from tests.support.reaper import acting_as_init
 from tests.support.scripted_api import ScriptedApi, after_tool
 
@@ -54,9 +55,7 @@ stop_timeout_seconds = 5
 def _needs_bwrap_and_a_reaper() -> Iterator[None]:
     """bwrap must work here; and this test process stands in for init as the reaper of keepers whose
     daemon was killed (this machine's pid 1 reaps nothing)."""
-    problem = probe_bwrap()
-    if problem:
-        pytest.skip(f"bwrap cannot create namespaces on this machine: {problem}")
+    require_bwrap()
     with acting_as_init():
         yield
 
