@@ -16,12 +16,12 @@ from hyperhive.runtime.bwrap import BwrapRuntime
 from hyperhive.runtime.cgroups import find_parents
 from hyperhive.runtime.limits import enter_limits, plan_limits, release_limits
 from hyperhive.runtime.local import LocalConfig
+from tests.support.needs import require_cgroup
 
 from .conftest import PYTHON, SpecFactory
 
 FORK_MANY = """
 import os, time
-from tests.support.needs import require_cgroup
 started = 0
 for _ in range(60):
     try:
