@@ -16,6 +16,7 @@ import pytest
 from hyperhive.client import AsyncSocketClient, stream
 from hyperhive.core.hive import Hive
 from hyperhive.protocol import MAX_LINE_BYTES
+from tests.support.agents import harness_pids
 from tests.support.hive import AgentConn
 
 SUCCESS_CALLS: list[dict[str, Any]] = [
@@ -191,16 +192,18 @@ async def test_every_host_verb_runs_and_does_its_job(hive: Hive) -> None:
         assert (back_to["kind"], back_to["status"]) == ("apply_commit", "pending")
 
         # lifecycle
-        pids = harness_pids(hive, "amy")
-        assert len(pids) == 1
-        assert row(await ok("stop", name="amy"))["state"] == "stopped" and harness_pids(hive, "amy") == []
+        def pids() -> list[int]:
+            return harness_pids("amy", hive.settings.state_dir)
+
+        assert len(pids()) == 1
+        assert row(await ok("stop", name="amy"))["state"] == "stopped" and pids() == []
         assert row(await ok("start", name="amy"))["state"] == "running"
         for verb in ("restart", "rebuild"):  # a new harness each time
-            before = harness_pids(hive, "amy")
+            before = pids()
             assert row(await ok(verb, name="amy"))["state"] == "running"
-            after = harness_pids(hive, "amy")
+            after = pids()
             assert len(after) == 1 and after != before, verb
-        assert row(await ok("kill", name="amy"))["state"] == "stopped" and harness_pids(hive, "amy") == []
+        assert row(await ok("kill", name="amy"))["state"] == "stopped" and pids() == []
         assert (await ok("destroy", name="amy"))["agents"] == ["amy", "bob"]
         assert row(await ok("agent_status", names=["amy"]))["state"] == "destroyed"
         assert row(await ok("revive", name="amy"))["state"] == "running"
@@ -210,21 +213,6 @@ async def test_every_host_verb_runs_and_does_its_job(hive: Hive) -> None:
         await call(hive, b'{"cmd": "kill", "all": true}\n')
     declared = {model.model_fields["cmd"].annotation.__args__[0] for model in HOST_VERBS}
     assert ran == declared | {"subscribe_agent_status"}, f"not run here: {sorted(declared - ran)}"
-
-
-def harness_pids(hive: Hive, name: str) -> list[int]:
-    """The agent's harness processes (the test has no other way to see them)."""
-    needle = str(hive.settings.state_dir / "agents" / name / "state").encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"hyperhive.cli.ag3nt\0run" in cmdline and needle in cmdline:
-                found.append(int(entry.name))
-    return sorted(found)
 
 
 @pytest.mark.parametrize("request_obj", SUCCESS_CALLS, ids=lambda r: r["cmd"])
