@@ -100,7 +100,8 @@ def start_peer(home: Path, socket_dir: Path, api: ScriptedApi, claude_bin: str) 
         argv += ["--ro-bind", str(path), str(path)]
     argv += ["--bind", str(home), PEER_HOME, "--ro-bind", str(socket_dir), "/run/hive", "--remount-ro", "/",
              "--chdir", PEER_HOME, "--", "/bin/sh", "-c", PEER_INIT]
-    env = {"PATH": f"{venv_bin}:{Path(claude_bin).parent}:/usr/bin:/bin", "HOME": PEER_HOME, "LANG": "C.UTF-8",
+    launcher_dir = os.path.realpath(Path(claude_bin).parent)  # what cli_root binds, even through a symlink
+    env = {"PATH": f"{venv_bin}:{launcher_dir}:/usr/bin:/bin", "HOME": PEER_HOME, "LANG": "C.UTF-8",
            "CLAUDE_CONFIG_DIR": f"{PEER_HOME}/.claude", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
            "DISABLE_AUTOUPDATER": "1", "ENABLE_TOOL_SEARCH": "false", "CLAUDE_CODE_MAX_RETRIES": "0",
            **api.unix_env()}

@@ -115,6 +115,14 @@ def after_tool(name: str) -> Callable[[ApiRequest], bool]:
     return lambda req: any(r.name == name for r in req.tool_results)
 
 
+def hive_notice(req: ApiRequest) -> bool:
+    """A turn the hive itself started: one of its events by mail (`{"event": "rebuilt", …}`, approval_resolved,
+    question_answered, message_parked, …) or the note after a restart. A story that is not about these
+    answers them on purpose: `api.on(hive_notice, text("noted"))`."""
+    text = req.last_user_text
+    return not req.tool_results and ('{"event": "' in text or "You were restarted by the hive" in text)
+
+
 @dataclass
 class _Rule:
     matcher: Matcher
