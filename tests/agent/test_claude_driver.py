@@ -419,7 +419,8 @@ def post(api: ScriptedApi, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+        with exc:  # it holds the connection: close it here, not in some later test's garbage collection
+            return exc.code, json.loads(exc.read())
 
 
 def user(text: str) -> dict[str, Any]:
@@ -446,6 +447,7 @@ def test_the_scripted_api_fails_the_test_on_an_unmatched_request_or_path() -> No
     assert status == 400 and "no rule" in body["error"]["message"]  # an error the CLI does not retry
     with pytest.raises(urllib.error.HTTPError) as unknown:
         urllib.request.urlopen(f"{api.base_url}/v1/models", timeout=10)
+    unknown.value.close()
     assert unknown.value.code == 404
     with pytest.raises(UnmatchedRequests) as failed:
         api.close()
