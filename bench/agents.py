@@ -4,12 +4,11 @@ Prints spawn → ready and revive → ready (from writing the request until the 
 harness `idle`, as pushed by `subscribe_agent_status`: nothing is polled), and the resident memory of 20
 and 50 idle agents: PSS (and RSS) summed over each agent's keeper, bwrap and harness processes.
 
-    .venv/bin/python bench/agents.py [--agents 50] [--starts 20]
+    .venv/bin/python bench/agents.py [--agents 50] [--starts 20] [--runs N]
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import statistics
 import sys
@@ -22,6 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._common import header, parser, report
 from tests.support.hive import HiveProcess
 
 from hyperhive.client import AsyncSocketClient, stream
@@ -119,7 +119,8 @@ def memory_kb(pid: int) -> tuple[int, int]:
     return values.get("Pss", 0), values.get("Rss", 0)
 
 
-def report_memory(hive: HiveProcess, names: list[str]) -> None:
+def report_memory(hive: HiveProcess, names: list[str]) -> float:
+    """Prints the memory of these idle agents; returns their PSS each, in MB."""
     by_role: dict[str, list[int]] = defaultdict(list)
     pss_total = rss_total = 0
     for name in names:
@@ -132,6 +133,7 @@ def report_memory(hive: HiveProcess, names: list[str]) -> None:
     parts = ", ".join(f"{role} {statistics.fmean(v) / 1024:.1f}" for role, v in sorted(by_role.items()))
     print(f"{count} idle agents: PSS {pss_total / 1024:.0f} MB in all, {pss_total / 1024 / count:.1f} MB each "
           f"(RSS {rss_total / 1024 / count:.1f} MB each); mean PSS per process, MB: {parts}")
+    return pss_total / 1024 / count
 
 
 def _role(pid: int) -> str:
@@ -147,7 +149,8 @@ def _role(pid: int) -> str:
     return "harness" if b"hyperhive.cli.ag3nt" in cmdline else "other"
 
 
-def summary(label: str, samples: list[tuple[float, float]]) -> None:
+def summary(label: str, samples: list[tuple[float, float]]) -> tuple[float, float]:
+    """Prints the figures; returns (p50, p90) in ms."""
     totals = sorted(total for total, _ in samples)
     p90 = totals[min(len(totals) - 1, int(0.9 * len(totals)))]
     up = statistics.median(up for _, up in samples)
@@ -155,28 +158,33 @@ def summary(label: str, samples: list[tuple[float, float]]) -> None:
     print(f"{label} over {len(samples)}: p50 {statistics.median(totals) * 1e3:.0f} ms, p90 {p90 * 1e3:.0f} ms, "
           f"best {totals[0] * 1e3:.0f} ms; p50 of the parts: request → sandbox started {up * 1e3:.0f} ms, "
           f"→ harness idle {rest * 1e3:.0f} ms")
+    return statistics.median(totals) * 1e3, p90 * 1e3
 
 
-async def run(hive: HiveProcess, agents: int, starts: int) -> None:
+async def run(hive: HiveProcess, agents: int, starts: int) -> dict[str, float]:
     readiness = Readiness(hive)
     await readiness.start()
     client = AsyncSocketClient(hive.settings.host_socket)
     names = [f"b{i}" for i in range(agents)]
     spawned = []
+    figures: dict[str, float] = {}
     for index, name in enumerate(names):
         spawned.append(await timed(client, readiness, name, "spawn", config=AGENT_TOML.format(name=name)))
         if index + 1 in (20, agents):
-            report_memory(hive, names[: index + 1])
-    summary("spawn → idle (config repo seeded, deployed, sandbox started, harness connected)", spawned)
+            figures[f"PSS per idle agent, {index + 1} agents (MB)"] = report_memory(hive, names[: index + 1])
+    spawn_p50, spawn_p90 = summary("spawn → idle (config repo seeded, deployed, sandbox started, harness connected)",
+                                   spawned)
     revived = []
     for index in range(starts):
         name = names[index % len(names)]
         await client.request("destroy", name=name)  # also closes its connections: the row's activity clears
         revived.append(await timed(client, readiness, name, "revive"))
-    summary("revive → idle (sandbox started, harness connected)", revived)
+    revive_p50, revive_p90 = summary("revive → idle (sandbox started, harness connected)", revived)
     await client.request("stop", all=True)
     await client.close()
     await readiness.close()
+    return {"spawn → idle p50 (ms)": spawn_p50, "spawn → idle p90 (ms)": spawn_p90,
+            "revive → idle p50 (ms)": revive_p50, "revive → idle p90 (ms)": revive_p90, **figures}
 
 
 async def destroy_all(runtime_dir: Path) -> None:
@@ -186,21 +194,27 @@ async def destroy_all(runtime_dir: Path) -> None:
         await runtime.destroy(handle, timeout=5)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--agents", type=int, default=50)
-    parser.add_argument("--starts", type=int, default=20)
-    args = parser.parse_args()
-    _proc.set_child_subreaper()  # keepers outlive the daemon; reap them here at the end
+def one_run(agents: int, starts: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="hhb-", dir="/tmp") as root:
         hive = HiveProcess(Path(root), env={"HYPERHIVE_RUNTIME": "bwrap"})
         hive.log_level = "WARNING"
         hive.start()
         try:
-            asyncio.run(run(hive, args.agents, args.starts))
+            return asyncio.run(run(hive, agents, starts))
         finally:
             hive.stop()
             asyncio.run(destroy_all(hive.settings.runtime_dir))
+
+
+def main() -> None:
+    args_parser = parser(__doc__)
+    args_parser.add_argument("--agents", type=int, default=50)
+    args_parser.add_argument("--starts", type=int, default=20)
+    args = args_parser.parse_args()
+    header(f"agents: a real hive-c0re on the bwrap runtime, {args.agents} spawns, {args.starts} revives")
+    _proc.set_child_subreaper()  # keepers outlive the daemon; reap them here at the end
+    runs = [one_run(args.agents, args.starts) for _ in range(args.runs)]
+    report(runs, lambda key, v: f"{v:.1f} MB" if "MB" in key else f"{v:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -4,12 +4,11 @@ Prints send→recv latency (p50/p99: from the moment `send` is written until the
 recipient returns it) and durable send throughput (answered sends per second: each answer means the
 message was committed and fsynced) for one sender and for 50 concurrent agents.
 
-    .venv/bin/python bench/broker.py [--messages N]
+    .venv/bin/python bench/broker.py [--messages N] [--rounds N] [--runs N]
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import statistics
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._common import header, parser, report
 from tests.support.hive import HiveProcess
 
 from hyperhive.client import AsyncSocketClient
@@ -63,7 +63,7 @@ async def throughput(hive: HiveProcess, agents: int, total: int) -> float:
     per_agent = total // agents
 
     async def run(index: int, client: AsyncSocketClient) -> None:
-        target = f"a{(index + 1) % agents}"
+        target = f"a{(index + 1) % max(agents, 2)}"  # the broker refuses mail to oneself: one agent sends to a1
         for i in range(per_agent):
             await client.request("send", to=target, body=f"m{i}")
 
@@ -77,11 +77,7 @@ async def throughput(hive: HiveProcess, agents: int, total: int) -> float:
     return per_agent * agents / elapsed
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--messages", type=int, default=10_000)
-    parser.add_argument("--rounds", type=int, default=2_000)
-    args = parser.parse_args()
+def one_run(messages: int, rounds: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="hhb-", dir="/tmp") as root:
         hive = HiveProcess(Path(root))
         hive.log_level = "WARNING"
@@ -89,18 +85,27 @@ def main() -> None:
         try:
             for i in range(50):
                 hive.host.request("register_peer", name=f"a{i}")
-            samples = asyncio.run(latency(hive, args.rounds))
-            print(f"send→recv latency over {len(samples)} messages: "
-                  f"p50 {percentile(samples, 0.5) * 1e3:.2f} ms, p99 {percentile(samples, 0.99) * 1e3:.2f} ms, "
-                  f"mean {statistics.fmean(samples) * 1e3:.2f} ms")
-            one = asyncio.run(throughput(hive, 1, args.messages // 2))
-            print(f"durable sends/s, 1 agent sending:   {one:,.0f} (one send per request)")
-            batched = asyncio.run(batched_throughput(hive, args.messages))
-            print(f"durable sends/s, 1 agent batching:  {batched:,.0f} (send_batch of 100)")
-            many = asyncio.run(throughput(hive, 50, args.messages))
-            print(f"durable sends/s, 50 agents sending: {many:,.0f}")
+            samples = asyncio.run(latency(hive, rounds))
+            return {"send→recv p50": percentile(samples, 0.5) * 1e3, "send→recv p99": percentile(samples, 0.99) * 1e3,
+                    "send→recv mean": statistics.fmean(samples) * 1e3,
+                    "sends/s, 1 agent, one per request": asyncio.run(throughput(hive, 1, messages // 2)),
+                    "sends/s, 1 agent, send_batch of 100": asyncio.run(batched_throughput(hive, messages)),
+                    "sends/s, 50 agents": asyncio.run(throughput(hive, 50, messages))}
         finally:
             hive.stop()
+
+
+def main() -> None:
+    args_parser = parser(__doc__)
+    args_parser.add_argument("--messages", type=int, default=10_000)
+    args_parser.add_argument("--rounds", type=int, default=2_000)
+    args = args_parser.parse_args()
+    header("broker: a real hive-c0re, 50 registered agents")
+    runs = []
+    for run in range(args.runs):
+        runs.append(one_run(args.messages, args.rounds))
+        print(f"run {run + 1}: " + ", ".join(f"{k} {v:,.2f}" for k, v in runs[-1].items()), flush=True)
+    report(runs, lambda key, v: f"{v:.2f} ms" if "send→recv" in key else f"{v:,.0f} /s")
 
 
 if __name__ == "__main__":

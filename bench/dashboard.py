@@ -12,7 +12,7 @@ run and the frame is about to be painted. Latency is the difference (one host, o
 
 First single messages one at a time (an idle hive), then a burst: every agent sends its share at once.
 
-    .venv/bin/python bench/dashboard.py [--agents 50] [--messages 1000] [--singles 100]
+    .venv/bin/python bench/dashboard.py [--agents 50] [--messages 1000] [--singles 100] [--runs N]
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._common import header, parser, report
 from playwright.async_api import async_playwright
 from tests.support.hive import HiveProcess
 
@@ -155,7 +156,7 @@ async def window(browser: Any, login: str, path: str) -> Any:
     return page
 
 
-async def run(hive: HiveProcess, names: list[str], args: argparse.Namespace) -> None:
+async def run(hive: HiveProcess, names: list[str], args: argparse.Namespace) -> dict[str, float]:
     login = hive.host.request("dashboard_url")["url"]
     clients = [AsyncSocketClient(hive.agent_socket(name)) for name in names]
     for client in clients:
@@ -192,15 +193,12 @@ async def run(hive: HiveProcess, names: list[str], args: argparse.Namespace) -> 
         await browser.close()
     for client in clients:
         await client.close()
+    return {"one at a time, flow p50": percentile(idle, 0.5), "one at a time, flow p95": percentile(idle, 0.95),
+            "burst, flow p50": percentile(flow_ms, 0.5), "burst, flow p95": percentile(flow_ms, 0.95),
+            "burst, swarm rows p50": percentile(swarm_ms, 0.5), "burst, swarm rows p95": percentile(swarm_ms, 0.95)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--agents", type=int, default=50)
-    parser.add_argument("--messages", type=int, default=1000)
-    parser.add_argument("--singles", type=int, default=100)
-    args = parser.parse_args()
-    print(f"{os.cpu_count()} CPUs; Chromium {CHROMIUM}; {args.agents} agents")
+def one_run(args: argparse.Namespace) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="hhd-", dir="/tmp") as root:
         hive = HiveProcess(Path(root))
         hive.log_level = "WARNING"
@@ -209,9 +207,20 @@ def main() -> None:
             names = [f"a{i:02d}" for i in range(args.agents)]
             for name in names:
                 hive.host.request("register_peer", name=name)
-            asyncio.run(run(hive, names, args))
+            return asyncio.run(run(hive, names, args))
         finally:
             hive.stop()
+
+
+def main() -> None:
+    args_parser = parser(__doc__)
+    args_parser.add_argument("--agents", type=int, default=50)
+    args_parser.add_argument("--messages", type=int, default=1000)
+    args_parser.add_argument("--singles", type=int, default=100)
+    args = args_parser.parse_args()
+    header(f"dashboard: Chromium {CHROMIUM}; {args.agents} agents; bursts of {args.messages}")
+    runs = [one_run(args) for _ in range(args.runs)]
+    report(runs, lambda _, v: f"{v:.0f} ms")
 
 
 if __name__ == "__main__":

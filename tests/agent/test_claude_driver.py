@@ -27,7 +27,7 @@ from hyperhive.agent.claude_driver import BrainConfig, ClaudeDriver, TurnOutcome
 from hyperhive.agent.claude_files import ClaudeFiles
 from hyperhive.agent.turn_stats import OutcomeKind, TurnRecord
 from tests.support import api_replies as reply
-from tests.support.scripted_api import ApiRequest, ScriptedApi, after_tool
+from tests.support.scripted_api import ApiRequest, ScriptedApi, UnmatchedRequests, after_tool
 
 MODEL = "claude-scripted-1"
 
@@ -208,6 +208,7 @@ async def test_the_next_turn_resumes_the_session(driver: ClaudeDriver, api: Scri
 async def test_a_changed_system_prompt_reaches_a_resumed_session(claude_bin: str, tmp_path: Path,
                                                                  api: ScriptedApi) -> None:
     """The CLI snapshots the system prompt of a session's first turn unless told not to."""
+    api.on("hi", reply.text("hello"))
     one = await turn(driver_for(claude_bin, tmp_path, api.env(), brain(system_prompt="PROMPT-ONE")), "hi")
     await turn(driver_for(claude_bin, tmp_path, api.env(), brain(system_prompt="PROMPT-TWO")), "hi", one.session_id)
     first, second = (json.dumps(r.body["system"]) for r in api.message_requests)
@@ -309,6 +310,7 @@ async def test_interrupt_ends_a_held_turn_quickly_and_the_session_resumes(driver
     assert group_gone(pgid) and not driver.running()
     await driver.interrupt()  # idle: nothing to do
     held.set()
+    api.on("are you there?", reply.text("yes"))
     again = await turn(driver, "are you there?", outcome.session_id)
     assert again.kind == "ok" and again.session_id == outcome.session_id
     assert "take your time" in api.message_requests[-1].all_text
@@ -377,6 +379,7 @@ async def test_a_turn_past_its_timeout_is_stopped(driver: ClaudeDriver, api: Scr
 @pytest.mark.claude
 async def test_a_lost_session_starts_a_new_one(driver: ClaudeDriver, api: ScriptedApi) -> None:
     gone = str(uuid.uuid4())
+    api.on("hello", reply.text("a fresh start"))
     rec = Recorder()
     outcome = await turn(driver, "hello", gone, rec=rec)
     assert outcome.kind == "ok" and outcome.session_id not in (None, gone)
@@ -417,22 +420,41 @@ def post(api: ScriptedApi, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+        with exc:  # it holds the connection: close it here, not in some later test's garbage collection
+            return exc.code, json.loads(exc.read())
 
 
 def user(text: str) -> dict[str, Any]:
     return {"messages": [{"role": "user", "content": text}, {"role": "system", "content": "env"}]}
 
 
-def test_scripted_api_rules_scripts_and_the_default(api: ScriptedApi) -> None:
-    api.on("twice", reply.text("a"), reply.text("b"))  # the last reply sticks
-    api.on("once", reply.text("only"), repeat=False)
-    texts = [post(api, user(t))[1]["content"][0]["text"] for t in ("twice", "twice", "twice", "once", "once")]
-    assert texts == ["a", "b", "b", "only", "ok"]
-    api.script(reply.rate_limited(retry_after=3))
-    status, body = post(api, user("twice"))
-    assert status == 429 and body["error"]["type"] == "rate_limit_error"
-    assert [r.last_user_text for r in api.message_requests][-1] == "twice"  # matched past the system block
+def test_scripted_api_rules_scripts_and_the_default() -> None:
+    with ScriptedApi(default=reply.text("ok")) as api:
+        api.on("twice", reply.text("a"), reply.text("b"))  # the last reply sticks
+        api.on("once", reply.text("only"), repeat=False)
+        texts = [post(api, user(t))[1]["content"][0]["text"] for t in ("twice", "twice", "twice", "once", "once")]
+        assert texts == ["a", "b", "b", "only", "ok"]
+        api.script(reply.rate_limited(retry_after=3))
+        status, body = post(api, user("twice"))
+        assert status == 429 and body["error"]["type"] == "rate_limit_error"
+        assert [r.last_user_text for r in api.message_requests][-1] == "twice"  # matched past the system block
+
+
+def test_the_scripted_api_fails_the_test_on_an_unmatched_request_or_path() -> None:
+    api = ScriptedApi().start()
+    api.on("known", reply.text("fine"))
+    assert post(api, user("known"))[0] == 200
+    status, body = post(api, user("something the script never expected"))
+    assert status == 400 and "no rule" in body["error"]["message"]  # an error the CLI does not retry
+    with pytest.raises(urllib.error.HTTPError) as unknown:
+        urllib.request.urlopen(f"{api.base_url}/v1/models", timeout=10)
+    unknown.value.close()
+    assert unknown.value.code == 404
+    with pytest.raises(UnmatchedRequests) as failed:
+        api.close()
+    message = str(failed.value)
+    assert "2 request(s)" in message and "something the script never expected" in message
+    assert "GET /v1/models" in message and "known" not in message.replace("unknown", "")
 
 
 def test_scripted_api_json_answer_carries_tool_calls_and_usage(api: ScriptedApi) -> None:

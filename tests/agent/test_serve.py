@@ -40,7 +40,8 @@ def test_serve_keeps_presence_and_comes_back_after_a_daemon_kill9(hive_proc: Hiv
     with serving(hive_proc, "pat", "--on-mail", hook):
         wait_for(lambda: row(hive_proc, "pat")["state"] == "online")
         sent = hive_proc.host.request("send", to="pat", body="lunch at noon?")
-        wait_for(heard.exists)
+        # The hook's `>>` creates the file before echo writes to it: wait for a whole line, not the name.
+        wait_for(lambda: heard.exists() and heard.read_text().endswith("\n"))
         assert heard.read_text().split(maxsplit=3) == [str(sent["id"]), "operator", "1", "lunch at noon?\n"]
         hive_proc.kill9()
         hive_proc.start()

@@ -3,7 +3,6 @@ official MCP client. Every tool acts as the socket's agent; hive errors come bac
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -82,9 +81,14 @@ async def test_hive_errors_reach_the_model_as_tool_errors(hive: Hive) -> None:
 
 async def test_request_next_turn_queues_mail_from_self(hive: Hive) -> None:
     async with tools_of(hive, "alice") as tools:
-        await tools.call_tool("request_next_turn", {"note": "continue the audit"})
+        queued = await tools.call_tool("request_next_turn", {"note": "continue the audit"})
+        assert not queued.is_error, text(queued)
+        row = (await host(hive, "agent_status", names=["alice"]))["agent_statuses"][0]
+        assert row["unread"] == 1  # waiting in alice's own inbox: the harness starts a turn on it
         direct = AsyncSocketClient(hive.settings.agent_socket_dir("alice") / "mcp.sock")
-        got = await direct.request("recv")
+        got = await direct.request("recv", ack=True)
         await direct.close()
-        assert [(m["sender"], m["body"]) for m in got["messages"]] == [("self", "continue the audit")]
-        assert json.dumps(got)  # plain JSON all the way
+        assert [(m["sender"], m["recipient"], m["body"]) for m in got["messages"]] == [
+            ("self", "alice", "continue the audit")]
+        recent = (await host(hive, "recent", limit=10))["messages"]
+        assert [(m["sender"], m["recipient"]) for m in recent] == [("self", "alice")]  # to no one else

@@ -78,10 +78,13 @@ async def test_prompt_too_long_compacts_once_and_retries(hive: Hive, claude_bin:
     """The CLI compacts a resumed session by itself when it can; with that off, the loop does it."""
     watch = Watch(hive)
     with ScriptedApi() as api:
+        api.on("<summary> block", reply.text("<summary>we talked about first</summary>"))  # the compaction
+        api.on("second", reply.text("two"))
+        api.on("first", reply.text("one"))
         async with harness(hive, api, claude_bin, short_tmp, DISABLE_AUTO_COMPACT="1"):
             await send(hive, "first")  # a session to compact
             await watch.until(lambda: len(watch.turn_ends()) == 1)
-            api.script(reply.prompt_too_long())  # then the compaction's requests and the retry get "ok"
+            api.script(reply.prompt_too_long())  # then the compaction and the retry answer by the rules
             await send(hive, "second")
             await watch.until(lambda: len(watch.turn_ends()) >= 3, timeout=90)
             assert [e["kind"] for e in watch.turn_ends()] == ["ok", "prompt_too_long", "ok"]
@@ -121,6 +124,7 @@ async def test_interrupt_ends_the_turn_cleanly_and_pause_holds_new_turns(hive: H
     release = threading.Event()
     with ScriptedApi() as api:
         api.script(reply.hang(release))
+        api.on("while paused", reply.text("resumed"))
         async with harness(hive, api, claude_bin, short_tmp) as loop:
             await send(hive, "think for a long time")
             await asyncio.to_thread(api.wait_for_request, timeout=60)

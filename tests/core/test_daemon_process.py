@@ -35,8 +35,9 @@ def test_kill9_during_a_burst_loses_no_answered_send(short_tmp: Path) -> None:
         for name in ("alice", "bob"):
             hive.host.request("register_peer", name=name)
         answered: list[int] = []
-        lock = threading.Lock()
-        started = threading.Barrier(5)
+        cut: list[int] = []  # workers whose connection the kill cut mid-request
+        progress = threading.Condition()
+        started = threading.Barrier(5, timeout=30)
 
         def sender(worker: int) -> None:
             with AgentConn(hive.agent_socket("alice")) as conn:
@@ -45,22 +46,26 @@ def test_kill9_during_a_burst_loses_no_answered_send(short_tmp: Path) -> None:
                     try:
                         response = conn.request("send", to="bob", body=f"w{worker}-{i}")
                     except (OSError, AssertionError, ValueError):
-                        return  # the daemon died mid-request: that send was never answered
-                    if response.get("ok"):
-                        with lock:
-                            answered.append(response["id"])
+                        with progress:
+                            cut.append(worker)  # the daemon died mid-request: that send was never answered
+                        return
+                    assert response.get("ok"), response
+                    with progress:
+                        answered.append(response["id"])
+                        progress.notify_all()
 
         threads = [threading.Thread(target=sender, args=(w,)) for w in range(4)]
         for thread in threads:
             thread.start()
         started.wait()
-        while True:  # let a few hundred sends land, then kill
-            with lock:
-                if len(answered) >= 300:
-                    break
+        with progress:  # let a few hundred sends land, then kill
+            assert progress.wait_for(lambda: len(answered) >= 300, timeout=60), f"only {len(answered)} answered"
         hive.kill9()
         for thread in threads:
             thread.join(10)
+            assert not thread.is_alive()
+        # Every worker was still sending when the daemon died: the kill landed mid-burst, not after it.
+        assert sorted(cut) == [0, 1, 2, 3]
         hive.start()
         stored: set[int] = set()
         with AgentConn(hive.agent_socket("bob")) as bob:
@@ -71,7 +76,7 @@ def test_kill9_during_a_burst_loses_no_answered_send(short_tmp: Path) -> None:
                 stored.update(m["id"] for m in batch)
         missing = set(answered) - stored
         assert not missing, f"{len(missing)} answered sends lost, e.g. {sorted(missing)[:5]}"
-        assert len(answered) >= 300
+        assert len(set(answered)) == len(answered)  # one id per answered send
     finally:
         hive.stop()
 

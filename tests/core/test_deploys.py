@@ -3,7 +3,9 @@ that cannot start and rolls back, and approvals that survive a kill -9 of the da
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from hyperhive.client import RequestFailed
-from tests.support.hive import AgentConn, HiveProcess, wait_for
+from tests.support.agents import harness_pids
+from tests.support.hive import AgentConn, HiveProcess, accepts, wait_for
 
 AGENT = """name = "alice"
 description = "a test agent"
@@ -32,7 +35,7 @@ def hive(short_tmp: Path) -> Iterator[HiveProcess]:
     proc = HiveProcess(short_tmp, env={"HYPERHIVE_MANAGER": "on"})
     proc.start()
     try:
-        wait_for(lambda: (proc.settings.agent_socket_dir("hm1nd") / "manager.sock").exists(), timeout=30)
+        wait_for(lambda: accepts(proc.settings.agent_socket_dir("hm1nd") / "manager.sock"), timeout=30)
         proc.host.request("spawn", name="alice", config=AGENT.format(extra=""))
         yield proc
     finally:
@@ -94,18 +97,49 @@ def test_a_deploy_that_cannot_start_is_rolled_back(hive: HiveProcess) -> None:
     assert row(hive)["deployed_sha"] == before["deployed_sha"]
 
 
-def test_an_approval_survives_a_kill9_mid_deploy(hive: HiveProcess) -> None:
-    sha = commit(hive, AGENT.format(extra='[env]\nGREETING = "hello"'))
+# A harness of the new config stops at interpreter start until the test lets it go: one 3-byte "go\n" read
+# from a FIFO per harness start. So the deploy is held between `building/<id>` and the harness's hello.
+GATE = """import os
+os.read(os.open({fifo!r}, os.O_RDONLY), 3)
+"""
+
+
+def test_an_approval_survives_a_kill9_mid_deploy(hive: HiveProcess, short_tmp: Path) -> None:
+    gate_dir = short_tmp / "gate"
+    gate_dir.mkdir()
+    fifo = gate_dir / "go"
+    os.mkfifo(fifo)
+    (gate_dir / "sitecustomize.py").write_text(GATE.format(fifo=str(fifo)))
+    sha = commit(hive, AGENT.format(extra=f'[env]\nPYTHONPATH = "{gate_dir}"'))
     with manager(hive) as hm1nd:
         approval = hm1nd.request("request_apply_commit", agent="alice", commit_ref=sha)["approval"]
     hive.host.request("approve", id=approval["id"])
-    hive.kill9()  # the deploy had just begun
+    # Mid-deploy, shown: building is tagged and the new config's harness is started but not yet connected.
+    wait_for(lambda: f"building/{approval['id']}" in tags(hive) and gated_harnesses(hive, gate_dir), timeout=60)
+    assert f"deployed/{approval['id']}" not in tags(hive)
+    assert hive.host.request("show_approval", id=approval["id"])["approvals"][0]["done"] is False
+    hive.kill9()
     hive.start()
-    done = wait_for(lambda: (a := hive.host.request("show_approval", id=approval["id"])["approvals"][0])["done"]
-                    and a, timeout=90)
-    assert done["status"] in ("approved", "failed")  # ended, never stuck in building
-    if done["status"] == "approved":
+    gate = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)  # never blocks; readers get one "go" each
+    try:
+        os.write(gate, b"go\n" * 20)
+        done = wait_for(lambda: (a := hive.host.request("show_approval", id=approval["id"])["approvals"][0])["done"]
+                        and a, timeout=90)
+        # The approved work resumed on start and finished the deploy: nothing half-made is left in use.
+        assert done["status"] == "approved", done
         assert f"deployed/{approval['id']}" in tags(hive)
-        assert str(row(hive)["deployed_sha"]) == sha[:12]
-    with pytest.raises(RequestFailed, match="already"):
-        hive.host.request("approve", id=approval["id"])
+        assert str(row(hive)["deployed_sha"]) == sha[:12] and row(hive)["state"] == "running"
+        with pytest.raises(RequestFailed, match="already"):
+            hive.host.request("approve", id=approval["id"])
+    finally:
+        os.close(gate)
+
+
+def gated_harnesses(hive: HiveProcess, gate_dir: Path) -> list[int]:
+    """Harnesses of alice started with the new config (their environment names the gate)."""
+    found = []
+    for pid in harness_pids("alice", hive.settings.state_dir):
+        with contextlib.suppress(OSError):
+            if f"PYTHONPATH={gate_dir}".encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                found.append(pid)
+    return found

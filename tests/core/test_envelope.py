@@ -6,13 +6,17 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from hyperhive.client import AsyncSocketClient, stream
 from hyperhive.core.hive import Hive
 from hyperhive.protocol import MAX_LINE_BYTES
+from tests.support.agents import harness_pids
 from tests.support.hive import AgentConn
 
 SUCCESS_CALLS: list[dict[str, Any]] = [
@@ -27,7 +31,6 @@ SUCCESS_CALLS: list[dict[str, Any]] = [
     {"cmd": "ack", "ids": [999]},
     {"cmd": "recent", "limit": 5},
     {"cmd": "register_peer", "name": "carol"},
-    {"cmd": "set_parent", "name": "alice", "parent": "bob"},
     {"cmd": "unregister_peer", "name": "bob"},
     {"cmd": "events"},
     {"cmd": "set_model", "name": "alice", "model": "claude-haiku-4-5"},
@@ -47,8 +50,7 @@ RESULT_FIELD = {"ping": "pong", "list": "agents", "agent_status": "agent_statuse
                 "events": "events", "set_model": "agent_statuses",
                 "logged_in": "agent_statuses", "questions": "questions", "reminders": "reminders",
                 "loose_ends": "loose_ends", "pending": "approvals", "schedules": "schedules",
-                "create_schedule": "schedule", "dashboard_url": "url", "logs": "lines",
-                "set_parent": "agent_statuses"}
+                "create_schedule": "schedule", "dashboard_url": "url", "logs": "lines"}
 
 
 async def call(hive: Hive, line: bytes) -> dict[str, Any]:
@@ -67,20 +69,158 @@ async def register(hive: Hive, *names: str) -> None:
         assert response["ok"], response
 
 
-def test_every_host_verb_is_covered() -> None:
+SPAWNED = """name = "amy"
+description = "a managed agent for the verb tour"
+role = "agent"
+model = "claude-sonnet-4-5"
+allowed_recipients = []
+[restart]
+delay_seconds = 0.2
+stop_timeout_seconds = 5
+"""
+
+
+def commit_config(hive: Hive, name: str, text: str) -> str:
+    """A new config committed in the agent's proposed repo (what the manager would do)."""
+    repo = hive.settings.state_dir / "configs" / name
+    (repo / "agent.toml").write_text(text)
+    git = ["git", "-C", str(repo), "-c", "user.name=hm1nd", "-c", "user.email=hm1nd@hive"]
+    subprocess.run([*git, "commit", "-qam", "change"], check=True)
+    return subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+
+
+async def test_every_host_verb_runs_and_does_its_job(hive: Hive) -> None:
+    """Each verb of HOST_VERBS (and the status stream) is executed here, with a check of its effect; a verb
+    added without a line here fails the last assertion."""
     from hyperhive.core.verbs.host import HOST_VERBS
 
-    # streams: test_status.py; controls need a connected harness: test_harness_verbs.py
-    covered = {c["cmd"] for c in SUCCESS_CALLS} | {"subscribe_agent_status", "interrupt", "new_session", "compact"}
-    covered |= {"answer", "cancel_question", "cancel_reminder"}  # need an open item: test_loose_ends.py
-    covered |= {"show_approval", "approve", "deny", "update_schedule", "set_schedule_paused", "cancel_schedule",
-                "fire_schedule"}  # test_approvals_schedules.py
-    covered |= {"spawn", "start", "stop", "restart", "kill", "rebuild", "destroy", "revive"}  # test_lifecycle.py
-    covered |= {"rollback"}  # tests/e2e/test_manager.py
-    covered |= {"request_spawn"}  # tests/core/test_c0re_admin.py
-    covered |= {"sandbox_shell"}  # needs a running sandbox: tests/agent/test_sandbox_shell.py
+    ran: set[str] = set()
+
+    async def ok(cmd: str, **fields: Any) -> dict[str, Any]:
+        response = await call(hive, json.dumps({"cmd": cmd, **fields}).encode() + b"\n")
+        assert response["ok"] is True, (cmd, response)
+        ran.add(cmd)
+        return response
+
+    def row(response: dict[str, Any]) -> dict[str, Any]:
+        return dict(response["agent_statuses"][0])
+
+    assert (await ok("ping"))["pong"] is True
+    assert (await ok("subscribe_agent_status")) == {"version": 1, "ok": True}  # the stream's first line
+    assert row(await ok("spawn", name="amy", config=SPAWNED))["state"] == "running"
+    try:
+        assert row(await ok("register_peer", name="bob"))["kind"] == "peer"
+        bob = AsyncSocketClient(hive.settings.agent_socket_dir("bob") / "mcp.sock")
+        assert (await ok("list"))["agents"] == ["amy", "bob"]
+        assert {r["name"] for r in (await ok("agent_status"))["agent_statuses"]} == {"amy", "bob"}
+        assert "bob" in json.dumps((await ok("urls"))["urls"]) or (await ok("urls"))["urls"] is not None
+        assert row(await ok("set_paused", name="bob", paused=True))["paused"] is True
+        assert row(await ok("set_paused", name="bob", paused=False))["paused"] is False  # a paused agent gets no mail
+
+        # mail
+        sent = await ok("send", to="bob", body="hello bob")
+        assert (await bob.request("recv", ack=True))["messages"][0]["id"] == sent["ids"][0]
+        back = (await bob.request("send", to="operator", body="hello operator"))["id"]
+        assert [m["id"] for m in (await ok("inbox", unread_only=True))["messages"]] == [back]
+        assert (await ok("ack", ids=[back]))["acked"] == [back]
+        assert (await ok("recent", limit=5))["messages"][0]["id"] == back
+        await bob.request("report", events=[{"kind": "turn_end", "payload": {"ok": True}}])
+        assert [e["kind"] for e in (await ok("events", agent="bob"))["events"]] == ["turn.turn_end"]
+
+        # controls reach a connected harness
+        controls = stream(hive.settings.agent_socket_dir("bob") / "mcp.sock", "control_stream")
+        assert (await anext(controls))["ok"] is True
+        await ok("interrupt", name="bob")
+        assert row(await ok("set_model", name="bob", model="claude-haiku-4-5"))["active_model"] == "claude-haiku-4-5"
+        await ok("new_session", name="bob")
+        await ok("compact", name="bob")
+        got = [(await asyncio.wait_for(anext(controls), 10))["control"] for _ in range(4)]
+        assert got == ["interrupt", "set_model", "new_session", "compact"]
+        await controls.aclose()
+        await bob.request("hello", role="harness")
+        await bob.request("harness_state", activity="needs_login", needs_login=True)
+        assert row(await ok("logged_in", name="bob"))["needs_login"] is False
+
+        # loose ends
+        first = (await bob.request("ask", question="deploy?"))["question"]
+        second = (await bob.request("ask", question="lunch?"))["question"]
+        assert {q["id"] for q in (await ok("questions"))["questions"]} == {first["id"], second["id"]}
+        assert (await ok("answer", id=first["id"], answer="yes"))["question"]["status"] == "answered"
+        assert (await ok("cancel_question", id=second["id"]))["question"]["status"] == "cancelled"
+        reminder = (await bob.request("remind", message="later", delay_seconds=3600))["reminder"]
+        assert [r["id"] for r in (await ok("reminders", agent="bob"))["reminders"]] == [reminder["id"]]
+        assert (await ok("cancel_reminder", id=reminder["id"]))["reminder"]["id"] == reminder["id"]
+        assert (await ok("reminders", agent="bob"))["reminders"] == []
+        assert (await ok("loose_ends", agent="bob"))["loose_ends"] is not None
+
+        # approvals: an agent's schedule request, approved or denied
+        later = time.time() + 3600
+        asks = [(await bob.request("request_schedule_prompt", targets=["amy"], body=f"b{i}", first_fire_at=later))
+                for i in range(2)]
+        pending = {a["id"] for a in (await ok("pending", status="pending"))["approvals"]}
+        assert pending == {a["approval"]["id"] for a in asks}
+        assert (await ok("show_approval", id=asks[0]["approval"]["id"]))["approvals"][0]["kind"] == "schedule_prompt"
+        assert (await ok("approve", id=asks[0]["approval"]["id"]))["approvals"][0]["status"] == "approved"
+        assert (await ok("deny", id=asks[1]["approval"]["id"], note="no"))["approvals"][0]["status"] == "denied"
+
+        # the operator's schedules
+        made = (await ok("create_schedule", targets=["bob"], body="stand-up", first_fire_at=later))["schedule"]
+        assert made["id"] in {s["id"] for s in (await ok("schedules"))["schedules"]}
+        assert (await ok("update_schedule", id=made["id"], body="stand-up!"))["schedule"]["body"] == "stand-up!"
+        await ok("fire_schedule", id=made["id"])
+        fired = (await bob.request("recv", wait_seconds=10, ack=True))["messages"]
+        assert [m["body"] for m in fired if m["sender"] != "system"] == ["stand-up!"]
+        told = [json.loads(m["body"]) for m in fired if m["sender"] == "system"]
+        assert ("question_answered", "yes") in [(e["event"], e.get("answer")) for e in told]  # the asker heard
+        assert (await ok("set_schedule_paused", id=made["id"], paused=True))["schedule"]["status"] == "paused"
+        assert (await ok("cancel_schedule", id=made["id"]))["schedule"]["status"] == "cancelled"
+        assert (await ok("dashboard_url"))["url"].startswith("http://127.0.0.1:")
+        assert isinstance((await ok("logs", name="amy", lines=5))["lines"], list)
+
+        # a second deploy, then its rollback proposed as an approval
+        sha = commit_config(hive, "amy", SPAWNED.replace("verb tour", "verb tour, second config"))
+        proposal = await hive.deployments.request_apply_commit("hm1nd", "amy", sha, "a second config")
+        watch = stream(hive.settings.host_socket, "subscribe_agent_status")
+        assert (await anext(watch))["ok"] is True
+        await ok("approve", id=proposal.id)
+        async with asyncio.timeout(60):  # the deploy runs after the approval's answer
+            async for line in watch:
+                if any(r["name"] == "amy" and r["deployed_sha"] == sha[:12] for r in line["agent_statuses"]):
+                    break
+        await watch.aclose()
+        back_to = (await ok("rollback", name="amy"))["approvals"][0]
+        assert (back_to["kind"], back_to["status"]) == ("apply_commit", "pending")
+
+        # the swarm tree, the operator's queued spawn, the way into a running sandbox
+        assert row(await ok("set_parent", name="bob", parent="amy"))["parent"] == "amy"
+        assert row(await ok("set_parent", name="bob"))["parent"] is None
+        queued = (await ok("request_spawn", name="zed", description="later"))["approvals"][0]
+        assert (queued["kind"], queued["agent"], queued["status"]) == ("spawn", "zed", "pending")
+        entry = await ok("sandbox_shell", name="amy", command=["id"])
+        assert entry["argv"] == ["id"] and "/amy/" in entry["cwd"] + "/" and entry["pid"] > 0  # process runtime
+
+        # lifecycle
+        def pids() -> list[int]:
+            return harness_pids("amy", hive.settings.state_dir)
+
+        assert len(pids()) == 1
+        assert row(await ok("stop", name="amy"))["state"] == "stopped" and pids() == []
+        assert row(await ok("start", name="amy"))["state"] == "running"
+        for verb in ("restart", "rebuild"):  # a new harness each time
+            before = pids()
+            assert row(await ok(verb, name="amy"))["state"] == "running"
+            after = pids()
+            assert len(after) == 1 and after != before, verb
+        assert row(await ok("kill", name="amy"))["state"] == "stopped" and pids() == []
+        assert (await ok("destroy", name="amy"))["agents"] == ["amy", "bob"]
+        assert row(await ok("agent_status", names=["amy"]))["state"] == "destroyed"
+        assert row(await ok("revive", name="amy"))["state"] == "running"
+        assert (await ok("unregister_peer", name="bob"))["agents"] == ["amy"]
+        await bob.close()
+    finally:
+        await call(hive, b'{"cmd": "kill", "all": true}\n')
     declared = {model.model_fields["cmd"].annotation.__args__[0] for model in HOST_VERBS}
-    assert declared | {"subscribe_agent_status"} == covered
+    assert ran == declared | {"subscribe_agent_status"}, f"not run here: {sorted(declared - ran)}"
 
 
 @pytest.mark.parametrize("request_obj", SUCCESS_CALLS, ids=lambda r: r["cmd"])

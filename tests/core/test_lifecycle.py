@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-from pathlib import Path
 
 import pytest
 
 from hyperhive.client import RequestFailed
+from tests.support.agents import harness_pids
 from tests.support.hive import HiveProcess, wait_for
 
 FAST_RESTART = """name = "{name}"
@@ -25,21 +25,6 @@ max_restarts = 2
 window_seconds = 60
 stop_timeout_seconds = 5
 """
-
-
-def harness_pids(name: str, state_dir: Path) -> list[int]:
-    """Harness processes of one agent (found in /proc: the test has no other way to see them)."""
-    needle = str(state_dir / "agents" / name / "state").encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"hyperhive.cli.ag3nt\0run" in cmdline and needle in cmdline:
-                found.append(int(entry.name))
-    return found
 
 
 def row(hive: HiveProcess, name: str) -> dict[str, object]:

@@ -26,10 +26,11 @@ import hyperhive
 from hyperhive.client import RequestFailed
 from hyperhive.runtime import _proc
 from hyperhive.runtime._files import KeeperFiles, read_json
-from hyperhive.runtime.bwrap import BwrapRuntime, probe_bwrap
+from hyperhive.runtime.bwrap import BwrapRuntime
 from hyperhive.runtime.local import LocalConfig
 from tests.support import api_replies as reply
 from tests.support.hive import HiveProcess, wait_for
+from tests.support.needs import require_bwrap
 from tests.support.reaper import acting_as_init
 from tests.support.scripted_api import ScriptedApi, after_tool
 
@@ -54,9 +55,7 @@ stop_timeout_seconds = 5
 def _needs_bwrap_and_a_reaper() -> Iterator[None]:
     """bwrap must work here; and this test process stands in for init as the reaper of keepers whose
     daemon was killed (this machine's pid 1 reaps nothing)."""
-    problem = probe_bwrap()
-    if problem:
-        pytest.skip(f"bwrap cannot create namespaces on this machine: {problem}")
+    require_bwrap()
     with acting_as_init():
         yield
 
@@ -183,18 +182,29 @@ def test_an_agent_sees_only_its_own_home_and_cannot_write_the_host(
     (homes / "alice" / "state" / "marker.txt").write_text("alice's")
     (short_tmp / "host-secret.txt").write_text("the host's")
     source_tree = Path(hyperhive.__file__).resolve().parents[2]
+    # Canaries: real files in the host's home, /tmp and /var/tmp (the interpreter, maybe under the home,
+    # is shown read-only, but nothing beside it).
+    canaries = [Path.home() / f".hh-canary-{os.getpid()}", Path(f"/tmp/hh-canary-{os.getpid()}"),
+                Path(f"/var/tmp/hh-canary-{os.getpid()}")]
+    for canary in canaries:
+        canary.write_text("must stay invisible")
     hidden = [homes / "bob" / "state" / "secret.txt", homes / "bob" / "state", short_tmp / "host-secret.txt",
               hive.settings.state_dir / "hive.db", hive.settings.runtime_dir / "host.sock",
-              hive.settings.runtime_dir / "sandboxes", source_tree / "pyproject.toml",
-              # The host's own files (its interpreter, under /root here, is shown read-only).
-              Path("/root/.claude"), Path("/root/.bashrc"), Path("/work/shared")]
+              hive.settings.runtime_dir / "sandboxes", source_tree / "pyproject.toml", *canaries]
+    hidden += [p for p in (Path("/root/.claude"), Path("/root/.bashrc"), Path("/work/shared")) if p.exists()]
+    # "hidden" must mean hidden, not absent: every path probed exists on the host.
+    assert [p for p in [*hidden, Path("/etc/shadow")] if not p.exists()] == []
     written = [Path(sys.prefix) / "hh-probe", source_tree / "src" / "hh-probe"]
     script = PROBE.format(hidden=" ".join(map(str, hidden)), written=" ".join(map(str, written)))
     api.on("run the probe", reply.tool_use("Bash", {"command": script, "description": "probe the sandbox"}))
     api.on(after_tool("Bash"), reply.text("probed"))
     hive.host.request("send", to="alice", body="please run the probe")
     report = homes / "alice" / "state" / "probe.txt"
-    wait_for(lambda: report.exists() and "done" in report.read_text(), timeout=90)
+    try:
+        wait_for(lambda: report.exists() and "done" in report.read_text(), timeout=90)
+    finally:
+        for canary in canaries:
+            canary.unlink()
     seen = dict(line.split(" ", 1)[::-1] for line in report.read_text().splitlines() if line.count(" ") == 1)
     for path in [*map(str, hidden), "/etc/shadow"]:
         assert seen[path] == "hidden", f"alice can see {path}"

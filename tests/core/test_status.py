@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from typing import Any
 
 from hyperhive.client import AsyncSocketClient
@@ -72,16 +73,39 @@ async def test_subscription_pushes_changes(hive: Hive) -> None:
     await writer.wait_closed()
 
 
+def _read_rows_until(sock: socket.socket, name: str, unread: int) -> list[dict[str, Any]]:
+    """Rows for `name` read off a blocking socket until one says `unread`."""
+    rows: list[dict[str, Any]] = []
+    with sock.makefile("rb") as lines:
+        for line in lines:
+            rows += [r for r in json.loads(line).get("agent_statuses", []) if r["name"] == name]
+            if rows and rows[-1]["unread"] == unread:
+                return rows
+    raise AssertionError(f"the stream ended before {name} showed unread={unread}; last rows: {rows[-3:]}")
+
+
 async def test_slow_subscriber_sees_latest_state_and_never_blocks(hive: Hive) -> None:
-    reader, writer = await subscribe(hive)  # never read while the burst runs
-    await host(hive, cmd="register_peer", name="alice")
-    for i in range(300):
-        await host(hive, cmd="send", to="alice", body=f"m{i}")
-    row = await next_row(reader, "alice")
-    while row["unread"] != 300:  # intermediate rows may be skipped; the latest must arrive
-        row = await next_row(reader, "alice")
-    writer.close()
-    await writer.wait_closed()
+    # Long rows (a 2,000-character description), so the burst's rows overflow every socket buffer on the way
+    # to a reader that reads nothing: the daemon's writes to it do block.
+    await host(hive, cmd="register_peer", name="alice", description="d" * 2000)
+    # A subscriber that reads nothing while the burst runs, with a tiny kernel buffer that fills at once.
+    slow = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    await asyncio.to_thread(slow.connect, str(hive.settings.host_socket))
+    slow.sendall(b'{"cmd":"subscribe_agent_status"}\n')
+    fast_reader, fast_writer = await subscribe(hive)
+    async with asyncio.timeout(60):  # a daemon held up by the slow reader would hang here, not pass late
+        for i in range(1000):
+            await host(hive, cmd="send", to="alice", body=f"m{i}")
+        row = await next_row(fast_reader, "alice")
+        while row["unread"] != 1000:  # the other subscriber is not held up either
+            row = await next_row(fast_reader, "alice")
+    slow.settimeout(30)
+    rows = await asyncio.to_thread(_read_rows_until, slow, "alice", 1000)  # the latest state does arrive…
+    assert len(rows) < 500, f"{len(rows)} rows: a slow reader should get coalesced changes, not every one"
+    slow.close()
+    fast_writer.close()
+    await fast_writer.wait_closed()
 
 
 async def test_peer_presence_by_heartbeat_window(hive: Hive, monkeypatch: Any) -> None:

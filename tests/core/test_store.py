@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from hyperhive.store import NewMessage
+from hyperhive.store import NewMessage, _sqlite_db
 from hyperhive.store.migrate import MigrationError, load_migrations, migrate_sqlite
 from hyperhive.store.sqlite import SQLiteStore
 
@@ -31,16 +33,90 @@ def test_a_database_from_a_newer_hyperhive_is_refused(tmp_path: Path) -> None:
         migrate_sqlite(conn)
 
 
-async def test_concurrent_writes_are_batched_and_all_durable(tmp_path: Path) -> None:
+@pytest.fixture
+def traced(monkeypatch: pytest.MonkeyPatch) -> list[tuple[sqlite3.Connection, list[str]]]:
+    """Every connection the store opens, with the statements it ran (sqlite3's trace callback)."""
+    opened: list[tuple[sqlite3.Connection, list[str]]] = []
+    real = _sqlite_db.connect
+
+    def tracing(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+        conn = real(path, readonly=readonly)
+        statements: list[str] = []
+        conn.set_trace_callback(statements.append)
+        opened.append((conn, statements))
+        return conn
+
+    monkeypatch.setattr(_sqlite_db, "connect", tracing)
+    return opened
+
+
+async def test_concurrent_writes_are_batched(tmp_path: Path, traced: list[tuple[sqlite3.Connection, list[str]]]
+                                             ) -> None:
     store = SQLiteStore(tmp_path / "hive.db")
     await store.open()
+    writer_statements = traced[0][1]
+    before = writer_statements.count("COMMIT")
     sends = [store.insert_messages([NewMessage("a", "b", f"m{i}", time.time())]) for i in range(500)]
     stored = await asyncio.gather(*sends)
+    commits = writer_statements.count("COMMIT") - before
     await store.close()
-    ids = [batch[0].id for batch in stored]
-    assert len(set(ids)) == 500
+    assert len({batch[0].id for batch in stored}) == 500
+    assert 1 <= commits < 50, f"500 concurrent writes took {commits} commits: they were not batched"
     conn = sqlite3.connect(tmp_path / "hive.db")
     assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 500
+
+
+async def test_every_connection_commits_with_synchronous_full(
+    tmp_path: Path, traced: list[tuple[sqlite3.Connection, list[str]]]
+) -> None:
+    """FULL (2) fsyncs the WAL on every commit: an answered write survives a power cut, not only a kill -9."""
+    store = SQLiteStore(tmp_path / "hive.db")
+    await store.open()
+    await store.insert_messages([NewMessage("a", "b", "x", time.time())])
+    assert await store.count_unacked("b") == 1  # a reader connection too
+    levels = [conn.execute("PRAGMA synchronous").fetchone()[0] for conn, _ in traced]
+    modes = [conn.execute("PRAGMA journal_mode").fetchone()[0] for conn, _ in traced]
+    await store.close()
+    assert len(traced) >= 2 and levels == [2] * len(traced) and set(modes) == {"wal"}
+
+
+WRITER = """
+import asyncio, sys, time
+from pathlib import Path
+from hyperhive.store import NewMessage, _sqlite_db
+from hyperhive.store.sqlite import SQLiteStore
+
+async def main() -> None:
+    store = SQLiteStore(Path(sys.argv[1]))
+    await store.open()
+    async def one(i: int) -> None:
+        stored = await store.insert_messages([NewMessage("a", "b", f"m{i}", time.time())])
+        print(stored[0].id, flush=True)  # answered: from here on it must survive
+    await asyncio.gather(*(one(i) for i in range(50_000)))
+
+asyncio.run(main())
+"""
+
+
+def test_answered_writes_survive_a_kill9_of_the_writer_process(tmp_path: Path) -> None:
+    db = tmp_path / "hive.db"
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(db)], stdout=subprocess.PIPE, text=True)
+    assert writer.stdout is not None
+    answered: list[int] = []
+    for line in writer.stdout:  # the kill lands while tens of thousands of writes are still queued
+        answered.append(int(line))
+        if len(answered) == 2000:
+            break
+    writer.kill()
+    writer.wait(10)
+    answered += [int(line) for line in writer.stdout.read().split()]  # answers already in the pipe
+    writer.stdout.close()
+    assert len(answered) >= 2000
+    conn = sqlite3.connect(db)  # reopening replays the WAL, as the restarted daemon's store would
+    stored = {row[0] for row in conn.execute("SELECT id FROM messages")}
+    assert not set(answered) - stored, f"{len(set(answered) - stored)} answered writes were lost"
+    assert len(stored) < 50_000  # it really died mid-stream
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 async def test_one_failing_job_does_not_fail_its_batch(tmp_path: Path) -> None:

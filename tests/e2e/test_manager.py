@@ -15,7 +15,7 @@ import pytest
 
 from tests.support import api_replies as reply
 from tests.support.hive import HiveProcess, wait_for
-from tests.support.scripted_api import ApiRequest, ScriptedApi, after_tool
+from tests.support.scripted_api import ApiRequest, ScriptedApi, after_tool, hive_notice
 
 pytestmark = pytest.mark.claude
 SEND = "mcp__hyperhive__send"
@@ -51,6 +51,7 @@ def script_the_manager(api: ScriptedApi) -> None:
 
     api.on(after_tool("Bash"), apply_what_bash_printed)
     api.on(lambda req: any(r.name in (SEND, APPLY) for r in req.tool_results), reply.text("done"))
+    api.on(hive_notice, reply.text("noted"))  # rebuilt, approval_resolved, restarts: not what is scripted here
 
 
 def hivectl(hive: HiveProcess, *args: str) -> subprocess.CompletedProcess[str]:

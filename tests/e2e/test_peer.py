@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from hyperhive.runtime.bwrap import probe_bwrap
 from tests.core.test_sandboxed_agents import end_hive, start_hive
 from tests.support import api_replies as reply
 from tests.support.hive import HiveProcess, wait_for
+from tests.support.needs import require_bwrap
 from tests.support.peer import start_peer
 from tests.support.reaper import acting_as_init
 from tests.support.scripted_api import ScriptedApi, after_tool
@@ -44,16 +44,14 @@ PEER_INIT = f"""hive-ag3nt serve --socket /run/hive/mcp.sock --heartbeat 1 \\
 read prompt < {PEER_HOME}/go
 claude --print "$prompt" --model claude-scripted-1 --strict-mcp-config --mcp-config {PEER_HOME}/mcp.json \\
     --allowedTools mcp__hyperhive > {PEER_HOME}/claude.out 2>&1
-echo $? > {PEER_HOME}/claude.rc
+echo $? > {PEER_HOME}/claude.rc.part && mv {PEER_HOME}/claude.rc.part {PEER_HOME}/claude.rc  # whole or absent
 wait
 """
 
 
 @pytest.fixture
 def world(short_tmp: Path, claude_bin: str) -> Iterator[tuple[HiveProcess, ScriptedApi]]:
-    problem = probe_bwrap()
-    if problem:
-        pytest.skip(f"bwrap cannot create namespaces on this machine: {problem}")
+    require_bwrap()
     (short_tmp / "api").mkdir()
     with acting_as_init(), ScriptedApi(unix_socket=short_tmp / "api" / "api.sock") as api:
         hive = start_hive(short_tmp / "hive", {"HYPERHIVE_CLAUDE": claude_bin, "CLAUDE_CODE_MAX_RETRIES": "0",
@@ -94,8 +92,8 @@ def test_a_peer_in_its_own_container_talks_to_a_managed_agent(
         assert (status["kind"], status["running"]) == ("peer", True)
 
         (peer.home / "go").write_text("please ask alice for the plan\n")
-        wait_for(lambda: (peer.home / "claude.rc").exists(), timeout=90)
-        assert (peer.home / "claude.rc").read_text().strip() == "0", (peer.home / "claude.out").read_text()
+        rc = wait_for(lambda: _read(peer.home / "claude.rc"), timeout=90)  # renamed into place: whole when seen
+        assert rc.strip() == "0", (peer.home / "claude.out").read_text()
         replies = wait_for(lambda: [m for m in mail_to(hive, "pat") if m["sender"] == "alice"], timeout=90)
         assert replies[0]["body"] == "the plan: ship it"  # alice's turn answered the peer
         asked = [m for m in mail_to(hive, "alice") if m["sender"] == "pat"]
@@ -136,4 +134,7 @@ def test_a_peer_in_its_own_container_talks_to_a_managed_agent(
 
 
 def _read(path: Path) -> str:
-    return path.read_text() if path.exists() else ""
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""

@@ -23,6 +23,7 @@ def test_ask_the_operator_and_wake_on_the_answer(short_tmp: Path, claude_bin: st
     with ScriptedApi() as api:
         api.on("which colour", reply.tool_use(ASK, {"question": "Blue or green?", "options": ["blue", "green"]}))
         api.on(after_tool(ASK), reply.text("asked; waiting for the answer"))
+        api.on("question_answered", reply.text("green it is"))
         (short_tmp / "hive").mkdir()
         hive = HiveProcess(short_tmp / "hive", env={"HYPERHIVE_CLAUDE": claude_bin, "CLAUDE_CODE_MAX_RETRIES": "0",
                                                     **api.env()})

@@ -17,6 +17,7 @@ from hyperhive.runtime.bwrap import BwrapRuntime, probe_bwrap
 from hyperhive.runtime.local import KeeperRuntime, LocalConfig
 from hyperhive.runtime.paths import python_paths
 from hyperhive.runtime.process import ProcessRuntime
+from tests.support.needs import require_bwrap
 from tests.support.reaper import acting_as_init
 
 PYTHON = os.path.realpath(sys.executable)
@@ -31,7 +32,7 @@ def bwrap_problem() -> str | None:
 @pytest.fixture(autouse=True)
 def _skip_without_bwrap(request: pytest.FixtureRequest, bwrap_problem: str | None) -> None:
     if request.node.get_closest_marker("bwrap") and bwrap_problem:
-        pytest.skip(f"bwrap cannot create namespaces on this machine: {bwrap_problem}")
+        require_bwrap()
 
 
 @pytest.fixture(autouse=True)

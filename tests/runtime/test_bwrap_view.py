@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 from hyperhive.runtime import Mount, SandboxSpec, SandboxSpecError
-from hyperhive.runtime.bwrap import BwrapRuntime, probe_bwrap
+from hyperhive.runtime.bwrap import BwrapRuntime
 from hyperhive.runtime.local import LocalConfig
 from hyperhive.runtime.paths import python_paths
+from tests.support.needs import require_bwrap
 
 from .conftest import PYTHON, SpecFactory
 
@@ -79,9 +80,7 @@ def _serve_one_hello(path: Path) -> threading.Thread:
 
 @pytest.fixture(scope="module")
 def probe() -> Iterator[dict[str, Any]]:
-    problem = probe_bwrap()
-    if problem:
-        pytest.skip(f"bwrap cannot create namespaces on this machine: {problem}")
+    require_bwrap()
     root = Path(tempfile.mkdtemp(prefix="hh-", dir="/tmp"))
     try:
         yield asyncio.run(_run_probe(root))

@@ -15,6 +15,7 @@ from hyperhive.runtime._files import KeeperFiles, read_json
 from hyperhive.runtime.auto import make_runtime
 from hyperhive.runtime.local import LocalConfig
 from hyperhive.runtime.process import ProcessRuntime
+from tests.support.needs import require_cgroup
 
 from .conftest import SpecFactory, exited, gone, identity, ready_fifo, sandbox_processes, wait_ready
 
@@ -79,7 +80,7 @@ async def test_a_killed_keeper_leaves_nothing_when_a_cgroup_holds_the_run(
     assert status.limits is not None
     if not status.limits.applied.get("pids", "").startswith("cgroup"):
         await process_runtime.kill(handle)
-        pytest.skip(f"this host gives us no cgroup: {status.limits.unapplied}")
+        require_cgroup(status.limits.applied, status.limits.unapplied)
     await wait_ready(fifo)
     processes = sandbox_processes(process_runtime.root.parent, "alice")
     background = int((spec.state_dir / "bg").read_text())

@@ -133,6 +133,19 @@ def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> A
         time.sleep(interval)
 
 
+def accepts(path: Path) -> bool:
+    """Whether a Unix socket takes connections: the name appears at bind(), before listen(), so a test
+    that waits for a socket waits for this, never for the path."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
+
+
 @contextlib.contextmanager
 def hive_process(root: Path) -> Any:
     hive = HiveProcess(root)

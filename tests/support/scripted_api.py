@@ -8,6 +8,11 @@ so `messages[-1]` is the wrong thing to match on. Every request is recorded for 
     api.on("hello", text("hi there"))
     api.on(after_tool("mcp__t__echo"), text("done"))
     api.script(rate_limited(), text("ok"))  # the next two /v1/messages requests, whatever they say
+
+Strict by default: a /v1/messages request that no script or rule answers, or a request to a path the API
+does not have, is answered with an error and recorded; closing the server then fails the test, naming each
+such request. So a script that no longer matches what the CLI sends cannot pass by accident. A test that
+means "anything else gets this" says so: `ScriptedApi(default=text("ok"))`.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from tests.support.api_replies import Reply, error_body, message_json, sse_events
+from tests.support.api_replies import ApiError, Reply, error_body, message_json, sse_events
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +115,14 @@ def after_tool(name: str) -> Callable[[ApiRequest], bool]:
     return lambda req: any(r.name == name for r in req.tool_results)
 
 
+def hive_notice(req: ApiRequest) -> bool:
+    """A turn the hive itself started: one of its events by mail (`{"event": "rebuilt", …}`, approval_resolved,
+    question_answered, message_parked, …) or the note after a restart. A story that is not about these
+    answers them on purpose: `api.on(hive_notice, text("noted"))`."""
+    text = req.last_user_text
+    return not req.tool_results and ('{"event": "' in text or "You were restarted by the hive" in text)
+
+
 @dataclass
 class _Rule:
     matcher: Matcher
@@ -131,14 +144,19 @@ class _State:
     rules: list[_Rule] = field(default_factory=list)
     scripted: list[Reply] = field(default_factory=list)
     requests: list[ApiRequest] = field(default_factory=list)
+    unmatched: list[ApiRequest] = field(default_factory=list)
     holds: list[threading.Event] = field(default_factory=list)
+
+
+class UnmatchedRequests(AssertionError):
+    """Requests the script did not answer (raised when the server closes, or by `check()`)."""
 
 
 class ScriptedApi:
     """The server. Use as a context manager, or call start() and close()."""
 
     def __init__(self, unix_socket: Path | None = None, default: Reply | None = None) -> None:
-        self.default = default or Reply(text="ok")
+        self.default = default  # None: strict, an unmatched request fails the test
         self.unix_socket = unix_socket
         self._state = _State()
         self._cond = threading.Condition()
@@ -162,19 +180,38 @@ class ScriptedApi:
         self.base_url = f"http://127.0.0.1:{tcp.server_address[1]}"
         return self
 
-    def close(self) -> None:
+    def close(self, *, check: bool = True) -> None:
+        """Stop serving; then (unless `check=False`) fail if any request went unmatched."""
         self.release_all()
         for server in self._servers:
             server.shutdown()
             server.server_close()
+        self._servers.clear()
         if self.unix_socket is not None:
             self.unix_socket.unlink(missing_ok=True)
+        if check:
+            self.check()
+
+    def check(self) -> None:
+        """Raise UnmatchedRequests naming every request the script did not answer so far."""
+        with self._cond:
+            unmatched = list(self._state.unmatched)
+        if unmatched:
+            lines = "\n".join(f"  #{r.index} {r.method} {r.path}: {_describe(r)}" for r in unmatched)
+            raise UnmatchedRequests(f"the scripted API got {len(unmatched)} request(s) no rule answers "
+                                    f"(add api.on(...) for them, or ScriptedApi(default=...)):\n{lines}")
+
+    @property
+    def unmatched(self) -> list[ApiRequest]:
+        with self._cond:
+            return list(self._state.unmatched)
 
     def __enter__(self) -> ScriptedApi:
         return self.start()
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        # A test that already failed keeps its own error; one that passed fails here if a request went unmatched.
+        self.close(check=exc_type is None)
 
     def env(self, *, oauth: bool = False) -> dict[str, str]:
         """The environment that points the CLI here (over TCP). `oauth` logs in like a subscription instead
@@ -252,12 +289,32 @@ class ScriptedApi:
                 reply = self._state.scripted.pop(0)
             else:
                 rule = next((r for r in self._state.rules if r.replies and r.matches(req)), None)
-                reply = rule.take() if rule else self.default
+                if rule is not None:
+                    reply = rule.take()
+                elif self.default is not None:
+                    reply = self.default
+                else:
+                    return self._refuse(req, 400, "no rule of the test's script matches this request")
             if callable(reply):  # a reply made from the request (e.g. naming a sha a tool just printed)
                 reply = reply(req)
             if reply.hold is not None:
                 self._state.holds.append(reply.hold)
             return reply
+
+    def _refuse(self, req: ApiRequest, status: int, why: str) -> Reply:
+        """Record `req` as unmatched and answer it with an error the CLI does not retry."""
+        with self._cond:
+            self._state.unmatched.append(req)
+        log.error("scripted API: unmatched request #%d %s %s: %s", req.index, req.method, req.path, _describe(req))
+        return Reply(error=ApiError(status, "invalid_request_error", f"scripted API: {why}"))
+
+
+def _describe(req: ApiRequest) -> str:
+    if req.path != "/v1/messages":
+        return "a path the scripted API does not serve"
+    if req.tool_results:
+        return f"tool results of {[r.name for r in req.tool_results]}"
+    return f"last user text {req.last_user_text[-120:]!r}"
 
 
 class _UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
@@ -290,8 +347,9 @@ class _Handler(BaseHTTPRequestHandler):
             elif req.path == "/v1/messages/count_tokens":
                 self._json(200, {"input_tokens": max(1, len(json.dumps(req.body)) // 4)})
             else:
-                log.warning("scripted API: unknown %s %s, answered 200 {}", req.method, req.path)
-                self._json(200, {})
+                refusal = self.api._refuse(req, 404, f"no such path {req.method} {req.path}")
+                assert refusal.error is not None
+                self._json(404, error_body(refusal.error))
 
     def _answer(self, req: ApiRequest, reply: Reply) -> None:
         if reply.hold is not None:

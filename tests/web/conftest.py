@@ -22,6 +22,7 @@ from hyperhive.web.config import DashboardConfig
 from hyperhive.web.dashboard import Dashboard
 from hyperhive.web.dispatch import call_verb
 from hyperhive.web.server import DashboardServer
+from tests.support.needs import require_chromium, unavailable
 
 CHROMIUM = os.environ.get("HYPERHIVE_CHROMIUM", "/usr/bin/chromium")
 REFUSED = "Failed to load resource: the server responded with a status of 4"
@@ -102,12 +103,14 @@ async def server(hive: Hive) -> AsyncIterator[DashboardServer]:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM} (scripts/setup installs Debian's chromium)")
-    from playwright.async_api import async_playwright
+    chromium = require_chromium()
+    from playwright.async_api import Error, async_playwright
 
     async with async_playwright() as pw:
-        launched = await pw.chromium.launch(executable_path=CHROMIUM)
+        try:
+            launched = await pw.chromium.launch(executable_path=chromium)
+        except Error as exc:
+            unavailable("Chromium", f"{chromium} did not launch: {exc.message.splitlines()[0]}")
         try:
             yield launched
         finally:

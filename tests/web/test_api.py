@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 from starlette.applications import Starlette
 
+from hyperhive.client import stream
 from hyperhive.core.hive import Hive
 from hyperhive.web.dashboard import Dashboard
-from hyperhive.web.dispatch import ACTIONS, available_actions, verb_exists
+from hyperhive.web.dispatch import ACTIONS, available_actions
 from hyperhive.web.feed import Cursor, Update
+from tests.support.agents import harness_pids
 
 from . import transcript_lines as line
 from .conftest import Operator, Spawn
@@ -57,23 +60,59 @@ async def test_verbs_are_dispatched_by_cmd(operator: Operator, hive: Hive) -> No
     assert raw.status_code == 400 and raw.json()["code"] == "bad_json"
 
 
-async def test_actions_send_the_agent_by_name(operator: Operator) -> None:
+async def test_every_action_does_what_it_names(operator: Operator, spawn: Spawn, hive: Hive) -> None:
+    """Each dashboard action, posted as the page does, on a real managed agent (process runtime) or a peer,
+    with its effect checked; an action added without a line here fails the last assertion."""
     await _peer(operator)
-    assert ACTIONS["pause"].request("bob") == {"cmd": "set_paused", "name": "bob", "paused": True}
-    assert ACTIONS["purge"].request("bob") == {"cmd": "destroy", "name": "bob", "purge": True}
-    assert ACTIONS["rebuild"].request("bob") == {"cmd": "rebuild", "name": "bob"}
-    offered = {a["name"]: a for a in available_actions()}
-    assert set(offered) == set(ACTIONS)  # every lifecycle verb exists now
-    assert all(verb_exists(ACTIONS[n].cmd) for n in offered)
-    assert offered["purge"]["confirm"].startswith("purge {name}?") and offered["start"]["confirm"] is None
-    pause = await operator.post("/api/action", {"action": "pause", "name": "bob"})
-    assert pause.json()["agent_statuses"][0]["paused"] is True
+    await spawn("amy")
+    done: set[str] = set()
+
+    async def act(action: str, name: str = "amy") -> dict[str, Any]:
+        response = await operator.post("/api/action", {"action": action, "name": name})
+        body: dict[str, Any] = response.json()
+        assert response.status_code == 200 and body["ok"], (action, body)
+        done.add(action)
+        return body
+
+    def state(body: dict[str, Any]) -> str:
+        return str(body["agent_statuses"][0]["state"])
+
+    assert (await act("pause", "bob"))["agent_statuses"][0]["paused"] is True
+    assert (await act("resume", "bob"))["agent_statuses"][0]["paused"] is False
+    controls = stream(hive.settings.agent_socket_dir("bob") / "mcp.sock", "control_stream")
+    assert (await anext(controls))["ok"] is True
+    await act("interrupt", "bob")
+    assert (await asyncio.wait_for(anext(controls), 10))["control"] == "interrupt"  # reached its harness
+    await controls.aclose()
+
+    first = harness_pids("amy", hive.settings.state_dir)
+    assert state(await act("stop")) == "stopped" and harness_pids("amy", hive.settings.state_dir) == []
+    assert state(await act("start")) == "running"
+    for action in ("restart", "rebuild"):
+        before = harness_pids("amy", hive.settings.state_dir)
+        assert state(await act(action)) == "running"
+        assert harness_pids("amy", hive.settings.state_dir) not in ([], before), action  # a new harness
+    assert first and state(await act("kill")) == "stopped" and harness_pids("amy", hive.settings.state_dir) == []
+    await act("destroy")
+    assert (await operator.get("/swarm.json")).json()["agents"][0]["state"] == "destroyed"
+    assert state(await act("revive")) == "running"
+    await act("destroy")
+    assert (await act("purge"))["agents"] == ["bob"]
+    assert (await act("unregister", "bob"))["agents"] == []
+
     wrong_kind = await operator.post("/api/action", {"action": "start", "name": "bob"})
-    assert wrong_kind.status_code == 403 and wrong_kind.json()["code"] == "not_allowed"
+    assert wrong_kind.status_code == 404 and wrong_kind.json()["code"] == "not_found"  # bob is gone now
     ghost = await operator.post("/api/action", {"action": "revive", "name": "ghost"})
     assert ghost.status_code == 404 and ghost.json()["code"] == "not_found"
-    gone = await operator.post("/api/action", {"action": "unregister", "name": "bob"})
-    assert gone.json()["ok"] and "bob" not in gone.json()["agents"]
+    offered = {a["name"]: a for a in available_actions()}
+    assert offered["purge"]["confirm"].startswith("purge {name}?") and offered["start"]["confirm"] is None
+    assert done == set(ACTIONS) == set(offered), f"not tried here: {sorted(set(ACTIONS) - done)}"
+
+
+async def test_an_action_on_the_wrong_kind_of_agent_is_refused(operator: Operator) -> None:
+    await _peer(operator)
+    wrong_kind = await operator.post("/api/action", {"action": "start", "name": "bob"})
+    assert wrong_kind.status_code == 403 and wrong_kind.json()["code"] == "not_allowed"
 
 
 async def test_snapshots_carry_a_cursor_and_the_page_data(operator: Operator, hive: Hive) -> None:

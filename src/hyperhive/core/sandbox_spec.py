@@ -65,7 +65,9 @@ def harness_spec(settings: HiveSettings, runtime: Runtime, config: AgentConfig, 
     argv = [sys.executable, "-m", "hyperhive.cli.ag3nt", "run", "--socket", f"{view.sockets}/{socket}",
             "--state-dir", view.home, "--config", f"{view.sockets}/{AGENT_TOML}"]
     if cli is not None:
-        argv += ["--claude", str(cli)]
+        # Only the CLI's real install is bound (_cli_root): name the launcher by its real directory, so a
+        # CLI reached through a symlinked directory (e.g. a .tools symlink) is found inside the sandbox.
+        argv += ["--claude", str(Path(os.path.realpath(cli.parent)) / cli.name)]
     env = {key: value for key, value in environ.items() if key.startswith(PASSTHROUGH_PREFIXES)}
     network = effective_network(config, policy)
     if network == "private" and api_env:

@@ -321,6 +321,7 @@ async def sandbox_shell(hive: Hive, req: rq.SandboxShell) -> dict[str, Any]:
                                 host_network=req.host_network)
     return {"argv": entry.argv, "env": entry.env, "cwd": entry.cwd, "pid": entry.pid}
 
+
 HOST_VERBS: dict[type[Any], Verb] = {
     rq.Ping: ping,
     rq.ListAgents: list_agents,
