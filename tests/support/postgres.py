@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psycopg
 
-from .requirements import missing
+from .needs import unavailable
 
 
 def postgres_bindir() -> Path | None:
@@ -33,7 +33,7 @@ def _as_server_user() -> list[str]:
     try:
         pwd.getpwnam("postgres")
     except KeyError:
-        missing("a `postgres` system user to run the test server as (apt install postgresql)")
+        unavailable("PostgreSQL", "no `postgres` system user to run the test server as (apt install postgresql)")
     return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"]
 
 
@@ -48,7 +48,7 @@ class PostgresServer:
     def __init__(self) -> None:
         bindir = postgres_bindir()
         if bindir is None:
-            missing("PostgreSQL server binaries (/usr/lib/postgresql/*/bin: apt install postgresql)")
+            unavailable("PostgreSQL", "no server binaries in /usr/lib/postgresql/*/bin (apt install postgresql)")
         assert bindir is not None
         self.bindir = bindir
         self.root = Path(tempfile.mkdtemp(prefix="hh-pg-", dir="/tmp"))
