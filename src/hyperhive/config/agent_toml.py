@@ -27,7 +27,7 @@ from .fields import (
     Recipient,
     Text,
 )
-from .sections import BindMount, Limits, McpServer, RestartConfig
+from .sections import BindMount, Budget, Limits, McpServer, RestartConfig
 
 DEFAULT_MODEL = "claude-sonnet-4-5"
 AGENT_TOML = "agent.toml"
@@ -68,6 +68,8 @@ class AgentConfig(BaseModel):
     """Restart policy."""
     limits: Limits = Limits()
     """Resource limits; unset keys take the host's defaults."""
+    budget: Budget = Budget()
+    """Spending limits (tokens and USD per day, USD per month); unset keys: no limit."""
     mcp_servers: dict[McpServerName, McpServer] = {}
     """Extra MCP servers by name; `hyperhive` is the hive's own and is reserved."""
     bind_mounts: list[BindMount] = []

@@ -80,6 +80,8 @@ class HostPolicy(BaseModel):
     """Sandbox runtimes this host may run agents in."""
     allowed_models: list[ModelName] = []
     """Models agents may use (`model` and `available_models`). Empty: any."""
+    budget: HiveBudget = Field(default_factory=lambda: HiveBudget())
+    """Hive-wide spending ceilings: every agent's calls together (see `[budget]`)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> HostPolicy:
@@ -218,3 +220,17 @@ def _runtime_problems(cfg: AgentConfig, policy: HostPolicy, runtime: str | None)
         if cfg.image:
             found.append(f"image: the {runtime!r} runtime builds no images")
     return found
+
+
+class HiveBudget(BaseModel):
+    """host.toml `[budget]`: ceilings on the whole hive's spend, enforced by the API gateway like an agent's
+    own `[budget]`. When one is spent, every agent's next call is refused until the window resets."""
+
+    model_config = _STRICT
+
+    daily_tokens: int | None = Field(default=None, gt=0)
+    """Tokens per UTC day, all agents and token kinds together."""
+    daily_usd: float | None = Field(default=None, gt=0)
+    """Cost in USD per UTC day, all agents together."""
+    monthly_usd: float | None = Field(default=None, gt=0)
+    """Cost in USD per UTC calendar month, all agents together."""

@@ -82,3 +82,18 @@ class Limits(BaseModel):
     pids: int | None = Field(default=None, gt=0)
     """Maximum number of processes and threads."""
 
+
+
+class Budget(BaseModel):
+    """Spending limits of an agent, enforced by the hive's API gateway before a call is forwarded. Windows are
+    UTC: a day from midnight, a month from the 1st. Unset: no limit of that kind. A spent budget refuses the
+    agent's calls until the window resets or the limit is raised (a config change like any other)."""
+
+    model_config = SECTION_CONFIG
+
+    daily_tokens: int | None = Field(default=None, gt=0)
+    """Tokens per UTC day, every kind counted (input, output, cache read, cache write)."""
+    daily_usd: float | None = Field(default=None, gt=0)
+    """Cost in USD per UTC day, from the gateway's price table."""
+    monthly_usd: float | None = Field(default=None, gt=0)
+    """Cost in USD per UTC calendar month."""

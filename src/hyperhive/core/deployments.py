@@ -241,6 +241,7 @@ class Deployments:
         self._candidate.pop(name, None)
         await asyncio.to_thread(applied.mark_deployed, approval_id)
         self._deployed[name] = config
+        await self.hive.gateway.spend.reconsider(name)  # a raised [budget] lifts a spent one now
         await self.hive.registry.update(name, deployed_sha=sha, description=config.description,
                                         parent=config.parent)
         await self.hive.notify("rebuilt", name, {"sha": sha, "approval_id": approval_id},

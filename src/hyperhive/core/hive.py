@@ -10,16 +10,17 @@ from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
 from hyperhive.broker import Broker
+from hyperhive.gateway.clock import Clock, SystemClock
 from hyperhive.protocol import MANAGER_NAME, OPERATOR, SYSTEM_SENDER, HiveError, StatusRow
 from hyperhive.store import EventRecord, MessageRecord, Store
 from hyperhive.store.sqlite import SQLiteStore
 
 from .agent_sockets import AgentSockets
-from .api_proxy import ApiProxy
 from .approvals import Approvals
 from .controls import Controls
 from .deployments import Deployments
 from .events import EventLog
+from .gateway_wiring import make_gateway
 from .host_server import HostServer
 from .questions import Questions
 from .recipients import ConfigRecipients
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 
 
 class Hive:
-    def __init__(self, settings: HiveSettings, store: Store | None = None) -> None:
+    def __init__(self, settings: HiveSettings, store: Store | None = None, clock: Clock | None = None) -> None:
         self.settings = settings
         self.store: Store = store or SQLiteStore(settings.db_path)
         self.registry = AgentRegistry(self.store)
@@ -55,7 +56,7 @@ class Hive:
         self.host_server = HostServer(self)
         self.dashboard: DashboardServer | None = None
         self._bootstrap: asyncio.Task[None] | None = None
-        self.api_proxy: ApiProxy | None = None
+        self.gateway = make_gateway(self, clock or SystemClock())
         self._stack = AsyncExitStack()
         self.broker.on_messages(self._messages_sent)
         self.broker.on_ack(self._messages_acked)
@@ -87,14 +88,13 @@ class Hive:
             self._stack.callback(self._bootstrap.cancel)
         await self.approvals.start()  # approved work the last daemon did not finish resumes now
         self._stack.push_async_callback(self.approvals.close)
+        await self.gateway.spend.load()
+        self._stack.push_async_callback(self.gateway.spend.close)  # after the sockets: the last rows land
+        self._stack.push_async_callback(self.gateway.close_all)
         await self.agent_sockets.open_all()
         self._stack.push_async_callback(self.agent_sockets.close_all)
         await self.host_server.start()
         self._stack.push_async_callback(self.host_server.close)
-        if "ANTHROPIC_UNIX_SOCKET" not in os.environ:
-            self.api_proxy = ApiProxy(self.settings.runtime_dir, os.environ)
-            await self.api_proxy.start()
-            self._stack.push_async_callback(self.api_proxy.close)
         if self.settings.dashboard != "off":
             from hyperhive.web.server import DashboardServer  # the daemon extra; agents never import it
 
@@ -130,7 +130,8 @@ class Hive:
         return status_row(self.registry, self.registry.require(name), unread=unread,
                           pending_reminders=self.reminders.pending_count(name),
                           pending_approvals=self.approvals.pending_count(name),
-                          isolated=self.supervisor.warning is None)
+                          isolated=self.supervisor.warning is None,
+                          budget_exhausted=self.gateway.spend.exhausted(name) is not None)
 
     def urls(self) -> dict[str, Any]:
         home = self.dashboard.url + "/" if self.dashboard is not None else None

@@ -19,6 +19,7 @@ def status_row(
     pending_approvals: int = 0,
     url: str | None = None,
     isolated: bool = True,
+    budget_exhausted: bool = False,
 ) -> StatusRow:
     if agent.kind == "peer":
         running = registry.present(agent.name)
@@ -50,4 +51,5 @@ def status_row(
         activity=activity,
         activity_detail=detail,
         isolated=isolated,
+        budget_exhausted=budget_exhausted,
     )

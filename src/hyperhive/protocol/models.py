@@ -50,6 +50,7 @@ class StatusRow(WireModel):
     activity: str | None = None  # what the harness says it is doing: idle, thinking, rate_limited, …
     activity_detail: str | None = None
     isolated: bool = True  # False for agents on the `process` runtime: no sandbox
+    budget_exhausted: bool = False  # the gateway refuses its calls until a budget window resets
 
 
 class Message(WireModel):

@@ -10,13 +10,14 @@ from typing import Any
 from .approvals import ApprovalStore
 from .loose_ends import LooseEndStore
 from .records import AgentRecord, EventRecord, MessageRecord, NewEvent, NewMessage
+from .usage import UsageStore
 
 
 class StoreError(Exception):
     """A storage failure the caller can explain (a conflict, a missing row)."""
 
 
-class Store(LooseEndStore, ApprovalStore, ABC):
+class Store(LooseEndStore, ApprovalStore, UsageStore, ABC):
     """Durable state of the hive. Every write method returns only after its transaction committed."""
 
     @abstractmethod

@@ -23,12 +23,13 @@ from .records import (
 from .sqlite_approvals import SQLiteApprovals
 from .sqlite_loose_ends import SQLiteLooseEnds
 from .sqlite_messages import insert_messages
+from .sqlite_usage import SQLiteUsage
 
 _MESSAGE_COLUMNS = "id, sender, recipient, body, sent_at, delivered_at, acked_at, in_reply_to, broadcast"
 _BOOL_AGENT_FIELDS = ("paused", "needs_login", "needs_update")
 
 
-class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, Store):
+class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, SQLiteUsage, Store):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.db = SQLiteDatabase(path)

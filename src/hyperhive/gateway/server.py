@@ -1,0 +1,161 @@
+"""The gateway: every agent's Claude API traffic, through a Unix socket of its own
+(`<runtime>/agents/<name>/api.sock`, seen in the sandbox as /run/hive/api.sock), to the real API (or the
+daemon's `ANTHROPIC_BASE_URL` / `ANTHROPIC_UNIX_SOCKET`).
+
+The socket is the caller's identity, as with mcp.sock. Before a call goes out its budgets are checked;
+the answer streams back byte for byte while the meter reads the usage it reports. No agent holds the
+hive's key: see `credentials.py`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Iterator, Mapping
+from pathlib import Path
+
+import httpx
+import uvicorn
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .budgets import Exhausted
+from .credentials import HiveCredentials
+from .spend import Spend
+from .usage import UsageReader
+
+log = logging.getLogger(__name__)
+
+API_SOCKET = "api.sock"
+DEFAULT_UPSTREAM = "https://api.anthropic.com"
+SANDBOX_BASE_URL = "http://hive-gateway"  # never resolved: the CLI connects to ANTHROPIC_UNIX_SOCKET
+BUDGET_ERROR = "hive budget exhausted"  # the harness recognises a refusal by this phrase
+# Hop-by-hop headers, and those httpx recomputes; everything else passes both ways untouched.
+DROPPED = frozenset({"host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade",
+                     "proxy-connection", "te", "trailer"})
+
+
+class _AgentServer(uvicorn.Server):
+    """uvicorn on the daemon's loop, without its 0.1 s tick: it waits for `close` instead."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.stop = asyncio.Event()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # the daemon owns the signals
+
+    async def main_loop(self) -> None:
+        await self.stop.wait()
+
+
+class Gateway:
+    def __init__(self, runtime_dir: Path, environ: Mapping[str, str], spend: Spend) -> None:
+        self.runtime_dir = runtime_dir
+        self.spend = spend
+        self.credentials = HiveCredentials.from_environ(environ)
+        self._environ = dict(environ)
+        upstream_socket = environ.get("ANTHROPIC_UNIX_SOCKET")
+        self.upstream = environ.get("ANTHROPIC_BASE_URL") or DEFAULT_UPSTREAM
+        transport = httpx.AsyncHTTPTransport(uds=upstream_socket) if upstream_socket else None
+        self._client = httpx.AsyncClient(base_url=self.upstream, transport=transport,
+                                         timeout=httpx.Timeout(600.0, connect=30.0))
+        self._servers: dict[str, tuple[_AgentServer, asyncio.Task[None]]] = {}
+
+    def socket_path(self, name: str) -> Path:
+        return self.runtime_dir / "agents" / name / API_SOCKET
+
+    def agent_env(self, sockets_dir: str) -> dict[str, str]:
+        """What an agent's CLI is given, `sockets_dir` being its socket dir as the sandbox sees it."""
+        return {"ANTHROPIC_UNIX_SOCKET": f"{sockets_dir}/{API_SOCKET}", "ANTHROPIC_BASE_URL": SANDBOX_BASE_URL,
+                **self.credentials.agent_env(self._environ)}
+
+    async def open(self, name: str) -> None:
+        """Serve `name`'s socket (its directory must exist: the agent's socket dir)."""
+        if name in self._servers:
+            return
+        path = self.socket_path(name)
+        path.unlink(missing_ok=True)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(str(path))
+        os.chmod(path, 0o666)  # the sandbox's processes may run as other users
+        config = uvicorn.Config(self._app(name), log_config=None, lifespan="off", access_log=False,
+                                server_header=False, date_header=False, timeout_graceful_shutdown=2)
+        server = _AgentServer(config)
+        task = asyncio.create_task(server.serve(sockets=[sock]), name=f"gateway-{name}")
+        self._servers[name] = (server, task)
+
+    async def close(self, name: str, *, remove: bool = True) -> None:
+        entry = self._servers.pop(name, None)
+        if entry is None:
+            return
+        server, task = entry
+        server.should_exit = True
+        server.stop.set()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(task, 5)
+        if remove:
+            self.socket_path(name).unlink(missing_ok=True)
+
+    async def close_all(self) -> None:
+        for name in list(self._servers):
+            await self.close(name)
+        await self._client.aclose()
+
+    # --- one call ---------------------------------------------------------------------------------
+    def _app(self, name: str) -> ASGIApp:
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                return
+            response = await self._forward(name, Request(scope, receive))
+            await response(scope, receive, send)
+
+        return app
+
+    async def _forward(self, name: str, request: Request) -> Response:
+        metered = request.method == "POST" and request.url.path == "/v1/messages"
+        if metered:
+            refused = await self.spend.refusal(name)
+            if refused is not None:
+                return _refusal(refused)
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in DROPPED}
+        self.credentials.swap(headers)
+        if metered:
+            headers["accept-encoding"] = "identity"  # the meter reads the answer as it passes
+        upstream = self._client.build_request(request.method, request.url.path, params=request.url.query,
+                                              headers=headers, content=await request.body())
+        try:
+            answer = await self._client.send(upstream, stream=True)
+        except httpx.HTTPError as exc:
+            log.warning("gateway: %s", exc)
+            return _api_error(502, "api_error", f"hive gateway: the API could not be reached: {exc}")
+        reader = UsageReader(answer.headers.get("content-type", "")) if metered and answer.is_success else None
+        kept = {k: v for k, v in answer.headers.items() if k.lower() not in DROPPED}
+        return StreamingResponse(self._relay(name, answer, reader), status_code=answer.status_code, headers=kept)
+
+    async def _relay(self, name: str, answer: httpx.Response, reader: UsageReader | None) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in answer.aiter_raw():
+                if reader is not None:
+                    reader.feed(chunk)
+                yield chunk
+        finally:
+            await answer.aclose()
+            usage = reader.finish() if reader is not None else None
+            if reader is not None and usage is not None:
+                self.spend.record(name, reader.model, usage)
+
+
+def _api_error(status: int, kind: str, message: str) -> Response:
+    body = json.dumps({"type": "error", "error": {"type": kind, "message": message}})
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def _refusal(exhausted: Exhausted) -> Response:
+    # 403 permission_error: the CLI does not retry it, so a refused call costs one round trip, not ten.
+    return _api_error(403, "permission_error", f"{BUDGET_ERROR}: {exhausted.sentence()}")
