@@ -39,6 +39,7 @@ SUCCESS_CALLS: list[dict[str, Any]] = [
     {"cmd": "create_schedule", "targets": ["alice"], "body": "hi", "first_fire_at": "2030-01-01T00:00:00Z"},
     {"cmd": "dashboard_url"},
     {"cmd": "logs", "name": "alice", "lines": 5},
+    {"cmd": "usage", "name": "alice", "by": "day"},
 ]
 RESULT_FIELD = {"ping": "pong", "list": "agents", "agent_status": "agent_statuses", "urls": "urls",
                 "set_paused": "agent_statuses", "send": "ids", "inbox": "messages", "ack": "acked",
@@ -46,7 +47,8 @@ RESULT_FIELD = {"ping": "pong", "list": "agents", "agent_status": "agent_statuse
                 "events": "events", "set_model": "agent_statuses",
                 "logged_in": "agent_statuses", "questions": "questions", "reminders": "reminders",
                 "loose_ends": "loose_ends", "pending": "approvals", "schedules": "schedules",
-                "create_schedule": "schedule", "dashboard_url": "url", "logs": "lines"}
+                "create_schedule": "schedule", "dashboard_url": "url", "logs": "lines",
+                "usage": "usage"}
 
 
 async def call(hive: Hive, line: bytes) -> dict[str, Any]:

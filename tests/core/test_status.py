@@ -13,7 +13,7 @@ from hyperhive.core.hive import Hive
 ROW_FIELDS = {"name", "kind", "state", "running", "failed", "paused", "needs_login", "needs_update",
               "deployed_sha", "active_model", "status_text", "status_set_at", "pending_reminders",
               "pending_approvals", "unread", "last_seen", "parent", "url", "description", "isolated",
-              "activity", "activity_detail"}
+              "activity", "activity_detail", "budget_exhausted", "turn_cost_usd"}
 
 
 async def host(hive: Hive, **request: Any) -> dict[str, Any]:

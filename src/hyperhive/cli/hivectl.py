@@ -553,6 +553,39 @@ def raw(ctl: Ctl, request_json: str) -> None:
     emit_json(ctl.client.request(obj.pop("cmd"), **obj))
 
 
+_SPANS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def _span(text: str) -> float:
+    """'7d', '24h', '30m', '90s' → seconds."""
+    unit = text[-1:].lower()
+    try:
+        amount = float(text[:-1]) if unit in _SPANS else float("nan")
+    except ValueError:
+        amount = float("nan")
+    if not amount > 0:
+        raise click.BadParameter(f"{text!r} is not a span like 7d, 24h, 30m or 90s")
+    return amount * _SPANS[unit]
+
+
+@main.command()
+@click.argument("name", required=False)
+@click.option("--since", "since", default="7d", show_default=True, help="How far back: 7d, 24h, 30m, 90s.")
+@click.option("--by", type=click.Choice(["agent", "model", "day"]), default="agent", show_default=True)
+@pass_ctl
+@command
+def usage(ctl: Ctl, name: str | None, since: str, by: str) -> None:
+    """Claude API usage and cost metered by the gateway, per agent, model or day."""
+    result = ctl.call("usage", name=name, since_seconds=_span(since), by=by)
+    if ctl.as_json:
+        emit_json(result)
+        return
+    rows = [[r["key"], r["calls"], r["input_tokens"], r["output_tokens"], r["cache_read_tokens"],
+             r["cache_write_tokens"], f"{r['cost_usd']:.4f}"] for r in [*result["usage"], result["total"]]]
+    click.echo(table([by, "calls", "input", "output", "cache read", "cache write", "usd"], rows))
+    click.echo(f"since {result['since']}; prices as of {result['prices']['retrieved']}")
+
+
 _lifecycle.register(main, pass_ctl, command, fail)
 
 if __name__ == "__main__":

@@ -60,6 +60,20 @@ class MaxLimits(LimitValues):
     """Processes and threads."""
 
 
+class HiveBudget(BaseModel):
+    """host.toml `[budget]`: ceilings on the whole hive's spend, enforced by the API gateway like an agent's
+    own `[budget]`. When one is spent, every agent's next call is refused until the window resets."""
+
+    model_config = _STRICT
+
+    daily_tokens: int | None = Field(default=None, gt=0)
+    """Tokens per UTC day, all agents and token kinds together."""
+    daily_usd: float | None = Field(default=None, gt=0)
+    """Cost in USD per UTC day, all agents together."""
+    monthly_usd: float | None = Field(default=None, gt=0)
+    """Cost in USD per UTC calendar month, all agents together."""
+
+
 class HostPolicy(BaseModel):
     """The whole of host.toml."""
 
@@ -80,7 +94,7 @@ class HostPolicy(BaseModel):
     """Sandbox runtimes this host may run agents in."""
     allowed_models: list[ModelName] = []
     """Models agents may use (`model` and `available_models`). Empty: any."""
-    budget: HiveBudget = Field(default_factory=lambda: HiveBudget())
+    budget: HiveBudget = HiveBudget()
     """Hive-wide spending ceilings: every agent's calls together (see `[budget]`)."""
 
     @model_validator(mode="after")
@@ -221,16 +235,3 @@ def _runtime_problems(cfg: AgentConfig, policy: HostPolicy, runtime: str | None)
             found.append(f"image: the {runtime!r} runtime builds no images")
     return found
 
-
-class HiveBudget(BaseModel):
-    """host.toml `[budget]`: ceilings on the whole hive's spend, enforced by the API gateway like an agent's
-    own `[budget]`. When one is spent, every agent's next call is refused until the window resets."""
-
-    model_config = _STRICT
-
-    daily_tokens: int | None = Field(default=None, gt=0)
-    """Tokens per UTC day, all agents and token kinds together."""
-    daily_usd: float | None = Field(default=None, gt=0)
-    """Cost in USD per UTC day, all agents together."""
-    monthly_usd: float | None = Field(default=None, gt=0)
-    """Cost in USD per UTC calendar month, all agents together."""

@@ -70,7 +70,8 @@ def make_gateway(hive: Hive, clock: Clock) -> Gateway:
         with contextlib.suppress(HiveError):  # no harness connected: its next turn simply goes through
             hive.controls.push(name, {"control": "budget_restored"})
 
-    hooks = SpendHooks(agent_limits, HiveCeilings(hive.settings.state_dir), exhausted, restored)
+    hooks = SpendHooks(agent_limits, HiveCeilings(hive.settings.state_dir), exhausted, restored,
+                       hive.registry.changes.changed)
     return Gateway(hive.settings.runtime_dir, os.environ, Spend(hive.store, clock, hooks))
 
 

@@ -127,11 +127,13 @@ class Hive:
         return self._row(name, await self.store.count_unacked(name))
 
     def _row(self, name: str, unread: int) -> StatusRow:
+        turn = self.gateway.spend.running_turn(name)
         return status_row(self.registry, self.registry.require(name), unread=unread,
                           pending_reminders=self.reminders.pending_count(name),
                           pending_approvals=self.approvals.pending_count(name),
                           isolated=self.supervisor.warning is None,
-                          budget_exhausted=self.gateway.spend.exhausted(name) is not None)
+                          budget_exhausted=self.gateway.spend.exhausted(name) is not None,
+                          turn_cost_usd=turn.cost_usd if turn is not None else None)
 
     def urls(self) -> dict[str, Any]:
         home = self.dashboard.url + "/" if self.dashboard is not None else None

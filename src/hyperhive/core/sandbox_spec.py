@@ -64,8 +64,8 @@ def harness_spec(settings: HiveSettings, runtime: Runtime, config: AgentConfig, 
     socket = MANAGER_SOCKET if name == MANAGER_NAME else AGENT_SOCKET  # the manager's carries its extra verbs
     argv = [sys.executable, "-m", "hyperhive.cli.ag3nt", "run", "--socket", f"{view.sockets}/{socket}",
             "--state-dir", view.home, "--config", f"{view.sockets}/{AGENT_TOML}"]
-    if cli is not None:
-        argv += ["--claude", str(cli)]
+    if cli is not None:  # resolved: a symlinked install (.tools -> elsewhere) is bound at its real path only
+        argv += ["--claude", os.path.realpath(cli)]
     env = {key: value for key, value in environ.items()
            if key.startswith(PASSTHROUGH_PREFIXES) and key not in WITHHELD}
     network = effective_network(config, policy)

@@ -20,6 +20,7 @@ def status_row(
     url: str | None = None,
     isolated: bool = True,
     budget_exhausted: bool = False,
+    turn_cost_usd: float | None = None,
 ) -> StatusRow:
     if agent.kind == "peer":
         running = registry.present(agent.name)
@@ -52,4 +53,5 @@ def status_row(
         activity_detail=detail,
         isolated=isolated,
         budget_exhausted=budget_exhausted,
+        turn_cost_usd=turn_cost_usd,
     )

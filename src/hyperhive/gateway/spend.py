@@ -38,6 +38,7 @@ class SpendHooks:
     hive_limits: Callable[[], Limits]
     exhausted: Callable[[str, Exhausted], Awaitable[None]]
     restored: Callable[[str], Awaitable[None]]
+    metered: Callable[[str], None]  # a call was counted: the agent's row (turn cost) changed
 
 
 class Spend:
@@ -118,6 +119,7 @@ class Spend:
             turn.calls += 1
             turn.tokens += usage.tokens
             turn.cost_usd += record.cost_usd
+        self.hooks.metered(agent)
         self._spawn(self._store_and_check(agent, record))
         return record
 

@@ -316,6 +316,15 @@ class DashboardUrl(HostRequest):
     cmd: Literal["dashboard_url"]
 
 
+class UsageReport(HostRequest):
+    """Metered API calls summed by agent, model or UTC day since a moment (the gateway's meter)."""
+
+    cmd: Literal["usage"]
+    name: AgentName | None = None
+    since_seconds: float = Field(default=7 * 86400, gt=0, le=400 * 86400)
+    by: Literal["agent", "model", "day"] = "agent"
+
+
 AnyHostRequest = Annotated[
     Ping
     | ListAgents
@@ -360,6 +369,7 @@ AnyHostRequest = Annotated[
     | Revive
     | Spawn
     | DashboardUrl
+    | UsageReport
     | RollbackConfig
     | AgentLogs,
     Field(discriminator="cmd"),

@@ -51,6 +51,7 @@ class StatusRow(WireModel):
     activity_detail: str | None = None
     isolated: bool = True  # False for agents on the `process` runtime: no sandbox
     budget_exhausted: bool = False  # the gateway refuses its calls until a budget window resets
+    turn_cost_usd: float | None = None  # what the running turn's API calls cost so far (None between turns)
 
 
 class Message(WireModel):

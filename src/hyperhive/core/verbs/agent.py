@@ -170,6 +170,9 @@ class AgentSession:
             self.hive.gateway.spend.turn_started(self.name, payload["id"])
         elif kind == "turn_end":
             self.hive.gateway.spend.turn_ended(self.name)
+        else:
+            return
+        self.hive.registry.changes.changed(self.name)  # the row's turn cost starts or ends
 
     async def harness_state(self, req: rq.HarnessState) -> dict[str, Any]:
         changes: dict[str, Any] = {}

@@ -18,6 +18,7 @@ from ..questions import question_view
 from ..schedules import schedule_view
 from ..views import dump_messages, event_view
 from . import loose_ends as le
+from .usage import usage_report
 
 if TYPE_CHECKING:
     from ..hive import Hive
@@ -322,4 +323,5 @@ HOST_VERBS: dict[type[Any], Verb] = {
     rq.DashboardUrl: dashboard_url,
     rq.RollbackConfig: rollback,
     rq.AgentLogs: logs,
+    rq.UsageReport: usage_report,
 }
