@@ -14,13 +14,12 @@ import json
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import httpx
 import uvicorn
-from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .budgets import Exhausted
@@ -107,48 +106,68 @@ class Gateway:
             await self.close(name)
         await self._client.aclose()
 
-    # --- one call ---------------------------------------------------------------------------------
+    # --- one call ----------------------------------------------------------------------------------
     def _app(self, name: str) -> ASGIApp:
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http":
-                return
-            response = await self._forward(name, Request(scope, receive))
-            await response(scope, receive, send)
+            if scope["type"] == "http":
+                await self._forward(name, scope, receive, send)
 
         return app
 
-    async def _forward(self, name: str, request: Request) -> Response:
-        metered = request.method == "POST" and request.url.path == "/v1/messages"
+    async def _forward(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """Plain ASGI, no router or response classes: this sits on every API call's path."""
+        method, path = scope["method"], scope["path"]
+        metered = method == "POST" and path == "/v1/messages"
         if metered:
             refused = await self.spend.refusal(name)
             if refused is not None:
-                return _refusal(refused)
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in DROPPED}
+                await _refusal(refused)(scope, receive, send)
+                return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]
+                   if k.decode("latin-1").lower() not in DROPPED}
         self.credentials.swap(headers)
         if metered:
             headers["accept-encoding"] = "identity"  # the meter reads the answer as it passes
-        upstream = self._client.build_request(request.method, request.url.path, params=request.url.query,
-                                              headers=headers, content=await request.body())
+        query = scope["query_string"].decode("latin-1")
+        upstream = self._client.build_request(method, path + (f"?{query}" if query else ""), headers=headers,
+                                              content=await _body(receive))
         try:
             answer = await self._client.send(upstream, stream=True)
         except httpx.HTTPError as exc:
             log.warning("gateway: %s", exc)
-            return _api_error(502, "api_error", f"hive gateway: the API could not be reached: {exc}")
-        reader = UsageReader(answer.headers.get("content-type", "")) if metered and answer.is_success else None
-        kept = {k: v for k, v in answer.headers.items() if k.lower() not in DROPPED}
-        return StreamingResponse(self._relay(name, answer, reader), status_code=answer.status_code, headers=kept)
-
-    async def _relay(self, name: str, answer: httpx.Response, reader: UsageReader | None) -> AsyncIterator[bytes]:
+            await _api_error(502, "api_error", f"hive gateway: the API could not be reached: {exc}")(
+                scope, receive, send)
+            return
         try:
-            async for chunk in answer.aiter_raw():
-                if reader is not None:
-                    reader.feed(chunk)
-                yield chunk
+            await self._relay(name, answer, send, metered and answer.is_success)
         finally:
             await answer.aclose()
-            usage = reader.finish() if reader is not None else None
-            if reader is not None and usage is not None:
-                self.spend.record(name, reader.model, usage)
+
+    async def _relay(self, name: str, answer: httpx.Response, send: Send, metered: bool) -> None:
+        reader = UsageReader(answer.headers.get("content-type", "")) if metered else None
+        kept = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers.items()
+                if k.lower() not in DROPPED]
+        await send({"type": "http.response.start", "status": answer.status_code, "headers": kept})
+        async for chunk in answer.aiter_raw():
+            if reader is not None:
+                reader.feed(chunk)
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        usage = reader.finish() if reader is not None else None
+        if reader is not None and usage is not None:
+            self.spend.record(name, reader.model, usage)
+
+
+async def _body(receive: Receive) -> bytes:
+    parts = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        parts.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(parts)
 
 
 def _api_error(status: int, kind: str, message: str) -> Response:
