@@ -196,23 +196,48 @@ def flow(ctl: Ctl, limit: int) -> None:
 
 
 @main.command()
-@click.argument("name")
+@click.argument("name", required=False)
+@click.option("--all", "every", is_flag=True, help="Every agent, and disarm every schedule (the kill switch).")
 @pass_ctl
 @command
-def pause(ctl: Ctl, name: str) -> None:
-    """Pause an agent: it takes no new turns; its mail waits."""
-    ctl.call("set_paused", name=name, paused=True)
+def pause(ctl: Ctl, name: str | None, every: bool) -> None:
+    """Pause an agent: it takes no new turns; its mail waits. --all: every agent and schedule at once."""
+    if every:
+        _switch(ctl, "pause_all", "paused")
+        return
+    ctl.call("set_paused", name=_one_name(name), paused=True)
     click.echo(f"{name} paused") if not ctl.as_json else emit_json({"paused": name})
 
 
 @main.command()
-@click.argument("name")
+@click.argument("name", required=False)
+@click.option("--all", "every", is_flag=True, help="Undo exactly the last `pause --all`.")
 @pass_ctl
 @command
-def resume(ctl: Ctl, name: str) -> None:
-    """Resume a paused agent."""
-    ctl.call("set_paused", name=name, paused=False)
+def resume(ctl: Ctl, name: str | None, every: bool) -> None:
+    """Resume a paused agent (and lift a loop breaker's pause). --all: undo the last `pause --all`."""
+    if every:
+        _switch(ctl, "resume_all", "resumed")
+        return
+    ctl.call("set_paused", name=_one_name(name), paused=False)
     click.echo(f"{name} resumed") if not ctl.as_json else emit_json({"resumed": name})
+
+
+def _one_name(name: str | None) -> str:
+    if not name:
+        raise click.UsageError("name an agent, or give --all")
+    return name
+
+
+def _switch(ctl: Ctl, cmd: str, done: str) -> None:
+    result = ctl.call(cmd)
+    if ctl.as_json:
+        emit_json(result)
+        return
+    for agent in result[f"{done}_agents"]:
+        click.echo(f"{agent}: {done}")
+    for sid in result[f"{done}_schedules"]:
+        click.echo(f"schedule #{sid}: {done}")
 
 
 @main.command()

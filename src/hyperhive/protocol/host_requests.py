@@ -316,6 +316,18 @@ class DashboardUrl(HostRequest):
     cmd: Literal["dashboard_url"]
 
 
+class PauseAll(HostRequest):
+    """The kill switch: pause every agent and disarm every active schedule, as one event."""
+
+    cmd: Literal["pause_all"]
+
+
+class ResumeAll(HostRequest):
+    """Undo exactly the last `pause_all`: the agents and schedules it paused, nothing else."""
+
+    cmd: Literal["resume_all"]
+
+
 class UsageReport(HostRequest):
     """Metered API calls summed by agent, model or UTC day since a moment (the gateway's meter)."""
 
@@ -370,6 +382,8 @@ AnyHostRequest = Annotated[
     | Spawn
     | DashboardUrl
     | UsageReport
+    | PauseAll
+    | ResumeAll
     | RollbackConfig
     | AgentLogs,
     Field(discriminator="cmd"),

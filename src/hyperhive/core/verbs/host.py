@@ -12,6 +12,7 @@ from hyperhive.protocol import OPERATOR, ErrorCode, HiveError
 from hyperhive.protocol import host_requests as rq
 from hyperhive.store import AgentRecord
 
+from .. import kill_switch
 from ..approvals import approval_view
 from ..logs import agent_log_path, tail_lines
 from ..questions import question_view
@@ -324,4 +325,6 @@ HOST_VERBS: dict[type[Any], Verb] = {
     rq.RollbackConfig: rollback,
     rq.AgentLogs: logs,
     rq.UsageReport: usage_report,
+    rq.PauseAll: lambda hive, req: kill_switch.pause_all(hive),
+    rq.ResumeAll: lambda hive, req: kill_switch.resume_all(hive),
 }
