@@ -72,6 +72,8 @@ class HiveBudget(BaseModel):
     """Cost in USD per UTC day, all agents together."""
     monthly_usd: float | None = Field(default=None, gt=0)
     """Cost in USD per UTC calendar month, all agents together."""
+    max_turns_per_hour: int | None = Field(default=None, gt=0)
+    """The loop breaker's default for an agent whose `[budget]` leaves `max_turns_per_hour` unset."""
 
 
 class HostPolicy(BaseModel):

@@ -97,3 +97,6 @@ class Budget(BaseModel):
     """Cost in USD per UTC day, from the gateway's price table."""
     monthly_usd: float | None = Field(default=None, gt=0)
     """Cost in USD per UTC calendar month."""
+    max_turns_per_hour: int | None = Field(default=None, gt=0)
+    """Turns started in any hour; one more and the agent is paused (the loop breaker) until the operator
+    resumes it. Unset: host.toml's `[budget] max_turns_per_hour`."""

@@ -19,6 +19,8 @@ from hyperhive.gateway.server import Gateway
 from hyperhive.gateway.spend import Spend, SpendHooks
 from hyperhive.protocol import HiveError
 
+from .loop_breaker import LoopBreaker
+
 if TYPE_CHECKING:
     from .hive import Hive
 
@@ -37,6 +39,9 @@ class HiveCeilings:
         self._budget = HiveBudget()
 
     def __call__(self) -> Limits:
+        return self.budget()
+
+    def budget(self) -> HiveBudget:
         try:
             stat = self.path.stat()
             key = (stat.st_mtime_ns, stat.st_size)
@@ -51,7 +56,18 @@ class HiveCeilings:
         return self._budget
 
 
-def make_gateway(hive: Hive, clock: Clock) -> Gateway:
+def make_loop_breaker(hive: Hive, clock: Clock, ceilings: HiveCeilings) -> LoopBreaker:
+    async def limit_of(name: str) -> int | None:
+        try:
+            own = (await hive.deployments.config_of(name)).budget.max_turns_per_hour
+        except HiveError:
+            own = None
+        return own if own is not None else ceilings.budget().max_turns_per_hour
+
+    return LoopBreaker(hive, clock, limit_of)
+
+
+def make_gateway(hive: Hive, clock: Clock, ceilings: HiveCeilings) -> Gateway:
     async def agent_limits(name: str) -> Limits:
         try:
             return (await hive.deployments.config_of(name)).budget
@@ -70,7 +86,7 @@ def make_gateway(hive: Hive, clock: Clock) -> Gateway:
         with contextlib.suppress(HiveError):  # no harness connected: its next turn simply goes through
             hive.controls.push(name, {"control": "budget_restored"})
 
-    hooks = SpendHooks(agent_limits, HiveCeilings(hive.settings.state_dir), exhausted, restored,
+    hooks = SpendHooks(agent_limits, ceilings, exhausted, restored,
                        hive.registry.changes.changed)
     return Gateway(hive.settings.runtime_dir, os.environ, Spend(hive.store, clock, hooks))
 

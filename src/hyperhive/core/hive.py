@@ -20,7 +20,7 @@ from .approvals import Approvals
 from .controls import Controls
 from .deployments import Deployments
 from .events import EventLog
-from .gateway_wiring import make_gateway
+from .gateway_wiring import HiveCeilings, make_gateway, make_loop_breaker
 from .host_server import HostServer
 from .questions import Questions
 from .recipients import ConfigRecipients
@@ -56,7 +56,10 @@ class Hive:
         self.host_server = HostServer(self)
         self.dashboard: DashboardServer | None = None
         self._bootstrap: asyncio.Task[None] | None = None
-        self.gateway = make_gateway(self, clock or SystemClock())
+        clock = clock or SystemClock()
+        ceilings = HiveCeilings(settings.state_dir)
+        self.gateway = make_gateway(self, clock, ceilings)
+        self.loop_breaker = make_loop_breaker(self, clock, ceilings)
         self._stack = AsyncExitStack()
         self.broker.on_messages(self._messages_sent)
         self.broker.on_ack(self._messages_acked)

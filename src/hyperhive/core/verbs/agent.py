@@ -157,17 +157,19 @@ class AgentSession:
             [NewEvent(TRANSCRIPT_PREFIX + e.kind, self.name, e.payload) for e in req.events]
         )
         for e in req.events:
-            self._track_turn(e.kind, e.payload)
+            await self._track_turn(e.kind, e.payload)
             if e.kind == "turn_end" and e.payload.get("parked"):
                 await self.hive.notify("message_parked", self.name, {
                     "message_id": e.payload.get("id"), "from": e.payload.get("from"),
                     "note": str(e.payload.get("note", ""))[:2000]})
         return {"seqs": [e.seq for e in stored]}
 
-    def _track_turn(self, kind: str, payload: dict[str, Any]) -> None:
-        """The gateway meters each call against the turn in hand (the message id the turn answers)."""
+    async def _track_turn(self, kind: str, payload: dict[str, Any]) -> None:
+        """The gateway meters each call against the turn in hand (the message id the turn answers); the
+        loop breaker counts turn starts."""
         if kind == "turn_start" and isinstance(payload.get("id"), int):
             self.hive.gateway.spend.turn_started(self.name, payload["id"])
+            await self.hive.loop_breaker.turn_started(self.name)
         elif kind == "turn_end":
             self.hive.gateway.spend.turn_ended(self.name)
         else:

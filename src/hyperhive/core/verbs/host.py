@@ -46,6 +46,8 @@ async def urls(hive: Hive, req: rq.GetUrls) -> dict[str, Any]:
 
 async def set_paused(hive: Hive, req: rq.SetPaused) -> dict[str, Any]:
     await hive.registry.update(req.name, paused=req.paused)
+    if not req.paused:
+        hive.loop_breaker.forget(req.name)  # a resume lifts the loop breaker's pause and its count
     hive.broker.inboxes.notify(req.name)  # a harness waiting to resume wakes at once
     return await agent_status(hive, rq.AgentStatus(cmd="agent_status", names=[req.name]))
 
