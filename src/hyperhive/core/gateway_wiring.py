@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hyperhive.config import ConfigError, load_host_policy
-from hyperhive.config.host_policy import HOST_TOML, HOST_TOML_ENV, HiveBudget
+from hyperhive.config.host_policy import HOST_TOML, HOST_TOML_ENV, HiveBudget, HostPolicy
 from hyperhive.config.sections import Budget
 from hyperhive.gateway.budgets import HIVE, Exhausted, Limits
 from hyperhive.gateway.clock import Clock
@@ -29,19 +29,22 @@ NO_LIMITS = Budget()
 
 
 class HiveCeilings:
-    """host.toml's `[budget]`, read again only when the file changed (checked by a stat per call)."""
+    """host.toml (its `[budget]`, `[notify]`), read again only when the file changed (a stat per call)."""
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
         named = os.environ.get(HOST_TOML_ENV)
         self.path = Path(named) if named else state_dir / HOST_TOML
         self._seen: tuple[int, int] | None = None
-        self._budget = HiveBudget()
+        self._policy = HostPolicy()
 
     def __call__(self) -> Limits:
         return self.budget()
 
     def budget(self) -> HiveBudget:
+        return self.policy().budget
+
+    def policy(self) -> HostPolicy:
         try:
             stat = self.path.stat()
             key = (stat.st_mtime_ns, stat.st_size)
@@ -50,10 +53,10 @@ class HiveCeilings:
         if key != self._seen:
             self._seen = key
             try:
-                self._budget = load_host_policy(self.state_dir).budget
+                self._policy = load_host_policy(self.state_dir)
             except ConfigError as exc:  # keep the last good ceilings; the daemon says why
-                log.error("host.toml [budget] not applied: %s", exc)
-        return self._budget
+                log.error("host.toml not applied to budgets and notifications: %s", exc)
+        return self._policy
 
 
 def make_loop_breaker(hive: Hive, clock: Clock, ceilings: HiveCeilings) -> LoopBreaker:

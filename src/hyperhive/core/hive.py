@@ -22,6 +22,7 @@ from .deployments import Deployments
 from .events import EventLog
 from .gateway_wiring import HiveCeilings, make_gateway, make_loop_breaker
 from .host_server import HostServer
+from .notify import Notifier
 from .questions import Questions
 from .recipients import ConfigRecipients
 from .registry import AgentRegistry
@@ -60,6 +61,7 @@ class Hive:
         ceilings = HiveCeilings(settings.state_dir)
         self.gateway = make_gateway(self, clock, ceilings)
         self.loop_breaker = make_loop_breaker(self, clock, ceilings)
+        self.notifier = Notifier(self, lambda: ceilings.policy().notify)
         self._stack = AsyncExitStack()
         self.broker.on_messages(self._messages_sent)
         self.broker.on_ack(self._messages_acked)
@@ -91,6 +93,7 @@ class Hive:
             self._stack.callback(self._bootstrap.cancel)
         await self.approvals.start()  # approved work the last daemon did not finish resumes now
         self._stack.push_async_callback(self.approvals.close)
+        self._stack.push_async_callback(self.notifier.close)
         await self.gateway.spend.load()
         self._stack.push_async_callback(self.gateway.spend.close)  # after the sockets: the last rows land
         self._stack.push_async_callback(self.gateway.close_all)

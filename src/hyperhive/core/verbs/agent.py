@@ -182,6 +182,8 @@ class AgentSession:
             changes["active_model"] = req.model
         if req.needs_login is not None:
             changes["needs_login"] = req.needs_login
+            if req.needs_login and not self.hive.registry.require(self.name).needs_login:
+                await self.hive.events.append("needs_login", self.name, {"detail": req.detail})
         if changes:
             await self.hive.registry.update(self.name, **changes)
         self.hive.registry.set_activity(self.name, req.activity, req.detail)
