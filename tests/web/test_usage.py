@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
+from playwright.async_api import expect
 
 from hyperhive.core.hive import Hive
 from hyperhive.gateway.usage import Usage
+from hyperhive.web.server import DashboardServer
 from tests.support.agents import add_agent
 from tests.web.conftest import Operator
 
@@ -33,3 +36,18 @@ async def test_usage_view_shows_each_agent_the_hive_and_a_bar_per_day(hive: Hive
     assert re.search(r'<tr data-agent="alice">.*?\$3\.0000', page, re.S)
     assert "$4.0000" in page  # the hive's total
     assert len(re.findall(r"<rect ", page)) == 1 and "<title>" in page
+
+
+async def test_the_agent_page_shows_the_running_turns_cost_live(page: Any, server: DashboardServer,
+                                                                hive: Hive) -> None:
+    await (await add_agent(hive, "alice")).close()
+    await page.goto(f"{server.url}/agents/alice")
+    await expect(page.locator("#live")).to_have_class("live on")
+    await expect(page.locator("#turn-cost")).to_have_count(0)  # between turns: nothing
+    spend = hive.gateway.spend
+    spend.turn_started("alice", 1)
+    spend.record("alice", "claude-sonnet-4-5", Usage(input_tokens=1_000_000))
+    await expect(page.locator("#turn-cost")).to_have_text("turn $3.0000")
+    spend.record("alice", "claude-sonnet-4-5", Usage(output_tokens=100_000))  # $1.50 more, pushed live
+    await expect(page.locator("#turn-cost")).to_have_text("turn $4.5000")
+    await spend.settle()

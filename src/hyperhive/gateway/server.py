@@ -152,10 +152,12 @@ class Gateway:
             if reader is not None:
                 reader.feed(chunk)
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
         usage = reader.finish() if reader is not None else None
         if reader is not None and usage is not None:
-            self.spend.record(name, reader.model, usage)
+            counted = self.spend.count(name, reader.model, usage)  # the next call's check sees it already
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        if reader is not None and usage is not None:
+            await self.spend.save(counted)  # after the answer's end: the agent never waits on an fsync
 
 
 async def _body(receive: Receive) -> bytes:

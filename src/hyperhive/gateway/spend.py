@@ -107,6 +107,16 @@ class Spend:
     # --- after a call -----------------------------------------------------------------------------
     def record(self, agent: str, model: str, usage: Usage) -> UsageRecord:
         """Price and count one call at once (the next call's check sees it); store it in the background."""
+        record = self.count(agent, model, usage)
+        self._spawn(self._store_and_check(agent, record))
+        return record
+
+    async def save(self, record: UsageRecord) -> None:
+        """Store a counted call and check its agent's budgets (the gateway awaits this after the answer)."""
+        await self._store_and_check(record.agent, record)
+
+    def count(self, agent: str, model: str, usage: Usage) -> UsageRecord:
+        """Price one call and add it to the running totals (and the running turn), at once."""
         now = self.clock.now()
         cost = price_table().cost(model, usage)
         turn = self._turns.get(agent)
@@ -120,15 +130,20 @@ class Spend:
             turn.tokens += usage.tokens
             turn.cost_usd += record.cost_usd
         self.hooks.metered(agent)
-        self._spawn(self._store_and_check(agent, record))
         return record
 
     async def _store_and_check(self, agent: str, record: UsageRecord) -> None:
+        await self._store(agent, record)
+        await self._check_after(agent)
+
+    async def _check_after(self, agent: str) -> None:
+        await self.refusal(agent)  # a call that spent the budget flags it now, not at the next call
+
+    async def _store(self, agent: str, record: UsageRecord) -> None:
         try:
             await self.store.add_usage([record])
-        except Exception:  # the call is answered already; a lost row is logged, never raised into a stream
+        except Exception:  # the call is answered: a lost row is logged, never raised into the stream
             log.exception("usage of %s could not be stored", agent)
-        await self.refusal(agent)  # a call that spent the budget flags it now, not at the next call
 
     # --- turns ------------------------------------------------------------------------------------
     def turn_started(self, agent: str, turn: int) -> None:
