@@ -84,7 +84,8 @@ class Gateway:
         sock.bind(str(path))
         os.chmod(path, 0o666)  # the sandbox's processes may run as other users
         config = uvicorn.Config(self._app(name), log_config=None, lifespan="off", access_log=False,
-                                server_header=False, date_header=False, timeout_graceful_shutdown=2)
+                                server_header=False, date_header=False, proxy_headers=False,
+                                timeout_graceful_shutdown=2)
         server = _AgentServer(config)
         task = asyncio.create_task(server.serve(sockets=[sock]), name=f"gateway-{name}")
         self._servers[name] = (server, task)
