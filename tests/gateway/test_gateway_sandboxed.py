@@ -87,15 +87,17 @@ def test_private_and_host_network_agents_are_metered_exactly_and_never_hold_the_
     api.on("run the probe", reply.tool_use("Bash", {"command": PROBE, "description": "probe"}, **ALICE))
     api.on(after_tool("Bash"), reply.text("probed", **ALICE))
     alice_calls = turn(hive, api, "alice", "please run the probe")
-    api.default = reply.text("hello from bob", **BOB)
-    bob_calls = turn(hive, api, "bob", "say hello")
-    assert (alice_calls, bob_calls) == (2, 1)
+    api.script(reply.tool_use("Bash", {"command": PROBE, "description": "probe"}, **BOB),
+               reply.text("probed", **BOB))  # bob, on the host's network, runs the same probe
+    bob_calls = turn(hive, api, "bob", "please run the probe too")
+    assert (alice_calls, bob_calls) == (2, 2)
     assert all(r.headers.get("x-api-key") == HIVE_KEY for r in api.message_requests)  # swapped in by the gateway
 
-    home = hive.settings.state_dir / "agents" / "alice" / "state"
-    env = dict(line.split("=", 1) for line in (home / "env.txt").read_text().splitlines() if "=" in line)
-    assert env["ANTHROPIC_UNIX_SOCKET"] == "/run/hive/api.sock" and env["ANTHROPIC_API_KEY"] == "hive-gateway"
-    assert "ANTHROPIC_UNIX_SOCKET=/run/hive/api.sock" in (home / "environs.txt").read_text()
+    for name in ("alice", "bob"):
+        home = hive.settings.state_dir / "agents" / name / "state"
+        env = dict(line.split("=", 1) for line in (home / "env.txt").read_text().splitlines() if "=" in line)
+        assert env["ANTHROPIC_UNIX_SOCKET"] == "/run/hive/api.sock" and env["ANTHROPIC_API_KEY"] == "hive-gateway"
+        assert "ANTHROPIC_UNIX_SOCKET=/run/hive/api.sock" in (home / "environs.txt").read_text()
     for root in (hive.settings.state_dir / "agents", hive.settings.runtime_dir / "agents"):  # all they see
         for path in root.rglob("*"):
             if path.is_file():
