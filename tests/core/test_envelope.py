@@ -43,6 +43,7 @@ SUCCESS_CALLS: list[dict[str, Any]] = [
     {"cmd": "create_schedule", "targets": ["alice"], "body": "hi", "first_fire_at": "2030-01-01T00:00:00Z"},
     {"cmd": "dashboard_url"},
     {"cmd": "logs", "name": "alice", "lines": 5},
+    {"cmd": "usage", "name": "alice", "by": "day"},
 ]
 RESULT_FIELD = {"ping": "pong", "list": "agents", "agent_status": "agent_statuses", "urls": "urls",
                 "set_paused": "agent_statuses", "send": "ids", "inbox": "messages", "ack": "acked",
@@ -50,7 +51,8 @@ RESULT_FIELD = {"ping": "pong", "list": "agents", "agent_status": "agent_statuse
                 "events": "events", "set_model": "agent_statuses",
                 "logged_in": "agent_statuses", "questions": "questions", "reminders": "reminders",
                 "loose_ends": "loose_ends", "pending": "approvals", "schedules": "schedules",
-                "create_schedule": "schedule", "dashboard_url": "url", "logs": "lines"}
+                "create_schedule": "schedule", "dashboard_url": "url", "logs": "lines",
+                "usage": "usage"}
 
 
 async def call(hive: Hive, line: bytes) -> dict[str, Any]:
@@ -198,6 +200,13 @@ async def test_every_host_verb_runs_and_does_its_job(hive: Hive) -> None:
         assert (queued["kind"], queued["agent"], queued["status"]) == ("spawn", "zed", "pending")
         entry = await ok("sandbox_shell", name="amy", command=["id"])
         assert entry["argv"] == ["id"] and "/amy/" in entry["cwd"] + "/" and entry["pid"] > 0  # process runtime
+
+        # spend: the gateway's meter (nothing called the API here) and the kill switch
+        assert (await ok("usage", by="agent"))["total"]["calls"] == 0
+        paused = await ok("pause_all")
+        assert "bob" in paused["paused_agents"] and row(await ok("agent_status", names=["bob"]))["paused"] is True
+        assert "bob" in (await ok("resume_all"))["resumed_agents"]
+        assert row(await ok("agent_status", names=["bob"]))["paused"] is False
 
         # lifecycle
         def pids() -> list[int]:

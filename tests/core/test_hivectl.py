@@ -148,3 +148,16 @@ def test_lifecycle_from_the_shell(hive_proc: HiveProcess) -> None:
     assert hivectl(hive_proc, "revive", "alice").stdout.strip() == "alice: running"
     assert hivectl(hive_proc, "destroy", "alice", "--purge", "--yes").returncode == 0
     assert "alice" not in hivectl(hive_proc, "list").stdout
+
+
+def test_pause_all_and_resume_all_from_the_shell(hive_proc: HiveProcess) -> None:
+    for name in ("alice", "bob"):
+        hivectl(hive_proc, "register-peer", name)
+    assert hivectl(hive_proc, "pause", "--all").stdout.splitlines() == ["alice: paused", "bob: paused"]
+    assert all(row["paused"] for row in json.loads(hivectl(hive_proc, "--json", "status").stdout))
+    assert hivectl(hive_proc, "resume", "--all").stdout.splitlines() == ["alice: resumed", "bob: resumed"]
+    assert not any(row["paused"] for row in json.loads(hivectl(hive_proc, "--json", "status").stdout))
+    again = hivectl(hive_proc, "resume", "--all")
+    assert again.returncode != 0 and "nothing to resume" in again.stderr
+    nameless = hivectl(hive_proc, "pause")
+    assert nameless.returncode == 2 and "name an agent, or give --all" in nameless.stderr

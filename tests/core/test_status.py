@@ -14,7 +14,8 @@ from hyperhive.core.hive import Hive
 ROW_FIELDS = {"name", "kind", "state", "running", "failed", "paused", "needs_login", "needs_update",
               "deployed_sha", "active_model", "status_text", "status_set_at", "pending_reminders",
               "pending_approvals", "unread", "last_seen", "parent", "url", "description", "isolated",
-              "activity", "activity_detail", "context_tokens", "context_window", "cost_usd_24h"}
+              "activity", "activity_detail", "context_tokens", "context_window", "cost_usd_24h",
+              "budget_exhausted", "turn_cost_usd"}
 
 
 async def host(hive: Hive, **request: Any) -> dict[str, Any]:

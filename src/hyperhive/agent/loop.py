@@ -11,6 +11,7 @@ outcome means for its message:
 | rate_limited | kept in hand | wait for the reset the error gives (or the back-off), retry |
 | auth_failed | kept in hand | retry once; then `needs_login`, wait for `logged_in` (or a long timer), retry |
 | prompt_too_long | kept in hand | compact the session once, retry |
+| budget_exhausted | kept in hand | wait for the hive's `budget_restored` (or the reset the refusal names), retry |
 | crashed, timeout, error | kept in hand | retry once; then parked: acked, an event to the manager and operator |
 """
 
@@ -49,6 +50,7 @@ class LoopTimings:
     rate_limit_backoff: float = 60.0  # when the error names no reset time; doubles per retry
     rate_limit_max: float = 3600.0
     login_retry: float = 600.0  # needs_login: retry on `logged_in`, or after this long anyway
+    budget_retry_min: float = 30.0  # budget_exhausted without a word from the hive: retry no sooner
 
 
 class TurnLoop:
@@ -70,6 +72,7 @@ class TurnLoop:
         self._interrupted = False
         self._compact_requested = False
         self._logged_in = asyncio.Event()
+        self._budget_restored = asyncio.Event()
         self._to_ack: list[int] = []
         self._main: asyncio.Task[None] | None = None
         self._last_state: dict[str, Any] | None = None
@@ -116,6 +119,7 @@ class TurnLoop:
             if self._compact_requested:
                 async with self._turn_lock:
                     await self._compact("the operator asked for it")
+            self._budget_restored.clear()  # a restore from here on is not missed while the turn runs
             outcome = await self._turn(message, pending)
             kind = outcome.kind
             if kind in ("ok", "interrupted"):
@@ -133,6 +137,8 @@ class TurnLoop:
                 login_tries += 1
                 if login_tries > 1:
                     await self._wait_for_login()
+            elif kind == "budget_exhausted":
+                await self._wait_for_budget(outcome)
             elif kind == "prompt_too_long" and not compacted:
                 compacted = True
                 async with self._turn_lock:
@@ -226,6 +232,13 @@ class TurnLoop:
         finally:
             watch.close()
 
+    async def _wait_for_budget(self, outcome: TurnOutcome) -> None:
+        """The message stays in hand; the hive says when the budget is back (window reset, raised limit)."""
+        await self._state("budget_exhausted", detail=outcome.note)
+        wait = max(outcome.retry_after or 3600.0, self.timings.budget_retry_min)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._budget_restored.wait(), wait)
+
     async def _compact(self, why: str) -> None:
         self._compact_requested = False
         if self.session_id is None:
@@ -315,6 +328,8 @@ class TurnLoop:
                 await self._state("idle")
         elif kind == "logged_in":
             self._logged_in.set()
+        elif kind == "budget_restored":
+            self._budget_restored.set()
 
 
 def _with_kind(outcome: TurnOutcome, kind: str, note: str) -> TurnOutcome:

@@ -7,19 +7,24 @@ those of Claude Code 2.1.331, measured in tests/agent/test_claude_driver.py.
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 OutcomeKind = Literal["ok", "error", "interrupted", "rate_limited", "auth_failed", "prompt_too_long", "crashed",
-                      "timeout"]
+                      "timeout", "budget_exhausted"]
 Stop = Literal["interrupt", "timeout", "cancel"]
 
 NOTE_MAX = 500
 # What one API call's prompt is made of; their sum is the context the session fills.
 PROMPT_USAGE = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+# The hive's gateway refuses a call of an agent whose budget is spent with this phrase and the reset time.
+BUDGET_PHRASE = "hive budget exhausted"
+BUDGET_RESET = re.compile(r"resets at (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")
 MISSING_SESSION = "No conversation found with session ID"
 # Lowercased pieces of the sentences the CLI prints for a missing or refused credential.
 AUTH_PHRASES = ("invalid api key", "/login", "not logged in", "authentication_error", "invalid x-api-key",
@@ -132,7 +137,8 @@ class TurnRecord:
     def outcome(self, returncode: int, stderr_tail: list[str], stopped: Stop | None, session_id: str | None,
                 wall_ms: int) -> TurnOutcome:
         kind, note = self._classify(returncode, stderr_tail, stopped)
-        retry_after = self._retry_after() if kind == "rate_limited" else None
+        retry_after = (self._retry_after() if kind == "rate_limited"
+                       else _budget_reset(note) if kind == "budget_exhausted" else None)
         return TurnOutcome(kind, self.session_id or session_id, _clip(note), retry_after, self.stats(wall_ms))
 
     def _classify(self, returncode: int, stderr_tail: list[str], stopped: Stop | None) -> tuple[OutcomeKind, str]:
@@ -152,6 +158,8 @@ class TurnRecord:
         status = r.get("api_error_status") or self.api_error.get("api_error_status")
         error_type = str(r.get("api_error_type") or self.api_error.get("api_error_type") or "")
         lowered = f"{text} {stderr}".lower()
+        if BUDGET_PHRASE in lowered:
+            return "budget_exhausted"
         if status == 429 or error_type == "rate_limit_error" or self.api_error.get("error") == "rate_limit":
             return "rate_limited"
         if status == 401 or any(p in lowered for p in AUTH_PHRASES):
@@ -172,6 +180,15 @@ class TurnRecord:
         if self.reset_at is not None:
             return max(0.0, self.reset_at - time.time())
         return self.retry_delay
+
+
+def _budget_reset(note: str) -> float | None:
+    """Seconds until the reset time the gateway's refusal names."""
+    found = BUDGET_RESET.search(note)
+    if found is None:
+        return None
+    reset = datetime.strptime(found[1], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    return max(0.0, reset - time.time())
 
 
 def _signal_name(number: int) -> str:

@@ -158,23 +158,48 @@ def flow(ctl: Ctl, limit: int) -> None:
 
 
 @main.command()
-@click.argument("name")
+@click.argument("name", required=False)
+@click.option("--all", "every", is_flag=True, help="Every agent, and disarm every schedule (the kill switch).")
 @pass_ctl
 @command
-def pause(ctl: Ctl, name: str) -> None:
-    """Pause an agent: it takes no new turns; its mail waits."""
-    ctl.call("set_paused", name=name, paused=True)
+def pause(ctl: Ctl, name: str | None, every: bool) -> None:
+    """Pause an agent: it takes no new turns; its mail waits. --all: every agent and schedule at once."""
+    if every:
+        _switch(ctl, "pause_all", "paused")
+        return
+    ctl.call("set_paused", name=_one_name(name), paused=True)
     click.echo(f"{name} paused") if not ctl.as_json else emit_json({"paused": name})
 
 
 @main.command()
-@click.argument("name")
+@click.argument("name", required=False)
+@click.option("--all", "every", is_flag=True, help="Undo exactly the last `pause --all`.")
 @pass_ctl
 @command
-def resume(ctl: Ctl, name: str) -> None:
-    """Resume a paused agent."""
-    ctl.call("set_paused", name=name, paused=False)
+def resume(ctl: Ctl, name: str | None, every: bool) -> None:
+    """Resume a paused agent (and lift a loop breaker's pause). --all: undo the last `pause --all`."""
+    if every:
+        _switch(ctl, "resume_all", "resumed")
+        return
+    ctl.call("set_paused", name=_one_name(name), paused=False)
     click.echo(f"{name} resumed") if not ctl.as_json else emit_json({"resumed": name})
+
+
+def _one_name(name: str | None) -> str:
+    if not name:
+        raise click.UsageError("name an agent, or give --all")
+    return name
+
+
+def _switch(ctl: Ctl, cmd: str, done: str) -> None:
+    result = ctl.call(cmd)
+    if ctl.as_json:
+        emit_json(result)
+        return
+    for agent in result[f"{done}_agents"]:
+        click.echo(f"{agent}: {done}")
+    for sid in result[f"{done}_schedules"]:
+        click.echo(f"schedule #{sid}: {done}")
 
 
 @main.command()
@@ -475,6 +500,40 @@ def _cancel_command(name: str, kind: str) -> None:
 
 _cancel_command("cancel-question", "question")
 _cancel_command("cancel-reminder", "reminder")
+
+
+_SPANS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def _span(text: str) -> float:
+    """'7d', '24h', '30m', '90s' → seconds."""
+    unit = text[-1:].lower()
+    try:
+        amount = float(text[:-1]) if unit in _SPANS else float("nan")
+    except ValueError:
+        amount = float("nan")
+    if not amount > 0:
+        raise click.BadParameter(f"{text!r} is not a span like 7d, 24h, 30m or 90s")
+    return amount * _SPANS[unit]
+
+
+@main.command()
+@click.argument("name", required=False)
+@click.option("--since", "since", default="7d", show_default=True, help="How far back: 7d, 24h, 30m, 90s.")
+@click.option("--by", type=click.Choice(["agent", "model", "day"]), default="agent", show_default=True)
+@pass_ctl
+@command
+def usage(ctl: Ctl, name: str | None, since: str, by: str) -> None:
+    """Claude API usage and cost metered by the gateway, per agent, model or day."""
+    result = ctl.call("usage", name=name, since_seconds=_span(since), by=by)
+    if ctl.as_json:
+        emit_json(result)
+        return
+    rows = [[r["key"], r["calls"], r["input_tokens"], r["output_tokens"], r["cache_read_tokens"],
+             r["cache_write_tokens"], f"{r['cost_usd']:.4f}"] for r in [*result["usage"], result["total"]]]
+    click.echo(table([by, "calls", "input", "output", "cache read", "cache write", "usd"], rows))
+    click.echo(f"since {result['since']}; prices as of {result['prices']['retrieved']}")
+
 
 _shell.register(main, pass_ctl, command)
 

@@ -27,7 +27,7 @@ from .fields import (
     Recipient,
     Text,
 )
-from .sections import BindMount, CompactionConfig, Limits, McpServer, RestartConfig, ToolsConfig
+from .sections import BindMount, Budget, CompactionConfig, Limits, McpServer, RestartConfig, ToolsConfig
 
 DEFAULT_MODEL = "claude-sonnet-4-5"
 AGENT_TOML = "agent.toml"
@@ -72,6 +72,8 @@ class AgentConfig(BaseModel):
     """Claude Code's built-in tools the agent may use (permission rules)."""
     compaction: CompactionConfig = CompactionConfig()
     """When the agent's session is compacted before it fills the model's context."""
+    budget: Budget = Budget()
+    """Spending limits (tokens and USD per day, USD per month); unset keys: no limit."""
     mcp_servers: dict[McpServerName, McpServer] = {}
     """Extra MCP servers by name; `hyperhive` is the hive's own and is reserved."""
     bind_mounts: list[BindMount] = []

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ._toml import parse_toml, validate
 from .agent_toml import AgentConfig
@@ -60,6 +60,45 @@ class MaxLimits(LimitValues):
     """Processes and threads."""
 
 
+class HiveBudget(BaseModel):
+    """host.toml `[budget]`: ceilings on the whole hive's spend, enforced by the API gateway like an agent's
+    own `[budget]`. When one is spent, every agent's next call is refused until the window resets."""
+
+    model_config = _STRICT
+
+    daily_tokens: int | None = Field(default=None, gt=0)
+    """Tokens per UTC day, all agents and token kinds together."""
+    daily_usd: float | None = Field(default=None, gt=0)
+    """Cost in USD per UTC day, all agents together."""
+    monthly_usd: float | None = Field(default=None, gt=0)
+    """Cost in USD per UTC calendar month, all agents together."""
+    max_turns_per_hour: int | None = Field(default=None, gt=0)
+    """The loop breaker's default for an agent whose `[budget]` leaves `max_turns_per_hour` unset."""
+
+
+class NotifyConfig(BaseModel):
+    """host.toml `[notify]`: where the hive tells the operator what needs a human (a question to the
+    operator, an approval waiting, `needs_login`, a failed agent, a spent budget, mail to the operator)."""
+
+    model_config = _STRICT
+
+    webhooks: list[str] = []
+    """ntfy-compatible URLs (e.g. `https://ntfy.sh/my-hive`): each gets a POST with the text as body and
+    `Title` and `Priority` headers, retried with back-off; the daemon never waits for one."""
+    retry_seconds: float = Field(default=2.0, gt=0, le=3600)
+    """The first retry's delay; each further one waits twice as long."""
+    attempts: int = Field(default=5, ge=1, le=20)
+    """Tries per notification and webhook before it is given up (and logged)."""
+
+    @field_validator("webhooks")
+    @classmethod
+    def _http_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"{url!r} is not an http:// or https:// URL")
+        return urls
+
+
 class HostPolicy(BaseModel):
     """The whole of host.toml."""
 
@@ -80,6 +119,10 @@ class HostPolicy(BaseModel):
     """Sandbox runtimes this host may run agents in."""
     allowed_models: list[ModelName] = []
     """Models agents may use (`model` and `available_models`). Empty: any."""
+    budget: HiveBudget = HiveBudget()
+    """Hive-wide spending ceilings: every agent's calls together (see `[budget]`)."""
+    notify: NotifyConfig = NotifyConfig()
+    """Webhooks for what needs the operator."""
 
     @model_validator(mode="after")
     def _consistent(self) -> HostPolicy:
@@ -218,3 +261,4 @@ def _runtime_problems(cfg: AgentConfig, policy: HostPolicy, runtime: str | None)
         if cfg.image:
             found.append(f"image: the {runtime!r} runtime builds no images")
     return found
+

@@ -128,3 +128,19 @@ class CompactionConfig(BaseModel):
     window; 100: only when a prompt is too long."""
     context_tokens: int = Field(default=200_000, ge=10_000, le=10_000_000)
     """The model's context window in tokens."""
+class Budget(BaseModel):
+    """Spending limits of an agent, enforced by the hive's API gateway before a call is forwarded. Windows are
+    UTC: a day from midnight, a month from the 1st. Unset: no limit of that kind. A spent budget refuses the
+    agent's calls until the window resets or the limit is raised (a config change like any other)."""
+
+    model_config = SECTION_CONFIG
+
+    daily_tokens: int | None = Field(default=None, gt=0)
+    """Tokens per UTC day, every kind counted (input, output, cache read, cache write)."""
+    daily_usd: float | None = Field(default=None, gt=0)
+    """Cost in USD per UTC day, from the gateway's price table."""
+    monthly_usd: float | None = Field(default=None, gt=0)
+    """Cost in USD per UTC calendar month."""
+    max_turns_per_hour: int | None = Field(default=None, gt=0)
+    """Turns started in any hour; one more and the agent is paused (the loop breaker) until the operator
+    resumes it. Unset: host.toml's `[budget] max_turns_per_hour`."""

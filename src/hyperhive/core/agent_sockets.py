@@ -47,11 +47,13 @@ class AgentSockets:
         for server in servers:
             await server.start()
             share_socket(server.path, name)  # the agent runs under its own uid (runtime/identity.py)
+        await self.hive.gateway.open(name)  # api.sock beside mcp.sock: the agent's way to the Claude API
         self._servers[name] = servers
 
     async def close(self, name: str, *, remove_dir: bool = False) -> None:
         for server in self._servers.pop(name, []):
             await server.close()
+        await self.hive.gateway.close(name)
         if remove_dir:
             with contextlib.suppress(FileNotFoundError):
                 shutil.rmtree(self.hive.settings.agent_socket_dir(check_agent_name(name)))

@@ -351,6 +351,7 @@ class Deployments:
 
     async def _deployed_now(self, approval_id: int, name: str, sha: str, config: AgentConfig) -> WorkResult:
         self._deployed[name] = config
+        await self.hive.gateway.spend.reconsider(name)  # a raised [budget] lifts a spent one now
         await self.hive.registry.update(name, deployed_sha=sha, description=config.description,
                                         parent=config.parent or self.hive.registry.require(name).parent)
         await self.hive.notify("rebuilt", name, {"sha": sha, "approval_id": approval_id},

@@ -7,20 +7,22 @@ import json
 import logging
 import os
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from hyperhive.broker import Broker
+from hyperhive.gateway.clock import Clock, SystemClock
 from hyperhive.protocol import MANAGER_NAME, OPERATOR, SYSTEM_SENDER, HiveError, StatusRow
 from hyperhive.store import EventRecord, MessageRecord, Store
 from hyperhive.store.auto import open_store
 
 from .agent_sockets import AgentSockets
-from .api_proxy import ApiProxy
 from .approvals import Approvals
 from .controls import Controls
 from .deployments import Deployments
 from .events import EventLog
+from .gateway_wiring import HiveCeilings, make_gateway, make_loop_breaker
 from .host_server import HostServer
+from .notify import Notifier
 from .questions import Questions
 from .recipients import ConfigRecipients
 from .registry import AgentRegistry
@@ -40,7 +42,7 @@ log = logging.getLogger(__name__)
 
 
 class Hive:
-    def __init__(self, settings: HiveSettings, store: Store | None = None) -> None:
+    def __init__(self, settings: HiveSettings, store: Store | None = None, clock: Clock | None = None) -> None:
         self.settings = settings
         self.store: Store = store or open_store(settings.database, settings.db_path)
         self.registry = AgentRegistry(self.store)
@@ -60,7 +62,11 @@ class Hive:
         self.host_server = HostServer(self)
         self.dashboard: DashboardServer | None = None
         self._bootstrap: asyncio.Task[None] | None = None
-        self.api_proxy: ApiProxy | None = None
+        clock = clock or SystemClock()
+        ceilings = HiveCeilings(settings.state_dir)
+        self.gateway = make_gateway(self, clock, ceilings)
+        self.loop_breaker = make_loop_breaker(self, clock, ceilings)
+        self.notifier = Notifier(self, lambda: ceilings.policy().notify)
         self._stack = AsyncExitStack()
         self.broker.on_messages(self._messages_sent)
         self.broker.on_ack(self._messages_acked)
@@ -98,14 +104,14 @@ class Hive:
             self._stack.callback(self._bootstrap.cancel)
         await self.approvals.start()  # approved work the last daemon did not finish resumes now
         self._stack.push_async_callback(self.approvals.close)
+        self._stack.push_async_callback(self.notifier.close)
+        await self.gateway.spend.load()
+        self._stack.push_async_callback(self.gateway.spend.close)  # after the sockets: the last rows land
+        self._stack.push_async_callback(self.gateway.close_all)
         await self.agent_sockets.open_all()
         self._stack.push_async_callback(self.agent_sockets.close_all)
         await self.host_server.start()
         self._stack.push_async_callback(self.host_server.close)
-        if "ANTHROPIC_UNIX_SOCKET" not in os.environ:
-            self.api_proxy = ApiProxy(self.settings.runtime_dir, os.environ)
-            await self.api_proxy.start()
-            self._stack.push_async_callback(self.api_proxy.close)
         if self.settings.dashboard != "off":
             from hyperhive.web.server import DashboardServer  # the daemon extra; agents never import it
 
@@ -138,12 +144,15 @@ class Hive:
         return self._row(name, await self.store.count_unacked(name))
 
     def _row(self, name: str, unread: int) -> StatusRow:
+        turn = self.gateway.spend.running_turn(name)
         return status_row(self.registry, self.registry.require(name), unread=unread,
                           url=self.agent_url(name), needs_update=bool(self.supervisor.outdated(name)),
                           pending_reminders=self.reminders.pending_count(name),
                           pending_approvals=self.approvals.pending_count(name),
                           isolated=self.supervisor.warning is None,
-                          turns=self.events.turns.summary(name))
+                          turns=self.events.turns.summary(name),
+                          budget_exhausted=self.gateway.spend.exhausted(name) is not None,
+                          turn_cost_usd=turn.cost_usd if turn is not None else None)
 
     def dashboard_home(self) -> str | None:
         """The dashboard's address once it is serving; None when it is off or not up yet."""
@@ -163,6 +172,14 @@ class Hive:
         return name == MANAGER_NAME
 
     # --- events for the people in charge ----------------------------------------------------------
+    @overload
+    async def notify(self, kind: str, agent: str | None, payload: dict[str, Any],
+                     recipients: tuple[str, ...] = ..., *, caused_by: None = None) -> EventRecord: ...
+
+    @overload
+    async def notify(self, kind: str, agent: str | None, payload: dict[str, Any],
+                     recipients: tuple[str, ...] = ..., *, caused_by: str) -> EventRecord | None: ...
+
     async def notify(self, kind: str, agent: str | None, payload: dict[str, Any],
                      recipients: tuple[str, ...] = (MANAGER_NAME, OPERATOR), *,
                      caused_by: str | None = None) -> EventRecord | None:

@@ -2,19 +2,20 @@
 
 The harness inside sees: its home (state dir) read-write, its socket dir (with the deployed agent.toml
 next to `mcp.sock`) read-only at /run/hive, and read-only the Python that runs hyperhive and the Claude
-CLI. The Claude API reaches a private-network sandbox only through a Unix socket the host provides
-(`ANTHROPIC_UNIX_SOCKET`), whose directory is shown read-only at the same path."""
+CLI. The Claude API reaches every sandbox only through the gateway's socket in its socket dir
+(`ANTHROPIC_UNIX_SOCKET=/run/hive/api.sock`), whatever its network."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import hyperhive
 from hyperhive.config import AgentConfig, HostPolicy, effective_limits, effective_network, resolve_bind_source
+from hyperhive.gateway.credentials import ADDRESS_VARS, CREDENTIAL_VARS
 from hyperhive.protocol import MANAGER_NAME
 from hyperhive.runtime.base import Runtime
 from hyperhive.runtime.spec import Limits, Mount, SandboxSpec
@@ -29,6 +30,8 @@ MANAGER_APPLIED = "/hive/applied"
 # What the brain may inherit from the daemon's environment: the API's address and key, the CLI's switches.
 PASSTHROUGH_PREFIXES = ("ANTHROPIC_", "CLAUDE_CODE_", "DISABLE_", "CLAUDE_", "HYPERHIVE_TURN_TIMEOUT",
                         "HYPERHIVE_RATE_LIMIT_BACKOFF")
+# ... except the hive's credentials and the API's address: those stay with the gateway.
+WITHHELD = frozenset({*CREDENTIAL_VARS, *ADDRESS_VARS})
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
@@ -54,8 +57,10 @@ def _pinned_cli() -> str | None:
 
 def harness_spec(settings: HiveSettings, runtime: Runtime, config: AgentConfig, policy: HostPolicy,
                  environ: Mapping[str, str], protected: tuple[Path, ...] = (),
-                 api_env: Mapping[str, str] | None = None) -> SandboxSpec:
-    """`api_env`: how a private-network agent reaches the Claude API (the hive's API proxy socket)."""
+                 api_env: Callable[[str], Mapping[str, str]] | None = None) -> SandboxSpec:
+    """`api_env`: how the agent reaches the Claude API, given its socket dir as the sandbox sees it (the
+    hive's gateway socket in it, whatever the network). The daemon's own API address and credentials are
+    never passed on."""
     name = config.name
     state = agent_state_dir(settings, name)
     sockets = settings.agent_socket_dir(name)
@@ -68,17 +73,15 @@ def harness_spec(settings: HiveSettings, runtime: Runtime, config: AgentConfig, 
         # Only the CLI's real install is bound (_cli_root): name the launcher by its real directory, so a
         # CLI reached through a symlinked directory (e.g. a .tools symlink) is found inside the sandbox.
         argv += ["--claude", str(Path(os.path.realpath(cli.parent)) / cli.name)]
-    env = {key: value for key, value in environ.items() if key.startswith(PASSTHROUGH_PREFIXES)}
+    env = {key: value for key, value in environ.items()
+           if key.startswith(PASSTHROUGH_PREFIXES) and key not in WITHHELD}
     network = effective_network(config, policy)
-    if network == "private" and api_env:
-        env |= api_env
+    if api_env is not None:
+        env |= api_env(view.sockets)
     env |= {"PATH": BASE_PATH, "LANG": environ.get("LANG", "C.UTF-8"), "HOME": view.home, **config.env}
     ro = [Path(sys.prefix), Path(sys.base_prefix), _package_root()]
     if cli is not None:
         ro.append(_cli_root(cli))
-    api_socket = env.get("ANTHROPIC_UNIX_SOCKET")
-    if api_socket:
-        ro.append(Path(api_socket).parent)
     limits = effective_limits(config, policy)
     mounts = tuple(Mount(resolve_bind_source(m, policy, protected, agent=name), m.target, m.mode == "rw")
                    for m in config.bind_mounts)

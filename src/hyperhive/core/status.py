@@ -22,6 +22,8 @@ def status_row(
     needs_update: bool = False,
     isolated: bool = True,
     turns: TurnSummary | None = None,
+    budget_exhausted: bool = False,
+    turn_cost_usd: float | None = None,
 ) -> StatusRow:
     if agent.kind == "peer":
         running = registry.present(agent.name)
@@ -56,4 +58,6 @@ def status_row(
         context_tokens=turns.context_tokens if turns else None,
         context_window=turns.context_window if turns else None,
         cost_usd_24h=turns.cost_usd_24h if turns else None,
+        budget_exhausted=budget_exhausted,
+        turn_cost_usd=turn_cost_usd,
     )

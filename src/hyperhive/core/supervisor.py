@@ -205,14 +205,13 @@ class Supervisor:
         state = agent_state_dir(self.hive.settings, name)
         resumed = (state / ".hive" / "session.json").exists()
         await asyncio.to_thread(self._prepare_files, config)
-        proxy = self.hive.api_proxy
         self.hive.registry.set_lifecycle(name, "starting")
         try:
             # Checked again at every start: host.toml may have changed, or a bind source's symlink since approval.
             policy = await asyncio.to_thread(load_host_policy, self.hive.settings.state_dir)
             spec = harness_spec(self.hive.settings, self.runtime, config, policy, _environ(),
                                 protected=(self.hive.settings.state_dir, self.hive.settings.runtime_dir),
-                                api_env=proxy.agent_env() if proxy is not None else None)
+                                api_env=self.hive.gateway.agent_env)
             handle = await self.runtime.create(spec)
             status = await self.runtime.start(handle)
         except (SandboxError, ConfigError, PolicyError) as exc:

@@ -213,7 +213,8 @@ class Report(AgentRequest):
     events: list[ReportedEvent] = Field(min_length=1, max_length=500)
 
 
-HarnessActivity = Literal["starting", "idle", "thinking", "rate_limited", "needs_login", "paused", "stopping"]
+HarnessActivity = Literal["starting", "idle", "thinking", "rate_limited", "needs_login", "paused", "stopping",
+                          "budget_exhausted"]
 
 
 class HarnessState(AgentRequest):

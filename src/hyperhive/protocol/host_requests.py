@@ -369,6 +369,27 @@ class SandboxShell(HostRequest):
     host_network: bool = False
 
 
+class PauseAll(HostRequest):
+    """The kill switch: pause every agent and disarm every active schedule, as one event."""
+
+    cmd: Literal["pause_all"]
+
+
+class ResumeAll(HostRequest):
+    """Undo exactly the last `pause_all`: the agents and schedules it paused, nothing else."""
+
+    cmd: Literal["resume_all"]
+
+
+class UsageReport(HostRequest):
+    """Metered API calls summed by agent, model or UTC day since a moment (the gateway's meter)."""
+
+    cmd: Literal["usage"]
+    name: AgentName | None = None
+    since_seconds: float = Field(default=7 * 86400, gt=0, le=400 * 86400)
+    by: Literal["agent", "model", "day"] = "agent"
+
+
 AnyHostRequest = Annotated[
     Ping
     | ListAgents
@@ -414,6 +435,9 @@ AnyHostRequest = Annotated[
     | Spawn
     | RequestSpawn
     | DashboardUrl
+    | UsageReport
+    | PauseAll
+    | ResumeAll
     | RollbackConfig
     | AgentLogs
     | SetParent

@@ -53,6 +53,8 @@ class StatusRow(WireModel):
     context_tokens: int | None = None  # the last turn's prompt: what the session's context holds
     context_window: int | None = None  # the model's context window, in tokens
     cost_usd_24h: float | None = None  # the agent's turns in the last 24 hours; null before its first turn
+    budget_exhausted: bool = False  # the gateway refuses its calls until a budget window resets
+    turn_cost_usd: float | None = None  # what the running turn's API calls cost so far (None between turns)
 
 
 class Message(WireModel):

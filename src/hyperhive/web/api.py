@@ -17,6 +17,7 @@ from .dashboard import Dashboard
 from .dispatch import call_verb, run_action
 from .responses import json_route
 from .sse import stream_response
+from .usage import usage_json
 
 
 def dashboard(request: Request) -> Dashboard:
@@ -117,6 +118,7 @@ ROUTES = [
     Route("/call.json", call_json),
     Route("/flow.json", flow_json),
     Route("/schedules.json", schedules_json),
+    Route("/usage.json", usage_json),
     Route("/agents/{name}.json", agent_json),
     Route("/agents/{name}/transcript.json", transcript_json),
     Route("/agents/{name}/stats.json", stats_json),

@@ -19,6 +19,7 @@ from .api import dashboard
 from .auth import SESSION_COOKIE
 from .responses import as_hive_error
 from .security import session_cookie_header
+from .usage import cost_bars, usage_snapshot
 
 TEMPLATES = Path(__file__).parent / "templates"
 templates = Jinja2Templates(env=Environment(
@@ -41,6 +42,12 @@ def page(template: str, title: str, tab: str, snapshot: Snapshot) -> Callable[[R
         return _render(request, template, {"title": heading, "tab": tab, "snapshot": snap})
 
     return handler
+
+
+async def usage_page(request: Request) -> Response:
+    snap = await usage_snapshot(dashboard(request))
+    return _render(request, "usage.html", {"title": "usage", "tab": "usage", "snapshot": snap,
+                                           "bars": cost_bars(snap["days"])})
 
 
 def _render(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
@@ -95,6 +102,7 @@ ROUTES = [
     Route("/call", page("call.html", "your call", "call", lambda r: snapshots.your_call(dashboard(r)))),
     Route("/flow", page("flow.html", "flow", "flow", lambda r: snapshots.flow(dashboard(r)))),
     Route("/schedules", page("schedules.html", "schedules", "schedules", lambda r: snapshots.schedules(dashboard(r)))),
+    Route("/usage", usage_page),
     Route("/agents/{name}", page("agent.html", "agent", "swarm",
                                  lambda r: snapshots.agent(dashboard(r), _agent_name(r)))),
     Route("/agents/{name}/logs", page("logs.html", "logs", "swarm",

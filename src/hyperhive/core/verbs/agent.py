@@ -162,6 +162,7 @@ class AgentSession:
             [NewEvent(TRANSCRIPT_PREFIX + e.kind, self.name, e.payload) for e in req.events]
         )
         for e in req.events:
+            await self._track_turn(e.kind, e.payload)
             end = e.typed()
             if isinstance(end, rq.TurnEndPayload) and end.parked:
                 await self._parked(end)
@@ -176,6 +177,18 @@ class AgentSession:
         await self.hive.notify("message_parked", self.name, {
             "message_id": message.id, "from": message.sender, "note": agent_words(self.name, end.note)},
             caused_by=self.name)
+
+    async def _track_turn(self, kind: str, payload: dict[str, Any]) -> None:
+        """The gateway meters each call against the turn in hand (the message id the turn answers); the
+        loop breaker counts turn starts."""
+        if kind == "turn_start" and isinstance(payload.get("id"), int):
+            self.hive.gateway.spend.turn_started(self.name, payload["id"])
+            await self.hive.loop_breaker.turn_started(self.name)
+        elif kind == "turn_end":
+            self.hive.gateway.spend.turn_ended(self.name)
+        else:
+            return
+        self.hive.registry.changes.changed(self.name)  # the row's turn cost starts or ends
 
     async def harness_state(self, req: rq.HarnessState) -> dict[str, Any]:
         changes: dict[str, Any] = {}

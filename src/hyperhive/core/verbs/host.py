@@ -15,6 +15,7 @@ from hyperhive.protocol import OPERATOR, ErrorCode, HiveError
 from hyperhive.protocol import host_requests as rq
 from hyperhive.store import AgentRecord
 
+from .. import kill_switch
 from ..approvals import approval_view
 from ..logs import agent_log_path, tail_lines
 from ..questions import question_view
@@ -22,6 +23,7 @@ from ..sandbox_entry import sandbox_entry
 from ..schedules import schedule_view
 from ..views import dump_messages, event_view
 from . import loose_ends as le
+from .usage import usage_report
 
 if TYPE_CHECKING:
     from ..hive import Hive
@@ -48,6 +50,8 @@ async def urls(hive: Hive, req: rq.GetUrls) -> dict[str, Any]:
 
 async def set_paused(hive: Hive, req: rq.SetPaused) -> dict[str, Any]:
     await hive.registry.update(req.name, paused=req.paused)
+    if not req.paused:
+        hive.loop_breaker.forget(req.name)  # a resume lifts the loop breaker's pause and its count
     hive.broker.inboxes.notify(req.name)  # a harness waiting to resume wakes at once
     return await agent_status(hive, rq.AgentStatus(cmd="agent_status", names=[req.name]))
 
@@ -370,4 +374,7 @@ HOST_VERBS: dict[type[Any], Verb] = {
     rq.AgentLogs: logs,
     rq.SetParent: set_parent,
     rq.SandboxShell: sandbox_shell,
+    rq.UsageReport: usage_report,
+    rq.PauseAll: lambda hive, req: kill_switch.pause_all(hive),
+    rq.ResumeAll: lambda hive, req: kill_switch.resume_all(hive),
 }

@@ -316,11 +316,28 @@ function setCall(counts) {
     .filter(Boolean).join(" · ");
 }
 
-// Every page: the snapshot, the your-call count, ages, log out.
+// What needs a human (a question, an approval, needs_login, failed, a spent budget, mail to the operator)
+// as a browser notification, once the operator allowed them (asked on the first click on a page).
+function notifyBrowser(update) {
+  if (!("Notification" in window) || Notification.permission !== "granted" || !update.payload) return;
+  const {title, body, kind} = update.payload;
+  const shown = new Notification(title, {body, tag: `hive-${update.seq}`, data: {kind, agent: update.agent}});
+  shown.onclick = () => { window.focus(); if (update.agent) location.assign(`/agents/${update.agent}`); };
+}
+
+function askForNotifications() {
+  if ("Notification" in window && Notification.permission === "default") {
+    document.addEventListener("click", () => Notification.requestPermission(), {once: true});
+  }
+}
+
+// Every page: the snapshot, the your-call count, ages, log out, notifications.
 export function boot({topics = {}, agent = null, render}) {
   const snap = snapshot();
   const redraw = (s) => { setCall(s.call); render(s); };
-  const live = new Live({topics: {...topics, operator: setCall}, agent, reload: redraw});
+  askForNotifications();
+  const live = new Live({topics: {...topics, operator: setCall, notification: notifyBrowser}, agent,
+    reload: redraw});
   redraw(snap);
   live.start(snap.cursor);
   setInterval(tickAges, 5000);

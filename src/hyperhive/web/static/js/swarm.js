@@ -1,6 +1,6 @@
 // The swarm: every agent as a tree by parent, with its state and actions.
 import {
-  $, NodeCache, action, age, boot, el, fittingActions, fmtCost, fmtDuration, perFrame, reconcile, runButton,
+  $, NodeCache, action, age, boot, el, fittingActions, fmtCost, fmtDuration, perFrame, reconcile, runButton, verb,
 } from "./core.js";
 
 const state = {rows: new Map(), lastTurns: {}, actions: [], busy: new Set()};
@@ -133,3 +133,9 @@ boot({
     lastturn: (data) => { state.lastTurns[data.agent] = data.turn; redraw(); },
   },
 });
+
+// The kill switch: one request pauses every agent and disarms every schedule; resume all undoes exactly that.
+$("#pause-all").addEventListener("click", (e) => runButton(e.currentTarget, () => verb({cmd: "pause_all"}),
+  {confirm: "Pause every agent and disarm every schedule?", done: "every agent and schedule paused"}));
+$("#resume-all").addEventListener("click", (e) => runButton(e.currentTarget, () => verb({cmd: "resume_all"}),
+  {done: "resumed what pause all paused"}));
