@@ -55,7 +55,9 @@ def record_of(event: EventRecord) -> TurnStatsRecord | None:
         input_tokens=int(_num(p.get("input_tokens"))), output_tokens=int(_num(p.get("output_tokens"))),
         cache_read_tokens=int(_num(p.get("cache_read_tokens"))),
         cache_creation_tokens=int(_num(p.get("cache_creation_tokens"))),
-        context_tokens=int(_num(reported)) if _is_num(reported) else (prompt // calls if prompt else None),
+        # 0 from the harness means it measured no API call (an early failure): estimate from the usage instead
+        context_tokens=int(_num(reported)) if _is_num(reported) and _num(reported) > 0 else (
+            prompt // calls if prompt else None),
         context_window=int(p["context_window"]) if _is_num(p.get("context_window")) else context_window(model),
         cost_usd=_num(p.get("cost_usd")), tool_calls=int(_num(p.get("tool_calls"))),
         tool_breakdown={str(k): int(v) for k, v in breakdown.items() if _is_num(v)} if isinstance(breakdown, dict)
