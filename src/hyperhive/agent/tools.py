@@ -232,7 +232,8 @@ class ManagerTools:
         return f"approval #{a['id']} ({a['status']}): roll back {agent}"
 
 
-async def serve_stdio(socket_path: Path, turn_ledger: Path | None = None) -> None:
+async def hive_tools(socket_path: Path, turn_ledger: Path | None = None) -> HiveTools:
+    """The tools acting as the socket's agent (with the manager's when it is hm1nd)."""
     tools = HiveTools(socket_path, turn_ledger)
     try:
         await tools.client.connect()
@@ -241,4 +242,10 @@ async def serve_stdio(socket_path: Path, turn_ledger: Path | None = None) -> Non
             ManagerTools(tools)
     except HiveError:
         pass  # a tool call will say what is wrong; an MCP server that does not start says nothing useful
+    return tools
+
+
+async def serve_stdio(socket_path: Path, turn_ledger: Path | None = None) -> None:
+    """`hive-ag3nt mcp`: a peer's Claude Code (or any MCP client) starts this over stdio."""
+    tools = await hive_tools(socket_path, turn_ledger)
     await tools.server.run_stdio_async()

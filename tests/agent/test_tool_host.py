@@ -1,0 +1,74 @@
+"""The hyperhive tools hosted once per harness (issue 17, item 1): a turn's CLI reaches them over HTTP on the
+loopback, with the harness's token, instead of starting `hive-ag3nt mcp` for every turn."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from hyperhive.agent.tool_host import ToolHost
+from hyperhive.core.hive import Hive
+from hyperhive.protocol import OPERATOR
+from hyperhive.store import AgentRecord
+from tests.support import api_replies as reply
+from tests.support.scripted_api import ScriptedApi
+
+from .loop_support import Watch, harness, send, settled
+
+SEND = "mcp__hyperhive__send"
+
+
+@pytest.mark.claude
+@pytest.mark.parametrize("api_over", ["tcp", "unix"])
+async def test_turns_use_the_resident_tools_and_their_calls_act_as_the_agent(hive: Hive, claude_bin: str,
+                                                                          short_tmp: Path, api_over: str) -> None:
+    """Also with the API behind ANTHROPIC_UNIX_SOCKET (a private-network agent): the CLI's MCP requests to
+    127.0.0.1 must not be sent down the API's socket."""
+    watch = Watch(hive)
+    with ScriptedApi(unix_socket=short_tmp / "api.sock" if api_over == "unix" else None) as api:
+        env = api.unix_env() if api_over == "unix" else {}
+        api.script(reply.tool_use(SEND, {"to": "operator", "body": "first"}), reply.text("done"),
+                   reply.tool_use(SEND, {"to": "operator", "body": "second"}), reply.text("done"))
+        async with harness(hive, api, claude_bin, short_tmp, **env) as loop:
+            await send(hive, "one")
+            await watch.until(lambda: len(watch.turn_ends()) == 1)
+            await send(hive, "two")
+            await watch.until(lambda: len(watch.turn_ends()) == 2)
+            await settled(hive)
+            entry = json.loads((short_tmp / "alice/.hive/mcp.json").read_text())["mcpServers"]["hyperhive"]
+            assert entry["type"] == "http" and entry["url"].startswith("http://127.0.0.1:")
+            assert loop.tools is not None
+            assert entry == (await loop.tools.endpoint()).mcp_entry()  # one server for both turns
+    assert [e["kind"] for e in watch.turn_ends()] == ["ok", "ok"]
+    inbox = await hive.store.unacked_messages(OPERATOR, limit=10)
+    assert [(m.sender, m.body) for m in inbox] == [("alice", "first"), ("alice", "second")]
+
+
+async def test_the_hosted_tools_refuse_a_caller_without_the_token(hive: Hive, short_tmp: Path) -> None:
+    await hive.registry.add(AgentRecord(name="alice", kind="managed", created_at=0.0))
+    await hive.agent_sockets.open("alice")
+    host = ToolHost(hive.settings.agent_socket_dir("alice") / "mcp.sock", short_tmp / "pulled.jsonl")
+    try:
+        endpoint = await host.endpoint()
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).encode()
+
+        def post(headers: dict[str, str]) -> int:
+            request = urllib.request.Request(endpoint.url, body, {
+                "content-type": "application/json", "accept": "application/json, text/event-stream", **headers})
+            try:
+                with urllib.request.urlopen(request, timeout=10) as answer:
+                    assert "send" in answer.read().decode()
+                    return int(answer.status)
+            except urllib.error.HTTPError as exc:
+                return exc.code
+
+        assert await asyncio.to_thread(post, {}) == 401
+        assert await asyncio.to_thread(post, {"authorization": "Bearer wrong"}) == 401
+        assert await asyncio.to_thread(post, {"authorization": f"Bearer {endpoint.token}"}) == 200
+    finally:
+        await host.close()
