@@ -4,14 +4,17 @@ loopback, with the harness's token, instead of starting `hive-ag3nt mcp` for eve
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from hyperhive.agent.tool_host import ToolHost
+from hyperhive.agent.tool_host import Endpoint, ToolHost
+from hyperhive.agent.tools import hive_tools, sdk_server
 from hyperhive.core.hive import Hive
 from hyperhive.protocol import OPERATOR
 from hyperhive.store import AgentRecord
@@ -72,3 +75,43 @@ async def test_the_hosted_tools_refuse_a_caller_without_the_token(hive: Hive, sh
         assert await asyncio.to_thread(post, {"authorization": f"Bearer {endpoint.token}"}) == 200
     finally:
         await host.close()
+
+
+async def test_the_hosted_tools_match_the_sdk_server_and_carry_hive_errors(hive: Hive, short_tmp: Path) -> None:
+    """The harness serves the tools without the SDK (mcp_http.py); the model must see the same tools as a
+    peer's `hive-ag3nt mcp` (the SDK's server) shows, and a refusal from the hive as the tool's error."""
+    await hive.registry.add(AgentRecord(name="alice", kind="managed", created_at=0.0))
+    await hive.agent_sockets.open("alice")
+    socket = hive.settings.agent_socket_dir("alice") / "mcp.sock"
+    host = ToolHost(socket, short_tmp / "pulled.jsonl")
+    try:
+        endpoint = await host.endpoint()
+        hosted = await asyncio.to_thread(rpc, endpoint, "tools/list", {})
+        peer = await hive_tools(socket)
+        sdk = [t.model_dump(mode="json", by_alias=True, exclude_none=True)
+               for t in await sdk_server(peer).list_tools()]
+        await peer.client.close()
+        # The same tools and schemas; the SDK sends a docstring's indentation along, the harness does not.
+        assert [(t["name"], t["description"], t["inputSchema"]) for t in hosted["tools"]] == [
+            (t["name"], inspect.cleandoc(t["description"]), t["inputSchema"]) for t in sdk]
+        refused = await asyncio.to_thread(rpc, endpoint, "tools/call", {"name": "send", "arguments": {
+            "to": "nobody", "body": "hi"}})
+        assert refused["isError"] and "nobody" in refused["content"][0]["text"]
+        bad = await asyncio.to_thread(rpc, endpoint, "tools/call", {"name": "send", "arguments": {"to": "x"}})
+        assert bad["isError"] and "body" in bad["content"][0]["text"]
+        sent = await asyncio.to_thread(rpc, endpoint, "tools/call", {"name": "send", "arguments": {
+            "to": "operator", "body": "hello"}})
+        assert not sent["isError"] and sent["content"][0]["text"].startswith("sent #")
+    finally:
+        await host.close()
+
+
+def rpc(endpoint: Endpoint, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    body = json.dumps({"jsonrpc": "2.0", "id": 7, "method": method, "params": params}).encode()
+    request = urllib.request.Request(endpoint.url, body, {"content-type": "application/json",
+                                                          "authorization": f"Bearer {endpoint.token}"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        got = json.loads(answer.read())
+    assert got["id"] == 7
+    result: dict[str, Any] = got["result"]
+    return result

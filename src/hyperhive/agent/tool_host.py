@@ -4,33 +4,27 @@ A turn's CLI connects to them in milliseconds instead of starting `hive-ag3nt mc
 alone took ~0.9 s a turn. The server binds an ephemeral port on the loopback (the sandbox's own network
 namespace; the CLI of 2.1.331 speaks MCP over stdio, SSE, HTTP or WebSocket, not over a Unix socket) and
 answers only requests carrying its random bearer token, so with the plain process runtime another local
-process cannot act as this agent.
+process cannot act as this agent. It is mcp_http.py, not the SDK: see there why.
 
 What the turn loop relies on: `recv` leaves mail unacked (held by the tools' own hive connection) and
 records it in the turn ledger; `release()` closes that connection when the turn's mail has been acked or
 the turn was lost, so whatever is still held goes back to the inbox — as it did when the per-turn server
 died with its CLI.
-
-The SDK, Starlette and uvicorn are imported only when `start()` runs (in a thread, so the harness keeps
-answering meanwhile): a harness that never takes a turn does not pay for them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import secrets
-import socket
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import uvicorn
-
-    from .tools import HiveTools
+from .mcp_http import McpHttpServer
+from .tools import INSTRUCTIONS, SERVER_NAME, HiveTools, hive_tools
 
 log = logging.getLogger(__name__)
 PATH = "/mcp"
@@ -52,8 +46,7 @@ class ToolHost:
         self.socket_path = socket_path
         self.turn_ledger = turn_ledger
         self._tools: HiveTools | None = None
-        self._server: uvicorn.Server | None = None
-        self._sock: socket.socket | None = None
+        self._server: McpHttpServer | None = None
         self._starting: asyncio.Task[Endpoint] | None = None
 
     def start_soon(self) -> None:
@@ -68,25 +61,11 @@ class ToolHost:
         return await asyncio.shield(self._starting)
 
     async def _start(self) -> Endpoint:
-        for module in ("hyperhive.agent.tools", "uvicorn"):
-            await asyncio.to_thread(importlib.import_module, module)
-        import uvicorn
-
-        from .tools import hive_tools
-
         tools = self._tools = await hive_tools(self.socket_path, self.turn_ledger)
         token = secrets.token_urlsafe(32)
-        app = tools.server.streamable_http_app(streamable_http_path=PATH, stateless_http=True, json_response=True)
-        sock = self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(64)
-        config = uvicorn.Config(_bearer_only(app, token), log_level="warning", access_log=False, lifespan="on")
-        config.load()
-        server = self._server = uvicorn.Server(config)
-        # Not server.serve(): it takes over SIGINT/SIGTERM (the harness's own) and ticks ten times a second.
-        server.lifespan = config.lifespan_class(config)
-        await server.startup(sockets=[sock])
-        port = sock.getsockname()[1]
+        server = self._server = McpHttpServer(SERVER_NAME, version("hyperhive"), INSTRUCTIONS, tools.functions,
+                                              token, PATH)
+        port = await server.start("127.0.0.1")
         log.info("hyperhive tools on 127.0.0.1:%d", port)
         return Endpoint(f"http://127.0.0.1:{port}{PATH}", token)
 
@@ -102,23 +81,7 @@ class ToolHost:
             starting.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await starting
-        if self._server is not None and self._server.started:
-            await self._server.shutdown(sockets=[self._sock] if self._sock else None)
-        if self._sock is not None:
-            self._sock.close()
+        if self._server is not None:
+            await self._server.close()
         await self.release()
-        self._server = self._sock = self._tools = None
-
-
-def _bearer_only(app: Any, token: str) -> Any:
-    expected = f"Bearer {token}".encode()
-
-    async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and dict(scope["headers"]).get(b"authorization") != expected:
-            await send({"type": "http.response.start", "status": 401,
-                        "headers": [(b"content-type", b"text/plain")]})
-            await send({"type": "http.response.body", "body": b"this agent's tools need its token\n"})
-            return
-        await app(scope, receive, send)
-
-    return guarded
+        self._server = self._tools = None
