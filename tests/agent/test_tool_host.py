@@ -60,19 +60,28 @@ async def test_the_hosted_tools_refuse_a_caller_without_the_token(hive: Hive, sh
         endpoint = await host.endpoint()
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).encode()
 
-        def post(headers: dict[str, str]) -> int:
-            request = urllib.request.Request(endpoint.url, body, {
-                "content-type": "application/json", "accept": "application/json, text/event-stream", **headers})
+        auth = {"authorization": f"Bearer {endpoint.token}"}
+
+        def post(headers: dict[str, str], data: bytes | None = body, method: str = "POST",
+                 url: str = endpoint.url) -> int:
+            request = urllib.request.Request(url, data, {
+                "content-type": "application/json", "accept": "application/json, text/event-stream", **headers},
+                method=method)
             try:
                 with urllib.request.urlopen(request, timeout=10) as answer:
-                    assert "send" in answer.read().decode()
+                    text = answer.read().decode()
+                    assert "send" in text if answer.status == 200 else text == ""
                     return int(answer.status)
             except urllib.error.HTTPError as exc:
                 return exc.code
 
         assert await asyncio.to_thread(post, {}) == 401
         assert await asyncio.to_thread(post, {"authorization": "Bearer wrong"}) == 401
-        assert await asyncio.to_thread(post, {"authorization": f"Bearer {endpoint.token}"}) == 200
+        assert await asyncio.to_thread(post, auth) == 200
+        assert await asyncio.to_thread(post, auth, None, "GET") == 405  # no server stream: stateless
+        assert await asyncio.to_thread(post, auth, url=endpoint.url + "x") == 404
+        note = json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}).encode()
+        assert await asyncio.to_thread(post, auth, note) == 202
     finally:
         await host.close()
 
