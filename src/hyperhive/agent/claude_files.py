@@ -54,13 +54,16 @@ class ClaudeFiles:
         self.settings = self.dir / "settings.json"
         self.mcp = self.dir / "mcp.json"
         self.turn_ledger = self.dir / "pulled.jsonl"
+        self.hosted: dict[str, Any] | None = None
+        """The `hyperhive` entry of the harness's resident tool server (tool_host.py); None: start
+        `hyperhive_mcp_command` over stdio for each turn."""
 
     def write(self) -> None:
         """Write the three files; a file whose content is already right is left alone."""
         self.dir.mkdir(parents=True, exist_ok=True)
         _write_if_changed(self.system_prompt, self.brain.system_prompt)
         _write_if_changed(self.settings, _dumps(settings_for(self.brain)))
-        _write_if_changed(self.mcp, _dumps(mcp_config_for(self.brain, self.turn_ledger)))
+        _write_if_changed(self.mcp, _dumps(mcp_config_for(self.brain, self.turn_ledger, self.hosted)))
 
 
 def settings_for(brain: BrainConfig) -> dict[str, Any]:
@@ -70,12 +73,16 @@ def settings_for(brain: BrainConfig) -> dict[str, Any]:
     return {"permissions": permissions, "cleanupPeriodDays": TRANSCRIPT_KEEP_DAYS}
 
 
-def mcp_config_for(brain: BrainConfig, turn_ledger: Path | None = None) -> dict[str, Any]:
-    """`turn_ledger`: where the hive's tools record the mail the model pulls (see turn_ledger.py)."""
+def mcp_config_for(brain: BrainConfig, turn_ledger: Path | None = None,
+                   hosted: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The CLI's `--mcp-config`. `turn_ledger`: where the hive's tools record the mail the model pulls (see
+    turn_ledger.py); `hosted`: the harness's resident `hyperhive` server, used instead of a stdio one."""
     if HYPERHIVE_SERVER in brain.mcp_servers:
         raise ValueError(f"the MCP server name {HYPERHIVE_SERVER!r} is reserved for the hive's own tools")
     servers: dict[str, Any] = {}
-    if brain.hyperhive_mcp_command:
+    if hosted is not None and brain.hyperhive_mcp_command:
+        servers[HYPERHIVE_SERVER] = dict(hosted)
+    elif brain.hyperhive_mcp_command:
         command, *args = brain.hyperhive_mcp_command
         env = {LEDGER_ENV: str(turn_ledger)} if turn_ledger is not None else {}
         servers[HYPERHIVE_SERVER] = {"type": "stdio", "command": command, "args": args, "env": env}

@@ -35,6 +35,7 @@ from .prompts import checkpoint_prompt, wake_prompt
 from .reconnect import Reconnect
 from .reporter import Reporter
 from .session_file import SessionFile
+from .tool_host import ToolHost
 from .turn_ledger import TurnLedger
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,8 @@ class TurnLoop:
         self.reporter = Reporter(self.side)
         self.session = SessionFile(state_dir)
         self.ledger = TurnLedger(driver.files.turn_ledger)
+        # The hyperhive tools, served for the harness's lifetime rather than started by every turn's CLI.
+        self.tools = ToolHost(socket, driver.files.turn_ledger) if brain.hyperhive_mcp_command else None
         self.session_id = self.session.load()
         self.model = brain.model
         self._turn_lock = asyncio.Lock()
@@ -95,6 +98,8 @@ class TurnLoop:
         controls = asyncio.create_task(self._follow_controls(), name="controls")
         try:
             await self._state("idle")
+            if self.tools is not None:
+                self.tools.start_soon()
             while True:
                 await self._ack_done()
                 got = await self.mail.call("recv", wait_seconds=RECV_WAIT, max=1)
@@ -107,6 +112,8 @@ class TurnLoop:
             with contextlib.suppress(asyncio.CancelledError):
                 await controls
             await self.reporter.close()
+            if self.tools is not None:
+                await self.tools.close()
             await self.mail.close()
             await self.side.close()
 
@@ -159,7 +166,7 @@ class TurnLoop:
             outcome = await self._run_turn(wake_prompt(message, pending))
             if self._interrupted and outcome.kind != "ok":
                 outcome = _with_kind(outcome, "interrupted", "interrupted by the operator")
-            self._settle_pulled(outcome.kind in ("ok", "interrupted"))
+            await self._settle_pulled(outcome.kind in ("ok", "interrupted"))
             if outcome.session_id:
                 self._remember_session(outcome.session_id)
             self._context_tokens = outcome.stats.context_tokens
@@ -171,15 +178,29 @@ class TurnLoop:
             self.reporter.emit("turn_stats", stats)
             return outcome
 
-    def _settle_pulled(self, kept: bool) -> None:
+    async def _settle_pulled(self, kept: bool) -> None:
         """Mail the model pulled with `recv` this turn is acked with the turn's message if the turn is kept
-        (it is in the session); otherwise it is already back in the inbox (the tools' connection closed)."""
+        (it is in the session); otherwise the tools' connection is closed, which puts it back in the inbox."""
         if kept:
             self._to_ack.extend(self.ledger.pulled())
+        elif self.tools is not None:
+            await self.tools.release()
         self.ledger.clear()
+
+    async def _use_hosted_tools(self) -> None:
+        """Point the next CLI at the resident tool server; if it cannot start, turns start their own."""
+        if self.tools is None or self.driver.files.hosted is not None:
+            return
+        try:
+            self.driver.files.hosted = (await self.tools.endpoint()).mcp_entry()
+        except Exception as exc:  # any failure: the per-turn stdio server still works
+            log.exception("the resident hyperhive tool server did not start")
+            self.reporter.emit("note", {"text": f"hyperhive tools not hosted ({exc}); each turn starts them"})
+            self.tools = None
 
     async def _run_turn(self, prompt: str) -> TurnOutcome:
         self.ledger.clear()  # a ledger left by a harness that died: its messages were never acked, so came back
+        await self._use_hosted_tools()
 
         async def on_event(line: dict[str, Any]) -> None:
             if line.get("type") == "system" and line.get("subtype") == "init" and line.get("session_id"):
@@ -203,6 +224,8 @@ class TurnLoop:
         if self._to_ack:
             await self.mail.call("ack", ids=self._to_ack)
             self._to_ack = []
+        if self.tools is not None:
+            await self.tools.release()  # what the tools still hold (a recv after the turn's end) goes back
 
     async def _park(self, message: dict[str, Any], outcome: TurnOutcome) -> None:
         self.reporter.emit("turn_end", {"id": message["id"], "ok": False, "kind": outcome.kind, "parked": True,
@@ -245,6 +268,7 @@ class TurnLoop:
             return
         self.reporter.emit("note", {"text": f"compacting the session: {why}"})
         await self._state("thinking", detail="compacting the session")
+        await self._use_hosted_tools()
         outcome = await self.driver.compact(self.session_id)
         if outcome.session_id:
             self._remember_session(outcome.session_id)
@@ -263,7 +287,7 @@ class TurnLoop:
             await self._state("thinking", detail="writing notes before compacting")
             started = time.time()
             outcome = await self._run_turn(checkpoint_prompt(percent))
-            self._settle_pulled(outcome.kind == "ok")
+            await self._settle_pulled(outcome.kind == "ok")
             if outcome.session_id:
                 self._remember_session(outcome.session_id)
             self.reporter.emit("turn_stats", asdict(outcome.stats) | {"message_id": None, "wake_from": "compaction",

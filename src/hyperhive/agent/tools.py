@@ -1,8 +1,10 @@
-"""The `hyperhive` MCP server that Claude Code talks to: `hive-ag3nt mcp` (stdio).
+"""The `hyperhive` tools Claude Code talks to: served by the harness (tool_host.py) or by `hive-ag3nt mcp`
+(stdio, the official `mcp` SDK: a peer's own Claude Code).
 
 Every tool is one request on the agent's own socket, so every tool acts as this agent and nothing
 else. An error from the hive reaches the model as a tool error carrying the hive's sentence; the server
-itself never dies of it.
+itself never dies of it. This module does not import the SDK (32 MB of PSS, measured): the harness keeps the
+tools resident, so only `serve_stdio` loads it.
 """
 
 from __future__ import annotations
@@ -11,9 +13,6 @@ from collections.abc import Awaitable, Callable
 from functools import wraps
 from pathlib import Path
 from typing import Any, ParamSpec
-
-from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
 
 from hyperhive.client import AsyncSocketClient
 from hyperhive.protocol import HiveError
@@ -27,6 +26,8 @@ P = ParamSpec("P")
 
 
 def _hive_errors_as_tool_errors(fn: Callable[P, Awaitable[str]]) -> Callable[P, Awaitable[str]]:
+    from mcp.server.mcpserver.exceptions import ToolError
+
     @wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> str:
         try:
@@ -56,14 +57,10 @@ class HiveTools:
     def __init__(self, socket_path: Path, turn_ledger: Path | None = None) -> None:
         self.client = AsyncSocketClient(socket_path)
         self.turn_ledger = turn_ledger  # set when a harness runs the turn: it acks what recv returns
-        self.server: MCPServer[Any] = MCPServer(
-            SERVER_NAME,
-            instructions="Tools to talk to the other agents of your hive and to the operator.",
-        )
-        for tool in (self.send, self.recv, self.whoami, self.set_status, self.request_next_turn, self.get_logs,
-                     self.ask, self.answer, self.remind, self.get_loose_ends, self.cancel_loose_end,
-                     self.request_schedule_prompt, self.list_schedules, self.cancel_schedule, self.fire_schedule_now):
-            self.server.add_tool(_hive_errors_as_tool_errors(tool), structured_output=False)
+        self.functions: list[Callable[..., Awaitable[str]]] = [
+            self.send, self.recv, self.whoami, self.set_status, self.request_next_turn, self.get_logs, self.ask,
+            self.answer, self.remind, self.get_loose_ends, self.cancel_loose_end, self.request_schedule_prompt,
+            self.list_schedules, self.cancel_schedule, self.fire_schedule_now]
 
     async def call(self, cmd: str, **fields: Any) -> dict[str, Any]:
         return await self.client.request(cmd, **{k: v for k, v in fields.items() if v is not None})
@@ -170,9 +167,9 @@ class ManagerTools:
 
     def __init__(self, tools: HiveTools) -> None:
         self.call = tools.call
-        for tool in (self.request_init_config, self.request_apply_commit, self.request_spawn, self.start,
-                     self.stop, self.restart, self.update, self.list_agents, self.pending_approvals, self.rollback):
-            tools.server.add_tool(_hive_errors_as_tool_errors(tool), structured_output=False)
+        tools.functions += [self.request_init_config, self.request_apply_commit, self.request_spawn, self.start,
+                            self.stop, self.restart, self.update, self.list_agents, self.pending_approvals,
+                            self.rollback]
 
     async def request_init_config(self, name: str, description: str = "") -> str:
         """Ask the operator to create a new agent: once approved its config repo is seeded from the template
@@ -232,7 +229,8 @@ class ManagerTools:
         return f"approval #{a['id']} ({a['status']}): roll back {agent}"
 
 
-async def serve_stdio(socket_path: Path, turn_ledger: Path | None = None) -> None:
+async def hive_tools(socket_path: Path, turn_ledger: Path | None = None) -> HiveTools:
+    """The tools acting as the socket's agent (with the manager's when it is hm1nd)."""
     tools = HiveTools(socket_path, turn_ledger)
     try:
         await tools.client.connect()
@@ -241,4 +239,23 @@ async def serve_stdio(socket_path: Path, turn_ledger: Path | None = None) -> Non
             ManagerTools(tools)
     except HiveError:
         pass  # a tool call will say what is wrong; an MCP server that does not start says nothing useful
-    await tools.server.run_stdio_async()
+    return tools
+
+
+async def serve_stdio(socket_path: Path, turn_ledger: Path | None = None) -> None:
+    """`hive-ag3nt mcp`: a peer's Claude Code (or any MCP client) starts this over stdio."""
+    tools = await hive_tools(socket_path, turn_ledger)
+    await sdk_server(tools).run_stdio_async()
+
+
+INSTRUCTIONS = "Tools to talk to the other agents of your hive and to the operator."
+
+
+def sdk_server(tools: HiveTools) -> Any:
+    """The tools on the official SDK's server (imported here, not at module level)."""
+    from mcp.server.mcpserver import MCPServer
+
+    server: MCPServer[Any] = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS)
+    for tool in tools.functions:
+        server.add_tool(_hive_errors_as_tool_errors(tool), structured_output=False)
+    return server
