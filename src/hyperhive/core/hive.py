@@ -21,6 +21,7 @@ from .controls import Controls
 from .deployments import Deployments
 from .events import EventLog
 from .host_server import HostServer
+from .leadership import Leadership
 from .questions import Questions
 from .recipients import ConfigRecipients
 from .registry import AgentRegistry
@@ -50,6 +51,7 @@ class Hive:
         self.speech = SpeechLimit()
         self.reminders = Reminders(self)
         self.retention = Retention(self)
+        self.leadership = Leadership(self.store, settings.node, duties=[self.retention])
         self.questions = Questions(self)
         self.approvals = Approvals(self)
         self.schedules = Schedules(self)  # registers its approval kind
@@ -89,8 +91,9 @@ class Hive:
         self._stack.push_async_callback(self.questions.close)
         await self.schedules.start()
         self._stack.push_async_callback(self.schedules.close)
-        await self.retention.start()
         self._stack.push_async_callback(self.retention.close)
+        await self.leadership.start()  # the leading node (the only one on SQLite) runs retention
+        self._stack.push_async_callback(self.leadership.close)
         await self.supervisor.start()  # re-adopt agents an earlier daemon started
         self._stack.push_async_callback(self.supervisor.close)
         if self.settings.manager == "on" and self.registry.get(MANAGER_NAME) is None:
