@@ -82,6 +82,9 @@ class Hive:
         # Mail other nodes commit for agents here wakes their readers, as local mail does.
         await self.store.watch_mail(self.broker.inboxes.notify, self.broker.inboxes.notify_all)
         await self.registry.load()
+        for agent in self.registry.all():
+            if agent.node is None:  # made before nodes existed: the node that opens the store first claims it
+                await self.registry.update(agent.name, node=self.settings.node)
         await self.events.turns.load()
         self._stack.callback(self.registry.close)
         await self.deployments.load()

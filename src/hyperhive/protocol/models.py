@@ -53,6 +53,7 @@ class StatusRow(WireModel):
     context_tokens: int | None = None  # the last turn's prompt: what the session's context holds
     context_window: int | None = None  # the model's context window, in tokens
     cost_usd_24h: float | None = None  # the agent's turns in the last 24 hours; null before its first turn
+    node: str | None = None  # the hive node whose supervisor runs it (one host: that host's node name)
 
 
 class Message(WireModel):

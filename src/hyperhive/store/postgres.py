@@ -48,11 +48,11 @@ class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresMaintenance, P
             try:
                 await conn.execute(
                     "INSERT INTO agents (name, kind, description, parent, paused, status_text, status_set_at, "
-                    "active_model, deployed_sha, needs_login, needs_update, last_seen, created_at, lifecycle) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    "active_model, deployed_sha, needs_login, needs_update, last_seen, created_at, lifecycle, node) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                     (agent.name, agent.kind, agent.description, agent.parent, agent.paused, agent.status_text,
                      agent.status_set_at, agent.active_model, agent.deployed_sha, agent.needs_login,
-                     agent.needs_update, agent.last_seen, agent.created_at, agent.lifecycle),
+                     agent.needs_update, agent.last_seen, agent.created_at, agent.lifecycle, agent.node),
                 )
             except psycopg.errors.UniqueViolation:
                 raise StoreError(f"an agent named {agent.name!r} already exists") from None
