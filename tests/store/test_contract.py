@@ -198,3 +198,38 @@ async def test_turn_stats_are_kept_per_turn_and_summarised(store: Store) -> None
     summary = await store.turn_stats_summary(since=15.0)
     assert summary["a"][0].started_at == 20.0 and summary["a"][1] == 0.5
     assert summary["b"][1] == 0.0  # its only turn is before `since`: latest kept, no cost in the window
+
+
+# --- nodes and leases -------------------------------------------------------------------------------------
+async def test_nodes_beat_and_are_listed_with_their_age(store: Store) -> None:
+    await store.node_beat("n1", starting=True)
+    await store.node_beat("n2", starting=True)
+    first = {n.name: n for n in await store.list_nodes()}
+    await store.node_beat("n1")
+    again = {n.name: n for n in await store.list_nodes()}
+    assert sorted(again) == ["n1", "n2"]
+    assert again["n1"].started_at == first["n1"].started_at and again["n1"].seen_at >= first["n1"].seen_at
+    assert all(0 <= n.age < 60 for n in again.values())
+
+
+async def test_a_lease_has_one_holder_until_it_expires_and_its_epoch_grows_on_takeover(store: Store) -> None:
+    held = await store.claim_lease("leader", "n1", ttl=60)
+    assert held is not None and (held.holder, held.epoch) == ("n1", 1)
+    assert await store.claim_lease("leader", "n2", ttl=60) is None  # n1's lease runs
+    renewed = await store.claim_lease("leader", "n1", ttl=60)
+    assert renewed is not None and renewed.epoch == 1 and renewed.expires_at >= held.expires_at
+    short = await store.claim_lease("other", "n1", ttl=0.2)
+    assert short is not None
+    await asyncio.sleep(0.3)  # the lease's own clock runs out; nothing to wait on but time
+    taken = await store.claim_lease("other", "n2", ttl=60)
+    assert taken is not None and (taken.holder, taken.epoch) == ("n2", 2)
+    await store.release_lease("leader", "n2")  # not n2's: nothing happens
+    assert await store.claim_lease("leader", "n2", ttl=60) is None
+    await store.release_lease("leader", "n1")
+    moved = await store.claim_lease("leader", "n2", ttl=60)
+    assert moved is not None and (moved.holder, moved.epoch) == ("n2", 2)
+
+
+async def test_racing_claims_make_one_holder(store: Store) -> None:
+    results = await asyncio.gather(*(store.claim_lease("leader", f"n{i}", ttl=60) for i in range(8)))
+    assert len([r for r in results if r is not None]) == 1

@@ -383,6 +383,6 @@ class Deployments:
             return
         parent = requested_by if requested_by not in (OPERATOR, MANAGER_NAME) else None
         await self.hive.registry.add(AgentRecord(name=name, kind="managed", created_at=time.time(),
-                                                 description=description, parent=parent))
+                                                 description=description, parent=parent, node=self.hive.settings.node))
         await self.hive.agent_sockets.open(name)
 

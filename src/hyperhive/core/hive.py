@@ -22,6 +22,7 @@ from .deployments import Deployments
 from .events import EventLog
 from .gateway_wiring import HiveCeilings, make_gateway, make_loop_breaker
 from .host_server import HostServer
+from .leadership import Leadership
 from .notify import Notifier
 from .questions import Questions
 from .recipients import ConfigRecipients
@@ -52,6 +53,7 @@ class Hive:
         self.speech = SpeechLimit()
         self.reminders = Reminders(self)
         self.retention = Retention(self)
+        self.leadership = Leadership(self.store, settings.node, duties=[self.retention])
         self.questions = Questions(self)
         self.approvals = Approvals(self)
         self.schedules = Schedules(self)  # registers its approval kind
@@ -86,6 +88,9 @@ class Hive:
         # Mail other nodes commit for agents here wakes their readers, as local mail does.
         await self.store.watch_mail(self.broker.inboxes.notify, self.broker.inboxes.notify_all)
         await self.registry.load()
+        for agent in self.registry.all():
+            if agent.node is None:  # made before nodes existed: the node that opens the store first claims it
+                await self.registry.update(agent.name, node=self.settings.node)
         await self.events.turns.load()
         self._stack.callback(self.registry.close)
         await self.deployments.load()
@@ -95,8 +100,9 @@ class Hive:
         self._stack.push_async_callback(self.questions.close)
         await self.schedules.start()
         self._stack.push_async_callback(self.schedules.close)
-        await self.retention.start()
         self._stack.push_async_callback(self.retention.close)
+        await self.leadership.start()  # the leading node (the only one on SQLite) runs retention
+        self._stack.push_async_callback(self.leadership.close)
         await self.supervisor.start()  # re-adopt agents an earlier daemon started
         self._stack.push_async_callback(self.supervisor.close)
         if self.settings.manager == "on" and self.registry.get(MANAGER_NAME) is None:

@@ -44,6 +44,13 @@ class Retention:
     async def close(self) -> None:
         await self._timers.close()
 
+    # --- a hive-wide duty: only the leading node prunes (core/leadership.py) -------------------------
+    async def lead(self) -> None:
+        await self.start()
+
+    async def follow(self) -> None:
+        self._timers.disarm(_KEY)
+
     async def _run(self, _key: str) -> None:
         now = time.time()
         cutoff = now - self.keep_seconds

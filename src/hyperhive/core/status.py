@@ -50,6 +50,7 @@ def status_row(
         unread=unread,
         last_seen=rfc3339(agent.last_seen),
         parent=agent.parent,
+        node=agent.node,
         url=url,
         description=agent.description,
         activity=activity,

@@ -55,6 +55,7 @@ class StatusRow(WireModel):
     cost_usd_24h: float | None = None  # the agent's turns in the last 24 hours; null before its first turn
     budget_exhausted: bool = False  # the gateway refuses its calls until a budget window resets
     turn_cost_usd: float | None = None  # what the running turn's API calls cost so far (None between turns)
+    node: str | None = None  # the hive node whose supervisor runs it (one host: that host's node name)
 
 
 class Message(WireModel):

@@ -10,6 +10,7 @@ from typing import Any
 from .approvals import ApprovalStore
 from .loose_ends import LooseEndStore
 from .maintenance import MaintenanceStore
+from .nodes import NodeStore
 from .records import AgentRecord, EventRecord, MessageRecord, NewEvent, NewMessage
 from .usage import UsageStore
 
@@ -23,7 +24,7 @@ class StoreUnavailable(StoreError):
     its outcome is unknown. Requests answer `unavailable`; the daemon keeps running and reconnects."""
 
 
-class Store(LooseEndStore, ApprovalStore, MaintenanceStore, UsageStore, ABC):
+class Store(LooseEndStore, ApprovalStore, MaintenanceStore, UsageStore, NodeStore, ABC):
     """Durable state of the hive. Every write method returns only after its transaction committed."""
 
     @abstractmethod

@@ -32,9 +32,8 @@ def load_migrations(backend: str) -> list[Migration]:
             found.append(Migration(int(match[1]), match[2], entry.read_text()))
     found.sort(key=lambda m: m.version)
     versions = [m.version for m in found]
-    # Numbers are handed out per change in flight, so a branch may skip some; two files may not share one.
-    if len(set(versions)) != len(versions):
-        raise MigrationError(f"migrations for {backend} share a version number: {versions}")
+    if versions != list(range(1, len(found) + 1)):
+        raise MigrationError(f"migrations for {backend} are not numbered 1..n without gaps: {versions}")
     return found
 
 

@@ -16,11 +16,12 @@ from .postgres_approvals import PostgresApprovals
 from .postgres_loose_ends import PostgresLooseEnds
 from .postgres_maintenance import PostgresMaintenance
 from .postgres_messages import MAIL_CHANNEL, MESSAGE_COLUMNS, insert_messages, message_record
+from .postgres_nodes import PostgresNodes
 from .postgres_usage import PostgresUsage
 from .records import AGENT_MUTABLE_FIELDS, AgentRecord, EventRecord, MessageRecord, NewEvent, NewMessage
 
 
-class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresMaintenance, PostgresUsage, Store):
+class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresMaintenance, PostgresUsage, PostgresNodes, Store):
     def __init__(self, url: str) -> None:
         self.url = url
         self.db = PostgresDatabase(url)
@@ -48,11 +49,11 @@ class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresMaintenance, P
             try:
                 await conn.execute(
                     "INSERT INTO agents (name, kind, description, parent, paused, status_text, status_set_at, "
-                    "active_model, deployed_sha, needs_login, needs_update, last_seen, created_at, lifecycle) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    "active_model, deployed_sha, needs_login, needs_update, last_seen, created_at, lifecycle, node) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                     (agent.name, agent.kind, agent.description, agent.parent, agent.paused, agent.status_text,
                      agent.status_set_at, agent.active_model, agent.deployed_sha, agent.needs_login,
-                     agent.needs_update, agent.last_seen, agent.created_at, agent.lifecycle),
+                     agent.needs_update, agent.last_seen, agent.created_at, agent.lifecycle, agent.node),
                 )
             except psycopg.errors.UniqueViolation:
                 raise StoreError(f"an agent named {agent.name!r} already exists") from None

@@ -10,7 +10,7 @@ AgentKind = Literal["managed", "peer"]
 # Columns of `agents` that callers may change through Store.update_agent.
 AGENT_MUTABLE_FIELDS = frozenset(
     {"description", "parent", "paused", "status_text", "status_set_at", "active_model", "deployed_sha",
-     "needs_login", "needs_update", "last_seen", "lifecycle", "running_build"}
+     "needs_login", "needs_update", "last_seen", "lifecycle", "running_build", "node"}
 )
 
 
@@ -33,6 +33,7 @@ class AgentRecord:
     # gave up, and no daemon start brings it back until someone starts it
     lifecycle: str = "stopped"
     running_build: str | None = None  # JSON: what its running sandbox was started with (core/builds.py)
+    node: str | None = None  # the node whose supervisor runs it (a hive over several hosts)
 
 
 @dataclass(frozen=True)

@@ -24,13 +24,14 @@ from .sqlite_approvals import SQLiteApprovals
 from .sqlite_loose_ends import SQLiteLooseEnds
 from .sqlite_maintenance import SQLiteMaintenance
 from .sqlite_messages import insert_messages
+from .sqlite_nodes import SQLiteNodes
 from .sqlite_usage import SQLiteUsage
 
 _MESSAGE_COLUMNS = "id, sender, recipient, body, sent_at, delivered_at, acked_at, in_reply_to, broadcast, dropped_at"
 _BOOL_AGENT_FIELDS = ("paused", "needs_login", "needs_update")
 
 
-class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, SQLiteMaintenance, SQLiteUsage, Store):
+class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, SQLiteMaintenance, SQLiteUsage, SQLiteNodes, Store):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.db = SQLiteDatabase(path)
@@ -47,11 +48,11 @@ class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, SQLiteMaintenance, SQLiteUsa
             try:
                 conn.execute(
                     "INSERT INTO agents (name, kind, description, parent, paused, status_text, status_set_at, "
-                    "active_model, deployed_sha, needs_login, needs_update, last_seen, created_at, lifecycle) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "active_model, deployed_sha, needs_login, needs_update, last_seen, created_at, lifecycle, node) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (agent.name, agent.kind, agent.description, agent.parent, agent.paused, agent.status_text,
                      agent.status_set_at, agent.active_model, agent.deployed_sha, agent.needs_login,
-                     agent.needs_update, agent.last_seen, agent.created_at, agent.lifecycle),
+                     agent.needs_update, agent.last_seen, agent.created_at, agent.lifecycle, agent.node),
                 )
             except sqlite3.IntegrityError:
                 raise StoreError(f"an agent named {agent.name!r} already exists") from None

@@ -76,7 +76,7 @@ async def recent(hive: Hive, req: rq.RecentMessages) -> dict[str, Any]:
 
 async def register_peer(hive: Hive, req: rq.RegisterPeer) -> dict[str, Any]:
     await hive.registry.add(AgentRecord(name=req.name, kind="peer", created_at=time.time(),
-                                        description=req.description))
+                                        description=req.description, node=hive.settings.node))
     await hive.agent_sockets.open(req.name)
     socket_dir = hive.settings.agent_socket_dir(req.name)
     rows = await hive.status_rows([req.name])
