@@ -196,9 +196,6 @@ class Supervisor:
         if dropped:
             await self.hive.events.append("mail_dropped", name, {"ids": dropped, "why": "its recipient was purged"})
 
-    def sandbox_warning(self, name: str) -> str | None:
-        return self.warning
-
     # --- the machinery ----------------------------------------------------------------------------
     async def _launch(self, name: str, why: str | None) -> None:
         config = await self.hive.deployments.config_of(name)
