@@ -208,39 +208,19 @@ class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, SQLiteMaintenance, Store):
     async def events_after(
         self, after_seq: int, agent: str | None = None, kinds: Sequence[str] | None = None, limit: int = 200
     ) -> list[EventRecord]:
-        def select(conn: sqlite3.Connection) -> list[EventRecord]:
-            where = ["seq > ?"]
-            args: list[object] = [after_seq]
-            if agent is not None:
-                where.append("agent = ?")
-                args.append(agent)
-            if kinds:
-                where.append(f"kind IN ({','.join('?' * len(kinds))})")
-                args += list(kinds)
-            rows = conn.execute(
-                f"SELECT seq, at, agent, kind, payload FROM events WHERE {' AND '.join(where)} "
-                "ORDER BY seq LIMIT ?",
-                (*args, limit),
-            )
-            return [EventRecord(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
-
-        return await self.db.read(select)
+        where, args = _event_filter(agent, kinds)
+        where.append("seq > ?")
+        args.append(after_seq)
+        return await self.db.read(lambda conn: _select_events(conn, where, args, limit, newest=False))
 
     async def events_before(
         self, before_seq: int | None, agent: str | None = None, kinds: Sequence[str] | None = None, limit: int = 200
     ) -> list[EventRecord]:
-        def select(conn: sqlite3.Connection) -> list[EventRecord]:
-            where, args = _event_filter(agent, kinds)
-            if before_seq is not None:
-                where.append("seq < ?")
-                args.append(before_seq)
-            clause = f"WHERE {' AND '.join(where)}" if where else ""
-            rows = conn.execute(
-                f"SELECT seq, at, agent, kind, payload FROM events {clause} ORDER BY seq DESC LIMIT ?", (*args, limit)
-            ).fetchall()
-            return [EventRecord(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in reversed(rows)]
-
-        return await self.db.read(select)
+        where, args = _event_filter(agent, kinds)
+        if before_seq is not None:
+            where.append("seq < ?")
+            args.append(before_seq)
+        return await self.db.read(lambda conn: _select_events(conn, where, args, limit, newest=True))
 
     async def max_event_seq(self) -> int:
         def select(conn: sqlite3.Connection) -> int:
@@ -279,6 +259,17 @@ def _event_filter(agent: str | None, kinds: Sequence[str] | None) -> tuple[list[
         where.append(f"kind IN ({','.join('?' * len(kinds))})")
         args += list(kinds)
     return where, args
+
+
+def _select_events(conn: sqlite3.Connection, where: list[str], args: list[object], limit: int, *,
+                   newest: bool) -> list[EventRecord]:
+    """The events matching `where`, oldest first: the first `limit` of them, or (`newest`) the last."""
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    rows = conn.execute(f"SELECT seq, at, agent, kind, payload FROM events {clause} "
+                        f"ORDER BY seq {'DESC' if newest else 'ASC'} LIMIT ?", (*args, limit)).fetchall()
+    if newest:
+        rows.reverse()
+    return [EventRecord(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
 
 
 def _agent(row: sqlite3.Row) -> AgentRecord:
