@@ -11,6 +11,7 @@ from .approvals import ApprovalStore
 from .loose_ends import LooseEndStore
 from .maintenance import MaintenanceStore
 from .records import AgentRecord, EventRecord, MessageRecord, NewEvent, NewMessage
+from .schedules import ScheduleStore
 
 
 class StoreError(Exception):
@@ -22,7 +23,7 @@ class StoreUnavailable(StoreError):
     its outcome is unknown. Requests answer `unavailable`; the daemon keeps running and reconnects."""
 
 
-class Store(LooseEndStore, ApprovalStore, MaintenanceStore, ABC):
+class Store(LooseEndStore, ApprovalStore, ScheduleStore, MaintenanceStore, ABC):
     """Durable state of the hive. Every write method returns only after its transaction committed."""
 
     @abstractmethod

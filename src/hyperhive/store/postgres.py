@@ -16,10 +16,11 @@ from .postgres_approvals import PostgresApprovals
 from .postgres_loose_ends import PostgresLooseEnds
 from .postgres_maintenance import PostgresMaintenance
 from .postgres_messages import MAIL_CHANNEL, MESSAGE_COLUMNS, insert_messages, message_record
+from .postgres_schedules import PostgresSchedules
 from .records import AGENT_MUTABLE_FIELDS, AgentRecord, EventRecord, MessageRecord, NewEvent, NewMessage
 
 
-class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresMaintenance, Store):
+class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresSchedules, PostgresMaintenance, Store):
     def __init__(self, url: str) -> None:
         self.url = url
         self.db = PostgresDatabase(url)

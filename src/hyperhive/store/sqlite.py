@@ -24,12 +24,13 @@ from .sqlite_approvals import SQLiteApprovals
 from .sqlite_loose_ends import SQLiteLooseEnds
 from .sqlite_maintenance import SQLiteMaintenance
 from .sqlite_messages import insert_messages
+from .sqlite_schedules import SQLiteSchedules
 
 _MESSAGE_COLUMNS = "id, sender, recipient, body, sent_at, delivered_at, acked_at, in_reply_to, broadcast, dropped_at"
 _BOOL_AGENT_FIELDS = ("paused", "needs_login", "needs_update")
 
 
-class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, SQLiteMaintenance, Store):
+class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, SQLiteSchedules, SQLiteMaintenance, Store):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.db = SQLiteDatabase(path)
