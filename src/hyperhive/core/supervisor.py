@@ -109,34 +109,26 @@ class Supervisor:
 
     # --- verbs ------------------------------------------------------------------------------------
     async def start_agent(self, name: str, *, why: str | None = None) -> None:
-        agent = self.managed(name)
-        if agent.lifecycle == WantedState.DESTROYED:
-            raise HiveError(ErrorCode.CONFLICT, f"{name} is destroyed; revive it first")
+        self._living(name)
         async with self._locks[name]:
             self._cancel_restart(name)
             if self.hive.registry.observed_state(name) is ObservedState.RUNNING:
                 return
             await self._launch(name, why)
 
-    async def stop_agent(self, name: str) -> None:
+    async def stop_agent(self, name: str, *, kill: bool = False) -> None:
         self.managed(name)
         async with self._locks[name]:
             self._cancel_restart(name)
             await self.hive.registry.want(name, WantedState.STOPPED)
-            await self._stop(name, kill=False)
+            await self._stop(name, kill=kill)
 
     async def kill_agent(self, name: str) -> None:
-        self.managed(name)
-        async with self._locks[name]:
-            self._cancel_restart(name)
-            await self.hive.registry.want(name, WantedState.STOPPED)
-            await self._stop(name, kill=True)
+        await self.stop_agent(name, kill=True)
 
     async def restart_agent(self, name: str, why: str = "the operator restarted it") -> None:
         """Also the rebuild: every start reads the deployed config afresh."""
-        agent = self.managed(name)
-        if agent.lifecycle == WantedState.DESTROYED:
-            raise HiveError(ErrorCode.CONFLICT, f"{name} is destroyed; revive it first")
+        self._living(name)
         async with self._locks[name]:
             self._cancel_restart(name)
             await self._stop(name, kill=False)
@@ -335,6 +327,13 @@ class Supervisor:
             return (await self.hive.deployments.config_of(name)).restart
         except HiveError:
             return RestartConfig()
+
+    def _living(self, name: str) -> AgentRecord:
+        """A managed agent that is not a tombstone."""
+        agent = self.managed(name)
+        if agent.lifecycle == WantedState.DESTROYED:
+            raise HiveError(ErrorCode.CONFLICT, f"{name} is destroyed; revive it first")
+        return agent
 
     def managed(self, name: str) -> AgentRecord:
         agent = self.hive.registry.require(name)

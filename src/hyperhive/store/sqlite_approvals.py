@@ -6,7 +6,7 @@ import json
 import sqlite3
 from typing import Any
 
-from ._sqlite_db import SQLiteDatabase
+from ._sqlite_db import SQLiteDatabase, Where
 from .approvals import ApprovalStore
 from .base import StoreError
 from .records import ApprovalRecord, ApprovalStatus
@@ -42,14 +42,11 @@ class SQLiteApprovals(ApprovalStore):
     async def list_approvals(self, status: ApprovalStatus | None = None, kind: str | None = None,
                              agent: str | None = None, limit: int = 200) -> list[ApprovalRecord]:
         def select(conn: sqlite3.Connection) -> list[ApprovalRecord]:
-            where: list[str] = ["1"]
-            args: list[object] = []
+            where = Where()
             for column, value in (("status", status), ("kind", kind), ("agent", agent)):
                 if value is not None:
-                    where.append(f"{column} = ?")
-                    args.append(value)
-            rows = conn.execute(f"SELECT * FROM approvals WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
-                                (*args, limit))
+                    where.add(f"{column} = ?", value)
+            rows = conn.execute(f"SELECT * FROM approvals {where.sql} ORDER BY id DESC LIMIT ?", (*where.args, limit))
             return [_approval_row(row) for row in rows]
 
         return await self.db.read(select)

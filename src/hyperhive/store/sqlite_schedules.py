@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from ._sqlite_db import SQLiteDatabase
+from ._sqlite_db import SQLiteDatabase, Where
 from .base import StoreError
 from .records import MessageRecord, NewMessage, ScheduleRecord, ScheduleStatus
 from .schedules import SCHEDULE_MUTABLE_FIELDS, ScheduleStore
@@ -41,11 +41,8 @@ class SQLiteSchedules(ScheduleStore):
 
     async def list_schedules(self, statuses: Sequence[ScheduleStatus] | None = None) -> list[ScheduleRecord]:
         def select(conn: sqlite3.Connection) -> list[ScheduleRecord]:
-            if statuses:
-                rows = conn.execute(f"SELECT * FROM schedules WHERE status IN ({','.join('?' * len(statuses))}) "
-                                    "ORDER BY id", tuple(statuses))
-            else:
-                rows = conn.execute("SELECT * FROM schedules ORDER BY id")
+            where = Where().add_in("status", statuses) if statuses else Where()
+            rows = conn.execute(f"SELECT * FROM schedules {where.sql} ORDER BY id", where.args)
             return [_schedule_row(row) for row in rows]
 
         return await self.db.read(select)
