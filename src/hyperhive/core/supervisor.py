@@ -50,7 +50,7 @@ class Supervisor:
         self._handles: dict[str, SandboxHandle] = {}
         self._unwatch: dict[str, Callable[[], None]] = {}
         self._restart_timers: dict[str, asyncio.TimerHandle] = {}
-        self.restarts = RestartPolicy()
+        self.restart_policy = RestartPolicy()
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -132,7 +132,7 @@ class Supervisor:
         async with self._locks[name]:
             self._cancel_restart(name)
             await self._stop(name, kill=False)
-            self.restarts.forget(name)  # a deliberate restart starts the crash count afresh
+            self.restart_policy.forget(name)  # a deliberate restart starts the crash count afresh
             await self._launch(name, why)
 
     async def destroy_agent(self, name: str, purge: bool) -> None:
@@ -282,7 +282,7 @@ class Supervisor:
         await self.hive.notify("container_crash", name, {
             "exit": info.describe(), "returncode": info.returncode, "signal": info.signal,
             "ended_at": info.ended_at, "while_daemon_was_down": while_away, "log_tail": tail})
-        decision = self.restarts.decide(name, await self._restart_config(name),
+        decision = self.restart_policy.decide(name, await self._restart_config(name),
                                         clean=info.returncode == 0 and info.signal is None)
         if decision.verdict is Verdict.STAY_DOWN:
             self.hive.registry.change_state(name, ObservedState.EXITED)  # RUNNING -> EXITED
