@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hyperhive.core.settings import SETTINGS
+from hyperhive.config.settings import SETTINGS
 from hyperhive.protocol import ErrorCode
 from hyperhive.protocol.agent_requests import AGENT_REQUEST
 from hyperhive.protocol.host_requests import HOST_REQUEST

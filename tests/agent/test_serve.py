@@ -12,7 +12,7 @@ from pathlib import Path
 from tests.support.hive import HiveProcess, wait_for
 
 # starlette and uvicorn come with the `mcp` SDK itself, so they are not the daemon's alone.
-DAEMON_ONLY = ("jinja2", "croniter", "hyperhive.core", "hyperhive.web", "hyperhive.store", "hyperhive.broker")
+DAEMON_ONLY = ("jinja2", "hyperhive.core", "hyperhive.web", "hyperhive.store", "hyperhive.broker")
 
 
 @contextmanager

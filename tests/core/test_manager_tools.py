@@ -72,7 +72,7 @@ async def manager_mail(hive: Hive) -> list[dict[str, Any]]:
 
 
 def state(hive: Hive, name: str) -> str:
-    return hive.registry.lifecycle(name) or "stopped"
+    return hive.registry.observed_state(name) or "stopped"
 
 
 async def test_every_manager_tool_does_its_job(hive: Hive) -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from hyperhive.config.settings import load_settings
 from hyperhive.core import retention as retention_module
 from hyperhive.core.hive import Hive
-from hyperhive.core.settings import load_settings
 from hyperhive.store import EventRecord
 from tests.support.agents import add_agent
 from tests.support.hive import settings_for

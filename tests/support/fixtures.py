@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from hyperhive.core.hive import Hive
+from hyperhive.daemon import make_hive
 
 from .hive import HiveProcess, settings_for
 from .postgres import PostgresServer, running_postgres
@@ -21,7 +22,7 @@ async def hive(short_tmp: Path, request: pytest.FixtureRequest) -> AsyncIterator
     if getattr(request, "param", "sqlite") == "postgres":
         server: PostgresServer = request.getfixturevalue("postgres_server")
         overrides["database"] = server.new_database()
-    async with Hive(settings_for(short_tmp, **overrides)) as running:
+    async with make_hive(settings_for(short_tmp, **overrides)) as running:
         yield running
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hyperhive.client import SocketClient
-from hyperhive.core.settings import HiveSettings, load_settings
+from hyperhive.config.settings import HiveSettings, load_settings
 
 
 def settings_for(root: Path, **overrides: str) -> HiveSettings:

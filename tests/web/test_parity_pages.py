@@ -12,6 +12,7 @@ from playwright.async_api import expect
 
 from hyperhive.agent.turn_stats import TurnStats
 from hyperhive.core.hive import Hive
+from hyperhive.daemon import make_hive
 from hyperhive.web.dispatch import call_verb
 from hyperhive.web.server import DashboardServer
 
@@ -76,7 +77,7 @@ async def test_turn_stats_outlive_the_transcript_and_show_context_and_cost(
     cost = page.locator("#stats tr", has_text="cost")
     await expect(cost.locator("td")).to_have_text(["cost", "$0.250", "$0.750", "$1.75"])
     await hive.stop()  # kept across a daemon restart: from the table, not from memory
-    async with Hive(hive.settings) as again:
+    async with make_hive(hive.settings) as again:
         row = (await again.status_rows(["alice"]))[0]
         assert (row.context_tokens, row.cost_usd_24h) == (50_000, 0.25)
         assert [t.cost_usd for t in await again.store.turn_stats("alice", 0)] == [1.0, 0.5, 0.25]

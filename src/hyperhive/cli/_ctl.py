@@ -17,7 +17,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from hyperhive.client import SocketClient
-from hyperhive.core.settings import SETTINGS_BY_NAME, load_settings
+from hyperhive.config.settings import SETTINGS_BY_NAME, load_settings
 from hyperhive.protocol import EXIT_CODES, HiveError
 
 from ._options import setting_options

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
-from hyperhive.core.settings import SETTINGS
+from hyperhive.config.settings import SETTINGS
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
+from hyperhive.config.settings import load_settings
 from hyperhive.core.lineserver import SocketInUse
-from hyperhive.core.settings import load_settings
 from hyperhive.store import StoreError
 from hyperhive.store.migrate import MigrationError
 
@@ -40,7 +40,7 @@ def main(ctx: click.Context, runtime_dir: str | None, socket_path: Path | None, 
 @click.pass_context
 def run(ctx: click.Context, /, system: bool, ready_fd: int | None, log_level: str, **overrides: Any) -> None:
     """Run the daemon in the foreground until SIGINT or SIGTERM (`serve` is the same command)."""
-    from hyperhive.core.daemon import SettingsRefused, run_daemon
+    from hyperhive.daemon import SettingsRefused, run_daemon
 
     if ctx.parent is not None:  # `hive-c0re --runtime-dir X run` means the same as `hive-c0re run --runtime-dir X`
         overrides["runtime_dir"] = overrides.get("runtime_dir") or ctx.parent.params.get("runtime_dir")

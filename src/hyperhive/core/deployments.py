@@ -48,6 +48,7 @@ from hyperhive.runtime.identity import agent_uid, drops_root, hand_over
 from hyperhive.store import AgentRecord, ApprovalRecord
 
 from .approvals import KindHandlers, WorkResult
+from .states import ObservedState
 
 if TYPE_CHECKING:
     from .hive import Hive
@@ -364,8 +365,8 @@ class Deployments:
         try:
             async with asyncio.timeout(START_CONFIRM_SECONDS):
                 while not self.hive.registry.connected_since(name, launched):
-                    state = self.hive.registry.lifecycle(name)
-                    if state not in ("starting", "running"):
+                    state = self.hive.registry.observed_state(name)
+                    if state not in (ObservedState.STARTING, ObservedState.RUNNING):
                         raise HiveError(ErrorCode.CONFLICT, f"it {state} right after starting")
                     await changes.next_batch()
         except TimeoutError:

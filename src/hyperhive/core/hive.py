@@ -6,10 +6,12 @@ import asyncio
 import json
 import logging
 import os
+from collections.abc import Callable
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any, overload
+from typing import Any, Protocol, overload
 
 from hyperhive.broker import Broker
+from hyperhive.config.settings import HiveSettings
 from hyperhive.gateway.clock import Clock, SystemClock
 from hyperhive.protocol import MANAGER_NAME, OPERATOR, SYSTEM_SENDER, HiveError, StatusRow
 from hyperhive.store import EventRecord, MessageRecord, Store
@@ -30,20 +32,37 @@ from .registry import AgentRegistry
 from .reminders import Reminders
 from .retention import Retention
 from .schedules import Schedules
-from .settings import HiveSettings
 from .speech import SpeechLimit
 from .status import status_row
 from .supervisor import Supervisor
 from .turn_log import STATS_KIND
 
-if TYPE_CHECKING:
-    from hyperhive.web.server import DashboardServer
-
 log = logging.getLogger(__name__)
 
 
+class DashboardService(Protocol):
+    """What the hive needs of its dashboard. The daemon (hyperhive.daemon) passes a factory for one, so
+    core/ never imports web/ (agents install core without the web extra)."""
+
+    port: int | None
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def login_url(self) -> str: ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+DashboardFactory = Callable[["Hive"], DashboardService]
+
+
 class Hive:
-    def __init__(self, settings: HiveSettings, store: Store | None = None, clock: Clock | None = None) -> None:
+    def __init__(self, settings: HiveSettings, store: Store | None = None, clock: Clock | None = None, *,
+                 dashboard: DashboardFactory | None = None) -> None:
         self.settings = settings
         self.store: Store = store or open_store(settings.database, settings.db_path)
         self.registry = AgentRegistry(self.store)
@@ -62,7 +81,8 @@ class Hive:
         self.broker.policy = ConfigRecipients(self)
         self.agent_sockets = AgentSockets(self)
         self.host_server = HostServer(self)
-        self.dashboard: DashboardServer | None = None
+        self.dashboard: DashboardService | None = None
+        self._dashboard_factory = dashboard
         self._bootstrap: asyncio.Task[None] | None = None
         clock = clock or SystemClock()
         ceilings = HiveCeilings(settings.state_dir)
@@ -118,10 +138,8 @@ class Hive:
         self._stack.push_async_callback(self.agent_sockets.close_all)
         await self.host_server.start()
         self._stack.push_async_callback(self.host_server.close)
-        if self.settings.dashboard != "off":
-            from hyperhive.web.server import DashboardServer  # the daemon extra; agents never import it
-
-            self.dashboard = DashboardServer(self)
+        if self._dashboard_factory is not None and self.settings.dashboard != "off":
+            self.dashboard = self._dashboard_factory(self)
             await self.dashboard.start()
             self._stack.push_async_callback(self.dashboard.close)
             log.info("dashboard: %s", self.dashboard.url)
@@ -173,9 +191,6 @@ class Hive:
     def urls(self) -> dict[str, Any]:
         home = self.dashboard_home()
         return {"domain": os.uname().nodename, "home": home + "/" if home is not None else None, "services": {}}
-
-    def is_manager(self, name: str) -> bool:
-        return name == MANAGER_NAME
 
     # --- events for the people in charge ----------------------------------------------------------
     @overload

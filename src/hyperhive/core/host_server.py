@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import grp
 from typing import TYPE_CHECKING, Any
 
@@ -45,27 +43,21 @@ class HostServer:
         """One bare success line, then one line per changed agent. A slow reader misses intermediate
         states of a row (changes coalesce per agent) and never holds the daemon up."""
         subscriber = self.hive.registry.changes.subscribe()
-        closed = asyncio.ensure_future(conn.until_hangup())
+
+        async def send_rows(names: list[str]) -> None:
+            for name in names:
+                row = await self.hive.status_row(name)
+                if row is None:
+                    line = ok_response(request.req_id, agent_statuses=[], removed=[name])
+                else:
+                    line = ok_response(request.req_id, agent_statuses=[row.model_dump(mode="json")])
+                await conn.send(line)
+
         try:
             await conn.send(ok_response(request.req_id))
-            while True:
-                batch = asyncio.ensure_future(subscriber.next_batch())
-                await asyncio.wait({batch, closed}, return_when=asyncio.FIRST_COMPLETED)
-                if closed.done():
-                    batch.cancel()
-                    return
-                for name in batch.result():
-                    row = await self.hive.status_row(name)
-                    if row is None:
-                        line = ok_response(request.req_id, agent_statuses=[], removed=[name])
-                    else:
-                        line = ok_response(request.req_id, agent_statuses=[row.model_dump(mode="json")])
-                    await conn.send(line)
+            await conn.stream_until_hangup(subscriber.next_batch, send_rows)
         finally:
             subscriber.close()
-            closed.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-                await closed
 
 
 def _group_exists(name: str) -> bool:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hyperhive.protocol import (
     MAX_LINE_BYTES,
@@ -38,6 +38,7 @@ from hyperhive.store import StoreUnavailable
 log = logging.getLogger(__name__)
 TOO_LONG = object()
 READ_CHUNK = 64 * 1024
+T = TypeVar("T")
 CLOSE_GRACE_SECONDS = 5.0  # how long a closing connection may take to take its last answers
 REFUSAL_LOG_SECONDS = 10.0  # a flood of refusals logs one line per this long, with the count
 
@@ -117,6 +118,24 @@ class Connection:
         """Return when the client closes its end; what it sends meanwhile is read and dropped, never kept."""
         while await self.reader.read(READ_CHUNK):
             pass
+
+    async def stream_until_hangup(self, next_item: Callable[[], Awaitable[T]],
+                                  send_item: Callable[[T], Awaitable[None]]) -> None:
+        """A stream's loop: wait for the next item, send it, again, until the client hangs up (then the
+        wait for the next item is cancelled). The item and the hangup race, so nothing polls."""
+        closed = asyncio.ensure_future(self.until_hangup())
+        try:
+            while True:
+                item = asyncio.ensure_future(next_item())
+                await asyncio.wait({item, closed}, return_when=asyncio.FIRST_COMPLETED)
+                if closed.done():
+                    item.cancel()
+                    return
+                await send_item(item.result())
+        finally:
+            closed.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await closed
 
     def release(self) -> None:
         """Give back what this connection holds of the socket's budget (at close)."""

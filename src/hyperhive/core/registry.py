@@ -8,6 +8,7 @@ is only true while the daemon runs: open connections and lifecycle state. Every 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter
 from typing import Any
@@ -16,6 +17,9 @@ from hyperhive.protocol import ErrorCode, HiveError
 from hyperhive.store import AgentRecord, Store
 
 from .changes import ChangeFeed
+from .states import ObservedState, WantedState
+
+log = logging.getLogger(__name__)
 
 # A peer that only heartbeats (no open connection) counts as running this long after its last beat.
 PRESENCE_WINDOW_SECONDS = 30.0
@@ -27,7 +31,7 @@ class AgentRegistry:
         self.changes = ChangeFeed()
         self._agents: dict[str, AgentRecord] = {}
         self._connections: Counter[str] = Counter()
-        self._lifecycle: dict[str, str] = {}  # managed agents: set by the supervisor
+        self._observed: dict[str, ObservedState] = {}  # managed agents: set by the supervisor
         self._presence_timers: dict[str, asyncio.TimerHandle] = {}
         self._heartbeats: dict[str, float] = {}  # monotonic time of the last explicit heartbeat
         self._connected_at: dict[str, float] = {}  # monotonic time of the last presence connection
@@ -67,7 +71,7 @@ class AgentRegistry:
         self.require(name)
         await self.store.delete_agent(name)
         self._agents.pop(name, None)
-        self._lifecycle.pop(name, None)
+        self._observed.pop(name, None)
         self._activity.pop(name, None)
         self._heartbeats.pop(name, None)
         timer = self._presence_timers.pop(name, None)
@@ -81,6 +85,10 @@ class AgentRegistry:
         self._agents[name] = agent
         self.changes.changed(name)
         return agent
+
+    async def want(self, name: str, state: WantedState, **fields: Any) -> AgentRecord:
+        """Store the state the agent should be in (a restarted daemon goes by it), with other fields."""
+        return await self.update(name, lifecycle=state.value, **fields)
 
     # --- hierarchy --------------------------------------------------------------------------------
     def descendants(self, name: str) -> set[str]:
@@ -111,8 +119,9 @@ class AgentRegistry:
     def connections(self, name: str) -> int:
         return self._connections[name]
 
-    def lifecycle(self, name: str) -> str | None:
-        return self._lifecycle.get(name)
+    def observed_state(self, name: str) -> ObservedState | None:
+        """What a managed agent's sandbox is doing now, as the supervisor last saw it."""
+        return self._observed.get(name)
 
     def activity(self, name: str) -> tuple[str, str | None] | None:
         return self._activity.get(name)
@@ -127,9 +136,13 @@ class AgentRegistry:
                 self._activity[name] = new
             self.changes.changed(name)
 
-    def set_lifecycle(self, name: str, state: str) -> None:
-        if self._lifecycle.get(name) != state:
-            self._lifecycle[name] = state
+    def change_state(self, name: str, new: ObservedState) -> None:
+        """The one way the observed state changes: a change is announced on `changes` (status rows, the
+        dashboard, whoever waits for a start)."""
+        old = self._observed.get(name)
+        if old != new:
+            log.debug("%s: %s -> %s", name, old.name if old else "(none)", new.name)
+            self._observed[name] = new
             self.changes.changed(name)
 
     async def connected(self, name: str) -> None:

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hyperhive.agent.claude_driver import default_env
+from hyperhive.config.settings import HiveSettings
 from hyperhive.protocol import ErrorCode, HiveError
 from hyperhive.runtime.base import Runtime, SandboxState
 
 from .sandbox_spec import agent_state_dir, claude_bin
-from .settings import HiveSettings
 
 # nsenter's flag for each namespace, in /proc/<pid>/ns/ names. `net` last: a login leaves it out.
 NAMESPACES = {"user": "--user", "mnt": "--mount", "uts": "--uts", "ipc": "--ipc", "pid": "--pid",

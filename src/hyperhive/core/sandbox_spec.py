@@ -15,6 +15,7 @@ from pathlib import Path
 
 import hyperhive
 from hyperhive.config import AgentConfig, HostPolicy, effective_limits, effective_network, resolve_bind_source
+from hyperhive.config.settings import HiveSettings
 from hyperhive.gateway.credentials import ADDRESS_VARS, CREDENTIAL_VARS
 from hyperhive.protocol import MANAGER_NAME
 from hyperhive.runtime.base import Runtime
@@ -22,7 +23,6 @@ from hyperhive.runtime.spec import Limits, Mount, SandboxSpec
 
 from .agent_sockets import AGENT_SOCKET, MANAGER_SOCKET
 from .logs import agent_log_path
-from .settings import HiveSettings
 
 AGENT_TOML = "agent.toml"
 MANAGER_CONFIGS = "/hive/configs"

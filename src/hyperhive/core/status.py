@@ -6,9 +6,10 @@ from hyperhive.protocol import StatusRow, rfc3339
 from hyperhive.store import AgentRecord
 
 from .registry import AgentRegistry
+from .states import ObservedState
 from .turn_log import TurnSummary
 
-FAILED_STATES = frozenset({"failed", "fatal"})
+FAILED_STATES = frozenset({ObservedState.FAILED})
 
 
 def status_row(
@@ -29,8 +30,8 @@ def status_row(
         running = registry.present(agent.name)
         state = "online" if running else "offline"
     else:
-        state = registry.lifecycle(agent.name) or "stopped"
-        running = state == "running"
+        observed = registry.observed_state(agent.name) or ObservedState.STOPPED
+        state, running = observed.value, observed is ObservedState.RUNNING
     activity, detail = registry.activity(agent.name) or (None, None)
     return StatusRow(
         name=agent.name,

@@ -15,7 +15,7 @@ import logging
 import os
 import shutil
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +29,9 @@ from hyperhive.store import AgentRecord
 
 from .builds import Build, build_for
 from .logs import agent_log_dir
+from .restart_policy import RestartPolicy, Verdict
 from .sandbox_spec import AGENT_TOML, agent_state_dir, claude_bin, harness_spec
+from .states import LIVE_STATES, ObservedState, WantedState
 
 if TYPE_CHECKING:
     from .hive import Hive
@@ -48,7 +50,7 @@ class Supervisor:
         self._handles: dict[str, SandboxHandle] = {}
         self._unwatch: dict[str, Callable[[], None]] = {}
         self._restart_timers: dict[str, asyncio.TimerHandle] = {}
-        self._restarts: dict[str, deque[float]] = defaultdict(deque)
+        self.restart_policy = RestartPolicy()
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -63,33 +65,36 @@ class Supervisor:
             log.warning("runtime %s: %s", self.runtime.kind, self.warning)
         handles = {h.name: h for h in await self.runtime.handles()}
         for agent in self.hive.registry.all():
-            if agent.kind != "managed":
-                continue
-            handle = handles.get(agent.name)
-            if agent.lifecycle == "destroyed":
-                self.hive.registry.set_lifecycle(agent.name, "destroyed")
-                continue
-            if handle is None and agent.lifecycle == "failed":  # the restart policy gave up: it stays down
-                self.hive.registry.set_lifecycle(agent.name, "failed")
-                continue
-            if handle is None:
-                self.hive.registry.set_lifecycle(agent.name, "stopped")
-                if agent.lifecycle == "running":
-                    self._spawn_task(self._restart_later(agent.name, "the host restarted", 0.0))
-                continue
-            status = await self.runtime.adopt(handle)
-            self._handles[agent.name] = handle
-            if status.state is SandboxState.RUNNING:
-                log.info("adopted %s (pid %s)", agent.name, status.pid)
-                self.hive.registry.set_lifecycle(agent.name, "running")
-                self._watch(agent.name, handle)
-                await self._tell_if_outdated(agent.name)
-            elif agent.lifecycle == "running" and status.exit is not None:
-                await self._exited(agent.name, status.exit, while_away=True)
-            elif agent.lifecycle == "failed":
-                self.hive.registry.set_lifecycle(agent.name, "failed")
-            else:
-                self.hive.registry.set_lifecycle(agent.name, "stopped")
+            if agent.kind == "managed":
+                await self._adopt(agent, handles.get(agent.name))
+
+    async def _adopt(self, agent: AgentRecord, handle: SandboxHandle | None) -> None:
+        """What an earlier daemon left: the wanted state (stored) meets the sandbox (if any)."""
+        name, wanted, change_state = agent.name, agent.lifecycle, self.hive.registry.change_state
+        if wanted == WantedState.DESTROYED:
+            change_state(name, ObservedState.DESTROYED)  # (none) -> DESTROYED: a tombstone
+            return
+        if handle is None and wanted == WantedState.FAILED:
+            change_state(name, ObservedState.FAILED)  # (none) -> FAILED: the restart policy gave up; it stays down
+            return
+        if handle is None:
+            change_state(name, ObservedState.STOPPED)  # (none) -> STOPPED: no sandbox (the host restarted)
+            if wanted == WantedState.RUNNING:
+                self._spawn_task(self._restart_later(name, "the host restarted", 0.0))
+            return
+        status = await self.runtime.adopt(handle)
+        self._handles[name] = handle
+        if status.state is SandboxState.RUNNING:
+            log.info("adopted %s (pid %s)", name, status.pid)
+            change_state(name, ObservedState.RUNNING)  # (none) -> RUNNING: adopted alive
+            self._watch(name, handle)
+            await self._tell_if_outdated(name)
+        elif wanted == WantedState.RUNNING and status.exit is not None:
+            await self._exited(name, status.exit, while_away=True)
+        elif wanted == WantedState.FAILED:
+            change_state(name, ObservedState.FAILED)  # (none) -> FAILED: left failed, and its sandbox ended
+        else:
+            change_state(name, ObservedState.STOPPED)  # (none) -> STOPPED: its sandbox ended, as wanted
 
     async def close(self) -> None:
         """The daemon stops; the agents do not."""
@@ -104,38 +109,30 @@ class Supervisor:
 
     # --- verbs ------------------------------------------------------------------------------------
     async def start_agent(self, name: str, *, why: str | None = None) -> None:
-        agent = self.managed(name)
-        if agent.lifecycle == "destroyed":
-            raise HiveError(ErrorCode.CONFLICT, f"{name} is destroyed; revive it first")
+        self._living(name)
         async with self._locks[name]:
             self._cancel_restart(name)
-            if self.hive.registry.lifecycle(name) == "running":
+            if self.hive.registry.observed_state(name) is ObservedState.RUNNING:
                 return
             await self._launch(name, why)
 
-    async def stop_agent(self, name: str) -> None:
+    async def stop_agent(self, name: str, *, kill: bool = False) -> None:
         self.managed(name)
         async with self._locks[name]:
             self._cancel_restart(name)
-            await self.hive.registry.update(name, lifecycle="stopped")
-            await self._stop(name, kill=False)
+            await self.hive.registry.want(name, WantedState.STOPPED)
+            await self._stop(name, kill=kill)
 
     async def kill_agent(self, name: str) -> None:
-        self.managed(name)
-        async with self._locks[name]:
-            self._cancel_restart(name)
-            await self.hive.registry.update(name, lifecycle="stopped")
-            await self._stop(name, kill=True)
+        await self.stop_agent(name, kill=True)
 
     async def restart_agent(self, name: str, why: str = "the operator restarted it") -> None:
         """Also the rebuild: every start reads the deployed config afresh."""
-        agent = self.managed(name)
-        if agent.lifecycle == "destroyed":
-            raise HiveError(ErrorCode.CONFLICT, f"{name} is destroyed; revive it first")
+        self._living(name)
         async with self._locks[name]:
             self._cancel_restart(name)
             await self._stop(name, kill=False)
-            self._restarts[name].clear()  # a deliberate restart starts the crash count afresh
+            self.restart_policy.forget(name)  # a deliberate restart starts the crash count afresh
             await self._launch(name, why)
 
     async def destroy_agent(self, name: str, purge: bool) -> None:
@@ -155,16 +152,16 @@ class Supervisor:
                 self.hive.deployments.forget(name)
                 await self._drop_mail(name)
             else:
-                await self.hive.registry.update(name, lifecycle="destroyed")
-                self.hive.registry.set_lifecycle(name, "destroyed")
+                await self.hive.registry.want(name, WantedState.DESTROYED)
+                self.hive.registry.change_state(name, ObservedState.DESTROYED)  # STOPPED -> DESTROYED
         await self.hive.notify("destroyed", name, {"purged": purge})
 
     async def revive_agent(self, name: str) -> None:
         agent = self.managed(name)
-        if agent.lifecycle != "destroyed":
+        if agent.lifecycle != WantedState.DESTROYED:
             raise HiveError(ErrorCode.CONFLICT, f"{name} is not destroyed")
         await self.hive.agent_sockets.open(name)
-        await self.hive.registry.update(name, lifecycle="stopped")
+        await self.hive.registry.want(name, WantedState.STOPPED)
         await self.start_agent(name, why="the operator revived it")
 
     # --- what runs, and what a restart would run ----------------------------------------------------
@@ -176,7 +173,8 @@ class Supervisor:
         """What differs between the running sandbox and a restart now (config, harness, cli, image); empty
         when it is not running or was started before builds were recorded."""
         agent = self.hive.registry.get(name)
-        if agent is None or agent.kind != "managed" or self.hive.registry.lifecycle(name) != "running":
+        if (agent is None or agent.kind != "managed"
+                or self.hive.registry.observed_state(name) is not ObservedState.RUNNING):
             return []
         running = Build.load(agent.running_build)
         return running.differences(self.build_now(name)) if running is not None else []
@@ -196,16 +194,13 @@ class Supervisor:
         if dropped:
             await self.hive.events.append("mail_dropped", name, {"ids": dropped, "why": "its recipient was purged"})
 
-    def sandbox_warning(self, name: str) -> str | None:
-        return self.warning
-
     # --- the machinery ----------------------------------------------------------------------------
     async def _launch(self, name: str, why: str | None) -> None:
         config = await self.hive.deployments.config_of(name)
         state = agent_state_dir(self.hive.settings, name)
         resumed = (state / ".hive" / "session.json").exists()
         await asyncio.to_thread(self._prepare_files, config)
-        self.hive.registry.set_lifecycle(name, "starting")
+        self.hive.registry.change_state(name, ObservedState.STARTING)  # STOPPED/EXITED/RESTARTING/FAILED -> STARTING
         try:
             # Checked again at every start: host.toml may have changed, or a bind source's symlink since approval.
             policy = await asyncio.to_thread(load_host_policy, self.hive.settings.state_dir)
@@ -215,13 +210,13 @@ class Supervisor:
             handle = await self.runtime.create(spec)
             status = await self.runtime.start(handle)
         except (SandboxError, ConfigError, PolicyError) as exc:
-            self.hive.registry.set_lifecycle(name, "failed")
+            self.hive.registry.change_state(name, ObservedState.FAILED)  # STARTING -> FAILED: it could not start
             await self.hive.notify("start_failed", name, {"error": str(exc)})
             raise HiveError(ErrorCode.CONFLICT, f"{name} did not start: {exc}") from None
         self._handles[name] = handle
         started = build_for(config, claude_bin(self.hive.settings), name)
-        await self.hive.registry.update(name, lifecycle="running", running_build=started.dump())
-        self.hive.registry.set_lifecycle(name, "running")
+        await self.hive.registry.want(name, WantedState.RUNNING, running_build=started.dump())
+        self.hive.registry.change_state(name, ObservedState.RUNNING)  # STARTING -> RUNNING
         self._watch(name, handle)
         if status.limits is not None and status.limits.unapplied:
             await self.hive.events.append("limits_unapplied", name, {"unapplied": list(status.limits.unapplied)})
@@ -243,18 +238,20 @@ class Supervisor:
 
     async def _stop(self, name: str, *, kill: bool) -> None:
         handle = self._handles.get(name)
-        if handle is None or self.hive.registry.lifecycle(name) not in ("running", "starting", "stopping"):
-            if self.hive.registry.lifecycle(name) != "destroyed":
-                self.hive.registry.set_lifecycle(name, "stopped")
+        observed = self.hive.registry.observed_state(name)
+        if handle is None or observed not in LIVE_STATES:
+            if observed is not ObservedState.DESTROYED:
+                # EXITED/RESTARTING/FAILED/(none) -> STOPPED: nothing runs, and now nothing is wanted
+                self.hive.registry.change_state(name, ObservedState.STOPPED)
             return
         self._stop_watching(name)
-        self.hive.registry.set_lifecycle(name, "stopping")
+        self.hive.registry.change_state(name, ObservedState.STOPPING)  # RUNNING/STARTING -> STOPPING
         if kill:
             info = await self.runtime.kill(handle)
         else:
             timeout = (await self._restart_config(name)).stop_timeout_seconds
             info = await self.runtime.stop(handle, timeout)
-        self.hive.registry.set_lifecycle(name, "stopped")
+        self.hive.registry.change_state(name, ObservedState.STOPPED)  # STOPPING -> STOPPED
         self._gone(name)
         await self.hive.events.append("killed" if kill else "stopped", name,
                                       {"exit": info.describe() if info else None})
@@ -277,41 +274,35 @@ class Supervisor:
         """An exit nobody asked for (a requested stop stops watching first)."""
         self._gone(name)
         if info.requested or self.hive.registry.get(name) is None:
-            self.hive.registry.set_lifecycle(name, "stopped")
+            self.hive.registry.change_state(name, ObservedState.STOPPED)  # RUNNING -> STOPPED: asked for
             return
         handle = self._handles.get(name)
         tail = await self.runtime.logs(handle, LOG_TAIL_LINES) if handle is not None else []
         await self.hive.notify("container_crash", name, {
             "exit": info.describe(), "returncode": info.returncode, "signal": info.signal,
             "ended_at": info.ended_at, "while_daemon_was_down": while_away, "log_tail": tail})
-        policy = await self._restart_config(name)
-        clean = info.returncode == 0 and info.signal is None
-        if policy.policy == "never" or (policy.policy == "on-failure" and clean):
-            self.hive.registry.set_lifecycle(name, "exited")
-            await self.hive.registry.update(name, lifecycle="stopped")
+        decision = self.restart_policy.decide(name, await self._restart_config(name),
+                                        clean=info.returncode == 0 and info.signal is None)
+        if decision.verdict is Verdict.STAY_DOWN:
+            self.hive.registry.change_state(name, ObservedState.EXITED)  # RUNNING -> EXITED
+            await self.hive.registry.want(name, WantedState.STOPPED)
             return
-        window = self._restarts[name]
-        now = time.monotonic()
-        while window and now - window[0] > policy.window_seconds:
-            window.popleft()
-        if len(window) >= policy.max_restarts:
-            self.hive.registry.set_lifecycle(name, "failed")
-            await self.hive.registry.update(name, lifecycle="failed")  # a restarted daemon leaves it down too
-            await self.hive.notify("agent_failed", name, {
-                "note": f"{len(window)} restarts within {policy.window_seconds:g} s; left failed"})
+        if decision.verdict is Verdict.GIVE_UP:
+            self.hive.registry.change_state(name, ObservedState.FAILED)  # RUNNING -> FAILED: the window is full
+            await self.hive.registry.want(name, WantedState.FAILED)  # a restarted daemon leaves it down too
+            await self.hive.notify("agent_failed", name, {"note": decision.note})
             return
-        window.append(now)
-        self.hive.registry.set_lifecycle(name, "restarting")
+        self.hive.registry.change_state(name, ObservedState.RESTARTING)  # RUNNING -> RESTARTING
         loop = asyncio.get_running_loop()
         self._restart_timers[name] = loop.call_later(
-            policy.delay_seconds, lambda: self._spawn_task(self._restart_later(name, f"it {info.describe()}", 0)))
+            decision.delay, lambda: self._spawn_task(self._restart_later(name, f"it {info.describe()}", 0)))
 
     async def _restart_later(self, name: str, why: str, delay: float) -> None:
         if delay:
             await asyncio.sleep(delay)
         self._restart_timers.pop(name, None)
         agent = self.hive.registry.get(name)
-        if agent is None or agent.lifecycle != "running":
+        if agent is None or agent.lifecycle != WantedState.RUNNING:
             return
         async with self._locks[name]:
             try:
@@ -335,6 +326,13 @@ class Supervisor:
             return (await self.hive.deployments.config_of(name)).restart
         except HiveError:
             return RestartConfig()
+
+    def _living(self, name: str) -> AgentRecord:
+        """A managed agent that is not a tombstone."""
+        agent = self.managed(name)
+        if agent.lifecycle == WantedState.DESTROYED:
+            raise HiveError(ErrorCode.CONFLICT, f"{name} is destroyed; revive it first")
+        return agent
 
     def managed(self, name: str) -> AgentRecord:
         agent = self.hive.registry.require(name)

@@ -10,13 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter, Vali
 from .fields import (
     AgentName,
     Body,
-    Cursor,
     Delay,
     Id,
     ModelName,
     Recipient,
     Recipients,
-    ReqId,
+    Request,
     Seconds,
     SessionId,
     When,
@@ -29,10 +28,8 @@ MAX_RECV_BATCH = 32
 MAX_SEND_BATCH = 1000
 
 
-class AgentRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    req_id: ReqId = None
-    version: Cursor | None = None
+class AgentRequest(Request):
+    """A request on an agent's socket (the fields every request has: fields.Request)."""
 
 
 class Hello(AgentRequest):

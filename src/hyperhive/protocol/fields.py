@@ -102,3 +102,12 @@ class Scope(BaseModel):
     @property
     def every(self) -> bool:
         return self.all or self.agents
+
+
+class Request(BaseModel):
+    """The base of every request on either socket: strict (unknown fields refused), immutable, with the
+    envelope's optional `req_id` (echoed back) and `version`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    req_id: ReqId = None
+    version: Cursor | None = None

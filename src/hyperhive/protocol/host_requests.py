@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import Field, TypeAdapter, model_validator
 
 from .fields import (
     MAX_NAMES,
@@ -16,17 +16,15 @@ from .fields import (
     ModelName,
     Recipient,
     Recipients,
-    ReqId,
+    Request,
     Scope,
     Seconds,
     When,
 )
 
 
-class HostRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    req_id: ReqId = None
-    version: Cursor | None = None
+class HostRequest(Request):
+    """A request on host.sock (the fields every request has: fields.Request)."""
 
 
 class Ping(HostRequest):

@@ -14,14 +14,35 @@ import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Job = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+
+
+@dataclass
+class Where:
+    """A WHERE clause made of the conditions that apply (`sql` is empty when none does), with its arguments."""
+
+    conditions: list[str] = field(default_factory=list)
+    args: list[object] = field(default_factory=list)
+
+    def add(self, condition: str, *args: object) -> Where:
+        self.conditions.append(condition)
+        self.args += args
+        return self
+
+    def add_in(self, column: str, values: Sequence[object]) -> Where:
+        return self.add(f"{column} IN ({','.join('?' * len(values))})", *values)
+
+    @property
+    def sql(self) -> str:
+        return f"WHERE {' AND '.join(self.conditions)}" if self.conditions else ""
 MAX_BATCH = 512
 
 

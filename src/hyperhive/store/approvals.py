@@ -1,16 +1,12 @@
-"""Storage of operator approvals and scheduled prompts. Status changes are conditional updates, so two
-racing approvals of one id cannot both win."""
+"""Storage of operator approvals. Status changes are conditional updates, so two racing approvals of one id
+cannot both win."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
 from typing import Any
 
-from .records import ApprovalRecord, ApprovalStatus, MessageRecord, NewMessage, ScheduleRecord, ScheduleStatus
-
-SCHEDULE_MUTABLE_FIELDS = frozenset({"targets", "body", "description", "next_fire_at", "interval_seconds",
-                                     "status", "approval_id"})
+from .records import ApprovalRecord, ApprovalStatus
 
 
 class ApprovalStore(ABC):
@@ -40,25 +36,3 @@ class ApprovalStore(ABC):
     @abstractmethod
     async def update_approval(self, approval_id: int, *, payload: dict[str, Any] | None = None,
                               fetched_sha: str | None = None) -> None: ...
-
-    # --- schedules --------------------------------------------------------------------------------
-    @abstractmethod
-    async def add_schedule(self, targets: Sequence[str], body: str, description: str, first_fire_at: float,
-                           interval_seconds: float | None, status: ScheduleStatus, created_by: str,
-                           approval_id: int | None, at: float) -> ScheduleRecord: ...
-
-    @abstractmethod
-    async def get_schedule(self, schedule_id: int) -> ScheduleRecord | None: ...
-
-    @abstractmethod
-    async def list_schedules(self, statuses: Sequence[ScheduleStatus] | None = None) -> list[ScheduleRecord]:
-        """By id."""
-
-    @abstractmethod
-    async def update_schedule(self, schedule_id: int, **fields: Any) -> ScheduleRecord: ...
-
-    @abstractmethod
-    async def fire_schedule(self, schedule_id: int, messages: Sequence[NewMessage], next_fire_at: float | None,
-                            at: float) -> list[MessageRecord] | None:
-        """Deliver one firing and move the schedule on (done when `next_fire_at` is None), atomically; None
-        when the schedule is no longer active or paused."""

@@ -12,6 +12,7 @@ from .loose_ends import LooseEndStore
 from .maintenance import MaintenanceStore
 from .nodes import NodeStore
 from .records import AgentRecord, EventRecord, MessageRecord, NewEvent, NewMessage
+from .schedules import ScheduleStore
 from .usage import UsageStore
 
 
@@ -24,7 +25,7 @@ class StoreUnavailable(StoreError):
     its outcome is unknown. Requests answer `unavailable`; the daemon keeps running and reconnects."""
 
 
-class Store(LooseEndStore, ApprovalStore, MaintenanceStore, UsageStore, NodeStore, ABC):
+class Store(LooseEndStore, ApprovalStore, ScheduleStore, MaintenanceStore, UsageStore, NodeStore, ABC):
     """Durable state of the hive. Every write method returns only after its transaction committed."""
 
     @abstractmethod

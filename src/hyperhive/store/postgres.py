@@ -17,11 +17,13 @@ from .postgres_loose_ends import PostgresLooseEnds
 from .postgres_maintenance import PostgresMaintenance
 from .postgres_messages import MAIL_CHANNEL, MESSAGE_COLUMNS, insert_messages, message_record
 from .postgres_nodes import PostgresNodes
+from .postgres_schedules import PostgresSchedules
 from .postgres_usage import PostgresUsage
 from .records import AGENT_MUTABLE_FIELDS, AgentRecord, EventRecord, MessageRecord, NewEvent, NewMessage
 
 
-class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresMaintenance, PostgresUsage, PostgresNodes, Store):
+class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresSchedules, PostgresMaintenance, PostgresUsage,
+                    PostgresNodes, Store):
     def __init__(self, url: str) -> None:
         self.url = url
         self.db = PostgresDatabase(url)

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._sqlite_db import SQLiteDatabase
+from ._sqlite_db import SQLiteDatabase, Where
 from .base import Store, StoreError
 from .migrate import migrate_sqlite
 from .records import (
@@ -25,13 +25,15 @@ from .sqlite_loose_ends import SQLiteLooseEnds
 from .sqlite_maintenance import SQLiteMaintenance
 from .sqlite_messages import insert_messages
 from .sqlite_nodes import SQLiteNodes
+from .sqlite_schedules import SQLiteSchedules
 from .sqlite_usage import SQLiteUsage
 
 _MESSAGE_COLUMNS = "id, sender, recipient, body, sent_at, delivered_at, acked_at, in_reply_to, broadcast, dropped_at"
 _BOOL_AGENT_FIELDS = ("paused", "needs_login", "needs_update")
 
 
-class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, SQLiteMaintenance, SQLiteUsage, SQLiteNodes, Store):
+class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, SQLiteSchedules, SQLiteMaintenance, SQLiteUsage, SQLiteNodes,
+                  Store):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.db = SQLiteDatabase(path)
@@ -164,17 +166,13 @@ class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, SQLiteMaintenance, SQLiteUsa
         self, limit: int, before_id: int | None = None, involving: str | None = None
     ) -> list[MessageRecord]:
         def select(conn: sqlite3.Connection) -> list[MessageRecord]:
-            where: list[str] = []
-            args: list[object] = []
+            where = Where()
             if before_id is not None:
-                where.append("id < ?")
-                args.append(before_id)
+                where.add("id < ?", before_id)
             if involving is not None:
-                where.append("(sender = ? OR recipient = ?)")
-                args += [involving, involving]
-            clause = f"WHERE {' AND '.join(where)}" if where else ""
+                where.add("(sender = ? OR recipient = ?)", involving, involving)
             rows = conn.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages {clause} ORDER BY id DESC LIMIT ?", (*args, limit)
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages {where.sql} ORDER BY id DESC LIMIT ?", (*where.args, limit)
             )
             return [_message(row) for row in rows]
 
@@ -210,39 +208,16 @@ class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, SQLiteMaintenance, SQLiteUsa
     async def events_after(
         self, after_seq: int, agent: str | None = None, kinds: Sequence[str] | None = None, limit: int = 200
     ) -> list[EventRecord]:
-        def select(conn: sqlite3.Connection) -> list[EventRecord]:
-            where = ["seq > ?"]
-            args: list[object] = [after_seq]
-            if agent is not None:
-                where.append("agent = ?")
-                args.append(agent)
-            if kinds:
-                where.append(f"kind IN ({','.join('?' * len(kinds))})")
-                args += list(kinds)
-            rows = conn.execute(
-                f"SELECT seq, at, agent, kind, payload FROM events WHERE {' AND '.join(where)} "
-                "ORDER BY seq LIMIT ?",
-                (*args, limit),
-            )
-            return [EventRecord(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
-
-        return await self.db.read(select)
+        where = _event_filter(agent, kinds).add("seq > ?", after_seq)
+        return await self.db.read(lambda conn: _select_events(conn, where, limit, newest=False))
 
     async def events_before(
         self, before_seq: int | None, agent: str | None = None, kinds: Sequence[str] | None = None, limit: int = 200
     ) -> list[EventRecord]:
-        def select(conn: sqlite3.Connection) -> list[EventRecord]:
-            where, args = _event_filter(agent, kinds)
-            if before_seq is not None:
-                where.append("seq < ?")
-                args.append(before_seq)
-            clause = f"WHERE {' AND '.join(where)}" if where else ""
-            rows = conn.execute(
-                f"SELECT seq, at, agent, kind, payload FROM events {clause} ORDER BY seq DESC LIMIT ?", (*args, limit)
-            ).fetchall()
-            return [EventRecord(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in reversed(rows)]
-
-        return await self.db.read(select)
+        where = _event_filter(agent, kinds)
+        if before_seq is not None:
+            where.add("seq < ?", before_seq)
+        return await self.db.read(lambda conn: _select_events(conn, where, limit, newest=True))
 
     async def max_event_seq(self) -> int:
         def select(conn: sqlite3.Connection) -> int:
@@ -271,16 +246,22 @@ def _prepare(conn: sqlite3.Connection) -> None:
     migrate_sqlite(conn)
 
 
-def _event_filter(agent: str | None, kinds: Sequence[str] | None) -> tuple[list[str], list[object]]:
-    where: list[str] = []
-    args: list[object] = []
+def _event_filter(agent: str | None, kinds: Sequence[str] | None) -> Where:
+    where = Where()
     if agent is not None:
-        where.append("agent = ?")
-        args.append(agent)
+        where.add("agent = ?", agent)
     if kinds:
-        where.append(f"kind IN ({','.join('?' * len(kinds))})")
-        args += list(kinds)
-    return where, args
+        where.add_in("kind", kinds)
+    return where
+
+
+def _select_events(conn: sqlite3.Connection, where: Where, limit: int, *, newest: bool) -> list[EventRecord]:
+    """The events matching `where`, oldest first: the first `limit` of them, or (`newest`) the last."""
+    rows = conn.execute(f"SELECT seq, at, agent, kind, payload FROM events {where.sql} "
+                        f"ORDER BY seq {'DESC' if newest else 'ASC'} LIMIT ?", (*where.args, limit)).fetchall()
+    if newest:
+        rows.reverse()
+    return [EventRecord(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
 
 
 def _agent(row: sqlite3.Row) -> AgentRecord:

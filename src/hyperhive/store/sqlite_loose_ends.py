@@ -6,7 +6,7 @@ import json
 import sqlite3
 from collections.abc import Callable
 
-from ._sqlite_db import SQLiteDatabase
+from ._sqlite_db import SQLiteDatabase, Where
 from .loose_ends import LooseEndStore
 from .records import MessageRecord, NewMessage, QuestionRecord, QuestionStatus, ReminderRecord
 from .sqlite_messages import insert_messages
@@ -97,16 +97,12 @@ class SQLiteLooseEnds(LooseEndStore):
     async def questions(self, status: QuestionStatus | None = None, involving: str | None = None,
                         limit: int = 200) -> list[QuestionRecord]:
         def select(conn: sqlite3.Connection) -> list[QuestionRecord]:
-            where: list[str] = ["1"]
-            args: list[object] = []
+            where = Where()
             if status is not None:
-                where.append("status = ?")
-                args.append(status)
+                where.add("status = ?", status)
             if involving is not None:
-                where.append("(asker = ? OR target = ?)")
-                args += [involving, involving]
-            rows = conn.execute(f"SELECT * FROM questions WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
-                                (*args, limit))
+                where.add("(asker = ? OR target = ?)", involving, involving)
+            rows = conn.execute(f"SELECT * FROM questions {where.sql} ORDER BY id DESC LIMIT ?", (*where.args, limit))
             return [_question(row) for row in rows]
 
         return await self.db.read(select)

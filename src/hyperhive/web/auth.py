@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from hyperhive.core.settings import HiveSettings
+from hyperhive.config.settings import HiveSettings
 
 from .config import DashboardConfig
 

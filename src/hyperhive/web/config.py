@@ -1,7 +1,7 @@
 """Where the dashboard listens and how it may be reached.
 
 The address is the hive's `dashboard` setting. Three more knobs come from the environment (until they join
-core/settings.py's table): TLS served by the dashboard itself, or a TLS-terminating reverse proxy in front.
+config/settings.py's table): TLS served by the dashboard itself, or a TLS-terminating reverse proxy in front.
 Without one of them, only a loopback address is accepted: the login token and session cookie would
 otherwise cross the network in clear text.
 """
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from hyperhive.core.settings import HiveSettings
+from hyperhive.config.settings import HiveSettings
 
 TLS_CERT_ENV = "HYPERHIVE_DASHBOARD_TLS_CERT"
 TLS_KEY_ENV = "HYPERHIVE_DASHBOARD_TLS_KEY"

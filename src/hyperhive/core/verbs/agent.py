@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -209,21 +208,15 @@ class AgentSession:
     async def control_stream(self, conn: Connection, req: rq.ControlStream) -> None:
         """One bare ok line, then one line per operator control until the harness hangs up."""
         queue = self.hive.controls.open(self.name)
-        closed = asyncio.ensure_future(conn.until_hangup())
+
+        async def send_control(control: dict[str, Any]) -> None:
+            await conn.send(ok_response(req.req_id, **control))
+
         try:
             await conn.send(ok_response(req.req_id))
-            while True:
-                control = asyncio.ensure_future(queue.get())
-                await asyncio.wait({control, closed}, return_when=asyncio.FIRST_COMPLETED)
-                if closed.done():
-                    control.cancel()
-                    return
-                await conn.send(ok_response(req.req_id, **control.result()))
+            await conn.stream_until_hangup(queue.get, send_control)
         finally:
             self.hive.controls.close(self.name, queue)
-            closed.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-                await closed
 
     async def ask(self, req: rq.Ask) -> dict[str, Any]:
         q = await self.hive.questions.ask(self.name, req.question, list(req.options), req.multi, req.ttl_seconds,
@@ -261,22 +254,19 @@ class AgentSession:
         return {"schedule": schedule_view(await self.hive.schedules.fire_now(req.id, self.name))}
 
     async def watch_inbox(self, conn: Connection, req: rq.WatchInbox) -> None:
-        closed = asyncio.ensure_future(conn.until_hangup())
-        try:
-            arrived = self.hive.broker.inboxes.arrival(self.name)
-            await conn.send(await self._inbox_line(req))  # the newest unread too: it may have come meanwhile
-            while True:
-                waiter = asyncio.ensure_future(arrived.wait())
-                await asyncio.wait({waiter, closed}, return_when=asyncio.FIRST_COMPLETED)
-                if closed.done():
-                    waiter.cancel()
-                    return
-                arrived = self.hive.broker.inboxes.arrival(self.name)  # before reading: no arrival slips by
-                await conn.send(await self._inbox_line(req))
-        finally:
-            closed.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-                await closed
+        inboxes = self.hive.broker.inboxes
+        arrived = inboxes.arrival(self.name)
+
+        async def next_arrival() -> None:
+            nonlocal arrived
+            await arrived.wait()
+            arrived = inboxes.arrival(self.name)  # before reading: no arrival slips by
+
+        async def send_line(_: None) -> None:
+            await conn.send(await self._inbox_line(req))
+
+        await send_line(None)  # the newest unread too: it may have come meanwhile
+        await conn.stream_until_hangup(next_arrival, send_line)
 
     async def _inbox_line(self, req: rq.WatchInbox) -> dict[str, Any]:
         newest = await self.hive.store.inbox_messages(self.name, 1, unread_only=True)

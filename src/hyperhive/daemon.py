@@ -1,5 +1,8 @@
 """hive-c0re's life in three phases: start (open every part), run (until a signal), stop (close in reverse).
 
+This is where the daemon is put together: the hive (core/) and its dashboard (web/), which core/ never
+imports (`make_hive` hands the hive a factory for it).
+
 A first SIGINT/SIGTERM asks for a clean stop; a second one forces the exit. Readiness is announced on
 a file descriptor the caller passed (`--ready-fd`, used by tests and scripts) and to systemd when
 NOTIFY_SOCKET is set — the caller waits on that instead of sleeping.
@@ -15,8 +18,9 @@ import signal
 import socket
 from collections.abc import Iterator
 
-from .hive import Hive
-from .settings import HiveSettings
+from hyperhive.config.settings import HiveSettings
+from hyperhive.core.hive import DashboardService, Hive
+from hyperhive.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +42,22 @@ def check_settings(settings: HiveSettings) -> None:
         raise SettingsRefused(str(exc)) from None
 
 
+def make_hive(settings: HiveSettings, store: Store | None = None) -> Hive:
+    """The hive with its dashboard (unless the dashboard setting is `off`)."""
+    return Hive(settings, store, dashboard=_dashboard_server)
+
+
+def _dashboard_server(hive: Hive) -> DashboardService:
+    from hyperhive.web.server import DashboardServer  # the daemon extra; agents never import it
+
+    return DashboardServer(hive)
+
+
 async def run_daemon(settings: HiveSettings, ready_fd: int | None = None) -> None:
     check_settings(settings)
     stop = asyncio.Event()
     with _stop_on_signals(stop):
-        async with Hive(settings):
+        async with make_hive(settings):
             _announce_ready(ready_fd)
             await stop.wait()
             log.info("hive-c0re stopping")
