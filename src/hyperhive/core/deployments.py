@@ -35,6 +35,7 @@ from hyperhive.config import (
     render_template,
     revert_commit_in_proposed,
 )
+from hyperhive.images.approval import ImageBuildError, build_for_approval
 from hyperhive.protocol import MANAGER_NAME, OPERATOR, ErrorCode, HiveError
 from hyperhive.store import AgentRecord, ApprovalRecord
 
@@ -129,7 +130,8 @@ class Deployments:
             payload={}, status="pending", at=time.time())
         try:
             full, diff = await asyncio.to_thread(self._fetch_and_check, name, sha, record.id)
-        except (ConfigError, PolicyError, RepoError) as exc:
+            diff += await build_for_approval(self.hive.images, self.hive.store, self.applied(name), record.id, full)
+        except (ConfigError, PolicyError, RepoError, ImageBuildError) as exc:
             failed = await self.hive.store.resolve_approval(record.id, "failed", str(exc), time.time(), done=True)
             assert failed is not None
             await self.hive.approvals.tell(failed)

@@ -10,6 +10,7 @@ from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
 from hyperhive.broker import Broker
+from hyperhive.images import ImageService
 from hyperhive.protocol import MANAGER_NAME, OPERATOR, SYSTEM_SENDER, HiveError, StatusRow
 from hyperhive.store import EventRecord, MessageRecord, Store
 from hyperhive.store.sqlite import SQLiteStore
@@ -25,6 +26,7 @@ from .questions import Questions
 from .recipients import ConfigRecipients
 from .registry import AgentRegistry
 from .reminders import Reminders
+from .sandbox_spec import claude_bin
 from .schedules import Schedules
 from .settings import HiveSettings
 from .status import status_row
@@ -49,6 +51,7 @@ class Hive:
         self.approvals = Approvals(self)
         self.schedules = Schedules(self)  # registers its approval kind
         self.deployments = Deployments(self)  # registers init_config, apply_commit, spawn
+        self.images = ImageService(settings.state_dir, settings.runtime, claude_bin(settings))
         self.supervisor = Supervisor(self)
         self.broker.policy = ConfigRecipients(self)
         self.agent_sockets = AgentSockets(self)

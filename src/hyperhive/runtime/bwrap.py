@@ -23,6 +23,7 @@ from .base import SandboxView
 from .errors import RuntimeUnavailable
 from .local import KeeperRuntime, LocalConfig
 from .paths import SYSTEM_DIRS, SYSTEM_ETC
+from .rootfs import image_root_mounts
 from .spec import SANDBOX_HOME, SANDBOX_SOCKETS, SandboxSpec
 
 # The isolation every sandbox gets. --new-session: setsid() inside, so nothing can push input into a
@@ -58,7 +59,7 @@ def bwrap_argv(bwrap: str, spec: SandboxSpec) -> list[str]:
         args.append("--unshare-net")  # bwrap brings up lo; nothing else exists
     # /tmp first: a read-only path under /tmp must land on top of the tmpfs, not under it.
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
-    args += system_mounts()
+    args += image_root_mounts(spec.image) if spec.image is not None else system_mounts()
     for path in spec.ro_paths:
         args += ["--ro-bind", str(path), str(path)]
     args += ["--bind", str(spec.state_dir), SANDBOX_HOME, "--ro-bind", str(spec.socket_dir), SANDBOX_SOCKETS]

@@ -1,0 +1,61 @@
+"""The approval hook: a config whose package set has no image yet gets it built after the commit is
+fetched and validated and before the operator's card. While it builds, the approval's details name the
+build log (`hivectl show-approval ID` prints it, live); a failed build fails the approval
+(`failed/<id>`) with apt's own sentence, and the operator never sees a card."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from hyperhive.config import AgentConfig, AppliedRepo, ConfigError, RepoError, TagKind
+from hyperhive.store import ApprovalStore
+
+from .builder import ImageBuildError
+from .service import ImageService
+
+
+async def build_for_approval(images: ImageService, store: ApprovalStore, applied: AppliedRepo, approval_id: int,
+                             sha: str) -> str:
+    """Build the image the config at `sha` needs; return the lines the card adds below the diff (the
+    package change and the image's size), or "" when the runtime uses no images. Raises ImageBuildError
+    (after tagging the proposal `failed/<id>`)."""
+    if not images.enabled:
+        return ""
+    config = await asyncio.to_thread(applied.read_config_at, sha)
+    before = await asyncio.to_thread(_deployed_packages, applied)
+    plan = await images.plan(config.packages)
+    image_store = await images.store()
+    details: dict[str, object] = {"image": plan.final.image_id,
+                                  "image_log": str(image_store.log_path(plan.final.image_id))}
+    if image_store.get(plan.final.image_id) is None:
+        await store.update_approval(approval_id, payload={"image_build": "building", **details})
+    try:
+        info = await images.ensure(config.packages)
+    except ImageBuildError:
+        with contextlib.suppress(RepoError):
+            await asyncio.to_thread(applied.mark, TagKind.FAILED, approval_id)
+        raise
+    change = package_change(before, config)
+    mb = info.own_bytes / 1e6
+    await store.update_approval(approval_id, payload={"image_build": "built", **details,
+                                                      "image_size_mb": round(mb, 1), "packages": change})
+    return f"\n\nimage {info.image_id}: {change}; {mb:.1f} MB on disk beyond the base"
+
+
+def package_change(before: list[str], config: AgentConfig) -> str:
+    added = [p for p in config.packages if p not in before]
+    removed = [p for p in before if p not in config.packages]
+    words = [f"+{p}" for p in added] + [f"-{p}" for p in removed]
+    return " ".join(words) if words else "packages unchanged"
+
+
+def _deployed_packages(applied: AppliedRepo) -> list[str]:
+    try:
+        deployed = applied.deployed_config()
+    except (ConfigError, RepoError):
+        return []
+    return list(deployed.packages) if deployed else []
+
+
+__all__ = ["ImageBuildError", "build_for_approval"]
