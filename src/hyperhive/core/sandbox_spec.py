@@ -61,7 +61,7 @@ def harness_spec(settings: HiveSettings, runtime: Runtime, config: AgentConfig, 
     argv = [sys.executable, "-m", "hyperhive.cli.ag3nt", "run", "--socket", f"{view.sockets}/{socket}",
             "--state-dir", view.home, "--config", f"{view.sockets}/{AGENT_TOML}"]
     if cli is not None:
-        argv += ["--claude", str(cli)]
+        argv += ["--claude", os.path.realpath(cli)]  # the launcher may be a symlink out of the bound tree
     env = {key: value for key, value in environ.items() if key.startswith(PASSTHROUGH_PREFIXES)}
     network = effective_network(config, policy)
     if network == "private" and api_env:

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 
 from hyperhive.config import AgentConfig, AppliedRepo, ConfigError, RepoError, TagKind
-from hyperhive.store import ApprovalStore
+from hyperhive.store.approvals import ApprovalStore
 
 from .builder import ImageBuildError
 from .service import ImageService
