@@ -130,13 +130,14 @@ class Deployments:
             payload={}, status="pending", at=time.time())
         try:
             full, diff = await asyncio.to_thread(self._fetch_and_check, name, sha, record.id)
-            diff += await build_for_approval(self.hive.images, self.hive.store, self.applied(name), record.id, full)
+            image = await build_for_approval(self.hive.images, self.hive.store, self.applied(name), record.id, full)
         except (ConfigError, PolicyError, RepoError, ImageBuildError) as exc:
             failed = await self.hive.store.resolve_approval(record.id, "failed", str(exc), time.time(), done=True)
             assert failed is not None
             await self.hive.approvals.tell(failed)
             return failed
-        await self.hive.store.update_approval(record.id, payload={"diff": diff}, fetched_sha=full)
+        await self.hive.store.update_approval(record.id, payload={"diff": diff + image.note, **image.details},
+                                              fetched_sha=full)
         return await self.hive.approvals.track(record.id)
 
     async def rollback(self, requested_by: str, name: str) -> ApprovalRecord:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass, field
 
 from hyperhive.config import AgentConfig, AppliedRepo, ConfigError, RepoError, TagKind
 from hyperhive.store.approvals import ApprovalStore
@@ -15,13 +16,21 @@ from .builder import ImageBuildError
 from .service import ImageService
 
 
+@dataclass(frozen=True)
+class ImageCard:
+    """What the operator's card shows of the image: a line below the diff, and the approval's details."""
+
+    note: str = ""
+    details: dict[str, object] = field(default_factory=dict)
+
+
 async def build_for_approval(images: ImageService, store: ApprovalStore, applied: AppliedRepo, approval_id: int,
-                             sha: str) -> str:
-    """Build the image the config at `sha` needs; return the lines the card adds below the diff (the
-    package change and the image's size), or "" when the runtime uses no images. Raises ImageBuildError
-    (after tagging the proposal `failed/<id>`)."""
+                             sha: str) -> ImageCard:
+    """Build the image the config at `sha` needs and describe it for the card (the package change and
+    the image's size); empty when the runtime uses no images. Raises ImageBuildError (after tagging the
+    proposal `failed/<id>`)."""
     if not images.enabled:
-        return ""
+        return ImageCard()
     config = await asyncio.to_thread(applied.read_config_at, sha)
     before = await asyncio.to_thread(_deployed_packages, applied)
     plan = await images.plan(config.packages)
@@ -38,9 +47,8 @@ async def build_for_approval(images: ImageService, store: ApprovalStore, applied
         raise
     change = package_change(before, config)
     mb = info.own_bytes / 1e6
-    await store.update_approval(approval_id, payload={"image_build": "built", **details,
-                                                      "image_size_mb": round(mb, 1), "packages": change})
-    return f"\n\nimage {info.image_id}: {change}; {mb:.1f} MB on disk beyond the base"
+    return ImageCard(f"\n\nimage {info.image_id}: {change}; {mb:.1f} MB on disk beyond the base",
+                     {"image_build": "built", **details, "image_size_mb": round(mb, 1), "packages": change})
 
 
 def package_change(before: list[str], config: AgentConfig) -> str:
@@ -58,4 +66,4 @@ def _deployed_packages(applied: AppliedRepo) -> list[str]:
     return list(deployed.packages) if deployed else []
 
 
-__all__ = ["ImageBuildError", "build_for_approval"]
+__all__ = ["ImageBuildError", "ImageCard", "build_for_approval"]
