@@ -37,14 +37,17 @@ def register(main: click.Group, pass_ctl: Decorator, command: Decorator, fail: C
         @click.option("--all", "every", is_flag=True, help="Every managed agent.")
         @pass_ctl
         @command
-        def act(ctl: Any, names: tuple[str, ...], every: bool) -> None:
-            report(ctl, verb, ctl.call(verb, **scope(names, every))["agent_statuses"])
+        def act(ctl: Any, names: tuple[str, ...], every: bool, **flags: bool) -> None:
+            report(ctl, verb, ctl.call(verb, **scope(names, every), **flags)["agent_statuses"])
 
     scoped("start", "start", "Start agents.")
     scoped("stop", "stop", "Stop agents gracefully (the running turn may finish, within the stop timeout).")
     scoped("restart", "restart", "Restart agents.")
     scoped("kill", "kill", "Kill agents now (SIGKILL).")
     scoped("rebuild", "rebuild", "Restart agents on their deployed config, read afresh.")
+    main.commands["rebuild"].params.append(click.Option(
+        ["--refresh"], is_flag=True, help="First rebuild the agent images from the mirror's current packages "
+        "(security updates); other agents show needs_update until their next start."))
 
     @main.command()
     @click.argument("names", nargs=-1)

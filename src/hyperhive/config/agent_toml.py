@@ -19,11 +19,11 @@ from .fields import (
     HIVE_MCP_SERVER,
     AgentEnvName,
     AgentName,
+    DebianPackage,
     ImageRef,
     McpServerName,
     ModelName,
     Network,
-    DebianPackage,
     Recipient,
     Text,
 )

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ._toml import parse_toml, validate
 from .agent_toml import AgentConfig
 from .errors import ConfigError, ConfigIssue, KeyedValueError, PolicyError
-from .fields import AbsPath, ModelName, DebianPackage, Network
+from .fields import AbsPath, DebianPackage, ModelName, Network
 from .sections import BindMount
 
 HOST_TOML = "host.toml"
@@ -227,7 +227,6 @@ def _runtime_problems(cfg: AgentConfig, policy: HostPolicy, runtime: str | None)
         found.append(f"runtime {runtime!r} is not allowed by host.toml allowed_runtimes")
     if runtime not in PACKAGE_RUNTIMES and cfg.packages:
         found.append(f"packages: the {runtime!r} runtime builds no images")
-    if runtime not in IMAGE_RUNTIMES:
-        if cfg.image:
-            found.append(f"image: the {runtime!r} runtime builds no images")
+    if runtime not in IMAGE_RUNTIMES and cfg.image:
+        found.append(f"image: the {runtime!r} runtime builds no images")
     return found

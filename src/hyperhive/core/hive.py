@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from hyperhive.broker import Broker
 from hyperhive.images import ImageService
+from hyperhive.images.gc import ImageCollector
 from hyperhive.protocol import MANAGER_NAME, OPERATOR, SYSTEM_SENDER, HiveError, StatusRow
 from hyperhive.store import EventRecord, MessageRecord, Store
 from hyperhive.store.sqlite import SQLiteStore
@@ -22,6 +23,7 @@ from .controls import Controls
 from .deployments import Deployments
 from .events import EventLog
 from .host_server import HostServer
+from .image_usage import images_in_use
 from .questions import Questions
 from .recipients import ConfigRecipients
 from .registry import AgentRegistry
@@ -52,6 +54,7 @@ class Hive:
         self.schedules = Schedules(self)  # registers its approval kind
         self.deployments = Deployments(self)  # registers init_config, apply_commit, spawn
         self.images = ImageService(settings.state_dir, settings.runtime, claude_bin(settings))
+        self.image_gc = ImageCollector(self.images, lambda: images_in_use(self))
         self.supervisor = Supervisor(self)
         self.broker.policy = ConfigRecipients(self)
         self.agent_sockets = AgentSockets(self)
@@ -77,6 +80,8 @@ class Hive:
         await self.registry.load()
         self._stack.callback(self.registry.close)
         await self.deployments.load()
+        self.image_gc.start()  # its first run marks what fell out of use; a timer does the rest
+        self._stack.push_async_callback(self.image_gc.close)
         await self.reminders.start()  # what fell due while the daemon was down is delivered now, once
         self._stack.push_async_callback(self.reminders.close)
         await self.questions.start()

@@ -116,7 +116,7 @@ async def _run_mmdebstrap(store: ImageStore, inputs: ImageInputs, target: Path, 
 def apt_sentence(errors: list[str]) -> str | None:
     """apt's own first complaint ("Unable to locate package foo"), not mmdebstrap's wrappers around it."""
     own = [e for e in errors if not e.startswith(("setup failed", "mmdebstrap failed", "run_setup"))]
-    return (own or errors or [None])[0]
+    return (own or errors)[0] if errors else None
 
 
 def _finish_tree(root: Path, base: Path | None) -> int:

@@ -26,17 +26,21 @@ class ImageInputs:
     """All packages the image holds on top of Debian's essential set (base and own), sorted."""
     base: str | None = None
     """The id of the base image whose files this one shares; None for a base image."""
+    refresh: str = ""
+    """Set by `hivectl rebuild --refresh`: a new stamp is a new image from the mirror's current packages."""
 
     @property
     def image_id(self) -> str:
-        data = {"suite": self.suite, "mirror": self.mirror, "packages": sorted(self.packages),
-                "base": self.base, "format": FORMAT_VERSION}
+        data: dict[str, object] = {"suite": self.suite, "mirror": self.mirror, "packages": sorted(self.packages),
+                                   "base": self.base, "format": FORMAT_VERSION}
+        if self.refresh:
+            data["refresh"] = self.refresh
         digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:20]
         return f"{'pkg' if self.base else 'base'}-{digest}"
 
     def to_dict(self) -> dict[str, object]:
         return {"suite": self.suite, "mirror": self.mirror, "packages": list(self.packages), "base": self.base,
-                "format": FORMAT_VERSION}
+                "refresh": self.refresh, "format": FORMAT_VERSION}
 
 
 def host_apt_default(root: Path = APT_SOURCES) -> tuple[str, str]:

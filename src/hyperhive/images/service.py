@@ -40,14 +40,15 @@ def image_dir(policy: HostPolicy, state_dir: Path, environ: Mapping[str, str] | 
     return Path(policy.image_dir or env.get(IMAGE_DIR_ENV) or state_dir / "images")
 
 
-def plan_images(packages: list[str] | tuple[str, ...], policy: HostPolicy, runtime_pkgs: tuple[str, ...]) -> ImagePlan:
+def plan_images(packages: list[str] | tuple[str, ...], policy: HostPolicy, runtime_pkgs: tuple[str, ...],
+                refresh: str = "") -> ImagePlan:
     suite, mirror = host_apt_default()
     suite, mirror = policy.image_suite or suite, policy.image_mirror or mirror
     base_pkgs = tuple(sorted({*policy.image_base_packages, *runtime_pkgs}))
-    base = ImageInputs(suite, mirror, base_pkgs)
+    base = ImageInputs(suite, mirror, base_pkgs, refresh=refresh)
     if not packages:
         return ImagePlan(base, None)
-    own = ImageInputs(suite, mirror, tuple(sorted({*base_pkgs, *packages})), base=base.image_id)
+    own = ImageInputs(suite, mirror, tuple(sorted({*base_pkgs, *packages})), base=base.image_id, refresh=refresh)
     return ImagePlan(base, own)
 
 
@@ -68,7 +69,7 @@ class ImageService:
     async def plan(self, packages: list[str] | tuple[str, ...], policy: HostPolicy | None = None) -> ImagePlan:
         policy = policy or await self.policy()
         runtime_pkgs = await asyncio.to_thread(runtime_packages, self.claude)
-        return plan_images(packages, policy, runtime_pkgs)
+        return plan_images(packages, policy, runtime_pkgs, (await self.store(policy)).refresh_stamp)
 
     async def ensure(self, packages: list[str] | tuple[str, ...], on_line: LineSink | None = None) -> ImageInfo:
         """The complete image for `packages` (the base when empty), built first if missing. Raises
@@ -111,6 +112,28 @@ class ImageService:
 
     def building(self) -> list[str]:
         return sorted(self._builds)
+
+    async def refresh(self, stamp: str) -> None:
+        """From now on every image is built anew from the mirror's current packages (security updates):
+        the stamp is part of every image's inputs. Agents pick the new images up at their next start."""
+        (await self.store()).set_refresh_stamp(stamp)
+
+    async def needs_update(self, packages: list[str] | tuple[str, ...], started_on: Path | None) -> bool:
+        """True when an agent started on image root `started_on` would now get another image (the base,
+        the hive's runtime libraries, the mirror refresh or its packages changed). For core/status.py."""
+        if not self.enabled or started_on is None:
+            return False
+        return (await self.plan(packages)).final.image_id != started_on.parent.name
+
+    async def image_ids_for(self, package_sets: list[list[str]]) -> dict[str, int]:
+        """Image id → how many of these package sets (one per agent or pending config) use it; a package
+        set uses its own image and the base."""
+        counts: dict[str, int] = {}
+        for packages in package_sets:
+            plan = await self.plan(packages)
+            for inputs in {plan.base, plan.final}:
+                counts[inputs.image_id] = counts.get(inputs.image_id, 0) + 1
+        return counts
 
 
 __all__ = ["ImageBuildError", "ImagePlan", "ImageService", "image_dir", "plan_images"]

@@ -71,7 +71,7 @@ class ImageStore:
         except (OSError, ValueError):
             return None
         raw = data["inputs"]
-        inputs = ImageInputs(raw["suite"], raw["mirror"], tuple(raw["packages"]), raw["base"])
+        inputs = ImageInputs(raw["suite"], raw["mirror"], tuple(raw["packages"]), raw["base"], raw.get("refresh", ""))
         return ImageInfo(image_id, path, inputs, int(data["own_bytes"]), float(data["built_at"]))
 
     def all(self) -> list[ImageInfo]:
@@ -82,6 +82,32 @@ class ImageStore:
                 if info is not None:
                     found.append(info)
         return found
+
+    @property
+    def refresh_stamp(self) -> str:
+        """The stamp `hivectl rebuild --refresh` set last ("" until then): part of every image's inputs."""
+        try:
+            return (self.root / "refresh").read_text().strip()
+        except FileNotFoundError:
+            return ""
+
+    def set_refresh_stamp(self, stamp: str) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / "refresh.tmp"
+        tmp.write_text(stamp + "\n")
+        os.replace(tmp, self.root / "refresh")
+
+    def unused_since(self, image_id: str, now: float, in_use: bool) -> float | None:
+        """When the image fell out of use (marked now if it just did), or None while it is in use."""
+        marker = self.path(image_id) / "unused-since"
+        if in_use:
+            marker.unlink(missing_ok=True)
+            return None
+        try:
+            return float(marker.read_text())
+        except (FileNotFoundError, ValueError):
+            marker.write_text(repr(now))
+            return now
 
     def aside(self, image_id: str) -> Path:
         return self.root / f"{BUILD_PREFIX}{image_id}-{os.getpid()}"
