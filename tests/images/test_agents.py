@@ -124,3 +124,8 @@ def test_a_package_is_built_before_the_card_which_shows_it_and_the_deploy_runs_o
     image = sandbox_image(hive, "alice")
     assert image is not None and Path(image).parent.name == card["details"]["image"]
     assert (Path(image) / "usr/bin/rsvg-convert").is_file()
+    listed = {i["id"]: i for i in hive.host.request("images")["images"]}
+    own = listed[card["details"]["image"]]
+    assert own["kind"] == "packages" and own["packages"] == RSVG and own["users"] == ["alice"] and own["own_mb"] > 1
+    base = next(i for i in listed.values() if i["kind"] == "base" and "hm1nd" in i["users"])
+    assert set(base["users"]) == {"alice", "hm1nd"}
