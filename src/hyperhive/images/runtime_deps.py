@@ -63,7 +63,11 @@ def owning_packages(libraries: Iterable[str]) -> set[str]:
 @functools.lru_cache(maxsize=4)
 def runtime_packages(cli: Path | None) -> tuple[str, ...]:
     """The packages the base image needs so the bound runtime runs in it (cached per process)."""
-    return tuple(sorted(owning_packages(shared_libraries(runtime_files([cli] if cli else [])))))
+    files = runtime_files([cli] if cli else [])
+    # A runtime installed under /usr (Debian's own python3, say) is hidden by the image's /usr: then the
+    # packages holding it go into the image too, and the harness runs on the image's copy of it.
+    in_usr = {str(f) for f in files if f.is_relative_to("/usr")}
+    return tuple(sorted(owning_packages(shared_libraries(files) | in_usr)))
 
 
 def _runtime_roots() -> tuple[Path, ...]:
