@@ -41,13 +41,15 @@ def sandbox_argv(image: Path | None) -> list[str]:
     return [*args, "--remount-ro", "/", "--", sys.executable, "-c", "import ssl, sqlite3, hyperhive.agent.harness"]
 
 
-def time_starts(image: Path | None, starts: int) -> list[float]:
-    times = []
+def time_starts(image: Path, starts: int) -> tuple[list[float], list[float]]:
+    """Host-root and image-root starts, alternated so a loaded machine's swings hit both alike."""
+    host, on_image = [], []
     for _ in range(starts):
-        began = time.perf_counter()
-        subprocess.run(sandbox_argv(image), check=True)
-        times.append((time.perf_counter() - began) * 1000)
-    return times
+        for root, times in ((None, host), (image, on_image)):
+            began = time.perf_counter()
+            subprocess.run(sandbox_argv(root), check=True)
+            times.append((time.perf_counter() - began) * 1000)
+    return host, on_image
 
 
 async def time_lookup(images: ImageService, packages: list[str], starts: int) -> list[float]:
@@ -82,10 +84,9 @@ async def main(packages: list[str], starts: int, image_dir: Path | None) -> None
         print(f"disk beyond the base: {own.own_bytes / 1e6:.1f} MB (du of base and image together minus base: "
               f"{du_mb(base.path, own.path) - du_mb(base.path):.1f} MB; the image alone would be "
               f"{du_mb(own.path):.0f} MB)")
-        time_starts(None, 2)
         time_starts(own.root, 2)  # warm both page caches first
-        host = statistics.median(time_starts(None, starts))
-        on_image = statistics.median(time_starts(own.root, starts))
+        host_times, image_times = time_starts(own.root, starts)
+        host, on_image = statistics.median(host_times), statistics.median(image_times)
         lookup = statistics.median(await time_lookup(images, packages, starts))
         print(f"sandbox start to the harness's imports, p50 of {starts}: host /usr {host:.1f} ms, image "
               f"{on_image:.1f} ms; image lookup at start {lookup:.2f} ms; overhead "

@@ -6,14 +6,17 @@ change and the size, and the deployed agent runs on that image."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from hyperhive.images import ImageService
 from hyperhive.runtime._files import KeeperFiles, read_json
 from tests.core.test_sandboxed_agents import AGENT_TOML, connected, end_hive, start_hive
 from tests.support import api_replies as reply
@@ -129,3 +132,42 @@ def test_a_package_is_built_before_the_card_which_shows_it_and_the_deploy_runs_o
     assert own["kind"] == "packages" and own["packages"] == RSVG and own["users"] == ["alice"] and own["own_mb"] > 1
     base = next(i for i in listed.values() if i["kind"] == "base" and "hm1nd" in i["users"])
     assert set(base["users"]) == {"alice", "hm1nd"}
+
+
+def test_a_daemon_killed_mid_build_leaves_no_image_and_the_change_fails_cleanly(hive: HiveProcess,
+                                                                                 claude_bin: str) -> None:
+    """kill -9 of hive-c0re while it builds a change's image: no image of that id appears, the restarted
+    daemon fails the change with the reason (no card for a config whose image never finished), and
+    asking again builds it."""
+    packages = ["hello", "sl"]
+    images = ImageService(Path("/nonexistent-state"), "bwrap", Path(claude_bin))
+    store = asyncio.run(images.store())
+    image_id = asyncio.run(images.plan(packages)).final.image_id
+    store.remove(image_id)  # a cold build every run
+    sha = commit(hive, config("alice", packages))
+    answers: list[dict[str, object]] = []
+
+    def ask() -> None:
+        with AgentConn(hive.settings.agent_socket_dir("hm1nd") / "manager.sock") as hm1nd:
+            answers.append(hm1nd.request("request_apply_commit", agent="alice", commit_ref=sha))
+
+    asker = threading.Thread(target=ask, daemon=True)
+    asker.start()
+    building = wait_for(lambda: next((a for a in hive.host.request("pending")["approvals"]
+                                      if a["details"].get("image_build") == "building"), None), timeout=60)
+    assert building["details"]["image"] == image_id
+    log = Path(building["details"]["image_log"])
+    wait_for(lambda: log.exists() and "I: extracting archives" in log.read_text(), timeout=180)
+    hive.kill9()
+    asker.join(10)
+    assert store.get(image_id) is None and not store.path(image_id).exists()
+    hive.start()
+    after = hive.host.request("show_approval", id=building["id"])["approvals"][0]
+    assert after["status"] == "failed" and "ask again" in after["note"]
+    assert hive.host.request("pending", status="pending")["approvals"] == []
+    assert f"failed/{building['id']}" in applied_tags(hive)
+    with AgentConn(hive.settings.agent_socket_dir("hm1nd") / "manager.sock") as hm1nd:
+        again = hm1nd.request("request_apply_commit", agent="alice", commit_ref=sha)["approval"]
+    built = store.get(image_id)
+    assert again["status"] == "pending" and built is not None and (built.root / "usr/games/sl").is_file()
+    store.remove(image_id)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from hyperhive.broker import Broker
 from hyperhive.images import ImageService
+from hyperhive.images.approval import fail_interrupted_builds
 from hyperhive.images.gc import ImageCollector
 from hyperhive.protocol import MANAGER_NAME, OPERATOR, SYSTEM_SENDER, HiveError, StatusRow
 from hyperhive.store import EventRecord, MessageRecord, Store
@@ -93,6 +94,8 @@ class Hive:
         if self.settings.manager == "on" and self.registry.get(MANAGER_NAME) is None:
             self._bootstrap = asyncio.create_task(self._bootstrap_manager())
             self._stack.callback(self._bootstrap.cancel)
+        for interrupted in await fail_interrupted_builds(self.store, self.settings.state_dir):
+            await self.approvals.tell(interrupted)  # before the cards load: these never got one
         await self.approvals.start()  # approved work the last daemon did not finish resumes now
         self._stack.push_async_callback(self.approvals.close)
         await self.agent_sockets.open_all()

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hyperhive.config import AgentConfig, AppliedRepo, ConfigError, RepoError, TagKind
+from hyperhive.store import ApprovalRecord
 from hyperhive.store.approvals import ApprovalStore
 
 from .builder import ImageBuildError
@@ -51,6 +54,25 @@ async def build_for_approval(images: ImageService, store: ApprovalStore, applied
                      {"image_build": "built", **details, "image_size_mb": round(mb, 1), "packages": change})
 
 
+INTERRUPTED = "the hive stopped while this change's image was being built; ask again to build it anew"
+
+
+async def fail_interrupted_builds(store: ApprovalStore, state_dir: Path) -> list[ApprovalRecord]:
+    """At start, before the cards are loaded: a change whose image a dead daemon was building never got its
+    card; it is failed (`failed/<id>`) with the reason, for the requester to ask again. The half-built
+    tree was never renamed into place, and the next build of its id removes it."""
+    failed = []
+    for approval in await store.list_approvals("pending", "apply_commit", None, 100_000):
+        if approval.payload.get("image_build") != "building":
+            continue
+        record = await store.resolve_approval(approval.id, "failed", INTERRUPTED, time.time(), done=True)
+        if record is not None:
+            with contextlib.suppress(RepoError):
+                await asyncio.to_thread(AppliedRepo(state_dir, approval.agent).mark, TagKind.FAILED, approval.id)
+            failed.append(record)
+    return failed
+
+
 def package_change(before: list[str], config: AgentConfig) -> str:
     added = [p for p in config.packages if p not in before]
     removed = [p for p in before if p not in config.packages]
@@ -66,4 +88,4 @@ def _deployed_packages(applied: AppliedRepo) -> list[str]:
     return list(deployed.packages) if deployed else []
 
 
-__all__ = ["ImageBuildError", "ImageCard", "build_for_approval"]
+__all__ = ["ImageBuildError", "ImageCard", "build_for_approval", "fail_interrupted_builds"]
