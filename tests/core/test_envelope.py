@@ -75,6 +75,7 @@ def test_every_host_verb_is_covered() -> None:
                 "fire_schedule"}  # test_approvals_schedules.py
     covered |= {"spawn", "start", "stop", "restart", "kill", "rebuild", "destroy", "revive"}  # test_lifecycle.py
     covered |= {"rollback"}  # tests/e2e/test_manager.py
+    covered |= {"images"}  # tests/images/test_agents.py
     declared = {model.model_fields["cmd"].annotation.__args__[0] for model in HOST_VERBS}
     assert declared | {"subscribe_agent_status"} == covered
 

@@ -7,6 +7,7 @@ change and the size, and the deployed agent runs on that image."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ import pytest
 
 from hyperhive.images import ImageService
 from hyperhive.runtime._files import KeeperFiles, read_json
+from tests.core.test_hivectl import hivectl
 from tests.core.test_sandboxed_agents import AGENT_TOML, connected, end_hive, start_hive
 from tests.support import api_replies as reply
 from tests.support.hive import AgentConn, HiveProcess, wait_for
@@ -132,6 +134,10 @@ def test_a_package_is_built_before_the_card_which_shows_it_and_the_deploy_runs_o
     assert own["kind"] == "packages" and own["packages"] == RSVG and own["users"] == ["alice"] and own["own_mb"] > 1
     base = next(i for i in listed.values() if i["kind"] == "base" and "hm1nd" in i["users"])
     assert set(base["users"]) == {"alice", "hm1nd"}
+    printed = hivectl(hive, "images")
+    assert printed.returncode == 0
+    line = next(line for line in printed.stdout.splitlines() if line.startswith(own["id"]))
+    assert "librsvg2-bin" in line and "alice" in line and " MB" in line
 
 
 def test_a_daemon_killed_mid_build_leaves_no_image_and_the_change_fails_cleanly(hive: HiveProcess,
@@ -149,10 +155,8 @@ def test_a_daemon_killed_mid_build_leaves_no_image_and_the_change_fails_cleanly(
 
     def ask() -> None:
         with AgentConn(hive.settings.agent_socket_dir("hm1nd") / "manager.sock") as hm1nd:
-            try:
+            with contextlib.suppress(AssertionError, OSError):  # the daemon dies under the request: no answer
                 answers.append(hm1nd.request("request_apply_commit", agent="alice", commit_ref=sha))
-            except (AssertionError, OSError):  # the daemon dies under the request: no answer
-                pass
 
     asker = threading.Thread(target=ask, daemon=True)
     asker.start()
@@ -161,6 +165,8 @@ def test_a_daemon_killed_mid_build_leaves_no_image_and_the_change_fails_cleanly(
     assert building["details"]["image"] == image_id
     log = Path(building["details"]["image_log"])
     wait_for(lambda: log.exists() and "I: extracting archives" in log.read_text(), timeout=180)
+    shown = hivectl(hive, "show-approval", str(building["id"])).stdout
+    assert "image build log:" in shown and "I: extracting archives" in shown
     hive.kill9()
     asker.join(10)
     assert answers == []
