@@ -154,9 +154,10 @@ def test_a_daemon_killed_mid_build_leaves_no_image_and_the_change_fails_cleanly(
     answers: list[dict[str, object]] = []
 
     def ask() -> None:
-        with AgentConn(hive.settings.agent_socket_dir("hm1nd") / "manager.sock") as hm1nd:
-            with contextlib.suppress(AssertionError, OSError):  # the daemon dies under the request: no answer
-                answers.append(hm1nd.request("request_apply_commit", agent="alice", commit_ref=sha))
+        # The daemon dies under the request: no answer.
+        with AgentConn(hive.settings.agent_socket_dir("hm1nd") / "manager.sock") as hm1nd, \
+                contextlib.suppress(AssertionError, OSError):
+            answers.append(hm1nd.request("request_apply_commit", agent="alice", commit_ref=sha))
 
     asker = threading.Thread(target=ask, daemon=True)
     asker.start()
