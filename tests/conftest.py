@@ -44,7 +44,7 @@ def claude_bin() -> str:
 def _base_image_for_sandboxes(request: pytest.FixtureRequest) -> None:
     """Sandboxed agents run on the base image: build it once, before the first bwrap test (a no-op on
     a machine that has it cached)."""
-    if any(item.get_closest_marker("bwrap") for item in request.session.items):
+    if any(item.get_closest_marker("bwrap") or "bwrap" in item.nodeid for item in request.session.items):
         build_test_image(request.getfixturevalue("claude_bin"), [])
 
 

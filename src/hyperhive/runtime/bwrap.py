@@ -1,7 +1,8 @@
 """The bubblewrap backend, default on Linux: own pid, ipc, uts, cgroup (and with `network = "private"`
 net) namespaces, no capabilities, and a root of its own where only these exist:
 
-    /usr, /bin, /lib*, bits of /etc   read-only from the host (paths.py)
+    /usr, /bin, /lib*, /etc, /var     read-only from the agent's image (rootfs.py, docs/images.md);
+                                      without one, /usr, /bin, /lib* and bits of /etc from the host
     spec.ro_paths                     read-only at the same path (the venv, the Claude CLI)
     /hive/state                       the agent's state dir, read-write; HOME and cwd
     /run/hive                         the agent's socket dir, read-only (connecting needs no write)
