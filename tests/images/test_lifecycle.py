@@ -49,3 +49,23 @@ def test_a_refresh_makes_new_images_and_needs_update_notices(tmp_path: Path, cla
     assert after.base.image_id != before.base.image_id and after.final.image_id != before.final.image_id
     assert asyncio.run(images.needs_update(["hello"], started_on)) is True
     assert asyncio.run(ImageService(state, "process", None).needs_update(["hello"], started_on)) is False
+
+
+def test_the_collector_reads_host_toml_and_removes_what_its_hive_does_not_use(tmp_path: Path) -> None:
+    from hyperhive.images.gc import MIN_DELAY, ImageCollector
+
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "host.toml").write_text(f'image_dir = "{tmp_path / "images"}"\nimage_grace_hours = 0.5\n')
+    store = ImageStore(tmp_path / "images")
+    used, unused = fake_built(store, ("git",)), fake_built(store, ("git", "hello"))
+
+    async def in_use() -> set[str]:
+        return {used}
+
+    collector = ImageCollector(ImageService(state, "bwrap", None), in_use)
+    removed, delay = asyncio.run(collector.run_once())
+    assert removed == [] and MIN_DELAY <= delay <= 1800  # marked: due in half an hour
+    (store.path(unused) / "unused-since").write_text("0.0")  # as if marked long ago
+    removed, delay = asyncio.run(collector.run_once())
+    assert removed == [unused] and store.get(used) is not None and delay == 1800

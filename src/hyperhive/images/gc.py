@@ -8,10 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 
-from .service import ImageService
+from .service import IMAGE_DIR_ENV, ImageService
 from .store import ImageStore
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,9 @@ class ImageCollector:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        if self.images.enabled:
+        # An image dir handed in through HYPERHIVE_IMAGE_DIR may be shared by several hives (the tests'
+        # per-machine cache): one hive cannot know what the others run, so it collects nothing there.
+        if self.images.enabled and IMAGE_DIR_ENV not in os.environ:
             self._task = asyncio.create_task(self._run(), name="image-gc")
 
     async def close(self) -> None:
