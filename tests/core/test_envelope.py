@@ -208,6 +208,8 @@ async def test_every_host_verb_runs_and_does_its_job(hive: Hive) -> None:
         assert "bob" in (await ok("resume_all"))["resumed_agents"]
         assert row(await ok("agent_status", names=["bob"]))["paused"] is False
 
+        assert (await ok("images"))["images"] == []  # the process runtime runs on the host's system: no images
+
         # lifecycle
         def pids() -> list[int]:
             return harness_pids("amy", hive.settings.state_dir)
