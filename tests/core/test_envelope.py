@@ -127,7 +127,8 @@ async def test_every_host_verb_runs_and_does_its_job(hive: Hive) -> None:
         assert (await ok("ack", ids=[back]))["acked"] == [back]
         assert (await ok("recent", limit=5))["messages"][0]["id"] == back
         await bob.request("report", events=[{"kind": "turn_end", "payload": {"ok": True}}])
-        assert [e["kind"] for e in (await ok("events", agent="bob"))["events"]] == ["turn.turn_end"]
+        kinds = [e["kind"] for e in (await ok("events", agent="bob"))["events"]]
+        assert kinds == ["notification", "turn.turn_end"]  # bob's mail to the operator was a notification
 
         # controls reach a connected harness
         controls = stream(hive.settings.agent_socket_dir("bob") / "mcp.sock", "control_stream")
