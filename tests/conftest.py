@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.images import build_test_image, share_test_images
+
+share_test_images()
+
 
 @pytest.fixture
 def short_tmp() -> Iterator[Path]:
@@ -34,6 +38,14 @@ def claude_bin() -> str:
     if found:
         return found
     pytest.fail("the claude CLI is not installed: run scripts/setup (it installs the pinned npm package)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _base_image_for_sandboxes(request: pytest.FixtureRequest) -> None:
+    """Sandboxed agents run on the base image: build it once, before the first bwrap test (a no-op on
+    a machine that has it cached)."""
+    if any(item.get_closest_marker("bwrap") or "bwrap" in item.nodeid for item in request.session.items):
+        build_test_image(request.getfixturevalue("claude_bin"), [])
 
 
 pytest_plugins = ["tests.support.fixtures"]

@@ -5,7 +5,6 @@ pending row that was never validated (left by a crash of an older daemon) ending
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from pathlib import Path
 
@@ -15,12 +14,8 @@ from hyperhive.client import AsyncSocketClient
 from hyperhive.core.hive import Hive
 from hyperhive.runtime.identity import agent_uid, drops_root
 from tests.support.agents import add_agent, host
+from tests.support.configs import git
 from tests.support.hive import settings_for
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), "-c", "user.name=hm1nd", "-c", "user.email=hm1nd@hive", *args],
-                          check=True, capture_output=True, text=True).stdout.strip()
 
 
 def commit(repo: Path, edit: tuple[str, str]) -> str:

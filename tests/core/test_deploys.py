@@ -14,6 +14,7 @@ import pytest
 
 from hyperhive.client import RequestFailed
 from tests.support.agents import harness_pids
+from tests.support.configs import commit_agent_toml
 from tests.support.hive import AgentConn, HiveProcess, accepts, wait_for
 
 AGENT = """name = "alice"
@@ -48,11 +49,7 @@ def manager(hive: HiveProcess) -> AgentConn:
 
 
 def commit(hive: HiveProcess, text: str, message: str = "change") -> str:
-    repo = hive.settings.state_dir / "configs" / "alice"
-    (repo / "agent.toml").write_text(text)
-    git = ["git", "-C", str(repo), "-c", "user.name=hm1nd", "-c", "user.email=hm1nd@hive"]
-    subprocess.run([*git, "commit", "-qam", message], check=True)
-    return subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    return commit_agent_toml(hive.settings.state_dir, "alice", text, message)
 
 
 def row(hive: HiveProcess) -> dict[str, object]:

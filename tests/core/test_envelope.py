@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from hyperhive.client import AsyncSocketClient, stream
 from hyperhive.core.hive import Hive
 from hyperhive.protocol import MAX_LINE_BYTES
 from tests.support.agents import harness_pids
+from tests.support.configs import commit_agent_toml
 from tests.support.hive import AgentConn
 
 SUCCESS_CALLS: list[dict[str, Any]] = [
@@ -84,11 +84,7 @@ stop_timeout_seconds = 5
 
 def commit_config(hive: Hive, name: str, text: str) -> str:
     """A new config committed in the agent's proposed repo (what the manager would do)."""
-    repo = hive.settings.state_dir / "configs" / name
-    (repo / "agent.toml").write_text(text)
-    git = ["git", "-C", str(repo), "-c", "user.name=hm1nd", "-c", "user.email=hm1nd@hive"]
-    subprocess.run([*git, "commit", "-qam", "change"], check=True)
-    return subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    return commit_agent_toml(hive.settings.state_dir, name, text)
 
 
 async def test_every_host_verb_runs_and_does_its_job(hive: Hive) -> None:
@@ -208,6 +204,8 @@ async def test_every_host_verb_runs_and_does_its_job(hive: Hive) -> None:
         assert "bob" in paused["paused_agents"] and row(await ok("agent_status", names=["bob"]))["paused"] is True
         assert "bob" in (await ok("resume_all"))["resumed_agents"]
         assert row(await ok("agent_status", names=["bob"]))["paused"] is False
+
+        assert (await ok("images"))["images"] == []  # the process runtime runs on the host's system: no images
 
         # lifecycle
         def pids() -> list[int]:

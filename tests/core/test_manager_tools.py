@@ -5,7 +5,6 @@ and its effect checked on the hive; the operator approves through host.sock like
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +19,7 @@ from hyperhive.core.hive import Hive
 from hyperhive.protocol import MANAGER_NAME
 from hyperhive.store import AgentRecord
 from tests.support.agents import harness_pids, host
+from tests.support.configs import commit_agent_toml
 
 MANAGER_TOOLS = {"request_init_config", "request_apply_commit", "request_spawn", "start", "stop", "restart",
                  "update", "list_agents", "pending_approvals", "rollback"}
@@ -58,10 +58,7 @@ def approval_id(text: str) -> int:
 def commit(hive: Hive, name: str, old: str, new: str) -> str:
     repo = hive.settings.state_dir / "configs" / name
     toml = repo / "agent.toml"
-    toml.write_text(toml.read_text().replace(old, new, 1))
-    git = ["git", "-C", str(repo), "-c", "user.name=hm1nd", "-c", "user.email=hm1nd@hive"]
-    subprocess.run([*git, "commit", "-qam", "change"], check=True)
-    return subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    return commit_agent_toml(repo.parent.parent, repo.name, toml.read_text().replace(old, new, 1))
 
 
 async def manager_mail(hive: Hive) -> list[dict[str, Any]]:

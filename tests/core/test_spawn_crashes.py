@@ -17,6 +17,7 @@ import pytest
 
 from hyperhive.client import RequestFailed, Unreachable
 from hyperhive.faults import CRASH_AT
+from tests.support.configs import commit_agent_toml
 from tests.support.hive import AgentConn, HiveProcess, wait_for
 
 SPAWN_STEPS = ("seed.built", "seed.renamed", "spawn.seeded", "spawn.fetched", "spawn.recorded", "deploy.approved",
@@ -116,10 +117,8 @@ def test_a_proposal_killed_before_its_card_leaves_no_unvalidated_card(hive: Hive
     deployed_and_running(hive, name, asked["id"])
     repo = hive.settings.state_dir / "configs" / name
     toml = repo / "agent.toml"
-    toml.write_text(toml.read_text().replace('description = ""', 'description = "changed"'))
-    git = ["git", "-C", str(repo), "-c", "user.name=hm1nd", "-c", "user.email=hm1nd@hive"]
-    subprocess.run([*git, "commit", "-qam", "change"], check=True)
-    sha = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    text = toml.read_text().replace('description = ""', 'description = "changed"')
+    sha = commit_agent_toml(repo.parent.parent, repo.name, text)
     crash_at(hive, step, lambda: request(manager_sock(hive), "request_apply_commit", agent=name, commit_ref=sha))
     cards = [a for a in hive.host.request("pending", status="pending")["approvals"] if a["agent"] == name]
     assert all(a["fetched_sha"] == sha and a["diff"] for a in cards), cards  # validated, or not shown at all

@@ -5,7 +5,6 @@ hm1nd's commit, the operator's approval, and the agent's calls going through aga
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import httpx
 import pytest
 
 from tests.support import api_replies as reply
+from tests.support.configs import commit_agent_toml
 from tests.support.hive import AgentConn, HiveProcess, wait_for
 from tests.support.scripted_api import ScriptedApi
 
@@ -66,11 +66,7 @@ def test_an_approved_higher_budget_lets_the_agent_through_at_once(hive: tuple[Hi
     assert error["type"] == "permission_error"
     assert error["message"].startswith("hive budget exhausted: alice's daily_tokens (1000) is spent (1500); resets at ")
 
-    repo = proc.settings.state_dir / "configs" / "alice"
-    (repo / "agent.toml").write_text(AGENT.format(tokens=5000))
-    git = ["git", "-C", str(repo), "-c", "user.name=hm1nd", "-c", "user.email=hm1nd@hive"]
-    subprocess.run([*git, "commit", "-qam", "a bigger budget"], check=True)
-    sha = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    sha = commit_agent_toml(proc.settings.state_dir, "alice", AGENT.format(tokens=5000), "a bigger budget")
     with AgentConn(proc.settings.agent_socket_dir("hm1nd") / "manager.sock") as hm1nd:
         approval = hm1nd.request("request_apply_commit", agent="alice", commit_ref=sha)["approval"]
     proc.host.request("approve", id=approval["id"])

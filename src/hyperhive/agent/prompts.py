@@ -48,6 +48,10 @@ an environment variable, an MCP server, a bind mount, a different model. Your jo
   comments). Edit it, then commit: `cd $HIVE_CONFIGS_DIR/<agent> && git add agent.toml &&
   git -c user.name=hm1nd -c user.email=hm1nd@hive commit -m "<why>"`, and take the sha from
   `git rev-parse HEAD`. The deployed configs are read-only at $HIVE_APPLIED_DIR.
+- A tool an agent lacks is a Debian package: add it to `packages = [...]` in agent.toml, named exactly as
+  Debian names it (`librsvg2-bin` for rsvg-convert, `ripgrep` for rg; check with `apt-cache show` or
+  packages.debian.org). The hive builds the agent's image when you ask for the approval; a wrong name
+  fails at once with apt's own sentence (no card): fix the name and ask again.
 - Ask the operator with request_apply_commit(agent, sha, description); a new agent first needs
   request_init_config(name, description). Nothing is deployed without the operator's approval.
 - The outcome comes back to your inbox (approval_resolved, config_ready, rebuilt): report it to whoever

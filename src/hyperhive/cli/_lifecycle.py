@@ -38,8 +38,8 @@ def _scoped(name: str, verb: str, help_text: str) -> click.Command:
     @click.option("--all", "every", is_flag=True, help="Every managed agent.")
     @pass_ctl
     @command
-    def act(ctl: Ctl, names: tuple[str, ...], every: bool) -> None:
-        _report(ctl, ctl.call_waiting(verb, **_scope(names, every))["agent_statuses"])
+    def act(ctl: Ctl, /, names: tuple[str, ...], every: bool, **flags: bool) -> None:
+        _report(ctl, ctl.call_waiting(verb, **_scope(names, every), **flags)["agent_statuses"])
 
     return act
 
@@ -49,6 +49,9 @@ stop = _scoped("stop", "stop", "Stop agents gracefully (the running turn may fin
 restart = _scoped("restart", "restart", "Restart agents.")
 kill = _scoped("kill", "kill", "Kill agents now (SIGKILL).")
 rebuild = _scoped("rebuild", "rebuild", "Restart agents on their deployed config, read afresh.")
+rebuild.params.append(click.Option(
+    ["--refresh"], is_flag=True, help="First rebuild the agent images from the mirror's current packages "
+    "(security updates); other agents show needs_update until their next start."))
 
 
 @click.command()

@@ -248,6 +248,20 @@ def reminders(ctl: Ctl, agent: str | None) -> None:
                                                       for r in found]) if found else "no pending reminders")
 
 
+@main.command()
+@pass_ctl
+@command
+def images(ctl: Ctl) -> None:
+    """Agent images: own packages, disk beyond the base, age and users (docs/images.md)."""
+    found = ctl.call("images")["images"]
+    if ctl.as_json:
+        emit_json(found)
+        return
+    rows = [[i["id"], i["kind"], one_line(" ".join(i["packages"]), 40), f"{i['own_mb']:.1f} MB",
+             age(i["built_at"]), ", ".join(i["users"]) or "(unused)"] for i in found]
+    click.echo(table(["ID", "KIND", "PACKAGES", "DISK", "AGE", "USERS"], rows) if rows else "no images")
+
+
 @main.command("show-approval")
 @click.argument("approval_id", type=int)
 @pass_ctl
@@ -268,6 +282,15 @@ def show_approval(ctl: Ctl, approval_id: int) -> None:
     if a["diff"] is not None:
         click.echo("")
         click.echo(a["diff"])
+    _print_build_log(a["details"])
+
+
+def _print_build_log(details: dict[str, Any]) -> None:
+    """While an approval's image builds, its log so far (mmdebstrap's and apt's lines)."""
+    log = details.get("image_log")
+    if details.get("image_build") == "building" and isinstance(log, str) and Path(log).is_file():
+        click.echo("\nimage build log:")
+        click.echo(Path(log).read_text(errors="replace").rstrip())
 
 
 @main.command()

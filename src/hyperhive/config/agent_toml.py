@@ -19,11 +19,11 @@ from .fields import (
     HIVE_MCP_SERVER,
     AgentEnvName,
     AgentName,
+    DebianPackage,
     ImageRef,
     McpServerName,
     ModelName,
     Network,
-    PackageName,
     Recipient,
     Text,
 )
@@ -57,8 +57,10 @@ class AgentConfig(BaseModel):
     `default_network`."""
     parent: AgentName | None = None
     """The agent this one was spawned for, if any (shown as a tree on the dashboard)."""
-    packages: list[PackageName] = []
-    """Extra packages, for runtimes that build an image (nspawn, podman); other runtimes refuse them."""
+    packages: list[DebianPackage] = []
+    """Debian packages the agent's sandbox has on top of the base image, named exactly as Debian names them
+    (`librsvg2-bin`, `ripgrep`); the image is built before the operator's card (docs/images.md). The process
+    runtime refuses them."""
     image: ImageRef | None = None
     """Base image, for runtimes that build an image (nspawn, podman); other runtimes refuse it."""
     env: dict[AgentEnvName, Text] = {}

@@ -139,6 +139,8 @@ AbsPath = Annotated[str, AfterValidator(check_abs_path)]
 HostPath = Annotated[str, AfterValidator(check_host_path)]
 ModelName = Annotated[str, _pattern(_MODEL, "model name")]
 PackageName = Annotated[str, _pattern(_PACKAGE, "package name")]
+# Debian Policy 5.6.1: lowercase letters, digits, + - . ; at least two characters, starting alphanumeric.
+DebianPackage = Annotated[str, _pattern(re.compile(r"^[a-z0-9][a-z0-9+.-]{1,99}$"), "Debian package name")]
 ImageRef = Annotated[str, _pattern(_IMAGE, "image reference")]
 McpServerName = Annotated[str, _pattern(_MCP_SERVER, "MCP server name")]
 ToolRule = Annotated[str, AfterValidator(check_tool_rule)]

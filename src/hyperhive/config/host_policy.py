@@ -14,13 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ._toml import parse_toml, validate
 from .agent_toml import AgentConfig
 from .errors import ConfigError, ConfigIssue, KeyedValueError, PolicyError
-from .fields import AbsPath, ModelName, Network
+from .fields import AbsPath, DebianPackage, ModelName, Network
 from .sections import BindMount
 
 HOST_TOML = "host.toml"
 HOST_TOML_ENV = "HYPERHIVE_HOST_TOML"
 Runtime = Literal["bwrap", "process", "nspawn", "podman"]
 IMAGE_RUNTIMES: frozenset[str] = frozenset({"nspawn", "podman"})
+PACKAGE_RUNTIMES: frozenset[str] = frozenset({"bwrap", "nspawn", "podman"})  # bwrap: see hyperhive.images
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, strict=True, use_attribute_docstrings=True)
 
@@ -123,6 +124,18 @@ class HostPolicy(BaseModel):
     """Hive-wide spending ceilings: every agent's calls together (see `[budget]`)."""
     notify: NotifyConfig = NotifyConfig()
     """Webhooks for what needs the operator."""
+    image_suite: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9.-]{0,63}$")
+    """Debian suite agent images are built from (`bookworm`). Unset: the host's own, from its apt
+    sources."""
+    image_mirror: str | None = Field(default=None, pattern=r"^(https?|file)://[^\s]+$")
+    """Debian mirror agent images are built from. Unset: the host's own, from its apt sources."""
+    image_base_packages: list[DebianPackage] = ["ca-certificates", "git"]
+    """Packages of the base image every agent runs on (besides Debian's essential set and the libraries
+    the hive's runtime needs, which are always added)."""
+    image_dir: AbsPath | None = None
+    """Where images are stored. Unset: `$HYPERHIVE_IMAGE_DIR`, else `<state_dir>/images`."""
+    image_grace_hours: float = Field(default=24.0, ge=0)
+    """An image no deployed or pending config uses is removed this long after it fell out of use."""
 
     @model_validator(mode="after")
     def _consistent(self) -> HostPolicy:
@@ -255,10 +268,9 @@ def _runtime_problems(cfg: AgentConfig, policy: HostPolicy, runtime: str | None)
     found = []
     if runtime not in policy.allowed_runtimes:
         found.append(f"runtime {runtime!r} is not allowed by host.toml allowed_runtimes")
-    if runtime not in IMAGE_RUNTIMES:
-        if cfg.packages:
-            found.append(f"packages: the {runtime!r} runtime builds no images")
-        if cfg.image:
-            found.append(f"image: the {runtime!r} runtime builds no images")
+    if runtime not in PACKAGE_RUNTIMES and cfg.packages:
+        found.append(f"packages: the {runtime!r} runtime builds no images")
+    if runtime not in IMAGE_RUNTIMES and cfg.image:
+        found.append(f"image: the {runtime!r} runtime builds no images")
     return found
 

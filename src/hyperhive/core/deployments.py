@@ -43,6 +43,7 @@ from hyperhive.config import (
     revert_commit_in_proposed,
 )
 from hyperhive.faults import crash_point
+from hyperhive.images.approval import ImageBuildError, build_for_approval
 from hyperhive.protocol import MANAGER_NAME, OPERATOR, ErrorCode, HiveError
 from hyperhive.runtime.identity import agent_uid, drops_root, hand_over
 from hyperhive.store import AgentRecord, ApprovalRecord
@@ -146,19 +147,31 @@ class Deployments:
             crash_point("propose.fetched")
             diff = await asyncio.to_thread(self._validate, name, full)  # validate
             crash_point("propose.validated")
-            # (build) an image for `full` goes here: after validation, before the card
         except (ConfigError, PolicyError, RepoError) as exc:
             refused = await self.hive.approvals.refuse("apply_commit", name, requested_by, str(exc),
                                                        description=description, commit_ref=sha, fetched_sha=full)
             if full is not None:
                 await asyncio.to_thread(self._mark_refused, name, refused.id, full)
             return refused
-        record = await self.hive.approvals.request(  # show
-            "apply_commit", name, requested_by, description=description, commit_ref=sha, fetched_sha=full,
-            payload={"diff": diff})
+        # Stored with its id (the build log and a failed build's tag name it), shown only once built.
+        record = await self.hive.store.add_approval(
+            "apply_commit", name, requested_by, commit_ref=sha, fetched_sha=full, description=description,
+            payload={"diff": diff}, status="pending", at=time.time())
+        try:
+            image = await build_for_approval(self.hive.images, self.hive.store, applied, record.id, full)  # build
+        except ImageBuildError as exc:  # apt's sentence, to the requester; no card
+            failed = await self.hive.store.resolve_approval(record.id, "failed", str(exc), time.time(), done=True)
+            if failed is None:
+                return await self.hive.approvals.track(record.id)
+            await asyncio.to_thread(self._mark_refused, name, record.id, full)
+            await self.hive.approvals.tell(failed)
+            return failed
+        if image.note or image.details:
+            await self.hive.store.update_approval(record.id, payload={"diff": diff + image.note, **image.details})
+        shown = await self.hive.approvals.track(record.id)  # show
         crash_point("propose.shown")  # the card without its tag: approving it tags it
         await asyncio.to_thread(applied.tag_proposal, record.id, full)
-        return record
+        return shown
 
     def _mark_refused(self, name: str, approval_id: int, sha: str) -> None:
         """`proposal/<id>` and `failed/<id>` for a commit that failed validation (the audit trail)."""

@@ -13,6 +13,9 @@ from typing import Any, Protocol, overload
 from hyperhive.broker import Broker
 from hyperhive.config.settings import HiveSettings
 from hyperhive.gateway.clock import Clock, SystemClock
+from hyperhive.images import ImageService
+from hyperhive.images.approval import fail_interrupted_builds
+from hyperhive.images.gc import ImageCollector
 from hyperhive.protocol import MANAGER_NAME, OPERATOR, SYSTEM_SENDER, HiveError, StatusRow
 from hyperhive.store import EventRecord, MessageRecord, Store
 from hyperhive.store.auto import open_store
@@ -24,6 +27,7 @@ from .deployments import Deployments
 from .events import EventLog
 from .gateway_wiring import HiveCeilings, make_gateway, make_loop_breaker
 from .host_server import HostServer
+from .image_usage import images_in_use
 from .leadership import Leadership
 from .notify import Notifier
 from .questions import Questions
@@ -31,6 +35,7 @@ from .recipients import ConfigRecipients
 from .registry import AgentRegistry
 from .reminders import Reminders
 from .retention import Retention
+from .sandbox_spec import claude_bin
 from .schedules import Schedules
 from .speech import SpeechLimit
 from .status import status_row
@@ -77,6 +82,8 @@ class Hive:
         self.approvals = Approvals(self)
         self.schedules = Schedules(self)  # registers its approval kind
         self.deployments = Deployments(self)  # registers init_config, apply_commit, spawn
+        self.images = ImageService(settings.state_dir, settings.runtime, claude_bin(settings))
+        self.image_gc = ImageCollector(self.images, lambda: images_in_use(self))
         self.supervisor = Supervisor(self)
         self.broker.policy = ConfigRecipients(self)
         self.agent_sockets = AgentSockets(self)
@@ -114,6 +121,8 @@ class Hive:
         await self.events.turns.load()
         self._stack.callback(self.registry.close)
         await self.deployments.load()
+        self.image_gc.start()  # its first run marks what fell out of use; a timer does the rest
+        self._stack.push_async_callback(self.image_gc.close)
         await self.reminders.start()  # what fell due while the daemon was down is delivered now, once
         self._stack.push_async_callback(self.reminders.close)
         await self.questions.start()
@@ -128,6 +137,8 @@ class Hive:
         if self.settings.manager == "on" and self.registry.get(MANAGER_NAME) is None:
             self._bootstrap = asyncio.create_task(self._bootstrap_manager())
             self._stack.callback(self._bootstrap.cancel)
+        for interrupted in await fail_interrupted_builds(self.store, self.settings.state_dir):
+            await self.approvals.tell(interrupted)  # before the cards load: these never got one
         await self.approvals.start()  # approved work the last daemon did not finish resumes now
         self._stack.push_async_callback(self.approvals.close)
         self._stack.push_async_callback(self.notifier.close)

@@ -57,10 +57,11 @@ def _pinned_cli() -> str | None:
 
 def harness_spec(settings: HiveSettings, runtime: Runtime, config: AgentConfig, policy: HostPolicy,
                  environ: Mapping[str, str], protected: tuple[Path, ...] = (),
-                 api_env: Callable[[str], Mapping[str, str]] | None = None) -> SandboxSpec:
+                 api_env: Callable[[str], Mapping[str, str]] | None = None, image: Path | None = None) -> SandboxSpec:
     """`api_env`: how the agent reaches the Claude API, given its socket dir as the sandbox sees it (the
     hive's gateway socket in it, whatever the network). The daemon's own API address and credentials are
-    never passed on."""
+    never passed on. `image`: the image root the sandbox runs on (hyperhive.images), None for the host's
+    system."""
     name = config.name
     state = agent_state_dir(settings, name)
     sockets = settings.agent_socket_dir(name)
@@ -93,7 +94,7 @@ def harness_spec(settings: HiveSettings, runtime: Runtime, config: AgentConfig, 
         name=name, argv=tuple(argv), state_dir=state, socket_dir=sockets,
         log_path=agent_log_path(settings.state_dir, name), env=env, ro_paths=_dedupe(ro), mounts=mounts,
         limits=Limits(memory_mb=limits.memory_mb, cpu_percent=limits.cpu_percent, pids=limits.pids),
-        network=network)
+        network=network, image=image)
 
 
 def manager_mounts(settings: HiveSettings, isolated: bool) -> tuple[tuple[Mount, ...], dict[str, str]]:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from hyperhive.config import AgentConfig, ConfigError, PolicyError, RestartConfig, load_host_policy
+from hyperhive.images import ImageBuildError
 from hyperhive.protocol import MANAGER_NAME, SYSTEM_SENDER, ErrorCode, HiveError
 from hyperhive.runtime.auto import make_runtime
 from hyperhive.runtime.base import ExitInfo, Runtime, SandboxHandle, SandboxState
@@ -204,12 +205,13 @@ class Supervisor:
         try:
             # Checked again at every start: host.toml may have changed, or a bind source's symlink since approval.
             policy = await asyncio.to_thread(load_host_policy, self.hive.settings.state_dir)
+            image = await self.hive.images.root_for(config.packages)  # built here only if it went missing
             spec = harness_spec(self.hive.settings, self.runtime, config, policy, _environ(),
                                 protected=(self.hive.settings.state_dir, self.hive.settings.runtime_dir),
-                                api_env=self.hive.gateway.agent_env)
+                                api_env=self.hive.gateway.agent_env, image=image)
             handle = await self.runtime.create(spec)
             status = await self.runtime.start(handle)
-        except (SandboxError, ConfigError, PolicyError) as exc:
+        except (SandboxError, ConfigError, PolicyError, ImageBuildError) as exc:
             self.hive.registry.change_state(name, ObservedState.FAILED)  # STARTING -> FAILED: it could not start
             await self.hive.notify("start_failed", name, {"error": str(exc)})
             raise HiveError(ErrorCode.CONFLICT, f"{name} did not start: {exc}") from None

@@ -293,6 +293,14 @@ class Rebuild(Scoped):
     """Restart on the deployed config, read afresh."""
 
     cmd: Literal["rebuild"]
+    refresh: bool = False
+    """Also rebuild the images from the mirror's current packages (security updates) first."""
+
+
+class Images(HostRequest):
+    """Agent images with their size, age and users."""
+
+    cmd: Literal["images"]
 
 
 class Destroy(Scoped):
@@ -428,6 +436,7 @@ AnyHostRequest = Annotated[
     | Restart
     | Kill
     | Rebuild
+    | Images
     | Destroy
     | Revive
     | Spawn

@@ -1,7 +1,8 @@
 """The bubblewrap backend, default on Linux: own pid, ipc, uts, cgroup (and with `network = "private"`
 net) namespaces, no capabilities, and a root of its own where only these exist:
 
-    /usr, /bin, /lib*, bits of /etc   read-only from the host (paths.py)
+    /usr, /bin, /lib*, /etc, /var     read-only from the agent's image (rootfs.py, docs/images.md);
+                                      without one, /usr, /bin, /lib* and bits of /etc from the host
     spec.ro_paths                     read-only at the same path (the venv, the Claude CLI)
     /hive/state                       the agent's state dir, read-write; HOME and cwd
     /run/hive                         the agent's socket dir, read-only (connecting needs no write)
@@ -29,6 +30,7 @@ from .identity import STAGE, agent_uid, drops_root, hand_over, share_socket
 from .limits import LimitPlan
 from .local import KeeperRuntime, LocalConfig
 from .paths import SYSTEM_DIRS, SYSTEM_ETC
+from .rootfs import image_root_mounts
 from .spec import SANDBOX_HOME, SANDBOX_SOCKETS, SandboxSpec
 
 # The isolation every sandbox gets. --new-session: setsid() inside, so nothing can push input into a
@@ -84,7 +86,7 @@ def bwrap_argv(bwrap: str, spec: SandboxSpec) -> list[str]:
         args.append("--unshare-net")  # bwrap brings up lo; nothing else exists
     # /tmp first: a read-only path under /tmp must land on top of the tmpfs, not under it.
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
-    args += system_mounts()
+    args += image_root_mounts(spec.image) if spec.image is not None else system_mounts()
     for path in spec.ro_paths:
         args += ["--ro-bind", str(path), str(path)]
     args += ["--bind", str(spec.state_dir), SANDBOX_HOME, "--ro-bind", str(spec.socket_dir), SANDBOX_SOCKETS]

@@ -75,6 +75,8 @@ class SandboxSpec:
     limits: Limits = Limits()
     network: Network = "private"
     """`private`: own network namespace with only `lo`; `host`: the host's network."""
+    image: Path | None = None
+    """The root of an image (hyperhive.images) to show as the sandbox's system; None: the host's /usr."""
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = _stringify({**asdict(self), "env": dict(self.env)})
@@ -93,6 +95,7 @@ class SandboxSpec:
             mounts=tuple(Mount(Path(m["source"]), m["target"], m["writable"]) for m in data["mounts"]),
             limits=Limits(**data["limits"]),
             network=data["network"],
+            image=Path(data["image"]) if data.get("image") else None,
         )
 
 

@@ -11,12 +11,13 @@ from pydantic import ValidationError
 
 import hyperhive
 from hyperhive.config import AgentConfig, ConfigError, dump_agent_config, load_agent_config, render_template
-from hyperhive.protocol import OPERATOR, ErrorCode, HiveError
+from hyperhive.protocol import OPERATOR, ErrorCode, HiveError, rfc3339
 from hyperhive.protocol import host_requests as rq
 from hyperhive.store import AgentRecord
 
 from .. import kill_switch
 from ..approvals import approval_view
+from ..image_usage import image_rows
 from ..logs import agent_log_path, tail_lines
 from ..questions import question_view
 from ..sandbox_entry import sandbox_entry
@@ -249,7 +250,14 @@ async def kill(hive: Hive, req: rq.Kill) -> dict[str, Any]:
 
 
 async def rebuild(hive: Hive, req: rq.Rebuild) -> dict[str, Any]:
-    return await _each(hive, req, lambda name: hive.supervisor.restart_agent(name, "the operator rebuilt it"))
+    if req.refresh:
+        await hive.images.refresh(rfc3339(time.time()) or "")
+    why = "the operator rebuilt it" + (" on images refreshed from the mirror" if req.refresh else "")
+    return await _each(hive, req, lambda name: hive.supervisor.restart_agent(name, why))
+
+
+async def images(hive: Hive, req: rq.Images) -> dict[str, Any]:
+    return {"images": await image_rows(hive)}
 
 
 async def destroy(hive: Hive, req: rq.Destroy) -> dict[str, Any]:
@@ -365,6 +373,7 @@ HOST_VERBS: dict[type[Any], Verb] = {
     rq.Restart: restart,
     rq.Kill: kill,
     rq.Rebuild: rebuild,
+    rq.Images: images,
     rq.Destroy: destroy,
     rq.Revive: revive,
     rq.Spawn: spawn,
