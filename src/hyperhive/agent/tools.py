@@ -19,6 +19,7 @@ from hyperhive.client import AsyncSocketClient
 from hyperhive.protocol import HiveError
 
 from .claude_files import HYPERHIVE_SERVER
+from .permission_prompt import register as register_permission_prompt
 from .turn_ledger import record_pulled
 
 SERVER_NAME = HYPERHIVE_SERVER
@@ -234,6 +235,7 @@ class ManagerTools:
 
 async def serve_stdio(socket_path: Path, turn_ledger: Path | None = None) -> None:
     tools = HiveTools(socket_path, turn_ledger)
+    register_permission_prompt(tools.server, socket_path)
     try:
         await tools.client.connect()
         me = await tools.client.request("hello", role="mcp")

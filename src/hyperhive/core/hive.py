@@ -31,6 +31,7 @@ from .settings import HiveSettings
 from .speech import SpeechLimit
 from .status import status_row
 from .supervisor import Supervisor
+from .tool_prompts import ToolPrompts
 from .turn_log import STATS_KIND
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class Hive:
         self.approvals = Approvals(self)
         self.schedules = Schedules(self)  # registers its approval kind
         self.deployments = Deployments(self)  # registers init_config, apply_commit, spawn
+        self.tool_prompts = ToolPrompts(self)  # registers tool_use
         self.supervisor = Supervisor(self)
         self.broker.policy = ConfigRecipients(self)
         self.agent_sockets = AgentSockets(self)
@@ -98,6 +100,8 @@ class Hive:
             self._stack.callback(self._bootstrap.cancel)
         await self.approvals.start()  # approved work the last daemon did not finish resumes now
         self._stack.push_async_callback(self.approvals.close)
+        await self.tool_prompts.start()
+        self._stack.callback(self.tool_prompts.close)
         await self.agent_sockets.open_all()
         self._stack.push_async_callback(self.agent_sockets.close_all)
         await self.host_server.start()
