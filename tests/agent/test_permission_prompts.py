@@ -3,20 +3,26 @@ through the `permission_prompt` tool (issue 21)."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hyperhive.agent.brain import brain_for
-from hyperhive.agent.claude_driver import BrainConfig
+from hyperhive.agent.claude_driver import BrainConfig, ClaudeDriver
+from hyperhive.agent.loop import TurnLoop
 from hyperhive.config import load_agent_config
 from hyperhive.core.hive import Hive
 from hyperhive.core.tool_rules import matching_rule
+from hyperhive.protocol import HiveError
 from tests.support import api_replies as reply
+from tests.support.hive import HiveProcess, wait_for
 from tests.support.scripted_api import ScriptedApi, ToolResult
 
-from .loop_support import Watch, harness, send, settled
+from .loop_support import FAST, Watch, harness, host, send, settled
+from .test_reconnect import control_stream_up
 
 TOUCH = {"command": "touch x", "description": "make x"}
 
@@ -109,3 +115,74 @@ async def test_a_call_no_rule_names_is_refused_without_asking(hive: Hive, claude
             await watch.until(lambda: watch.turn_ends())
         results = [r for req in api.message_requests for r in req.tool_results]
     assert results[0].is_error and not prompts(watch)
+
+
+@pytest.mark.claude
+async def test_an_interrupt_cancels_the_prompt(hive: Hive, claude_bin: str, short_tmp: Path) -> None:
+    watch = Watch(hive)
+    with ScriptedApi() as api:
+        api.script(reply.tool_use("Bash", TOUCH), reply.text("never"))
+        async with harness(hive, api, claude_bin, short_tmp, brain=brain(hive)):
+            await send(hive, "make x")
+            card = (await watch.until(lambda: prompts(watch)))[0]
+            await control_stream_up(hive)
+            await asyncio.to_thread(host, hive, "interrupt", name="alice")
+            ends = await watch.until(lambda: watch.turn_ends())
+            cancelled = await watch.until(lambda: prompts(watch, "cancelled"))
+    assert ends[0]["kind"] == "interrupted"
+    assert cancelled[0]["id"] == card["id"] and "before the operator answered" in cancelled[0]["note"]
+    with pytest.raises(HiveError, match="already cancelled"):
+        await hive.approvals.approve(card["id"])  # the card can run nothing any more
+    assert not (short_tmp / "alice" / "x").exists()
+
+
+@pytest.mark.claude
+async def test_a_harness_that_goes_away_leaves_no_card_that_can_run(hive: Hive, claude_bin: str,
+                                                                    short_tmp: Path) -> None:
+    watch = Watch(hive)
+    with ScriptedApi() as api:
+        api.script(reply.tool_use("Bash", TOUCH), reply.text("never"))
+        async with harness(hive, api, claude_bin, short_tmp, brain=brain(hive)):
+            await send(hive, "make x")
+            card = (await watch.until(lambda: prompts(watch)))[0]
+        cancelled = await watch.until(lambda: prompts(watch, "cancelled"))
+    assert cancelled[0]["id"] == card["id"]
+    assert hive.approvals.pending_count("alice") == 0
+
+
+def pending_cards(daemon: HiveProcess) -> list[dict[str, Any]]:
+    found = daemon.host.request("pending", status="pending")["approvals"]
+    return [a for a in found if a["kind"] == "tool_use"]
+
+
+@pytest.mark.claude
+async def test_a_daemon_kill9_mid_wait_keeps_the_prompt_and_runs_it_once(hive_proc: HiveProcess, claude_bin: str,
+                                                                         short_tmp: Path) -> None:
+    await asyncio.to_thread(hive_proc.host.request, "register_peer", name="alice")
+    socket = hive_proc.agent_socket("alice")
+    cfg = load_agent_config('name = "alice"\n[tools]\nask = ["Bash"]\n')
+    home = short_tmp / "alice"
+    with ScriptedApi() as api:
+        api.script(reply.tool_use("Bash", TOUCH), reply.text("made x after the restart"))
+        env = {"PATH": os.environ["PATH"], "HOME": str(short_tmp), "CLAUDE_CODE_MAX_RETRIES": "0", **api.env()}
+        brain = brain_for("alice", cfg, socket)
+        loop = TurnLoop(socket, ClaudeDriver(Path(claude_bin), home, brain, env), brain, home, FAST)
+        task = asyncio.create_task(loop.run())
+        try:
+            await asyncio.to_thread(hive_proc.host.request, "send", to="alice", body="make x")
+            card = (await asyncio.to_thread(wait_for, lambda: pending_cards(hive_proc), 60))[0]
+            await asyncio.to_thread(hive_proc.kill9)
+            await asyncio.to_thread(hive_proc.start)
+            after = await asyncio.to_thread(pending_cards, hive_proc)
+            assert [a["id"] for a in after] == [card["id"]]  # kept; nothing was run meanwhile
+            assert not (home / "x").exists()
+            await asyncio.to_thread(hive_proc.host.request, "approve", id=card["id"])
+            await asyncio.to_thread(wait_for, lambda: len(api.message_requests) >= 2, 60)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        results = bash_results(api)
+    assert (home / "x").exists()
+    assert [r.is_error for r in results] == [False]  # run once, and the model saw its result
+    rows = (await asyncio.to_thread(hive_proc.host.request, "pending", status=None))["approvals"]
+    assert [(a["id"], a["status"]) for a in rows if a["kind"] == "tool_use"] == [(card["id"], "approved")]
