@@ -18,8 +18,10 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from hyperhive.config import ConfigError, RepoError
+from hyperhive.config.allow_rule import commit_rule_allowed
 from hyperhive.config.sections import ToolsConfig
-from hyperhive.protocol import ErrorCode, HiveError, ok_response
+from hyperhive.protocol import OPERATOR, ErrorCode, HiveError, ok_response
 from hyperhive.protocol import agent_requests as rq
 from hyperhive.store import ApprovalRecord, EventRecord
 
@@ -145,6 +147,30 @@ class ToolPrompts:
             task = asyncio.ensure_future(self._cancel(approval_id, note))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    # --- "allow from now on" ------------------------------------------------------------------------
+    async def approve_always(self, approval_id: int) -> tuple[ApprovalRecord, ApprovalRecord]:
+        """Propose the card's ask rule as an allow rule (an apply_commit approval on the agent's config repo),
+        then approve the card itself: this call runs now, the next ones once the change is deployed."""
+        record = await self._get(approval_id)
+        if record.kind != KIND:
+            raise HiveError(ErrorCode.BAD_REQUEST, f"approval #{approval_id} is a {record.kind}, not a tool_use")
+        if record.status != "pending":
+            raise HiveError(ErrorCode.CONFLICT, f"approval #{approval_id} is already {record.status}")
+        rule = str(record.payload.get("rule") or record.payload.get("tool"))
+        proposed = self.hive.deployments.proposed(record.agent)
+        if not await asyncio.to_thread(proposed.exists):
+            raise HiveError(ErrorCode.NOT_FOUND, f"{record.agent} has no config repo to change: approve this "
+                                                 "call once and set its rules where its config lives")
+        message = f"Allow {rule} from now on (the operator, on tool_use approval #{approval_id})"
+        try:
+            sha = await asyncio.to_thread(commit_rule_allowed, proposed, rule, message)
+        except (ConfigError, RepoError) as exc:
+            raise HiveError(ErrorCode.CONFLICT, f"the allow rule cannot be proposed: {exc}") from None
+        if sha is None:
+            raise HiveError(ErrorCode.CONFLICT, f"{record.agent}'s config repo already allows {rule} without asking")
+        change = await self.hive.deployments.request_apply_commit(OPERATOR, record.agent, sha, message)
+        return await self.hive.approvals.approve(approval_id), change
 
     # --- resolutions -------------------------------------------------------------------------------
     def _events(self, events: list[EventRecord]) -> None:

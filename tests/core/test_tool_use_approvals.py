@@ -1,0 +1,65 @@
+"""`tool_use` approvals from the operator's side (issue 21): `hivectl approvals / show-approval / approve
+--always / deny --note`, and "allow from now on" proposing the rule as an ordinary config change."""
+
+from __future__ import annotations
+
+import asyncio
+import tomllib
+from pathlib import Path
+
+from hyperhive.core.hive import Hive
+from hyperhive.store import ApprovalRecord
+
+from .test_config_approvals import commit, git, new_config_repo
+from .test_hivectl import hivectl
+
+TOUCH = {"command": "touch x", "description": "make x"}
+
+
+async def a_prompt(hive: Hive, agent: str, tool_use_id: str = "toolu_1") -> ApprovalRecord:
+    """A pending card as the permission prompt files it (the real CLI's path: tests/agent/test_permission_prompts)."""
+    return await hive.approvals.request("tool_use", agent, agent, description="Bash: touch x",
+                                        payload={"tool": "Bash", "input": TOUCH, "tool_use_id": tool_use_id,
+                                                 "rule": "Bash", "message_id": 7})
+
+
+async def test_allow_from_now_on_proposes_the_rule_and_runs_this_call(hive: Hive) -> None:
+    manager, repo = await new_config_repo(hive, "carol")
+    text = (repo / "agent.toml").read_text()
+    commit(repo, (text, text + '\n[tools]\nask = ["Bash", "WebFetch"]\n'))
+    card = await a_prompt(hive, "carol")
+    runtime = hive.settings.runtime_dir
+    shown = await asyncio.to_thread(hivectl, runtime, "show-approval", str(card.id))
+    assert "tool_use for carol" in shown.stdout and "touch x" in shown.stdout and "rule: Bash" in shown.stdout
+    done = await asyncio.to_thread(hivectl, runtime, "approve", str(card.id), "--always")
+    assert done.returncode == 0, done.stderr
+    assert f"approved #{card.id}" in done.stdout and "allow rule proposed as approval" in done.stdout
+    approved = await hive.store.get_approval(card.id)
+    assert approved is not None and approved.status == "approved"
+    change = (await hive.store.list_approvals(kind="apply_commit", agent="carol"))[0]
+    assert change.status == "pending" and change.requested_by == "operator"
+    assert f"approval #{card.id}" in change.description
+    head = git(repo, "rev-parse", "HEAD")
+    assert change.fetched_sha == head
+    tools = tomllib.loads(git(repo, "show", "HEAD:agent.toml"))["tools"]
+    assert tools["ask"] == ["WebFetch"] and "Bash" in tools["allow"]
+    again = await asyncio.to_thread(hivectl, runtime, "approve", str(card.id), "--always")
+    assert again.returncode != 0 and "already approved" in again.stderr
+    await manager.close()
+
+
+async def test_deny_with_a_note_and_the_list(hive: Hive) -> None:
+    card = await a_prompt(hive, "carol")
+    runtime = hive.settings.runtime_dir
+    listed = await asyncio.to_thread(hivectl, runtime, "approvals", "--status", "pending")
+    assert "tool_use" in listed.stdout and "Bash: touch x" in listed.stdout
+    denied = await asyncio.to_thread(hivectl, runtime, "deny", str(card.id), "--note", "use a temp dir")
+    assert denied.returncode == 0, denied.stderr
+    stored = await hive.store.get_approval(card.id)
+    assert stored is not None and (stored.status, stored.note) == ("denied", "use a temp dir")
+    assert stored.resolved_at is not None and stored.payload["input"] == TOUCH  # the audit: who, when, what
+    no_repo = await a_prompt(hive, "dave", "toolu_2")
+    refused = await asyncio.to_thread(hivectl, runtime, "approve", str(no_repo.id), "--always")
+    assert refused.returncode != 0 and "no config repo" in refused.stderr
+
+
