@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import tomllib
-from pathlib import Path
 
 from hyperhive.core.hive import Hive
 from hyperhive.store import ApprovalRecord
