@@ -13,10 +13,12 @@ from tests.support import api_replies as reply
 from tests.support.hive import HiveProcess
 from tests.support.scripted_api import ScriptedApi, after_tool
 
+from . import test_live_hive as live_hive
 from .conftest import screenshot
-from .test_live_hive import AGENT_TOML, api, base, board, host, live, open_tab  # noqa: F401 (fixtures)
+from .test_live_hive import AGENT_TOML, base, host, open_tab
 
 pytestmark = [pytest.mark.browser, pytest.mark.claude]
+api, live, board = live_hive.api, live_hive.live, live_hive.board  # its fixtures: a daemon, the API, a page
 
 ASKING = AGENT_TOML + '[tools]\nask = ["Bash"]\n'
 COMMAND = "echo made-x | tee x"
