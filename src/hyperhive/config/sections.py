@@ -92,8 +92,9 @@ DEFAULT_ALLOWED_TOOLS = ("Read", "Write", "Edit", "MultiEdit", "Glob", "Grep", "
 class ToolsConfig(BaseModel):
     """Claude Code's built-in tools: which the agent may use without asking, and which never. Rules are
     Claude Code's permission rules: a tool (`WebFetch`) or a tool with a specifier (`Bash(git push:*)`,
-    `Edit(docs/**)`). A turn has nobody to ask, so a call no rule allows is refused, and the model is told
-    so and carries on. The hive's own tools are always allowed; an MCP server's are set in its table."""
+    `Edit(docs/**)`). A call no rule allows is refused, and the model is told so and carries on; a call an
+    `ask` rule matches waits for the operator's answer. The hive's own tools are always allowed; an MCP
+    server's are set in its table."""
 
     model_config = SECTION_CONFIG
 
