@@ -93,4 +93,7 @@ class PermissionPromptTool:
 
 
 def register(server: Any, socket_path: Path) -> None:
+    """Only for a turn with ask rules (mcp.json gives them in the env): elsewhere the model never sees it."""
+    if ASK_RULES_ENV not in os.environ:
+        return
     server.add_tool(PermissionPromptTool(socket_path).permission_prompt, name=TOOL_NAME, structured_output=False)
