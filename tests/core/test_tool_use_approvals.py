@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import tomllib
+from pathlib import Path
+from typing import Any
 
+from hyperhive.client import AsyncSocketClient
 from hyperhive.core.hive import Hive
 from hyperhive.store import ApprovalRecord
+from tests.support.agents import add_agent
 
 from .test_config_approvals import commit, git, new_config_repo
 from .test_hivectl import hivectl
@@ -62,3 +66,47 @@ async def test_deny_with_a_note_and_the_list(hive: Hive) -> None:
     assert refused.returncode != 0 and "no config repo" in refused.stderr
 
 
+
+
+async def test_the_wire_one_card_per_call_and_a_harness_hangup_cancels(hive: Hive) -> None:
+    """`tool_prompt` on the agent's socket: no ask rule → refused unasked; asked twice under one tool_use_id →
+    one card; the agent's harness connection ending → the card is cancelled and the prompt refused."""
+    harness = await add_agent(hive, "alice")
+    await harness.request("hello", role="harness")
+    socket = hive.settings.agent_socket_dir("alice") / "mcp.sock"
+    unasked = await prompt(socket, "WebFetch", {"url": "http://x/"}, "toolu_0")
+    assert unasked["behavior"] == "deny" and "nobody was asked" in unasked["message"]
+    first = asyncio.create_task(prompt(socket, "Bash", TOUCH, "toolu_1"))
+    cards = await pending_tool_use(hive, 1)
+    again = asyncio.create_task(prompt(socket, "Bash", TOUCH, "toolu_1"))  # a prompt that reconnected
+    assert [a.id for a in await pending_tool_use(hive, 1)] == [cards[0].id]
+    await harness.close()
+    answers = await asyncio.wait_for(asyncio.gather(first, again), 30)
+    assert all(a["behavior"] == "deny" and "harness stopped" in a["message"] for a in answers)
+    stored = await hive.store.get_approval(cards[0].id)
+    assert stored is not None and stored.status == "cancelled"
+    assert len(await hive.store.list_approvals(kind="tool_use")) == 1
+
+
+async def prompt(socket: Path, tool: str, tool_input: dict[str, str], tool_use_id: str) -> dict[str, Any]:
+    client = AsyncSocketClient(socket)
+    try:
+        return await client.request("tool_prompt", tool=tool, input=tool_input, tool_use_id=tool_use_id,
+                                    ask=["Bash"])
+    finally:
+        await client.close()
+
+
+async def pending_tool_use(hive: Hive, count: int) -> list[ApprovalRecord]:
+    """Until `count` cards are pending, woken by the approvals' own events."""
+    changed = asyncio.Event()
+    found: list[ApprovalRecord] = []
+    stop = hive.events.listen(lambda _: changed.set())
+    try:
+        async with asyncio.timeout(30):
+            while len(found := await hive.store.list_approvals(status="pending", kind="tool_use")) < count:
+                changed.clear()
+                await changed.wait()
+    finally:
+        stop()
+    return found
