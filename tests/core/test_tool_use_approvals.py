@@ -8,10 +8,14 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from hyperhive.client import AsyncSocketClient
+from hyperhive.core import tool_prompts
 from hyperhive.core.hive import Hive
-from hyperhive.store import ApprovalRecord
+from hyperhive.store import ApprovalRecord, EventRecord
 from tests.support.agents import add_agent
+from tests.support.hive import settings_for
 
 from .test_config_approvals import commit, git, new_config_repo
 from .test_hivectl import hivectl
@@ -110,3 +114,24 @@ async def pending_tool_use(hive: Hive, count: int) -> list[ApprovalRecord]:
     finally:
         stop()
     return found
+
+
+async def test_a_card_nobody_comes_back_for_after_a_restart_is_cancelled(short_tmp: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tool_prompts, "REATTACH_SECONDS", 0.5)
+    settings = settings_for(short_tmp)
+    async with Hive(settings) as first:
+        card = await a_prompt(first, "alice")
+    async with Hive(settings) as second:  # the last daemon died with the call waiting; the call never returns
+        cancelled = asyncio.Event()
+
+        def heard(events: list[EventRecord]) -> None:
+            if any(e.kind == "approval_updated" and e.payload.get("status") == "cancelled" for e in events):
+                cancelled.set()
+
+        second.events.listen(heard)
+        stored = await second.store.get_approval(card.id)
+        if stored is not None and stored.status == "pending":
+            await asyncio.wait_for(cancelled.wait(), 30)
+        stored = await second.store.get_approval(card.id)
+    assert stored is not None and stored.status == "cancelled" and "restart" in (stored.note or "")
