@@ -37,7 +37,8 @@ async def test_allow_from_now_on_proposes_the_rule_and_runs_this_call(hive: Hive
     card = await a_prompt(hive, "carol")
     runtime = hive.settings.runtime_dir
     shown = await asyncio.to_thread(hivectl, runtime, "show-approval", str(card.id))
-    assert "tool_use for carol" in shown.stdout and "touch x" in shown.stdout and "rule: Bash" in shown.stdout
+    assert "tool_use for carol" in shown.stdout and "rule: Bash" in shown.stdout
+    assert 'input: {"command": "touch x", "description": "make x"}' in shown.stdout  # the exact call, as JSON
     done = await asyncio.to_thread(hivectl, runtime, "approve", str(card.id), "--always")
     assert done.returncode == 0, done.stderr
     assert f"approved #{card.id}" in done.stdout and "allow rule proposed as approval" in done.stdout
