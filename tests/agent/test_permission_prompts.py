@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,10 @@ async def test_an_approved_call_runs_once(hive: Hive, claude_bin: str, short_tmp
             assert card["details"]["input"] == TOUCH and card["details"]["rule"] == "Bash"
             assert card["details"]["message_id"] == message
             assert not (short_tmp / "alice" / "x").exists()  # it waits for the operator
+            approved_at = time.monotonic()
             await hive.approvals.approve(card["id"])
+            await asyncio.to_thread(api.wait_for_request, lambda r: bool(r.tool_results), 30)
+            print(f"approve → the tool's result at the model: {(time.monotonic() - approved_at) * 1000:.0f} ms")
             ends = await watch.until(lambda: watch.turn_ends())
             await settled(hive)
         results = bash_results(api)
