@@ -29,7 +29,7 @@ def tools_config(text: str) -> str:
     ('allow = ["mcp__hyperhive"]', "not a permission rule"),
     ('allow = ["Bash()"]', "1 to 500 characters"),
     ('deny = ["WebFetch", "WebFetch"]', "listed twice"),
-    ('ask = ["Bash"]', "ask"),
+    ('ask = ["Curl"]', "not one of Claude Code's built-in tools"),
 ])
 def test_bad_rules_are_refused_with_the_key_named(line: str, says: str) -> None:
     with pytest.raises(ConfigError) as caught:

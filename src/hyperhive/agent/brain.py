@@ -34,6 +34,8 @@ def brain_for(name: str, config: AgentConfig | None, socket: Path, description: 
                                     MANAGER_GUIDE if config is not None and config.role == "manager" else ""),
         allowed_tools=allowed,
         denied_tools=list(tools.deny),
+        ask_tools=list(tools.ask),
+        ask_timeout_seconds=tools.ask_timeout_seconds,
         context_window=compaction.context_tokens,
         compact_percent=compaction.watermark_percent,
         mcp_servers=servers,

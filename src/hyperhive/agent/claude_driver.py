@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .claude_files import BrainConfig, ClaudeFiles
+from .permission_prompt import permission_args
 from .turn_stats import OutcomeKind, Stop, TurnOutcome, TurnRecord, TurnStats
 
 __all__ = ["BrainConfig", "ClaudeDriver", "OutcomeKind", "TurnOutcome", "TurnStats"]
@@ -109,7 +110,7 @@ class ClaudeDriver:
                 # Off: a resumed session would otherwise keep the prompt of its first turn for good,
                 # and an approved change to the agent's description would never reach it.
                 "--system-prompt-snapshot", "off",
-                "--permission-prompts", "none"]  # nobody can answer one; a tool without a rule is denied
+                *permission_args(self.brain)]  # ask rules: prompts go to the operator; else nobody, denied
         if model or self.brain.model:
             argv += ["--model", model or self.brain.model]
         if self.brain.tools is not None:

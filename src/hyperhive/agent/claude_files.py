@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .permission_prompt import add_prompt_settings
 from .turn_ledger import LEDGER_ENV
 
 HYPERHIVE_SERVER = "hyperhive"
@@ -44,6 +45,9 @@ class BrainConfig:
     """Permission rules always refused, whatever allows them (`WebFetch`, `Bash(git push:*)`)."""
     tools: list[str] | None = None
     """Built-in tools the model sees (`--tools`); None keeps the CLI's default set, [] shows none."""
+    ask_tools: list[str] = field(default_factory=list)
+    """Permission rules that ask the operator (a `tool_use` approval; see permission_prompt.py)."""
+    ask_timeout_seconds: float = 1800.0
 
 
 class ClaudeFiles:
@@ -70,6 +74,8 @@ def settings_for(brain: BrainConfig) -> dict[str, Any]:
     permissions: dict[str, list[str]] = {"allow": list(brain.allowed_tools)}
     if brain.denied_tools:
         permissions["deny"] = list(brain.denied_tools)
+    if brain.ask_tools:
+        permissions["ask"] = list(brain.ask_tools)
     return {"permissions": permissions, "cleanupPeriodDays": TRANSCRIPT_KEEP_DAYS}
 
 
@@ -86,6 +92,8 @@ def mcp_config_for(brain: BrainConfig, turn_ledger: Path | None = None,
         command, *args = brain.hyperhive_mcp_command
         env = {LEDGER_ENV: str(turn_ledger)} if turn_ledger is not None else {}
         servers[HYPERHIVE_SERVER] = {"type": "stdio", "command": command, "args": args, "env": env}
+    if HYPERHIVE_SERVER in servers:
+        add_prompt_settings(servers[HYPERHIVE_SERVER], brain)  # ask rules: the operator answers prompts
     for name, server in brain.mcp_servers.items():
         entry = {k: v for k, v in server.items() if v is not None}
         if "command" in entry:

@@ -68,7 +68,8 @@ class TurnLoop:
         self.session = SessionFile(state_dir)
         self.ledger = TurnLedger(driver.files.turn_ledger)
         # The hyperhive tools, served for the harness's lifetime rather than started by every turn's CLI.
-        self.tools = ToolHost(socket, driver.files.turn_ledger) if brain.hyperhive_mcp_command else None
+        self.tools = ToolHost(socket, driver.files.turn_ledger, brain.ask_tools, brain.ask_timeout_seconds) \
+            if brain.hyperhive_mcp_command else None
         self.session_id = self.session.load()
         self.model = brain.model
         self._turn_lock = asyncio.Lock()

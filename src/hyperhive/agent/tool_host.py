@@ -42,9 +42,12 @@ class Endpoint:
 
 
 class ToolHost:
-    def __init__(self, socket_path: Path, turn_ledger: Path) -> None:
+    def __init__(self, socket_path: Path, turn_ledger: Path, ask_rules: list[str] | None = None,
+                 ask_timeout: float | None = None) -> None:
         self.socket_path = socket_path
         self.turn_ledger = turn_ledger
+        self.ask_rules = ask_rules or []  # the agent's [tools] ask: its permission prompts go to the operator
+        self.ask_timeout = ask_timeout
         self._tools: HiveTools | None = None
         self._server: McpHttpServer | None = None
         self._starting: asyncio.Task[Endpoint] | None = None
@@ -61,7 +64,7 @@ class ToolHost:
         return await asyncio.shield(self._starting)
 
     async def _start(self) -> Endpoint:
-        tools = self._tools = await hive_tools(self.socket_path, self.turn_ledger)
+        tools = self._tools = await hive_tools(self.socket_path, self.turn_ledger, self.ask_rules, self.ask_timeout)
         token = secrets.token_urlsafe(32)
         server = self._server = McpHttpServer(SERVER_NAME, version("hyperhive"), INSTRUCTIONS, tools.functions,
                                               token, PATH)

@@ -18,6 +18,7 @@ from hyperhive.client import AsyncSocketClient
 from hyperhive.protocol import HiveError
 
 from .claude_files import HYPERHIVE_SERVER
+from .permission_prompt import register as register_permission_prompt
 from .turn_ledger import record_pulled
 
 SERVER_NAME = HYPERHIVE_SERVER
@@ -229,9 +230,12 @@ class ManagerTools:
         return f"approval #{a['id']} ({a['status']}): roll back {agent}"
 
 
-async def hive_tools(socket_path: Path, turn_ledger: Path | None = None) -> HiveTools:
-    """The tools acting as the socket's agent (with the manager's when it is hm1nd)."""
+async def hive_tools(socket_path: Path, turn_ledger: Path | None = None, ask_rules: list[str] | None = None,
+                     ask_timeout: float | None = None) -> HiveTools:
+    """The tools acting as the socket's agent (with the manager's when it is hm1nd, and the permission
+    prompt's when it has ask rules: given by the harness, else from a stdio server's env)."""
     tools = HiveTools(socket_path, turn_ledger)
+    register_permission_prompt(tools.functions, socket_path, ask_rules, ask_timeout)
     try:
         await tools.client.connect()
         me = await tools.client.request("hello", role="mcp")

@@ -44,10 +44,20 @@ def pending(ctl: Ctl, status: str | None, agent: str | None) -> None:
 
 @click.command()
 @click.argument("approval_id", type=int)
+@click.option("--always", is_flag=True, help="A tool_use: also propose its rule as an allow rule from now on "
+                                             "(a config change, approved like any other).")
 @pass_ctl
 @command
-def approve(ctl: Ctl, approval_id: int) -> None:
+def approve(ctl: Ctl, approval_id: int, always: bool) -> None:
     """Approve a pending request; its work (a deploy) runs next, and the requester hears the outcome."""
+    if always:
+        a, change = ctl.call("approve_always", id=approval_id)["approvals"]
+        if ctl.as_json:
+            emit_json([a, change])
+            return
+        click.echo(f"approved #{a['id']} ({a['kind']} for {a['agent']}); allow rule proposed as approval "
+                   f"#{change['id']} ({change['status']}{': ' + change['note'] if change['note'] else ''})")
+        return
     a = ctl.call_waiting("approve", id=approval_id)["approvals"][0]
     click.echo(f"approved #{a['id']} ({a['kind']} for {a['agent']})") if not ctl.as_json else emit_json(a)
 

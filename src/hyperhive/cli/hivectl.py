@@ -277,8 +277,8 @@ def show_approval(ctl: Ctl, approval_id: int) -> None:
     for label, value in (("description", a["description"]), ("commit", a["fetched_sha"]), ("note", a["note"])):
         if value:
             click.echo(f"{label}: {value}")
-    for key, value in a["details"].items():
-        click.echo(f"{key}: {value}")
+    for key, value in a["details"].items():  # a tool_use's input as JSON: the exact call
+        click.echo(f"{key}: {json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value}")
     if a["diff"] is not None:
         click.echo("")
         click.echo(a["diff"])

@@ -92,8 +92,9 @@ DEFAULT_ALLOWED_TOOLS = ("Read", "Write", "Edit", "MultiEdit", "Glob", "Grep", "
 class ToolsConfig(BaseModel):
     """Claude Code's built-in tools: which the agent may use without asking, and which never. Rules are
     Claude Code's permission rules: a tool (`WebFetch`) or a tool with a specifier (`Bash(git push:*)`,
-    `Edit(docs/**)`). A turn has nobody to ask, so a call no rule allows is refused, and the model is told
-    so and carries on. The hive's own tools are always allowed; an MCP server's are set in its table."""
+    `Edit(docs/**)`). A call no rule allows is refused, and the model is told so and carries on; a call an
+    `ask` rule matches waits for the operator's answer. The hive's own tools are always allowed; an MCP
+    server's are set in its table."""
 
     model_config = SECTION_CONFIG
 
@@ -103,8 +104,13 @@ class ToolsConfig(BaseModel):
     deny: list[ToolRule] = []
     """Rules always refused; a deny wins over any allow (`deny = ["Bash(git push:*)"]` keeps Bash but not
     `git push`)."""
+    ask: list[ToolRule] = []
+    """Rules that ask the operator: a matching call waits for a `tool_use` approval (approve runs it once,
+    deny refuses it with the operator's note). An ask wins over an allow; a deny wins over both."""
+    ask_timeout_seconds: float = Field(default=1800.0, ge=1, le=86400)
+    """How long a call waits for the operator's answer before it is refused (the model is told why)."""
 
-    @field_validator("allow", "deny")
+    @field_validator("allow", "deny", "ask")
     @classmethod
     def _no_duplicates(cls, rules: list[str] | None) -> list[str] | None:
         twice = [r for i, r in enumerate(rules or []) if r in (rules or [])[:i]]

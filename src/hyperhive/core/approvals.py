@@ -36,6 +36,7 @@ WorkResult = tuple[ApprovalStatus, str | None]
 class KindHandlers:
     approved: Callable[[ApprovalRecord], Awaitable[WorkResult]]
     closed: Callable[[ApprovalRecord], Awaitable[None]] | None = None  # denied or cancelled: undo side effects
+    quiet: bool = False  # no approval_resolved mail: the requester waits on the resolution itself (tool_use)
 
 
 def approval_view(a: ApprovalRecord) -> dict[str, Any]:
@@ -127,12 +128,13 @@ class Approvals:
         await self._tell(record)
         return record
 
-    async def cancel(self, approval_id: int, by: str | None) -> ApprovalRecord:
-        """`by`: the requester cancelling its own request, or None for the operator or the manager."""
+    async def cancel(self, approval_id: int, by: str | None, note: str | None = None) -> ApprovalRecord:
+        """`by`: the requester cancelling its own request, or None for the operator or the manager (or the
+        hive itself, which then says why in `note`)."""
         current = await self._get(approval_id)
         if by is not None and by != current.requested_by:
             raise HiveError(ErrorCode.NOT_ALLOWED, f"only {current.requested_by} can cancel approval #{approval_id}")
-        record = await self._resolve(approval_id, "cancelled", f"cancelled by {by or OPERATOR}", done=True)
+        record = await self._resolve(approval_id, "cancelled", note or f"cancelled by {by or OPERATOR}", done=True)
         await self._closed(record)
         await self._tell(record)
         return record
@@ -193,6 +195,9 @@ class Approvals:
 
     async def _tell(self, record: ApprovalRecord) -> None:
         """The requester hears the outcome; config outcomes always reach the manager too."""
+        handlers = self._kinds.get(record.kind)
+        if handlers is not None and handlers.quiet:
+            return
         recipients = {MANAGER_NAME}
         if record.requested_by != OPERATOR:
             recipients.add(record.requested_by)

@@ -40,6 +40,7 @@ from .schedules import Schedules
 from .speech import SpeechLimit
 from .status import status_row
 from .supervisor import Supervisor
+from .tool_prompts import ToolPrompts
 from .turn_log import STATS_KIND
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class Hive:
         self.deployments = Deployments(self)  # registers init_config, apply_commit, spawn
         self.images = ImageService(settings.state_dir, settings.runtime, claude_bin(settings))
         self.image_gc = ImageCollector(self.images, lambda: images_in_use(self))
+        self.tool_prompts = ToolPrompts(self)  # registers tool_use
         self.supervisor = Supervisor(self)
         self.broker.policy = ConfigRecipients(self)
         self.agent_sockets = AgentSockets(self)
@@ -145,6 +147,8 @@ class Hive:
         await self.gateway.spend.load()
         self._stack.push_async_callback(self.gateway.spend.close)  # after the sockets: the last rows land
         self._stack.push_async_callback(self.gateway.close_all)
+        await self.tool_prompts.start()
+        self._stack.callback(self.tool_prompts.close)
         await self.agent_sockets.open_all()
         self._stack.push_async_callback(self.agent_sockets.close_all)
         await self.host_server.start()

@@ -361,6 +361,20 @@ class Rollback(AgentRequest):
     agent: AgentName
 
 
+class ToolPrompt(AgentRequest):
+    """The CLI's permission prompt for one tool call (the `permission_prompt` tool): answered when the operator
+    has decided, `{behavior: allow, updatedInput}` or `{behavior: deny, message}`. Asking again with the same
+    tool_use_id waits on the same approval (a prompt that reconnected after a daemon restart)."""
+
+    cmd: Literal["tool_prompt"]
+    tool: str = Field(min_length=1, max_length=200)
+    input: dict[str, Any]
+    tool_use_id: str = Field(min_length=1, max_length=200)
+    ask: list[Annotated[str, Field(max_length=500)]] = Field(default=[], max_length=200)
+    """The ask rules the agent's turn runs under; the hive prefers the agent's deployed config when it has one."""
+    timeout_seconds: float | None = Field(default=None, ge=1, le=86400)
+
+
 MANAGER_ONLY = frozenset({"request_init_config", "request_apply_commit", "request_spawn", "manage_agent",
                           "list_agents", "pending_approvals", "rollback"})
 
@@ -370,7 +384,7 @@ AnyAgentRequest = Annotated[
     | GetLogs | Report | HarnessState | ControlStream | Ask | Answer | Remind | GetLooseEnds | CancelLooseEnd
     | RequestSchedulePrompt | ListSchedules | CancelSchedule | FireScheduleNow | WatchInbox
     | RequestInitConfig | RequestApplyCommit | RequestSpawn | ManageAgent | ListAgentStatus | PendingApprovals
-    | Rollback,
+    | Rollback | ToolPrompt,
     Field(discriminator="cmd"),
 ]
 AGENT_REQUEST: TypeAdapter[AnyAgentRequest] = TypeAdapter(AnyAgentRequest)

@@ -396,6 +396,14 @@ class UsageReport(HostRequest):
     by: Literal["agent", "model", "day"] = "agent"
 
 
+class ApproveAlways(HostRequest):
+    """Approve a pending `tool_use` approval and propose its ask rule as an `allow` rule from now on (a commit
+    in the agent's config repo and its `apply_commit` approval)."""
+
+    cmd: Literal["approve_always"]
+    id: Id
+
+
 AnyHostRequest = Annotated[
     Ping
     | ListAgents
@@ -448,7 +456,8 @@ AnyHostRequest = Annotated[
     | RollbackConfig
     | AgentLogs
     | SetParent
-    | SandboxShell,
+    | SandboxShell
+    | ApproveAlways,
     Field(discriminator="cmd"),
 ]
 HOST_REQUEST: TypeAdapter[AnyHostRequest] = TypeAdapter(AnyHostRequest)

@@ -84,6 +84,9 @@ class AgentSession:
         if isinstance(request, rq.WatchInbox):
             await self.watch_inbox(conn, request)
             return None
+        if isinstance(request, rq.ToolPrompt):  # answered when the operator has, on this connection
+            await self.hive.tool_prompts.serve(self.name, conn, request)
+            return None
         result = await self._handlers[type(request)](request)
         return ok_response(request.req_id, **result)
 
@@ -94,6 +97,8 @@ class AgentSession:
             await self.hive.registry.disconnected(self.name)
         if self.role == "harness" and self.hive.registry.get(self.name) is not None:
             self.hive.registry.set_activity(self.name, None)
+        if self.role == "harness":
+            await self.hive.tool_prompts.harness_gone(self.name)
 
     # --- verbs ------------------------------------------------------------------------------------
     async def hello(self, req: rq.Hello) -> dict[str, Any]:

@@ -191,6 +191,11 @@ async def deny(hive: Hive, req: rq.Deny) -> dict[str, Any]:
     return {"approvals": [approval_view(await hive.approvals.deny(req.id, req.note))]}
 
 
+async def approve_always(hive: Hive, req: rq.ApproveAlways) -> dict[str, Any]:
+    approved, change = await hive.tool_prompts.approve_always(req.id)
+    return {"approvals": [approval_view(approved), approval_view(change)]}
+
+
 async def schedules(hive: Hive, req: rq.ListSchedules) -> dict[str, Any]:
     statuses = None if req.all else ["awaiting_approval", "active", "paused"]
     return {"schedules": [schedule_view(s) for s in await hive.store.list_schedules(statuses)]}  # type: ignore[arg-type]
@@ -362,6 +367,7 @@ HOST_VERBS: dict[type[Any], Verb] = {
     rq.ShowApproval: show_approval,
     rq.Approve: approve,
     rq.Deny: deny,
+    rq.ApproveAlways: approve_always,
     rq.ListSchedules: schedules,
     rq.CreateSchedule: create_schedule,
     rq.UpdateSchedule: update_schedule,

@@ -65,8 +65,28 @@ function detailsNode(details) {
     details.body ? el("blockquote", {}, details.body) : null);
 }
 
+// A tool_use card (a permission prompt, issue 21): the exact call, and the message the turn handles.
+function toolUseNode(a) {
+  if (a.kind !== "tool_use") return null;
+  const d = a.details || {};
+  return el("div", {class: "details tool-use"},
+    el("p", {class: "muted"}, `${d.tool} (rule ${d.rule})`, d.message_id ? ` · handling message #${d.message_id}` : "",
+      d.message_from ? ` from ${d.message_from}` : ""),
+    el("pre", {class: "mono tool-input"}, JSON.stringify(d.input, null, 2)));
+}
+
+function alwaysButton(a) {
+  if (a.kind !== "tool_use") return null;
+  const always = el("button", {type: "button", class: "small"}, "allow from now on");
+  always.addEventListener("click", () => runButton(always, () => verb({cmd: "approve_always", id: a.id}),
+    {confirm: `Approve #${a.id} and propose "${a.details.rule}" as an allow rule for ${a.agent}?`,
+     done: `approved #${a.id}; allow rule proposed`}));
+  return always;
+}
+
 function approvalCard(a) {
-  const note = el("input", {type: "text", placeholder: "note for the manager (optional)", class: "note"});
+  const note = el("input", {type: "text", class: "note",
+    placeholder: a.kind === "tool_use" ? "why not (the agent reads it)" : "note for the manager (optional)"});
   const approve = el("button", {type: "button", class: "good"}, "approve");
   const deny = el("button", {type: "button", class: "danger"}, "deny");
   approve.addEventListener("click", () => runButton(approve, () => verb({cmd: "approve", id: a.id}),
@@ -77,9 +97,9 @@ function approvalCard(a) {
     el("header", {}, el("b", {}, `#${a.id} ${a.kind}`), " for ", el("a", {href: `/agents/${a.agent}`}, a.agent),
       " ", age(a.requested_at), a.commit_ref ? el("span", {class: "mono muted"}, ` ${a.commit_ref}`) : null),
     a.description ? el("p", {}, a.description) : null,
-    detailsNode(a.details),
+    a.kind === "tool_use" ? toolUseNode(a) : detailsNode(a.details),
     diffNode(a.diff),
-    el("div", {class: "row"}, approve, note, deny));
+    el("div", {class: "row"}, approve, alwaysButton(a), note, deny));
 }
 
 const approvalCards = new NodeCache(approvalCard);
