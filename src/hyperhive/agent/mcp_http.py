@@ -59,6 +59,7 @@ class McpHttpServer:
         self.auth = f"Bearer {token}"
         self.path = path
         self._server: asyncio.Server | None = None
+        self._calls: set[asyncio.Future[tuple[int, Any]]] = set()
 
     async def start(self, host: str = "127.0.0.1") -> int:
         """Listen on an ephemeral port of `host`; returns the port."""
@@ -76,7 +77,16 @@ class McpHttpServer:
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while request := await _read_request(reader):
-                status, body = await self._http(*request)
+                call = asyncio.ensure_future(self._http(*request))
+                self._calls.add(call)
+                try:
+                    status, body = await call
+                except asyncio.CancelledError:
+                    if call.cancelled():  # cancel_calls: the turn is over, its call ends with the connection
+                        break
+                    raise
+                finally:
+                    self._calls.discard(call)
                 _write_response(writer, status, body)
                 await writer.drain()
                 if status in (400, 411, 413):
@@ -85,6 +95,12 @@ class McpHttpServer:
             pass
         finally:
             writer.close()
+
+    def cancel_calls(self) -> None:
+        """End every call still running: the turn is over and nothing it started may go on (a permission
+        prompt's card is cancelled with its connection to the hive)."""
+        for call in list(self._calls):
+            call.cancel()
 
     async def _http(self, method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
         if target.split("?", 1)[0] != self.path:

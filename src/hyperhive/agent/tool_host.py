@@ -75,6 +75,8 @@ class ToolHost:
     async def release(self) -> None:
         """Close the tools' hive connection: mail `recv` read and nobody acked goes back to the inbox, and a
         tool call a finished turn left behind (a long `recv`) ends. The next call connects again."""
+        if self._server is not None:
+            self._server.cancel_calls()
         if self._tools is not None:
             await self._tools.client.close()
 
