@@ -19,6 +19,7 @@ from pathlib import Path
 import h11
 
 from hyperhive.runtime.identity import share_socket
+from hyperhive.store.usage import UsageRecord
 
 from .budgets import Exhausted
 from .credentials import HiveCredentials
@@ -171,33 +172,40 @@ class Gateway:
             await hangup.end()
 
     async def _stream(self, name: str, agent: _Agent, conn: Connection, answer: h11.Response, metered: bool) -> None:
-        """The answer, byte for byte, while the meter reads it. Cut off on either side, the other side's
-        connection is cut too (never ended cleanly), and what the meter saw so far is counted."""
+        """The answer, byte for byte, while the meter reads it; what arrived in one read goes out in one write.
+        Cut off on either side, the other side's connection is cut too (never ended as if complete), and
+        what the meter saw so far is counted."""
         reader = UsageReader(_header(answer, b"content-type")) if metered else None
         kept = [(k, v) for k, v in answer.headers if k not in HOP_BY_HOP]
-        complete = False
+        head = h11.Response(status_code=answer.status_code, headers=kept, reason=answer.reason)
+        out: list[bytes | None] = [agent.h11.send(head)]
+        counted = None
         try:
-            await agent.send(h11.Response(status_code=answer.status_code, headers=kept, reason=answer.reason))
             while True:
-                event = await conn.next_event()
-                if type(event) is h11.Data:
+                event = conn.h11.next_event()
+                if event is h11.NEED_DATA:
+                    await agent.write(out)
+                    await conn.receive()
+                elif type(event) is h11.Data:
                     if reader is not None:
                         reader.feed(event.data)
-                    await agent.send(event)
+                    out.append(agent.h11.send(event))
                 elif type(event) is h11.EndOfMessage:
                     break
                 else:
                     raise h11.RemoteProtocolError(f"unexpected {event!r} in the API's answer")
-            complete = True
+            counted = self._count(name, reader)  # before the end goes out: the agent's next call sees it
+            out.append(agent.h11.send(h11.EndOfMessage()))
+            await agent.write(out)
         finally:
-            usage = reader.finish() if reader is not None else None
-            counted = self.spend.count(name, reader.model, usage) if reader and usage else None  # seen at once
-            try:
-                if complete:
-                    await agent.send(h11.EndOfMessage())
-            finally:
-                if counted is not None:
-                    self.spend.save(counted)  # after the answer's end, beside the next call
+            if counted is None:
+                counted = self._count(name, reader)  # cut off: what the meter saw so far
+            if counted is not None:
+                self.spend.save(counted)  # after the answer's end, beside the next call
+
+    def _count(self, name: str, reader: UsageReader | None) -> UsageRecord | None:
+        usage = reader.finish() if reader is not None else None
+        return self.spend.count(name, reader.model, usage) if reader is not None and usage is not None else None
 
 
 class _HangUp:
@@ -256,7 +264,12 @@ class _Agent:
                 raise AgentGone("the agent hung up while sending its request")
 
     async def send(self, event: h11.Event) -> None:
-        data = self.h11.send(event)
+        await self.write([self.h11.send(event)])
+
+    async def write(self, out: list[bytes | None]) -> None:
+        """What h11 made of some events, in one write (and `out` emptied)."""
+        data = b"".join(filter(None, out))
+        out.clear()
         if data:
             self.writer.write(data)
             await self.writer.drain()  # raises once the agent is gone: the call is cut off there

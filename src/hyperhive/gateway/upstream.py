@@ -79,9 +79,12 @@ class Connection:
             event = self.h11.next_event()
             if event is not h11.NEED_DATA:
                 return event
-            async with asyncio.timeout(READ_SECONDS):
-                data = await self.reader.read(READ_SIZE)
-            self.h11.receive_data(data)  # b"": the API closed its side (h11 says whether that was allowed)
+            await self.receive()
+
+    async def receive(self) -> None:
+        async with asyncio.timeout(READ_SECONDS):
+            data = await self.reader.read(READ_SIZE)
+        self.h11.receive_data(data)  # b"": the API closed its side (h11 says whether that was allowed)
 
     def close(self) -> None:
         self.writer.close()
