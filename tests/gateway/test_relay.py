@@ -38,7 +38,8 @@ BODY = json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 64, "stream": Tru
 class KeepAliveApi:
     """`mode`: "whole" answers in full; "cut" closes the connection after the first event; "hold" sends the
     first event and waits for the gateway to hang up; "drop" answers in full, then closes the idle connection
-    without a word (as servers do with kept connections)."""
+    without a word (as servers do with kept connections); "stale" answers a connection's first request only,
+    and closes it on the next one unanswered (a server that dropped it just as the request went out)."""
 
     path: Path
     mode: str = "whole"
@@ -49,6 +50,7 @@ class KeepAliveApi:
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         conn = h11.Connection(h11.SERVER)
+        answered = False
         try:
             while True:
                 event = conn.next_event()
@@ -61,6 +63,9 @@ class KeepAliveApi:
                 elif isinstance(event, h11.Request):
                     self.headers.append({k.decode(): v.decode() for k, v in event.headers})
                 elif isinstance(event, h11.EndOfMessage):
+                    if self.mode == "stale" and answered:
+                        return
+                    answered = True
                     writer.write(conn.send(h11.Response(status_code=200,
                                                        headers=[("content-type", "text/event-stream")])) or b"")
                     if self.mode in ("cut", "hold"):
@@ -196,6 +201,19 @@ async def test_a_kept_api_connection_the_api_dropped_is_replaced(rig: Rig) -> No
     finally:
         agent.close()
     assert rig.api.connections == 3
+
+
+async def test_a_request_on_a_kept_connection_the_api_dropped_unanswered_is_sent_again_on_a_new_one(
+    rig: Rig
+) -> None:
+    rig.api.mode = "stale"
+    agent = await Agent.connect(rig.socket)
+    try:
+        for _ in range(3):
+            assert await agent.call() == (200, STREAM)
+    finally:
+        agent.close()
+    assert (rig.api.connections, len(rig.api.headers)) == (3, 5)  # calls 2 and 3 each went out twice
 
 
 async def test_an_agent_hanging_up_mid_answer_ends_the_api_call_and_counts_what_was_seen(rig: Rig) -> None:
