@@ -26,6 +26,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._common import header
 from tests.support.api_replies import Reply
 from tests.support.scripted_api import ScriptedApi
 
@@ -136,6 +137,7 @@ def main() -> None:
             via.close()
             gateway.stop()
         metered = len(api.message_requests)
+    header(f"API gateway, {args.calls} calls each way")
     for path, pairs in results.items():
         firsts, totals = [p[0] for p in pairs], [p[1] for p in pairs]
         print(f"{path:8s} first byte p50 {pct(firsts, 50):.2f} ms p90 {pct(firsts, 90):.2f} ms; "
