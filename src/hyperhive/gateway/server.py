@@ -24,7 +24,7 @@ from hyperhive.store.usage import UsageRecord
 from .budgets import Exhausted
 from .credentials import HiveCredentials
 from .spend import Spend
-from .upstream import READ_SIZE, Address, Connection, Upstream
+from .upstream import READ_SIZE, Address, Connection, Upstream, UpstreamClosed
 from .usage import UsageReader
 
 log = logging.getLogger(__name__)
@@ -122,8 +122,12 @@ class Gateway:
         except h11.RemoteProtocolError as exc:  # not HTTP: told so when it can still be
             if agent.h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
                 await agent.error(400, "invalid_request_error", f"hive gateway: not an HTTP/1.1 request: {exc}")
+        except AgentGone as exc:
+            log.debug("gateway %s: %s", name, exc)
         except (ConnectionError, TimeoutError) as exc:
-            log.debug("gateway %s: connection ended: %r", name, exc)
+            log.warning("gateway %s: a call was cut off: %r", name, exc)
+        except Exception:  # a bug: this connection ends, the agent's next one is served
+            log.exception("gateway %s: the call failed", name)
         finally:
             agent.writer.close()
 
@@ -193,10 +197,12 @@ class Gateway:
                 elif type(event) is h11.EndOfMessage:
                     break
                 else:
-                    raise h11.RemoteProtocolError(f"unexpected {event!r} in the API's answer")
+                    raise UpstreamClosed(f"unexpected {event!r} in the API's answer")
             counted = self._count(name, reader)  # before the end goes out: the agent's next call sees it
             out.append(agent.h11.send(h11.EndOfMessage()))
             await agent.write(out)
+        except h11.RemoteProtocolError as exc:  # the API's side: the agent's h11 only ever sends
+            raise UpstreamClosed(f"the API's answer broke off: {exc}") from exc
         finally:
             if counted is None:
                 counted = self._count(name, reader)  # cut off: what the meter saw so far
