@@ -4,7 +4,10 @@ daemon's `ANTHROPIC_BASE_URL` / `ANTHROPIC_UNIX_SOCKET`).
 
 The socket is the caller's identity, as with mcp.sock. Before a call goes out its budgets are checked;
 the answer streams back byte for byte while the meter reads the usage it reports. No agent holds the
-hive's key: see `credentials.py`."""
+hive's key: see `credentials.py`.
+
+HTTP/1.1 on both sides is h11 over asyncio streams (no framework: this sits on every API call's path);
+the way to the API, with its kept connections, is `upstream.py`."""
 
 from __future__ import annotations
 
