@@ -21,6 +21,7 @@ from hyperhive.gateway.budgets import Exhausted, Limits
 from hyperhive.gateway.clock import SystemClock
 from hyperhive.gateway.server import Gateway
 from hyperhive.gateway.spend import Spend, SpendHooks
+from hyperhive.gateway.upstream import Address, ignored_proxy
 from hyperhive.store.sqlite import SQLiteStore
 from hyperhive.store.usage import UsageTotal
 from tests.support.api_replies import Reply, sse_events
@@ -272,3 +273,12 @@ async def test_bad_http_gets_a_clear_400_and_an_unreachable_api_a_502(rig: Rig, 
     finally:
         agent.close()
     assert status == 502 and json.loads(raw)["error"]["message"].startswith("hive gateway: the API could not be")
+
+
+def test_a_proxy_the_gateway_would_go_around_is_named() -> None:
+    api = Address.of("https://api.anthropic.com", None)
+    assert ignored_proxy({"HTTPS_PROXY": "http://proxy:3128"}, api) == "HTTPS_PROXY"
+    assert ignored_proxy({"all_proxy": "socks5://p"}, api) == "all_proxy"
+    assert ignored_proxy({"HTTP_PROXY": "http://proxy:3128"}, api) is None  # not for an https API
+    assert ignored_proxy({"HTTPS_PROXY": "http://p", "NO_PROXY": "localhost,.anthropic.com"}, api) is None
+    assert ignored_proxy({"HTTPS_PROXY": "http://p"}, Address.of("https://x", "/run/api.sock")) is None

@@ -27,7 +27,7 @@ from hyperhive.store.usage import UsageRecord
 from .budgets import Exhausted
 from .credentials import HiveCredentials
 from .spend import Spend
-from .upstream import READ_SIZE, Address, Connection, Upstream, UpstreamClosed
+from .upstream import READ_SIZE, Address, Connection, Upstream, UpstreamClosed, ignored_proxy
 from .usage import UsageReader
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,10 @@ class Gateway:
         self.upstream = environ.get("ANTHROPIC_BASE_URL") or DEFAULT_UPSTREAM
         self._address = Address.of(self.upstream, environ.get("ANTHROPIC_UNIX_SOCKET") or None)
         self._pool = Upstream(self._address)
+        proxy = ignored_proxy(environ, self._address)
+        if proxy:
+            log.warning("gateway: %s is set, but the gateway connects to the API directly; to put a proxy in "
+                        "between, point ANTHROPIC_BASE_URL or ANTHROPIC_UNIX_SOCKET at it", proxy)
         self._servers: dict[str, tuple[asyncio.Server, set[asyncio.Task[None]]]] = {}
 
     def socket_path(self, name: str) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from urllib.parse import urlsplit
@@ -49,6 +50,18 @@ class Address:
         host = url.hostname or "localhost"
         port = url.port or (443 if tls else 80)
         return cls(host, port, tls, unix_socket, url.path.rstrip("/").encode(), url.netloc.encode())
+
+
+def ignored_proxy(environ: Mapping[str, str], address: Address) -> str | None:
+    """The proxy variable that would apply to the API (httpx honoured these; the gateway connects directly),
+    so the daemon can say so instead of going around a proxy silently."""
+    if address.unix_socket:
+        return None
+    bypass = [h.strip().lstrip(".") for h in (environ.get("no_proxy") or environ.get("NO_PROXY") or "").split(",")]
+    if "*" in bypass or any(h and (address.host == h or address.host.endswith("." + h)) for h in bypass):
+        return None
+    names = ("https_proxy", "all_proxy") if address.tls else ("http_proxy", "all_proxy")
+    return next((var for name in names for var in (name, name.upper()) if environ.get(var)), None)
 
 
 class Connection:
