@@ -24,13 +24,14 @@ from hyperhive.gateway.spend import Spend, SpendHooks
 from hyperhive.gateway.upstream import Address, ignored_proxy
 from hyperhive.store.sqlite import SQLiteStore
 from hyperhive.store.usage import UsageTotal
-from tests.support.api_replies import Reply, sse_events
+from tests.support.api_replies import Reply, message_json, sse_events
 
 HIVE_KEY = "sk-ant-hive-key"
 REPLY = Reply(text="word " * 50, input_tokens=1200, output_tokens=100, cache_read_tokens=7)
 EVENTS = [f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
           for name, data in sse_events(REPLY, "claude-sonnet-4-5", "msg_1")]
 STREAM = b"".join(EVENTS)
+JSON = json.dumps(message_json(REPLY, "claude-haiku-4-5", "msg_2")).encode()
 BODY = json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 64, "stream": True,
                    "messages": [{"role": "user", "content": "hello"}]}).encode()
 
@@ -40,7 +41,8 @@ class KeepAliveApi:
     """`mode`: "whole" answers in full; "cut" closes the connection after the first event; "hold" sends the
     first event and waits for the gateway to hang up; "drop" answers in full, then closes the idle connection
     without a word (as servers do with kept connections); "stale" answers a connection's first request only,
-    and closes it on the next one unanswered (a server that dropped it just as the request went out)."""
+    and closes it on the next one unanswered (a server that dropped it just as the request went out); "json"
+    answers one JSON message with a content-length (a non-streaming call)."""
 
     path: Path
     mode: str = "whole"
@@ -67,6 +69,13 @@ class KeepAliveApi:
                     if self.mode == "stale" and answered:
                         return
                     answered = True
+                    if self.mode == "json":
+                        writer.write(conn.send(h11.Response(status_code=200, headers=[
+                            ("content-type", "application/json"), ("content-length", str(len(JSON)))])) or b"")
+                        writer.write(conn.send(h11.Data(data=JSON)) or b"")
+                        writer.write(conn.send(h11.EndOfMessage()) or b"")
+                        conn.start_next_cycle()
+                        continue
                     writer.write(conn.send(h11.Response(status_code=200,
                                                        headers=[("content-type", "text/event-stream")])) or b"")
                     if self.mode in ("cut", "hold"):
@@ -153,11 +162,14 @@ class Agent:
         """The whole answer; h11 raises if it ends before its end (a cut-off chunked body)."""
         head = await self.event()
         assert isinstance(head, h11.Response), head
+        return head.status_code, await self.answer_body()
+
+    async def answer_body(self) -> bytes:
         body = b""
         while isinstance(event := await self.event(), h11.Data):
             body += event.data
         assert isinstance(event, h11.EndOfMessage), event
-        return head.status_code, body
+        return body
 
     async def call(self, key: str = "hive-gateway") -> tuple[int, bytes]:
         await self.send(key)
@@ -181,6 +193,36 @@ async def test_calls_share_one_agent_connection_and_one_api_connection_byte_for_
     assert [h["x-api-key"] for h in rig.api.headers] == [HIVE_KEY] * 3
     (total,) = await rig.totals()
     assert (total.calls, total.input_tokens, total.output_tokens, total.cache_read_tokens) == (3, 3600, 300, 21)
+
+
+async def test_a_json_answer_keeps_its_length_and_is_metered(rig: Rig) -> None:
+    rig.api.mode = "json"
+    agent = await Agent.connect(rig.socket)
+    try:
+        for _ in range(2):
+            await agent.send()
+            head = await agent.event()
+            assert isinstance(head, h11.Response) and (b"content-length", str(len(JSON)).encode()) in head.headers
+            assert await agent.answer_body() == JSON
+            agent.h11.start_next_cycle()
+    finally:
+        agent.close()
+    assert rig.api.connections == 1
+    (total,) = await rig.totals()
+    assert (total.calls, total.input_tokens, total.output_tokens, total.cache_read_tokens) == (2, 2400, 200, 14)
+
+
+async def test_closing_an_agents_socket_mid_answer_ends_its_calls(rig: Rig) -> None:
+    rig.api.mode = "hold"
+    agent = await Agent.connect(rig.socket)
+    await agent.send()
+    assert isinstance(await agent.event(), h11.Response)
+    await asyncio.wait_for(rig.gateway.close("alice"), 10)  # the agent was stopped mid-call
+    await asyncio.wait_for(rig.api.hung_up.wait(), 10)  # ... and its call to the API ended with it
+    assert not rig.socket.exists()
+    with pytest.raises(h11.RemoteProtocolError):  # cut off, not ended as if complete
+        await agent.answer_body()
+    agent.close()
 
 
 async def test_an_agents_own_login_passes_through(rig: Rig) -> None:
