@@ -5,7 +5,10 @@ Prints, for each path, the time to the first streamed byte and to the last, p50 
 latency per call (p50 of gateway minus direct, over pairs made back to back). The gateway runs on its own
 event loop in a thread with a real SQLite store; the client is httpx in the main thread.
 
-    .venv/bin/python bench/gateway.py [--calls 500]
+    .venv/bin/python bench/gateway.py [--calls 500] [--profile]
+
+`--profile` prints where the gateway's thread spent its time (pyinstrument, installed into .venv by hand:
+`.venv/bin/pip install pyinstrument`); its figures are then slower than the plain run's.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._common import header
 from tests.support.api_replies import Reply
 from tests.support.scripted_api import ScriptedApi
 
@@ -49,8 +53,9 @@ async def _nothing(name: str, found: Exhausted | None = None) -> None:
 class GatewayThread:
     """A gateway on its own loop, like the daemon's, serving one agent's socket."""
 
-    def __init__(self, root: Path, upstream: str) -> None:
+    def __init__(self, root: Path, upstream: str, profile: bool = False) -> None:
         self.root = root
+        self.profile = profile
         self.upstream = upstream
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
@@ -60,7 +65,14 @@ class GatewayThread:
         asyncio.set_event_loop(self.loop)
         self.loop.run_until_complete(self._open())
         self.ready.set()
-        self.loop.run_forever()
+        if not self.profile:
+            self.loop.run_forever()
+            return
+        from pyinstrument import Profiler  # only for --profile: not a dependency
+
+        with Profiler(interval=0.0002) as profiler:
+            self.loop.run_forever()
+        print(profiler.output_text(color=False, show_all=False))
 
     async def _open(self) -> None:
         (self.root / "agents" / "bench").mkdir(parents=True)
@@ -105,10 +117,11 @@ def pct(values: list[float], q: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument("--profile", action="store_true", help="the gateway thread's profile (pyinstrument)")
     args = parser.parse_args()
     with ScriptedApi(default=Reply(text="word " * 100, input_tokens=1200, output_tokens=100)) as api, \
             tempfile.TemporaryDirectory(prefix="hh-bench-", dir="/tmp") as tmp:
-        gateway = GatewayThread(Path(tmp), api.base_url)
+        gateway = GatewayThread(Path(tmp), api.base_url, args.profile)
         sock = gateway.start()
         direct = httpx.Client(base_url=api.base_url, timeout=30)
         via = httpx.Client(base_url="http://hive-gateway", transport=httpx.HTTPTransport(uds=str(sock)), timeout=30)
@@ -124,6 +137,7 @@ def main() -> None:
             via.close()
             gateway.stop()
         metered = len(api.message_requests)
+    header(f"API gateway, {args.calls} calls each way")
     for path, pairs in results.items():
         firsts, totals = [p[0] for p in pairs], [p[1] for p in pairs]
         print(f"{path:8s} first byte p50 {pct(firsts, 50):.2f} ms p90 {pct(firsts, 90):.2f} ms; "

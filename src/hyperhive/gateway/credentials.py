@@ -4,13 +4,15 @@ credential on the way out. Credentials an agent logged in with itself pass throu
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 PLACEHOLDER = "hive-gateway"
 CREDENTIAL_VARS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
 # Where the API is: the gateway's business, never an agent's.
 ADDRESS_VARS = ("ANTHROPIC_BASE_URL", "ANTHROPIC_UNIX_SOCKET")
+_PLACEHOLDER = PLACEHOLDER.encode()
+_BEARER_PLACEHOLDER = b"Bearer " + _PLACEHOLDER
 
 
 @dataclass(frozen=True)
@@ -29,8 +31,10 @@ class HiveCredentials:
         """The placeholders, mirroring what the daemon has (an empty variable stays empty)."""
         return {var: PLACEHOLDER if environ.get(var) else "" for var in self.given}
 
-    def swap(self, headers: MutableMapping[str, str]) -> None:
-        if self.api_key and headers.get("x-api-key") == PLACEHOLDER:
-            headers["x-api-key"] = self.api_key
-        if self.bearer and headers.get("authorization") == f"Bearer {PLACEHOLDER}":
-            headers["authorization"] = f"Bearer {self.bearer}"
+    def swap(self, header: bytes, value: bytes) -> bytes:
+        """A request header's value as it goes out: the placeholder replaced, anything else as it came."""
+        if header == b"x-api-key" and self.api_key and value == _PLACEHOLDER:
+            return self.api_key.encode("latin-1")
+        if header == b"authorization" and self.bearer and value == _BEARER_PLACEHOLDER:
+            return f"Bearer {self.bearer}".encode("latin-1")
+        return value

@@ -108,12 +108,14 @@ class Spend:
     def record(self, agent: str, model: str, usage: Usage) -> UsageRecord:
         """Price and count one call at once (the next call's check sees it); store it in the background."""
         record = self.count(agent, model, usage)
-        self._spawn(self._store_and_check(agent, record))
+        self.save(record)
         return record
 
-    async def save(self, record: UsageRecord) -> None:
-        """Store a counted call and check its agent's budgets (the gateway awaits this after the answer)."""
-        await self._store_and_check(record.agent, record)
+    def save(self, record: UsageRecord) -> None:
+        """Store a counted call and check its agent's budgets in the background: the gateway calls this after
+        the answer's end, so neither that answer nor the agent's next call waits on an fsync (`settle` and
+        `close` wait for it)."""
+        self._spawn(self._store_and_check(record.agent, record))
 
     def count(self, agent: str, model: str, usage: Usage) -> UsageRecord:
         """Price one call and add it to the running totals (and the running turn), at once."""
