@@ -353,11 +353,11 @@ def test_a_non_loopback_dashboard_is_refused_before_any_socket(short_tmp: Path) 
 # --- defect 11: a bad --config file says what is wrong --------------------------------------------
 def test_spawn_with_a_bad_config_says_the_loaders_sentence(hive_proc: HiveProcess, tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text('name = "newt"\n[budget]\nusd = 5\n')
+    bad.write_text('name = "newt"\n[budgets]\nusd = 5\n')  # a table agent.toml does not have
     result = subprocess.run(
         [sys.executable, "-m", "hyperhive.cli.hivectl", "spawn", "newt", "--config", str(bad)],
         capture_output=True, text=True, timeout=60, env={**hive_proc.env})
-    assert "budget: unknown key" in result.stderr, result
+    assert "budgets: unknown key" in result.stderr, result
     assert "internal" not in result.stderr
     assert result.returncode == 2
     assert hive_proc.host.request("list")["agents"] == []  # nothing was made
