@@ -14,7 +14,7 @@ import pytest
 from hyperhive.agent.loop import LoopTimings
 from hyperhive.core.hive import Hive
 from hyperhive.protocol import OPERATOR
-from tests.agent.test_turn_loop import FAST, Watch, harness, send, settled, unacked
+from tests.agent.loop_support import FAST, Watch, harness, send, settled, unacked
 from tests.support import api_replies as reply
 from tests.support.agents import host
 from tests.support.scripted_api import ScriptedApi
