@@ -4,6 +4,9 @@ without buttons until it is built. The log here is a file the test appends to wh
 
 from __future__ import annotations
 
+import asyncio
+import json
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -12,10 +15,18 @@ import pytest
 from playwright.async_api import expect
 
 from hyperhive.core.hive import Hive
+from hyperhive.images import ImageService
 from hyperhive.images.service import ApprovalBuild
 from hyperhive.protocol import HiveError
 from hyperhive.web.dispatch import call_verb
 from hyperhive.web.server import DashboardServer
+from tests.core.test_sandboxed_agents import AGENT_TOML, end_hive, start_hive
+from tests.images.test_build_live import PACKAGES
+from tests.support.hive import AgentConn, HiveProcess, wait_for
+from tests.support.images import build_test_image
+from tests.support.reaper import acting_as_init
+
+from .conftest import logged_in, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -74,3 +85,55 @@ async def test_a_building_approval_shows_its_log_live_and_no_buttons_until_built
     await expect(card.locator(".built")).to_contain_text("image built: 5.2 MB")
     await expect(mini.locator(".badge")).to_have_text("pending")
     await agent.close()
+
+
+# --- a real build, end to end -------------------------------------------------------------------------------
+@pytest.mark.bwrap
+@pytest.mark.timeout(900)
+async def test_a_real_builds_mmdebstrap_lines_reach_the_card_before_it_can_be_approved(
+        browser: Any, short_tmp: Path, claude_bin: str) -> None:
+    """hm1nd asks for a change adding a package: while the real mmdebstrap build runs, your call shows the
+    change as building with the build's own lines and no buttons; then the card with the image's size."""
+    await asyncio.to_thread(build_test_image, claude_bin, [])
+    service = ImageService(Path("/nonexistent-state"), "bwrap", Path(claude_bin))
+    store, image_id = await service.store(), (await service.plan(PACKAGES)).final.image_id
+    store.remove(image_id)  # a cold build each run
+    with acting_as_init():
+        hive = start_hive(short_tmp / "hive", {"HYPERHIVE_MANAGER": "on", "HYPERHIVE_CLAUDE": claude_bin})
+        try:
+            await asyncio.to_thread(wait_for, lambda: (hive.settings.agent_socket_dir("hm1nd") / "manager.sock")
+                                    .exists(), timeout=60)
+            await asyncio.to_thread(hive.host.request, "spawn", name="alice", config=agent_config("alice"))
+            url = (await asyncio.to_thread(hive.host.request, "dashboard_url"))["url"]
+            async with logged_in(browser, url) as page:
+                page.set_default_timeout(60_000)
+                await page.goto(url.split("/login")[0] + "/call")
+                await expect(page.locator("#live")).to_have_class("live on")
+                asked = asyncio.create_task(asyncio.to_thread(ask_for_packages, hive))
+                card = page.locator("article.card.building")
+                # Only a building card has this log: a line seen in it was pushed while the build ran.
+                await expect(card.locator("pre.buildlog")).to_contain_text("I: downloading packages with apt")
+                await expect(card.locator("button")).to_have_count(0)
+                await screenshot(page, "image-building")
+                approval = await asked
+                built = page.locator(f'article[data-approval="{approval["id"]}"]')
+                await expect(built.locator("button.good")).to_have_text("approve")
+                await expect(built.locator(".built")).to_contain_text("MB on disk beyond the base (+sl)")
+        finally:
+            await asyncio.to_thread(end_hive, hive)
+
+
+def agent_config(name: str, packages: list[str] | None = None) -> str:
+    return (f"packages = {json.dumps(packages)}\n" if packages else "") + AGENT_TOML.format(name=name)
+
+
+def ask_for_packages(hive: HiveProcess) -> dict[str, Any]:
+    repo = hive.settings.state_dir / "configs" / "alice"
+    (repo / "agent.toml").write_text(agent_config("alice", PACKAGES))
+    git = ["git", "-C", str(repo), "-c", "safe.directory=*", "-c", "user.name=hm1nd", "-c", "user.email=hm1nd@hive"]
+    subprocess.run([*git, "commit", "-qam", "packages"], check=True)
+    sha = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    with AgentConn(hive.settings.agent_socket_dir("hm1nd") / "manager.sock") as hm1nd:
+        approval: dict[str, Any] = hm1nd.request("request_apply_commit", agent="alice", commit_ref=sha)["approval"]
+    assert approval["status"] == "pending", approval
+    return approval
