@@ -29,16 +29,20 @@ class BuildLogTail:
         self._thread = threading.Thread(target=self._run, name="build-log-tail", daemon=True)
 
     def __enter__(self) -> BuildLogTail:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self._inotify.watch(self.dir, IN_CREATE | IN_MODIFY | IN_MOVED_TO | IN_ONLYDIR)  # before the sizes
-        for log in self.dir.glob("*.log"):
-            self._read[log.name] = log.stat().st_size
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self._inotify.watch(self.dir, IN_CREATE | IN_MODIFY | IN_MOVED_TO | IN_ONLYDIR)  # before the sizes
+            for log in self.dir.glob("*.log"):
+                self._read[log.name] = log.stat().st_size
+        except OSError:  # not ours to read: the spawn goes on, without its log printed
+            return self
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        os.write(self._stop_w, b"x")
-        self._thread.join()
+        if self._thread.is_alive():
+            os.write(self._stop_w, b"x")
+            self._thread.join()
         for fd in (self._stop_r, self._stop_w):
             os.close(fd)
         self._inotify.close()
