@@ -90,7 +90,7 @@ def hive(short_tmp: Path, claude_bin: str) -> Iterator[HiveProcess]:
 def commit(hive: HiveProcess, text: str) -> str:
     repo = hive.settings.state_dir / "configs" / "alice"
     (repo / "agent.toml").write_text(text)
-    git = ["git", "-C", str(repo), "-c", "user.name=hm1nd", "-c", "user.email=hm1nd@hive"]
+    git = ["git", "-C", str(repo), "-c", "safe.directory=*", "-c", "user.name=hm1nd", "-c", "user.email=hm1nd@hive"]
     subprocess.run([*git, "commit", "-qam", "packages"], check=True)
     return subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
 
