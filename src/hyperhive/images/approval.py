@@ -76,9 +76,16 @@ async def fail_interrupted_builds(store: ApprovalStore, state_dir: Path) -> list
         record = await store.resolve_approval(approval.id, "failed", INTERRUPTED, time.time(), done=True)
         if record is not None:
             with contextlib.suppress(RepoError):
-                await asyncio.to_thread(AppliedRepo(state_dir, approval.agent).mark, TagKind.FAILED, approval.id)
+                await asyncio.to_thread(_mark_failed, AppliedRepo(state_dir, approval.agent), approval)
             failed.append(record)
     return failed
+
+
+def _mark_failed(applied: AppliedRepo, approval: ApprovalRecord) -> None:
+    """`proposal/<id>` (the card never came, so it was never tagged) and `failed/<id>`: the audit trail."""
+    if approval.fetched_sha:
+        applied.tag_proposal(approval.id, approval.fetched_sha)
+    applied.mark(TagKind.FAILED, approval.id)
 
 
 def _fresh_log(path: Path) -> None:
