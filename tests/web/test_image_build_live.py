@@ -87,6 +87,28 @@ async def test_a_building_approval_shows_its_log_live_and_no_buttons_until_built
     await agent.close()
 
 
+async def test_a_failed_build_leaves_no_card_and_shows_apts_sentence_in_the_history(
+        page: Any, server: DashboardServer, hive: Hive, tmp_path: Path) -> None:
+    await call_verb(hive, {"cmd": "register_peer", "name": "bob"})
+    log = tmp_path / "logs" / "f00.log"
+    log.parent.mkdir()
+    await page.goto(f"{server.url}/call")
+    approval_id, build = await _building(hive, log)  # announced after the page loaded: it arrives live
+    card = page.locator(f'article[data-approval="{approval_id}"]')
+    await expect(card.locator(".badge")).to_have_text("building image")
+    _append(log, "E: Unable to locate package hh-no-such-package")
+    await expect(card.locator("pre.buildlog")).to_contain_text("Unable to locate package")
+    build.done.set()
+    failed = await hive.store.resolve_approval(approval_id, "failed", "Unable to locate package hh-no-such-package",
+                                               time.time(), done=True)
+    assert failed is not None
+    await hive.approvals.tell(failed)  # as _propose does
+    await expect(card).to_have_count(0)
+    await expect(page.locator("#approvals-history")).to_contain_text(
+        f"#{approval_id} apply_commit for bob")
+    await expect(page.locator("#approvals-history")).to_contain_text("Unable to locate package hh-no-such-package")
+
+
 # --- a real build, end to end -------------------------------------------------------------------------------
 @pytest.mark.bwrap
 @pytest.mark.timeout(900)
