@@ -7,10 +7,14 @@ the agent's `restart.stop_timeout_seconds`, which may be longer than a client's 
 
 from __future__ import annotations
 
+import contextlib
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import click
+
+from hyperhive.images.buildlogs import BuildLogTail
 
 from ._ctl import Ctl, command, fail, pass_ctl
 from ._output import emit_json
@@ -93,8 +97,25 @@ def spawn(ctl: Ctl, name: str, description: str, config_file: Path | None, allow
     """Create and start an agent now (the operator's direct spawn; recorded as an approved approval)."""
     config = config_file.read_text() if config_file else None
     allowed = [a.strip() for a in allow.split(",") if a.strip()] if allow else None
-    _report(ctl, ctl.call_waiting("spawn", name=name, description=description, config=config,
-                                  allow=allowed)["agent_statuses"])
+    with _build_log_printed(ctl, config):
+        statuses = ctl.call_waiting("spawn", name=name, description=description, config=config,
+                                    allow=allowed)["agent_statuses"]
+    _report(ctl, statuses)
+
+
+def _build_log_printed(ctl: Ctl, config: str | None) -> contextlib.AbstractContextManager[object]:
+    """A config with packages may have its image built as the agent starts: print that build's log as it
+    grows (docs/images.md). Nothing to print for JSON output or a config without packages."""
+    try:
+        packages = tomllib.loads(config).get("packages") if config else None
+    except tomllib.TOMLDecodeError:
+        packages = None  # the daemon says what is wrong with it
+    if ctl.as_json or not packages:
+        return contextlib.nullcontext()
+    image_dir = ctl.call("images").get("image_dir")
+    if not isinstance(image_dir, str):
+        return contextlib.nullcontext()
+    return BuildLogTail(Path(image_dir) / "logs", lambda line: click.echo(f"image build: {line}"))
 
 
 COMMANDS: tuple[click.Command, ...] = (spawn, start, stop, restart, kill, rebuild, destroy, revive)

@@ -16,7 +16,7 @@ from hyperhive.store import ApprovalRecord
 from hyperhive.store.approvals import ApprovalStore
 
 from .builder import ImageBuildError
-from .service import ImageService
+from .service import ApprovalBuild, ImageService
 
 
 @dataclass(frozen=True)
@@ -40,14 +40,22 @@ async def build_for_approval(images: ImageService, store: ApprovalStore, applied
     image_store = await images.store()
     details: dict[str, object] = {"image": plan.final.image_id,
                                   "image_log": str(image_store.log_path(plan.final.image_id))}
+    build = None
     if image_store.get(plan.final.image_id) is None:
+        if plan.final.image_id not in images.building():  # a stale log (a failed or killed build) goes first
+            await asyncio.to_thread(_fresh_log, image_store.log_path(plan.final.image_id))
         await store.update_approval(approval_id, payload={"image_build": "building", **details})
+        build = ApprovalBuild(approval_id, applied.name, image_store.log_path(plan.final.image_id))
+        images.announce(build)
     try:
         info = await images.ensure(config.packages)
     except ImageBuildError:
         with contextlib.suppress(RepoError):
             await asyncio.to_thread(applied.mark, TagKind.FAILED, approval_id)
         raise
+    finally:
+        if build is not None:
+            build.done.set()
     change = package_change(before, config)
     mb = info.own_bytes / 1e6
     return ImageCard(f"\n\nimage {info.image_id}: {change}; {mb:.1f} MB on disk beyond the base",
@@ -68,9 +76,21 @@ async def fail_interrupted_builds(store: ApprovalStore, state_dir: Path) -> list
         record = await store.resolve_approval(approval.id, "failed", INTERRUPTED, time.time(), done=True)
         if record is not None:
             with contextlib.suppress(RepoError):
-                await asyncio.to_thread(AppliedRepo(state_dir, approval.agent).mark, TagKind.FAILED, approval.id)
+                await asyncio.to_thread(_mark_failed, AppliedRepo(state_dir, approval.agent), approval)
             failed.append(record)
     return failed
+
+
+def _mark_failed(applied: AppliedRepo, approval: ApprovalRecord) -> None:
+    """`proposal/<id>` (the card never came, so it was never tagged) and `failed/<id>`: the audit trail."""
+    if approval.fetched_sha:
+        applied.tag_proposal(approval.id, approval.fetched_sha)
+    applied.mark(TagKind.FAILED, approval.id)
+
+
+def _fresh_log(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)  # followed (inotify on the dir) before the build makes it
+    path.unlink(missing_ok=True)
 
 
 def package_change(before: list[str], config: AgentConfig) -> str:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hyperhive.config import HostPolicy, load_host_policy
@@ -52,6 +52,19 @@ def plan_images(packages: list[str] | tuple[str, ...], policy: HostPolicy, runti
     return ImagePlan(base, own)
 
 
+@dataclass
+class ApprovalBuild:
+    """An approval's image being built: who follows its log (the dashboard) waits for `done`."""
+
+    approval_id: int
+    agent: str
+    log: Path
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+BuildListener = Callable[[ApprovalBuild], None]
+
+
 class ImageService:
     def __init__(self, state_dir: Path, runtime: str, claude: Path | None) -> None:
         self.state_dir = state_dir
@@ -59,6 +72,16 @@ class ImageService:
         self.claude = claude
         self._builds: dict[str, asyncio.Task[ImageInfo]] = {}
         self._watchers: dict[str, list[LineSink]] = {}
+        self._build_listeners: list[BuildListener] = []
+
+    def on_approval_build(self, listener: BuildListener) -> Callable[[], None]:
+        """`listener` is called when an approval's image starts building; returns its removal."""
+        self._build_listeners.append(listener)
+        return lambda: self._build_listeners.remove(listener)
+
+    def announce(self, build: ApprovalBuild) -> None:
+        for listener in list(self._build_listeners):
+            listener(build)
 
     async def policy(self) -> HostPolicy:
         return await asyncio.to_thread(load_host_policy, self.state_dir)

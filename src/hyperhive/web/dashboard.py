@@ -8,6 +8,7 @@ from .auth import Sessions, load_or_create_token
 from .config import DashboardConfig
 from .feed import LiveFeed
 from .history import History
+from .imagebuilds import BuildLogs
 from .sources import FeedSources
 
 if TYPE_CHECKING:
@@ -23,10 +24,13 @@ class Dashboard:
         self.feed = LiveFeed()
         self.history = History(hive.store)
         self.sources = FeedSources(hive, self.feed, self.history)
+        self.builds = BuildLogs(hive.images, self.feed)
 
     async def start(self) -> None:
         await self.sources.attach()
+        self.builds.attach()
 
     async def close(self) -> None:
         self.feed.close()  # ends every open stream, so the server's shutdown does not wait on them
         await self.sources.close()
+        await self.builds.close()

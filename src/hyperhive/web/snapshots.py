@@ -12,6 +12,7 @@ from hyperhive.core.views import dump_messages
 from hyperhive.protocol import OPERATOR, HiveError
 
 from .dispatch import available_actions, call_verb
+from .imagebuilds import with_build_logs
 from .sources import call_counts, event_update
 from .stats import load_turn_stats, summarize
 
@@ -51,7 +52,7 @@ async def your_call(d: Dashboard) -> dict[str, Any]:
 async def approvals(d: Dashboard) -> list[dict[str, Any]]:
     """Approval rows of every status, newest first."""
     rows: list[dict[str, Any]] = (await call_verb(d.hive, {"cmd": "pending"}))["approvals"]
-    return rows
+    return await asyncio.to_thread(with_build_logs, rows)  # a building one with its log so far
 
 
 async def questions(d: Dashboard) -> list[dict[str, Any]]:
@@ -95,6 +96,7 @@ async def agent(d: Dashboard, name: str) -> dict[str, Any]:
 
 async def loose_ends(d: Dashboard, name: str) -> dict[str, Any]:
     ends: dict[str, Any] = (await call_verb(d.hive, {"cmd": "loose_ends", "agent": name}))["loose_ends"]
+    ends["approvals"] = await asyncio.to_thread(with_build_logs, ends.get("approvals") or [])
     return ends
 
 

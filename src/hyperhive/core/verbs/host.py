@@ -262,7 +262,7 @@ async def rebuild(hive: Hive, req: rq.Rebuild) -> dict[str, Any]:
 
 
 async def images(hive: Hive, req: rq.Images) -> dict[str, Any]:
-    return {"images": await image_rows(hive)}
+    return {"images": await image_rows(hive), "image_dir": str((await hive.images.store()).root)}
 
 
 async def destroy(hive: Hive, req: rq.Destroy) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 import {
   $, action, age, boot, completer, composer, el, fittingActions, fmtCost, fmtCount, fmtDuration, getJSON, runButton, serial, verb,
 } from "./core.js";
+import {onBuildUpdate} from "./buildlog.js";
 import {drawLooseEnds} from "./loose_ends.js";
 import {Transcript} from "./transcript.js";
 
@@ -203,6 +204,7 @@ boot({
     },
     question: () => refreshLooseEnds(),
     approval: () => refreshLooseEnds(),
+    imagebuild: (update) => { if (onBuildUpdate(update)) refreshLooseEnds(); },
     schedule: () => refreshLooseEnds(),
     turn: (event) => {
       if (event.agent !== name) return;

@@ -1,4 +1,5 @@
 // Your call: questions and approvals waiting for the operator, and the operator's inbox with replies.
+import {buildLogNode, building, onBuildUpdate} from "./buildlog.js";
 import {$, NodeCache, age, boot, countdown, el, getJSON, reconcile, runButton, serial, verb} from "./core.js";
 
 const AGENT_NAME = /^[a-z][a-z0-9-]{0,8}$/;
@@ -65,6 +66,21 @@ function detailsNode(details) {
     details.body ? el("blockquote", {}, details.body) : null);
 }
 
+// A change whose image is still being built: stored, but not yet to decide (no buttons), its log live.
+function buildingCard(a) {
+  return el("article", {class: "card building", dataset: {approval: a.id}},
+    el("header", {}, el("b", {}, `#${a.id} ${a.kind}`), " for ", el("a", {href: `/agents/${a.agent}`}, a.agent),
+      " ", age(a.requested_at), " ", el("span", {class: "badge warn"}, "building image")),
+    a.description ? el("p", {}, a.description) : null,
+    el("p", {class: "muted"}, "Its image is being built; the card can be decided once it is."),
+    buildLogNode(a));
+}
+
+function builtLine(details) {
+  return details && details.image_build === "built"
+    ? el("p", {class: "built"}, `image built: ${details.image_size_mb} MB on disk beyond the base (${details.packages})`) : null;
+}
+
 // A tool_use card (a permission prompt, issue 21): the exact call, and the message the turn handles.
 function toolUseNode(a) {
   if (a.kind !== "tool_use") return null;
@@ -85,6 +101,7 @@ function alwaysButton(a) {
 }
 
 function approvalCard(a) {
+  if (building(a)) return buildingCard(a);
   const note = el("input", {type: "text", class: "note",
     placeholder: a.kind === "tool_use" ? "why not (the agent reads it)" : "note for the manager (optional)"});
   const approve = el("button", {type: "button", class: "good"}, "approve");
@@ -98,6 +115,7 @@ function approvalCard(a) {
       " ", age(a.requested_at), a.commit_ref ? el("span", {class: "mono muted"}, ` ${a.commit_ref}`) : null),
     a.description ? el("p", {}, a.description) : null,
     a.kind === "tool_use" ? toolUseNode(a) : detailsNode(a.details),
+    builtLine(a.details),
     diffNode(a.diff),
     el("div", {class: "row"}, approve, alwaysButton(a), note, deny));
 }
@@ -109,7 +127,7 @@ function drawApprovals() {
   const history = $("#approvals-history .list");
   const open = state.approvals.filter((a) => a.status === "pending");
   approvalCards.keep(new Set(open.map((a) => a.id)));
-  reconcile(pending, open.length ? open.map((a) => approvalCards.get(a.id, a))
+  reconcile(pending, open.length ? open.map((a) => approvalCards.get(a.id, a, a.details.image_build || ""))
     : [el("p", {class: "muted"}, "Nothing waits for you.")]);
   history.replaceChildren(...state.approvals.filter((a) => a.status !== "pending").map((a) =>
     el("div", {class: "line"}, el("span", {class: `badge ${a.status === "approved" ? "good" : "warn"}`}, a.status),
@@ -197,6 +215,7 @@ boot({
       drawInbox();
     },
     approval: () => refreshCards(),
+    imagebuild: (update) => { if (onBuildUpdate(update)) refreshCards(); },
     question: () => refreshCards(),
   },
 });

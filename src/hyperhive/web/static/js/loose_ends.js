@@ -1,5 +1,6 @@
 // An agent's loose ends (`loose_ends {agent}`): open questions it asked or was asked, pending reminders,
 // approvals it asked for or that concern it, and schedules it created or receives. Each can be cancelled here.
+import {buildLogNode, building} from "./buildlog.js";
 import {age, countdown, el, runButton, verb} from "./core.js";
 
 const at = (rfc) => (rfc ? Date.parse(rfc) / 1000 : null);
@@ -29,9 +30,9 @@ function reminder(r) {
 function approval(a) {
   return el("div", {class: "mini", dataset: {approval: a.id}},
     el("b", {}, `✋ #${a.id} ${a.kind}`), ` for ${a.agent} `, age(a.requested_at), " ",
-    el("span", {class: "badge warn"}, a.status),
+    el("span", {class: "badge warn"}, building(a) ? "building image" : a.status),
     a.description ? el("div", {class: "body clamp"}, a.description) : null,
-    el("a", {href: "/call", class: "small"}, "decide on your call"));
+    building(a) ? buildLogNode(a) : el("a", {href: "/call", class: "small"}, "decide on your call"));
 }
 
 function schedule(s) {
