@@ -31,3 +31,18 @@ async def test_rows_from_before_nodes_are_claimed_by_the_first_node(short_tmp: P
     async with Hive(settings) as hive:
         assert hive.registry.require("old").node == "n7"
         assert (await hive.store.get_agent("old")).node == "n7"  # type: ignore[union-attr]
+
+
+async def test_a_node_does_not_start_another_nodes_agents(short_tmp: Path) -> None:
+    """Two nodes on one store: n1's supervisor leaves n2's managed agent alone at start."""
+    settings = settings_for(short_tmp, node="n1")
+    settings.state_dir.mkdir(parents=True)
+    store = SQLiteStore(settings.db_path)
+    await store.open()
+    from hyperhive.store import AgentRecord
+
+    await store.create_agent(AgentRecord("far", "managed", created_at=1.0, lifecycle="running", node="n2"))
+    await store.close()
+    async with Hive(settings) as hive:
+        assert hive.registry.observed_state("far") is None  # not adopted, not restarted here
+        assert not hive.supervisor.runs_here(hive.registry.require("far"))

@@ -66,8 +66,12 @@ class Supervisor:
             log.warning("runtime %s: %s", self.runtime.kind, self.warning)
         handles = {h.name: h for h in await self.runtime.handles()}
         for agent in self.hive.registry.all():
-            if agent.kind == "managed":
+            if agent.kind == "managed" and self.runs_here(agent):
                 await self._adopt(agent, handles.get(agent.name))
+
+    def runs_here(self, agent: AgentRecord) -> bool:
+        """An agent's sandbox is run by its own node's supervisor only (a hive over several hosts)."""
+        return agent.node in (None, self.hive.settings.node)
 
     async def _adopt(self, agent: AgentRecord, handle: SandboxHandle | None) -> None:
         """What an earlier daemon left: the wanted state (stored) meets the sandbox (if any)."""
