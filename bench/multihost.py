@@ -45,6 +45,7 @@ def nodes(root: Path, names: list[str], database: str) -> Iterator[dict[str, Hiv
             env = {"HYPERHIVE_NODE": name, "HYPERHIVE_DASHBOARD": "off"}
             if database:
                 env["HYPERHIVE_DATABASE"] = database
+            (root / name).mkdir()
             node = HiveProcess(root / name, env=env)
             node.log_level = "WARNING"
             node.start()
