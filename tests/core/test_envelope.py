@@ -79,6 +79,8 @@ allowed_recipients = []
 [restart]
 delay_seconds = 0.2
 stop_timeout_seconds = 5
+[tools]
+ask = ["WebFetch"]
 """
 
 
@@ -198,6 +200,19 @@ async def test_every_host_verb_runs_and_does_its_job(hive: Hive) -> None:
         entry = await ok("sandbox_shell", name="amy", command=["id"])
         assert entry["argv"] == ["id"] and "/amy/" in entry["cwd"] + "/" and entry["pid"] > 0  # process runtime
 
+        # a permission prompt of amy's (as her CLI's prompt tool asks), allowed from now on
+        amy = AsyncSocketClient(hive.settings.agent_socket_dir("amy") / "mcp.sock")
+        prompt = asyncio.create_task(amy.request("tool_prompt", tool="WebFetch", input={"url": "https://x.test"},
+                                                 tool_use_id="tour-1"))
+        async with asyncio.timeout(30):
+            while not (cards := [a for a in (await ok("pending", status="pending"))["approvals"]
+                                 if a["kind"] == "tool_use"]):
+                await asyncio.sleep(0.05)  # filed by amy's request on another connection: nothing to wait on
+        approved, change = (await ok("approve_always", id=cards[0]["id"]))["approvals"]
+        assert (approved["status"], change["kind"], change["status"]) == ("approved", "apply_commit", "pending")
+        assert (await asyncio.wait_for(prompt, 30))["behavior"] == "allow"
+        await amy.close()
+
         # spend: the gateway's meter (nothing called the API here) and the kill switch
         assert (await ok("usage", by="agent"))["total"]["calls"] == 0
         paused = await ok("pause_all")
@@ -205,7 +220,8 @@ async def test_every_host_verb_runs_and_does_its_job(hive: Hive) -> None:
         assert "bob" in (await ok("resume_all"))["resumed_agents"]
         assert row(await ok("agent_status", names=["bob"]))["paused"] is False
 
-        assert (await ok("images"))["images"] == []  # the process runtime runs on the host's system: no images
+        # every stored image, with what it holds and who uses it (the test cache may hold images)
+        assert all({"id", "kind", "packages", "own_mb", "users"} <= set(i) for i in (await ok("images"))["images"])
 
         # lifecycle
         def pids() -> list[int]:
