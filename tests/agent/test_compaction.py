@@ -11,7 +11,7 @@ from hyperhive.agent.brain import brain_for
 from hyperhive.config import load_agent_config
 from hyperhive.core.hive import Hive
 from tests.support import api_replies as reply
-from tests.support.scripted_api import ApiRequest, ScriptedApi
+from tests.support.scripted_api import ApiRequest, ScriptedApi, after_tool
 
 from .loop_support import Watch, harness, send, settled
 
@@ -32,7 +32,8 @@ async def test_past_the_watermark_a_notes_turn_then_compact(hive: Hive, claude_b
         api.on("big", reply.text("a big turn", input_tokens=2000, cache_read_tokens=76_000))  # 78 %: past it
         api.on(is_checkpoint, reply.tool_use("Write", {"file_path": str(short_tmp / "alice" / "NOTES.md"),
                                                        "content": "open: the big job\n"}), repeat=False)
-        api.on(is_checkpoint, reply.text("noted"), repeat=False)
+        # the notes turn ends once the Write's result is in (a tool-result request: no text to match on)
+        api.on(after_tool("Write"), reply.text("noted"), repeat=False)
         api.on(lambda req: "summary" in req.last_user_text.lower(), reply.text(SUMMARY))
         async with harness(hive, api, claude_bin, short_tmp, brain=brain):
             await send(hive, "a small job")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from hyperhive.core.hive import Hive
+from tests.support import api_replies as reply
 from tests.support.scripted_api import ScriptedApi
 
 from .loop_support import Watch, harness, send, settled
@@ -29,6 +30,7 @@ async def test_a_daemon_that_is_down_is_waited_for_not_hammered(hive: Hive, clau
                                                                 short_tmp: Path) -> None:
     watch = Watch(hive)
     with ScriptedApi() as api:
+        api.on("after the outage", reply.text("back"))
         async with harness(hive, api, claude_bin, short_tmp) as loop:
             await control_stream_up(hive)
             await settled(hive)

@@ -126,8 +126,10 @@ def test_a_shell_in_the_sandbox_sees_the_sandbox_not_the_host(bwrap_hive: HivePr
         assert "agent.toml" in screen and "mcp.sock" in screen  # /run/hive: the agent's socket dir
         assert "\nh-alice\n" in screen and "CapEff:\t0000000000000000" in screen.replace("CapEff: ", "CapEff:\t")
         assert "NO-HOST-FILE" in screen and "the host's" not in screen
-        term.type("ps -o pid=,args= -p 1 | cut -c1-40; echo PS-$((2*3))")  # pid 1 is the sandbox's bwrap
-        assert "1 /usr/bin/bwrap" in term.shows("PS-6")
+        # pid 1 is the sandbox's bwrap, read from /proc (the base image has no procps): its name and argv[0]
+        term.type("""printf 'pid1=%s:%s\\n' "$(cat /proc/1/comm)" "$(tr '\\0' ' ' </proc/1/cmdline | cut -c1-40)"; """
+                  "echo PID1-$((2*3))")
+        assert "pid1=bwrap:/usr/bin/bwrap " in term.shows("PID1-6")
         term.type("exit")
         term.shows("EXITED-0")
     finally:
