@@ -233,3 +233,23 @@ async def test_a_lease_has_one_holder_until_it_expires_and_its_epoch_grows_on_ta
 async def test_racing_claims_make_one_holder(store: Store) -> None:
     results = await asyncio.gather(*(store.claim_lease("leader", f"n{i}", ttl=60) for i in range(8)))
     assert len([r for r in results if r is not None]) == 1
+
+
+# --- metered API calls ------------------------------------------------------------------------------------
+async def test_usage_is_summed_by_agent_model_and_day_and_pruned(store: Store) -> None:
+    from hyperhive.store.usage import UsageRecord
+
+    day = 86400.0
+    await store.add_usage([
+        UsageRecord(10 * day + 5, "a", 1, "m1", 100, 10, 1, 2, 0.5, True),
+        UsageRecord(10 * day + 6, "a", 1, "m2", 200, 20, 0, 0, 1.5, True),
+        UsageRecord(11 * day + 1, "b", None, "m1", 1, 1, 1, 1, 0.0, False),
+        UsageRecord(2 * day, "a", 9, "m1", 1000, 0, 0, 0, 9.0, True)])
+    by_agent = await store.usage_totals("agent", since=10 * day)
+    assert [(t.key, t.calls, t.tokens, t.cost_usd) for t in by_agent] == [("a", 2, 333, 2.0), ("b", 1, 4, 0.0)]
+    assert [t.key for t in await store.usage_totals("model", since=10 * day)] == ["m2", "m1"]  # by cost
+    days = await store.usage_totals("day", since=0)
+    assert [(t.key, t.calls) for t in days] == [("1970-01-03", 1), ("1970-01-11", 2), ("1970-01-12", 1)]
+    assert [t.calls for t in await store.usage_totals("agent", since=0, agent="a", turn=1)] == [2]
+    assert await store.prune_usage(before=10 * day) == 1
+    assert [t.key for t in await store.usage_totals("day", since=0)] == ["1970-01-11", "1970-01-12"]
