@@ -40,7 +40,7 @@ from tests.support.hive import HiveProcess, wait_for
 from tests.support.needs import require_bwrap
 from tests.support.peer import Bind, Peer, start_peer
 from tests.support.reaper import acting_as_init
-from tests.support.scripted_api import ScriptedApi, after_tool
+from tests.support.scripted_api import ScriptedApi, after_tool, hive_notice
 
 pytestmark = [pytest.mark.claude, pytest.mark.bwrap]
 
@@ -162,6 +162,7 @@ def test_option_b_damocles_joins_as_a_peer_by_the_notes_four_steps(
     api.on("damocles asks: is the build green?", reply.tool_use(SEND, {"to": "damocles", "body": "green since 9:14"}))
     api.on("read your hive mail", reply.tool_use(RECV, {}))
     api.on("tell alice thanks", reply.tool_use(SEND, {"to": "alice", "body": "thanks, from damocles"}))
+    api.on("thanks, from damocles", reply.text("you're welcome"))  # alice's turn on that mail
     api.on(after_tool(SEND), reply.text("sent"))
     api.on(after_tool(RECV), reply.text("read"))
 
@@ -215,6 +216,8 @@ def test_option_b_damocles_joins_as_a_peer_by_the_notes_four_steps(
         prompt(peer, 3, "please tell alice thanks")
         thanks = [m["body"] for m in mail_to(hive, "alice") if m["sender"] == "damocles"]
         assert "thanks, from damocles" in thanks  # it speaks again after the reconnect
+        wait_for(lambda: [m for m in mail_to(hive, "alice") if m["body"] == "thanks, from damocles" and m["acked_at"]],
+                 timeout=120)  # alice's turn on it ended: nothing of the story is left running at the teardown
     finally:
         peer.stop()
 
@@ -306,13 +309,16 @@ def test_option_a_damocles_as_a_managed_agent_keeps_its_mounts_and_restart_polic
     # Its mounts, ro and rw as declared, and the host's network: probed by its own turn's Bash.
     api.on("probe your mounts", reply.tool_use("Bash", {"command": PROBE, "description": "probe the mounts"}))
     api.on(after_tool("Bash"), reply.text("probed"))
-    hive.host.request("send", to="damocles", body="please probe your mounts")
+    api.on(hive_notice, reply.text("noted"))  # the note after the crash below wakes it for a turn
+    probe = hive.host.request("send", to="damocles", body="please probe your mounts")["id"]
     report = wait_for(lambda: read(root / LAB[1:] / "probe.txt"), timeout=120)
     assert report.splitlines() == [
         f"read {KEY}", f"read {SSH}/id_ed25519", f"read {LAB}",
         f"read-only {SSH}", f"writable {LAB}", f"read-only {KEY}", f"net {host_interfaces()}"], report
     assert (root / LAB[1:] / "hh-probe").exists() and not (root / SSH[1:] / "hh-probe").exists()
     assert (root / KEY[1:]).read_text() == "the distributed build key\n"
+    # The probe's turn ends (acked) before the crash: a kill mid-turn would make the crash also a redelivery.
+    wait_for(lambda: next(m for m in mail_to(hive, "damocles") if m["id"] == probe)["acked_at"], timeout=60)
 
     # A crash is restarted after RestartSec = 5s: measured from the crash to the new start.
     before = sandbox(hive, "damocles")

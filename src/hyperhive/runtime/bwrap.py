@@ -86,7 +86,8 @@ def bwrap_argv(bwrap: str, spec: SandboxSpec) -> list[str]:
         args.append("--unshare-net")  # bwrap brings up lo; nothing else exists
     # /tmp first: a read-only path under /tmp must land on top of the tmpfs, not under it.
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
-    args += image_root_mounts(spec.image) if spec.image is not None else system_mounts()
+    args += (image_root_mounts(spec.image, [mount.target for mount in spec.mounts]) if spec.image is not None
+             else system_mounts())
     for path in spec.ro_paths:
         args += ["--ro-bind", str(path), str(path)]
     args += ["--bind", str(spec.state_dir), SANDBOX_HOME, "--ro-bind", str(spec.socket_dir), SANDBOX_SOCKETS]
