@@ -60,6 +60,13 @@ def pending_of(hive: HiveProcess, kind: str) -> dict[str, object] | None:
     return dict(found[0]) if found else None
 
 
+def built_card(hive: HiveProcess) -> dict[str, object] | None:
+    """The pending apply_commit once its image is built: what the operator's card shows."""
+    found = pending_of(hive, "apply_commit")
+    details = found["details"] if found else None
+    return found if isinstance(details, dict) and details.get("image_build") == "built" else None
+
+
 def test_the_manager_adds_a_package_through_two_approvals_and_the_agent_uses_it(
     hive: tuple[HiveProcess, ScriptedApi],
 ) -> None:
@@ -69,10 +76,15 @@ def test_the_manager_adds_a_package_through_two_approvals_and_the_agent_uses_it(
     proc.host.request("send", to="hm1nd", body="please make me an agent that renders SVG, named iris")
     init = wait_for(lambda: pending_of(proc, "init_config"), timeout=120)
     proc.host.request("approve", id=init["id"])  # approval 1: the config repo
-    # (The row exists, diff-less, while the image builds: the card is the row with its diff.)
-    apply = wait_for(lambda: (a := pending_of(proc, "apply_commit")) and a["diff"] and a, timeout=180)
+    # The row is stored with its diff before the image is built; the card is the row once built (its
+    # details say so and its diff ends with the image line).
+    apply = wait_for(lambda: built_card(proc), timeout=180)
     assert apply["agent"] == "iris" and apply["requested_by"] == "hm1nd"
-    assert 'packages = ["librsvg2-bin"]' in str(apply["diff"]) and "+librsvg2-bin" in str(apply["diff"])
+    diff = str(apply["diff"])
+    # Against the seeded template (not the empty tree): the one line hm1nd added, then the image line.
+    added = [line for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    assert added == ['+packages = ["librsvg2-bin"]'], diff
+    assert re.search(r"^image \S+: \+librsvg2-bin; [\d.]+ MB on disk beyond the base$", diff, re.M), diff
     assert float(apply["details"]["image_size_mb"]) > 1  # type: ignore[index]
     proc.host.request("approve", id=apply["id"])  # approval 2: the package
     wait_for(lambda: any(r["name"] == "iris" and r["activity"] == "idle"
