@@ -118,9 +118,11 @@ class Approvals:
 
     # --- the operator's answer --------------------------------------------------------------------
     async def approve(self, approval_id: int) -> ApprovalRecord:
-        if (await self._get(approval_id)).payload.get("image_build") == "building":  # no card yet: unbuilt
-            raise HiveError(ErrorCode.CONFLICT, f"approval #{approval_id}'s image is still being built; "
-                                                "approve it once its card shows the image")
+        found = await self._get(approval_id)
+        if found.status == "pending" and (found.payload.get("image_build") == "building"
+                                          or approval_id not in self._pending):  # stored, not shown yet
+            raise HiveError(ErrorCode.CONFLICT, f"approval #{approval_id} is not ready to decide: its image is "
+                                                "still being built; approve it once its card shows the image")
         record = await self._resolve(approval_id, "approved", None)
         self._enqueue(record.id)
         return record
