@@ -19,7 +19,7 @@ from playwright.async_api import expect
 from hyperhive.protocol import rfc3339
 from tests.support import api_replies as reply
 from tests.support.hive import HiveProcess
-from tests.support.scripted_api import ScriptedApi, after_tool
+from tests.support.scripted_api import ScriptedApi, after_tool, hive_notice
 
 from .conftest import logged_in, screenshot
 
@@ -171,6 +171,7 @@ async def test_an_approval_approved_in_the_browser_updates_row_and_history_live(
         "targets": ["alice"], "body": "run the daily check", "first_fire_at": first, "interval_seconds": 86400,
         "description": "daily check"}))
     api.on(after_tool("mcp__hyperhive__request_schedule_prompt"), reply.text("Requested; waiting for approval."))
+    api.on(hive_notice, reply.text("noted"))  # the approval_resolved mail wakes alice for one more turn
     await spawn(live, "alice")
     swarm = await open_tab(board, "/swarm")
     schedules = await open_tab(board, "/schedules")

@@ -33,7 +33,10 @@ class AsyncSocketClient:
 
     @property
     def connected(self) -> bool:
-        return self._writer is not None and not self._writer.is_closing()
+        # A connection the hive already closed (a daemon restart) is not one: the next request reconnects
+        # instead of writing into it; nothing was sent on it, so nothing is sent twice.
+        return (self._writer is not None and not self._writer.is_closing()
+                and self._reader is not None and not self._reader.at_eof())
 
     async def close(self) -> None:
         if self._writer is not None:
