@@ -50,6 +50,7 @@ class HiveLink:
             reconnect.done()
 
     async def _connect(self) -> None:
+        await self.client.close()  # a connection the hive hung up (a daemon restart) is closed, not dropped
         await self.client.connect()
         if self.role is not None:
             self.hello = await self.client.request("hello", role=self.role)

@@ -48,6 +48,7 @@ class AsyncSocketClient:
     async def request(self, cmd: str, **fields: Any) -> dict[str, Any]:
         async with self._lock:
             if not self.connected:
+                await self.close()  # a connection the hive hung up is closed here, not left to the collector
                 await self.connect()
             assert self._reader is not None and self._writer is not None
             try:
