@@ -17,12 +17,12 @@ import pytest
 
 from hyperhive.client import RequestFailed
 from hyperhive.core.hive import Hive
-from hyperhive.runtime.bwrap import probe_bwrap
 from hyperhive.runtime.identity import agent_uid
 from tests.core.test_sandboxed_agents import connected, end_hive, events_of, row, sandbox, spawn, start_hive
 from tests.support import api_replies as reply
 from tests.support.agents import add_agent, host
 from tests.support.hive import HiveProcess, wait_for
+from tests.support.needs import require_bwrap, unavailable
 from tests.support.reaper import acting_as_init
 from tests.support.scripted_api import ScriptedApi
 
@@ -32,16 +32,13 @@ pytestmark = pytest.mark.bwrap
 def needs(tool: str) -> str:
     found = shutil.which(tool)
     if found is None:
-        message = f"{tool} is not installed (scripts/setup installs it)"
-        pytest.fail(message) if os.environ.get("CI") == "true" else pytest.skip(message)
+        unavailable(tool, "not installed")
     return found
 
 
 @pytest.fixture(autouse=True)
 def _bwrap_tmux_and_a_reaper() -> Iterator[None]:
-    problem = probe_bwrap()
-    if problem:
-        pytest.fail(problem) if os.environ.get("CI") == "true" else pytest.skip(f"bwrap: {problem}")
+    require_bwrap()
     needs("tmux")
     with acting_as_init():
         yield

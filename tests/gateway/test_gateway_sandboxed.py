@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from hyperhive.runtime.bwrap import probe_bwrap
 from tests.core.test_sandboxed_agents import end_hive, start_hive
 from tests.support import api_replies as reply
 from tests.support.hive import HiveProcess, wait_for
+from tests.support.needs import require_bwrap
 from tests.support.reaper import acting_as_init
 from tests.support.scripted_api import ScriptedApi, after_tool
 
@@ -42,9 +42,7 @@ def cost(usage: dict[str, int], calls: int) -> float:
 
 @pytest.fixture
 def hive_and_api(short_tmp: Path, claude_bin: str) -> Iterator[tuple[HiveProcess, ScriptedApi]]:
-    problem = probe_bwrap()
-    if problem:
-        pytest.skip(f"bwrap cannot create namespaces on this machine: {problem}")
+    require_bwrap()
     with acting_as_init(), ScriptedApi() as api:
         running = start_hive(short_tmp / "hive", {"HYPERHIVE_CLAUDE": claude_bin, "CLAUDE_CODE_MAX_RETRIES": "0",
                                                   "ANTHROPIC_BASE_URL": api.base_url, "ANTHROPIC_API_KEY": HIVE_KEY})
