@@ -34,12 +34,10 @@ from typing import Any
 import pytest
 
 from hyperhive.protocol import parse_rfc3339
-from tests.core.test_sandboxed_agents import alive, connected, end_hive, sandbox, start_hive
+from tests.core.test_sandboxed_agents import alive, connected, sandbox
 from tests.support import api_replies as reply
 from tests.support.hive import HiveProcess, wait_for
-from tests.support.needs import require_bwrap
-from tests.support.peer import Bind, Peer, start_peer
-from tests.support.reaper import acting_as_init
+from tests.support.peer import Bind, Peer, hive_with_unix_api, start_peer
 from tests.support.scripted_api import ScriptedApi, after_tool, hive_notice
 
 pytestmark = [pytest.mark.claude, pytest.mark.bwrap]
@@ -102,15 +100,8 @@ done
 def world(short_tmp: Path, claude_bin: str) -> Iterator[tuple[HiveProcess, ScriptedApi]]:
     """A hive-c0re running bubblewrap agents, the scripted API on a Unix socket both the hive's agents and
     the peer's container reach."""
-    require_bwrap()
-    (short_tmp / "api").mkdir()
-    with acting_as_init(), ScriptedApi(unix_socket=short_tmp / "api" / "api.sock") as api:
-        hive = start_hive(short_tmp / "hive", {"HYPERHIVE_CLAUDE": claude_bin, "CLAUDE_CODE_MAX_RETRIES": "0",
-                                               **api.unix_env()})
-        try:
-            yield hive, api
-        finally:
-            end_hive(hive)
+    with hive_with_unix_api(short_tmp, claude_bin) as world:
+        yield world
 
 
 def host_paths(root: Path) -> list[Bind]:

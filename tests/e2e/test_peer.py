@@ -18,12 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.core.test_sandboxed_agents import end_hive, start_hive
 from tests.support import api_replies as reply
 from tests.support.hive import HiveProcess, wait_for
-from tests.support.needs import require_bwrap
-from tests.support.peer import start_peer
-from tests.support.reaper import acting_as_init
+from tests.support.peer import hive_with_unix_api, start_peer
 from tests.support.scripted_api import ScriptedApi, after_tool
 
 pytestmark = [pytest.mark.claude, pytest.mark.bwrap]
@@ -51,15 +48,8 @@ wait
 
 @pytest.fixture
 def world(short_tmp: Path, claude_bin: str) -> Iterator[tuple[HiveProcess, ScriptedApi]]:
-    require_bwrap()
-    (short_tmp / "api").mkdir()
-    with acting_as_init(), ScriptedApi(unix_socket=short_tmp / "api" / "api.sock") as api:
-        hive = start_hive(short_tmp / "hive", {"HYPERHIVE_CLAUDE": claude_bin, "CLAUDE_CODE_MAX_RETRIES": "0",
-                                               **api.unix_env()})
-        try:
-            yield hive, api
-        finally:
-            end_hive(hive)
+    with hive_with_unix_api(short_tmp, claude_bin) as world:
+        yield world
 
 
 def row(hive: HiveProcess, name: str) -> dict[str, object]:

@@ -9,9 +9,8 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
-
 from hyperhive.images import IMAGE_DIR_ENV, ImageInfo, ImageService
+from tests.support.needs import unavailable
 
 TEST_IMAGES_ENV = "HYPERHIVE_TEST_IMAGES"
 
@@ -27,10 +26,7 @@ def share_test_images() -> None:
 
 def require_mmdebstrap() -> None:
     if shutil.which("mmdebstrap") is None:
-        message = "mmdebstrap is not installed (scripts/setup installs it with apt)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("mmdebstrap", "not installed (scripts/setup installs it with apt)")
 
 
 def build_test_image(claude_bin: str, packages: list[str]) -> ImageInfo:

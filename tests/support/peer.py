@@ -9,9 +9,10 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hyperhive.runtime import _proc
 from hyperhive.runtime.bwrap import ISOLATION, system_mounts
@@ -93,3 +94,22 @@ def start_peer(home: Path, socket_dir: Path, api: ScriptedApi, claude_bin: str, 
     with log:
         process = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     return Peer(home, process)
+
+
+@contextlib.contextmanager
+def hive_with_unix_api(root: Path, claude_bin: str) -> Iterator[tuple[Any, ScriptedApi]]:
+    """A hive-c0re running bubblewrap agents, and the scripted API on a Unix socket that both the hive's
+    agents and a peer's container reach (the world of the peer tests)."""
+    from tests.core.test_sandboxed_agents import end_hive, start_hive
+    from tests.support.needs import require_bwrap
+    from tests.support.reaper import acting_as_init
+
+    require_bwrap()
+    (root / "api").mkdir()
+    with acting_as_init(), ScriptedApi(unix_socket=root / "api" / "api.sock") as api:
+        hive = start_hive(root / "hive", {"HYPERHIVE_CLAUDE": claude_bin, "CLAUDE_CODE_MAX_RETRIES": "0",
+                                          **api.unix_env()})
+        try:
+            yield hive, api
+        finally:
+            end_hive(hive)
