@@ -39,8 +39,9 @@ def seed(db_path: Path, now: float) -> None:
         db.execute(event, (old, "alice", "approval_resolved"))
         db.execute(event, (old, None, "question_asked"))
         db.execute(event, (recent, "alice", "turn.stream"))
-        db.execute("INSERT INTO approvals (kind, agent, requested_by, status, requested_at) "
-                   "VALUES ('spawn', 'alice', 'operator', 'approved', ?)", (old,))
+        # a finished spawn (done_at): an approved one without it is work the daemon resumes at start
+        db.execute("INSERT INTO approvals (kind, agent, requested_by, status, requested_at, done_at) "
+                   "VALUES ('spawn', 'alice', 'operator', 'approved', ?, ?)", (old, old))
         db.execute("INSERT INTO questions (asker, target, question, asked_at, status) "
                    "VALUES ('alice', 'operator', 'why?', ?, 'answered')", (old,))
         db.execute("INSERT INTO turn_stats (agent, started_at, ended_at) VALUES ('alice', ?, ?)",
