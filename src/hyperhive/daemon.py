@@ -19,7 +19,8 @@ import socket
 from collections.abc import Iterator
 
 from hyperhive.config.settings import HiveSettings
-from hyperhive.core.hive import DashboardService, Hive
+from hyperhive.core.hive import Hive
+from hyperhive.core.parts import DashboardService
 from hyperhive.store import Store
 
 log = logging.getLogger(__name__)

@@ -9,29 +9,44 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
+from hyperhive.config.settings import HiveSettings
+from hyperhive.gateway.server import Gateway
 from hyperhive.protocol import MANAGER_NAME, check_agent_name
 from hyperhive.runtime.identity import share_socket
 
 from .lineserver import Connection, UnixLineServer
-from .verbs.agent import AgentSession
-
-if TYPE_CHECKING:
-    from .hive import Hive
+from .registry import AgentRegistry
 
 log = logging.getLogger(__name__)
 AGENT_SOCKET = "mcp.sock"
 MANAGER_SOCKET = "manager.sock"
 
 
+class Session(Protocol):
+    """One connection's conversation with the hive (core/verbs/agent.py's AgentSession)."""
+
+    async def handle(self, conn: Connection, obj: dict[str, Any]) -> dict[str, Any] | None: ...
+
+    async def closed(self) -> None: ...
+
+
+SessionFactory = Callable[[str, bool], Session]  # (agent name, on manager.sock) -> its session
+
+
 class AgentSockets:
-    def __init__(self, hive: Hive) -> None:
-        self.hive = hive
+    def __init__(self, settings: HiveSettings, registry: AgentRegistry, gateway: Gateway,
+                 session: SessionFactory) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.gateway = gateway
+        self.session = session  # the verbs behind a socket: handed in, so the doors sit above the verbs
         self._servers: dict[str, list[UnixLineServer]] = {}
 
     async def open_all(self) -> None:
-        for agent in self.hive.registry.all():
+        for agent in self.registry.all():
             if agent.lifecycle != "destroyed":  # a tombstone has no door
                 await self.open(agent.name)
 
@@ -39,7 +54,7 @@ class AgentSockets:
         check_agent_name(name)
         if name in self._servers:
             return
-        directory = self.hive.settings.agent_socket_dir(name)
+        directory = self.settings.agent_socket_dir(name)
         directory.mkdir(parents=True, exist_ok=True, mode=0o755)
         servers = [self._server(name, AGENT_SOCKET, manager=False)]
         if name == MANAGER_NAME:
@@ -47,16 +62,16 @@ class AgentSockets:
         for server in servers:
             await server.start()
             share_socket(server.path, name)  # the agent runs under its own uid (runtime/identity.py)
-        await self.hive.gateway.open(name)  # api.sock beside mcp.sock: the agent's way to the Claude API
+        await self.gateway.open(name)  # api.sock beside mcp.sock: the agent's way to the Claude API
         self._servers[name] = servers
 
     async def close(self, name: str, *, remove_dir: bool = False) -> None:
         for server in self._servers.pop(name, []):
             await server.close()
-        await self.hive.gateway.close(name)
+        await self.gateway.close(name)
         if remove_dir:
             with contextlib.suppress(FileNotFoundError):
-                shutil.rmtree(self.hive.settings.agent_socket_dir(check_agent_name(name)))
+                shutil.rmtree(self.settings.agent_socket_dir(check_agent_name(name)))
 
     async def close_all(self) -> None:
         # Sockets stay on disk for a restart to rebind; agents reconnect to the same path.
@@ -65,10 +80,10 @@ class AgentSockets:
                 await server.close(remove=False)
 
     def _server(self, name: str, filename: str, *, manager: bool) -> UnixLineServer:
-        sessions: dict[int, AgentSession] = {}
+        sessions: dict[int, Session] = {}
 
         def connect(conn: Connection) -> None:
-            sessions[id(conn)] = AgentSession(self.hive, name, manager=manager)
+            sessions[id(conn)] = self.session(name, manager)
 
         async def handle(conn: Connection, obj: dict[str, Any]) -> dict[str, Any] | None:
             return await sessions[id(conn)].handle(conn, obj)
@@ -78,5 +93,5 @@ class AgentSockets:
             if session:
                 await session.closed()
 
-        path = self.hive.settings.agent_socket_dir(name) / filename
+        path = self.settings.agent_socket_dir(name) / filename
         return UnixLineServer(path, handle, mode=0o660, on_connect=connect, on_close=close)

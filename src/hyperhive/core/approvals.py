@@ -14,15 +14,15 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hyperhive.protocol import MANAGER_NAME, OPERATOR, ErrorCode, HiveError, rfc3339
-from hyperhive.store import ApprovalRecord, ApprovalStatus
+from hyperhive.store import ApprovalRecord, ApprovalStatus, Store
 
+from .announce import Announcer
+from .events import EventLog
+from .registry import AgentRegistry
 from .speech import agent_words
-
-if TYPE_CHECKING:
-    from .hive import Hive
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,11 @@ def approval_view(a: ApprovalRecord) -> dict[str, Any]:
 
 
 class Approvals:
-    def __init__(self, hive: Hive) -> None:
-        self.hive = hive
+    def __init__(self, store: Store, registry: AgentRegistry, events: EventLog, notify: Announcer) -> None:
+        self.store = store
+        self.registry = registry
+        self.events = events
+        self.notify = notify
         self._kinds: dict[str, KindHandlers] = {}
         self._pending: dict[int, str] = {}  # id → agent, for the status rows' counts
         self._queue: asyncio.Queue[int] = asyncio.Queue()
@@ -61,9 +64,9 @@ class Approvals:
         self._kinds[kind] = handlers
 
     async def start(self) -> None:
-        for a in await self.hive.store.list_approvals(status="pending", limit=100_000):
+        for a in await self.store.list_approvals(status="pending", limit=100_000):
             self._pending[a.id] = a.agent
-        unfinished = [a for a in await self.hive.store.list_approvals(status="approved", limit=100_000)
+        unfinished = [a for a in await self.store.list_approvals(status="approved", limit=100_000)
                       if a.done_at is None]
         for a in sorted(unfinished, key=lambda a: a.id):
             log.info("resuming approved %s #%d for %s", a.kind, a.id, a.agent)
@@ -89,7 +92,7 @@ class Approvals:
                       payload: dict[str, Any] | None = None) -> ApprovalRecord:
         if kind not in self._kinds:
             raise HiveError(ErrorCode.BAD_REQUEST, f"unknown approval kind {kind!r}")
-        record = await self.hive.store.add_approval(
+        record = await self.store.add_approval(
             kind, agent, requested_by, commit_ref=commit_ref, fetched_sha=fetched_sha, description=description,
             payload=payload or {}, status="pending", at=time.time())
         self._pending[record.id] = agent
@@ -110,7 +113,7 @@ class Approvals:
                      commit_ref: str | None = None, fetched_sha: str | None = None) -> ApprovalRecord:
         """A request that failed validation: recorded as failed, the reason sent to the requester; the
         operator never sees a card for it."""
-        record = await self.hive.store.add_approval(
+        record = await self.store.add_approval(
             kind, agent, requested_by, commit_ref=commit_ref, fetched_sha=fetched_sha, description=description,
             payload={}, status="failed", at=time.time(), note=note)
         await self._tell(record)
@@ -147,7 +150,7 @@ class Approvals:
     async def _resolve(self, approval_id: int, status: ApprovalStatus, note: str | None,
                        done: bool = False) -> ApprovalRecord:
         await self._get(approval_id)
-        record = await self.hive.store.resolve_approval(approval_id, status, note, time.time(), done=done)
+        record = await self.store.resolve_approval(approval_id, status, note, time.time(), done=done)
         if record is None:
             now = await self._get(approval_id)
             raise HiveError(ErrorCode.CONFLICT, f"approval #{approval_id} is already {now.status}; "
@@ -157,7 +160,7 @@ class Approvals:
         return record
 
     async def _get(self, approval_id: int) -> ApprovalRecord:
-        record = await self.hive.store.get_approval(approval_id)
+        record = await self.store.get_approval(approval_id)
         if record is None:
             raise HiveError(ErrorCode.NOT_FOUND, f"no approval #{approval_id}")
         return record
@@ -175,7 +178,7 @@ class Approvals:
             except Exception:
                 log.exception("approved work #%d crashed", approval_id)
                 with contextlib.suppress(Exception):
-                    record = await self.hive.store.finish_approval(approval_id, "failed",
+                    record = await self.store.finish_approval(approval_id, "failed",
                                                                    "internal error; see the daemon log", time.time())
                     await self._tell(record)
             if self._queue.empty():
@@ -184,7 +187,7 @@ class Approvals:
     async def _run(self, approval_id: int) -> None:
         record = await self._get(approval_id)
         status, note = await self._kinds[record.kind].approved(record)
-        final = await self.hive.store.finish_approval(approval_id, status, note, time.time())
+        final = await self.store.finish_approval(approval_id, status, note, time.time())
         await self._changed(final, "approval_updated")
         await self._tell(final)
 
@@ -194,9 +197,9 @@ class Approvals:
             await handlers.closed(record)
 
     async def _changed(self, record: ApprovalRecord, kind: str) -> None:
-        await self.hive.events.append(kind, record.agent, approval_view(record))
-        if self.hive.registry.get(record.agent) is not None:
-            self.hive.registry.changes.changed(record.agent)
+        await self.events.append(kind, record.agent, approval_view(record))
+        if self.registry.get(record.agent) is not None:
+            self.registry.changes.changed(record.agent)
 
     async def _tell(self, record: ApprovalRecord) -> None:
         """The requester hears the outcome; config outcomes always reach the manager too."""
@@ -212,5 +215,5 @@ class Approvals:
             view["description"] = agent_words(record.requested_by, record.description)
             view["details"] = {k: agent_words(record.requested_by, str(v)) if k in AGENT_WRITTEN else v
                                for k, v in view["details"].items()}
-        await self.hive.notify("approval_resolved", record.agent, {"approval": view},
+        await self.notify("approval_resolved", record.agent, {"approval": view},
                                recipients=tuple(sorted(recipients)))

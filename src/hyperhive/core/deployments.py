@@ -23,7 +23,6 @@ import re
 import shutil
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from hyperhive.config import (
     NO_CHANGE,
@@ -42,17 +41,22 @@ from hyperhive.config import (
     render_template,
     revert_commit_in_proposed,
 )
+from hyperhive.config.settings import HiveSettings
 from hyperhive.faults import crash_point
+from hyperhive.gateway.spend import Spend
+from hyperhive.images import ImageService
 from hyperhive.images.approval import ImageBuildError, build_for_approval
 from hyperhive.protocol import MANAGER_NAME, OPERATOR, ErrorCode, HiveError
 from hyperhive.runtime.identity import agent_uid, drops_root, hand_over
-from hyperhive.store import AgentRecord, ApprovalRecord
+from hyperhive.store import AgentRecord, ApprovalRecord, Store
 
-from .approvals import KindHandlers, WorkResult
+from .agent_sockets import AgentSockets
+from .announce import Announcer
+from .approvals import Approvals, KindHandlers, WorkResult
+from .configs import AgentConfigs
+from .registry import AgentRegistry
 from .states import ObservedState
-
-if TYPE_CHECKING:
-    from .hive import Hive
+from .supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -61,66 +65,57 @@ START_CONFIRM_SECONDS = 60.0  # a deploy succeeds when the new harness connects 
 
 
 class Deployments:
-    def __init__(self, hive: Hive) -> None:
-        self.hive = hive
-        self._candidate: dict[str, AgentConfig] = {}  # the config being deployed, until it is or fails
-        self._deployed: dict[str, AgentConfig] = {}  # what `main` of each applied repo holds
-        hive.approvals.register("init_config", KindHandlers(approved=self._init_approved))
-        hive.approvals.register("apply_commit", KindHandlers(approved=self._apply_approved, closed=self._apply_closed))
-        hive.approvals.register("spawn", KindHandlers(approved=self._spawn_approved))
+    def __init__(self, settings: HiveSettings, store: Store, registry: AgentRegistry, configs: AgentConfigs,
+                 approvals: Approvals, supervisor: Supervisor, agent_sockets: AgentSockets, images: ImageService,
+                 spend: Spend, notify: Announcer) -> None:
+        self.settings = settings
+        self.store = store
+        self.registry = registry
+        self.configs = configs
+        self.approvals = approvals
+        self.supervisor = supervisor
+        self.agent_sockets = agent_sockets
+        self.images = images
+        self.spend = spend
+        self.notify = notify
+
+    def approval_kinds(self) -> dict[str, KindHandlers]:
+        return {"init_config": KindHandlers(approved=self._init_approved),
+                "apply_commit": KindHandlers(approved=self._apply_approved, closed=self._apply_closed),
+                "spawn": KindHandlers(approved=self._spawn_approved)}
 
     async def load(self) -> None:
-        """Read every deployed config once at start (the recipient policy needs them synchronously)."""
-        for agent in self.hive.registry.all():
-            if agent.kind == "managed":
-                config = await asyncio.to_thread(self._read_deployed, agent.name)
-                if config is not None:
-                    self._deployed[agent.name] = config
-
-    def _read_deployed(self, name: str) -> AgentConfig | None:
-        try:
-            return self.applied(name).deployed_config()
-        except (ConfigError, RepoError):
-            log.exception("the deployed config of %s cannot be read", name)
-            return None
+        await self.configs.load()
 
     def deployed(self, name: str) -> AgentConfig | None:
-        return self._deployed.get(name)
+        return self.configs.deployed(name)
 
     def forget(self, name: str) -> None:
-        self._deployed.pop(name, None)
+        self.configs.forget(name)
 
     def applied(self, name: str) -> AppliedRepo:
-        return AppliedRepo(self.hive.settings.state_dir, name)
+        return AppliedRepo(self.settings.state_dir, name)
 
     def proposed(self, name: str) -> ProposedRepo:
-        return ProposedRepo(self.hive.settings.state_dir, name)
+        return ProposedRepo(self.settings.state_dir, name)
 
     async def config_of(self, name: str) -> AgentConfig:
         """What the agent runs on: the config being deployed, else the deployed one."""
-        if name in self._candidate:
-            return self._candidate[name]
-        if name in self._deployed:
-            return self._deployed[name]
-        config = await asyncio.to_thread(self._read_deployed, name)
-        if config is None:
-            raise HiveError(ErrorCode.CONFLICT, f"{name} has no deployed config yet: request_apply_commit first")
-        self._deployed[name] = config
-        return config
+        return await self.configs.config_of(name)
 
     # --- requests (the manager's, or the operator's spawn) ----------------------------------------
     async def request_init_config(self, requested_by: str, name: str, description: str) -> ApprovalRecord:
-        if self.hive.registry.get(name) is not None or await asyncio.to_thread(self.proposed(name).exists):
+        if self.registry.get(name) is not None or await asyncio.to_thread(self.proposed(name).exists):
             raise HiveError(ErrorCode.CONFLICT, f"{name} already exists")
-        return await self.hive.approvals.request("init_config", name, requested_by, description=description or
+        return await self.approvals.request("init_config", name, requested_by, description=description or
                                                  f"create the config repo of a new agent {name}",
                                                  payload={"agent_description": description})
 
     async def request_spawn(self, requested_by: str, name: str, description: str) -> ApprovalRecord:
         """A new agent from the template, started once approved (no edit step)."""
-        if self.hive.registry.get(name) is not None or await asyncio.to_thread(self.proposed(name).exists):
+        if self.registry.get(name) is not None or await asyncio.to_thread(self.proposed(name).exists):
             raise HiveError(ErrorCode.CONFLICT, f"{name} already exists")
-        return await self.hive.approvals.request("spawn", name, requested_by,
+        return await self.approvals.request("spawn", name, requested_by,
                                                  description=description or f"spawn a new agent {name}",
                                                  payload={"agent_description": description,
                                                           "diff": render_template(name, description)})
@@ -148,27 +143,27 @@ class Deployments:
             diff = await asyncio.to_thread(self._validate, name, full)  # validate
             crash_point("propose.validated")
         except (ConfigError, PolicyError, RepoError) as exc:
-            refused = await self.hive.approvals.refuse("apply_commit", name, requested_by, str(exc),
+            refused = await self.approvals.refuse("apply_commit", name, requested_by, str(exc),
                                                        description=description, commit_ref=sha, fetched_sha=full)
             if full is not None:
                 await asyncio.to_thread(self._mark_refused, name, refused.id, full)
             return refused
         # Stored with its id (the build log and a failed build's tag name it), shown only once built.
-        record = await self.hive.store.add_approval(
+        record = await self.store.add_approval(
             "apply_commit", name, requested_by, commit_ref=sha, fetched_sha=full, description=description,
             payload={"diff": diff}, status="pending", at=time.time())
         try:
-            image = await build_for_approval(self.hive.images, self.hive.store, applied, record.id, full)  # build
+            image = await build_for_approval(self.images, self.store, applied, record.id, full)  # build
         except ImageBuildError as exc:  # apt's sentence, to the requester; no card
-            failed = await self.hive.store.resolve_approval(record.id, "failed", str(exc), time.time(), done=True)
+            failed = await self.store.resolve_approval(record.id, "failed", str(exc), time.time(), done=True)
             if failed is None:
-                return await self.hive.approvals.track(record.id)
+                return await self.approvals.track(record.id)
             await asyncio.to_thread(self._mark_refused, name, record.id, full)
-            await self.hive.approvals.tell(failed)
+            await self.approvals.tell(failed)
             return failed
         if image.note or image.details:
-            await self.hive.store.update_approval(record.id, payload={"diff": diff + image.note, **image.details})
-        shown = await self.hive.approvals.track(record.id)  # show
+            await self.store.update_approval(record.id, payload={"diff": diff + image.note, **image.details})
+        shown = await self.approvals.track(record.id)  # show
         crash_point("propose.shown")  # the card without its tag: approving it tags it
         await asyncio.to_thread(applied.tag_proposal, record.id, full)
         return shown
@@ -202,26 +197,26 @@ class Deployments:
         """The commit's agent.toml against the schema and the host policy; the card's diff."""
         applied = self.applied(name)
         config = applied.read_config_at(full)
-        policy = load_host_policy(self.hive.settings.state_dir)
-        check_against_policy(config, policy, runtime=self.hive.settings.runtime,
-                             protected_paths=(self.hive.settings.state_dir, self.hive.settings.runtime_dir))
+        policy = load_host_policy(self.settings.state_dir)
+        check_against_policy(config, policy, runtime=self.settings.runtime,
+                             protected_paths=(self.settings.state_dir, self.settings.runtime_dir))
         diff = applied.diff_against_deployed(full)
         return diff if diff != NO_CHANGE else "no change: this commit's config is what is deployed"
 
     async def spawn_now(self, name: str, description: str, config_text: str | None) -> AgentConfig:
         """The operator's direct spawn (host.sock only): seed, deploy and start, recorded as an approved
         `spawn` approval for the audit trail."""
-        if self.hive.registry.get(name) is not None:
+        if self.registry.get(name) is not None:
             raise HiveError(ErrorCode.CONFLICT, f"{name} already exists")
         if config_text is not None:
             load_agent_config(config_text, expected_name=name)  # refuse a bad one before anything is made
         payload = {"agent_description": description} | ({"config_text": config_text} if config_text else {})
-        record = await self.hive.store.add_approval(  # a crash from here on: resumed as approved work
+        record = await self.store.add_approval(  # a crash from here on: resumed as approved work
             "spawn", name, OPERATOR, commit_ref=None, fetched_sha=None, description=description or "spawned directly",
             payload=payload, status="approved", at=time.time(),
             note="spawned directly by the operator")
         status, note = await self._seed_and_deploy(record, config_text)
-        await self.hive.store.finish_approval(record.id, status, note, time.time())
+        await self.store.finish_approval(record.id, status, note, time.time())
         if status != "approved":
             raise HiveError(ErrorCode.CONFLICT, note or f"{name} did not start")
         return await self.config_of(name)
@@ -235,7 +230,7 @@ class Deployments:
         except (ConfigError, RepoError) as exc:
             return "failed", str(exc)
         await self._ensure_record(name, str(approval.payload.get("agent_description", "")), approval.requested_by)
-        await self.hive.notify("config_ready", name, {"repo": str(self.proposed(name).path),
+        await self.notify("config_ready", name, {"repo": str(self.proposed(name).path),
                                                       "next": "edit agent.toml, commit, request_apply_commit"},
                                recipients=(MANAGER_NAME,))
         return "approved", f"the config repo of {name} is ready"
@@ -255,7 +250,7 @@ class Deployments:
             crash_point("spawn.fetched")
         except (ConfigError, PolicyError, RepoError) as exc:
             await asyncio.to_thread(self._mark_failed, name, approval.id)
-            if self.hive.registry.get(name) is None:  # a refused spawn leaves the name free
+            if self.registry.get(name) is None:  # a refused spawn leaves the name free
                 await asyncio.to_thread(self._remove_repos, name)
             return "failed", str(exc)
         await self._ensure_record(name, description, approval.requested_by)
@@ -267,7 +262,7 @@ class Deployments:
         seed is renamed into place whole, so a repo there is whole). A repo with no commit (left by an
         older daemon) is made again, unless the agent exists, whose repo is not ours to remove. The seed is
         kept in the applied repo as `seed`: the first card's diff is taken against it."""
-        registered = self.hive.registry.get(name) is not None
+        registered = self.registry.get(name) is not None
         return await asyncio.to_thread(self._seed_sync, name, text, registered)
 
     def _seed_sync(self, name: str, text: str, registered: bool) -> str:
@@ -289,7 +284,7 @@ class Deployments:
         """hm1nd edits and commits in every proposed repo; in a bwrap sandbox it runs under its own uid
         (runtime/identity.py), so it must own them. The daemon reads them with an explicit --git-dir,
         whoever owns them; under the process runtime hm1nd runs as the daemon does and they stay its."""
-        if drops_root() and self.hive.settings.runtime == "bwrap":
+        if drops_root() and self.settings.runtime == "bwrap":
             uid = agent_uid(MANAGER_NAME)
             hand_over(path, uid, uid)
 
@@ -339,46 +334,46 @@ class Deployments:
         except (ConfigError, RepoError) as exc:
             return "failed", f"deploy of {sha[:12]} failed: {exc}"
         had_config = await asyncio.to_thread(applied.deployed_sha) is not None
-        self._candidate[name] = config
+        self.configs.set_candidate(name, config)
         launched = time.monotonic()
         try:
-            await self.hive.supervisor.restart_agent(name, why=f"config {sha[:12]} deployed")
+            await self.supervisor.restart_agent(name, why=f"config {sha[:12]} deployed", config=config)
             crash_point("deploy.started")
             await self._confirm_running(name, launched)
         except HiveError as exc:
-            self._candidate.pop(name, None)
+            self.configs.set_candidate(name, None)
             await asyncio.to_thread(applied.mark, TagKind.FAILED, approval_id)
             note = f"deploy of {sha[:12]} failed: {exc.message}"
             if had_config:
                 with contextlib.suppress(HiveError):
-                    await self.hive.supervisor.restart_agent(name, why="rolled back after a failed deploy")
+                    await self.supervisor.restart_agent(name, why="rolled back after a failed deploy")
                 note += "; rolled back to the previous config"
             else:
                 with contextlib.suppress(HiveError):
-                    await self.hive.supervisor.stop_agent(name)
+                    await self.supervisor.stop_agent(name)
             return "failed", note
         crash_point("deploy.confirmed")
-        self._candidate.pop(name, None)
+        self.configs.set_candidate(name, None)
         await asyncio.to_thread(applied.mark_deployed, approval_id)
         crash_point("deploy.deployed")
         return await self._deployed_now(approval_id, name, sha, config)
 
     async def _deployed_now(self, approval_id: int, name: str, sha: str, config: AgentConfig) -> WorkResult:
-        self._deployed[name] = config
-        await self.hive.gateway.spend.reconsider(name)  # a raised [budget] lifts a spent one now
-        await self.hive.registry.update(name, deployed_sha=sha, description=config.description,
-                                        parent=config.parent or self.hive.registry.require(name).parent)
-        await self.hive.notify("rebuilt", name, {"sha": sha, "approval_id": approval_id},
+        self.configs.set_deployed(name, config)
+        await self.spend.reconsider(name)  # a raised [budget] lifts a spent one now
+        await self.registry.update(name, deployed_sha=sha, description=config.description,
+                                        parent=config.parent or self.registry.require(name).parent)
+        await self.notify("rebuilt", name, {"sha": sha, "approval_id": approval_id},
                                recipients=(MANAGER_NAME,))
         return "approved", f"deployed {sha[:12]}"
 
     async def _confirm_running(self, name: str, launched: float) -> None:
         """Push-based: wait for the new harness to say hello (or the sandbox to die first)."""
-        changes = self.hive.registry.changes.subscribe()
+        changes = self.registry.changes.subscribe()
         try:
             async with asyncio.timeout(START_CONFIRM_SECONDS):
-                while not self.hive.registry.connected_since(name, launched):
-                    state = self.hive.registry.observed_state(name)
+                while not self.registry.connected_since(name, launched):
+                    state = self.registry.observed_state(name)
                     if state not in (ObservedState.STARTING, ObservedState.RUNNING):
                         raise HiveError(ErrorCode.CONFLICT, f"it {state} right after starting")
                     await changes.next_batch()
@@ -393,10 +388,10 @@ class Deployments:
             shutil.rmtree(path, ignore_errors=True)
 
     async def _ensure_record(self, name: str, description: str, requested_by: str) -> None:
-        if self.hive.registry.get(name) is not None:
+        if self.registry.get(name) is not None:
             return
         parent = requested_by if requested_by not in (OPERATOR, MANAGER_NAME) else None
-        await self.hive.registry.add(AgentRecord(name=name, kind="managed", created_at=time.time(),
-                                                 description=description, parent=parent, node=self.hive.settings.node))
-        await self.hive.agent_sockets.open(name)
+        await self.registry.add(AgentRecord(name=name, kind="managed", created_at=time.time(),
+                                                 description=description, parent=parent, node=self.settings.node))
+        await self.agent_sockets.open(name)
 

@@ -6,23 +6,28 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from hyperhive.broker import Broker
 from hyperhive.config import ConfigError, load_host_policy
 from hyperhive.config.host_policy import HOST_TOML, HOST_TOML_ENV, HiveBudget, HostPolicy
 from hyperhive.config.sections import Budget
+from hyperhive.config.settings import HiveSettings
 from hyperhive.gateway.budgets import HIVE, Exhausted, Limits
 from hyperhive.gateway.clock import Clock
 from hyperhive.gateway.server import Gateway
 from hyperhive.gateway.spend import Spend, SpendHooks
 from hyperhive.protocol import HiveError
+from hyperhive.store import Store
 
+from .announce import Announcer
+from .configs import AgentConfigs
+from .controls import Controls
+from .events import EventLog
 from .loop_breaker import LoopBreaker
-
-if TYPE_CHECKING:
-    from .hive import Hive
+from .registry import AgentRegistry
 
 log = logging.getLogger(__name__)
 NO_LIMITS = Budget()
@@ -59,39 +64,53 @@ class HiveCeilings:
         return self._policy
 
 
-def make_loop_breaker(hive: Hive, clock: Clock, ceilings: HiveCeilings) -> LoopBreaker:
+def make_loop_breaker(registry: AgentRegistry, broker: Broker, notify: Announcer, configs: AgentConfigs,
+                      clock: Clock, ceilings: HiveCeilings) -> LoopBreaker:
     async def limit_of(name: str) -> int | None:
         try:
-            own = (await hive.deployments.config_of(name)).budget.max_turns_per_hour
+            own = (await configs.config_of(name)).budget.max_turns_per_hour
         except HiveError:
             own = None
         return own if own is not None else ceilings.budget().max_turns_per_hour
 
-    return LoopBreaker(hive, clock, limit_of)
+    return LoopBreaker(registry, broker, notify, clock, limit_of)
 
 
-def make_gateway(hive: Hive, clock: Clock, ceilings: HiveCeilings) -> Gateway:
+@dataclass(frozen=True)
+class GatewayParts:
+    """What the gateway's hooks reach: budgets from the configs, word to the people in charge."""
+
+    settings: HiveSettings
+    store: Store
+    registry: AgentRegistry
+    events: EventLog
+    controls: Controls
+    notify: Announcer
+    configs: AgentConfigs
+
+
+def make_gateway(parts: GatewayParts, clock: Clock, ceilings: HiveCeilings) -> Gateway:
     async def agent_limits(name: str) -> Limits:
         try:
-            return (await hive.deployments.config_of(name)).budget
+            return (await parts.configs.config_of(name)).budget
         except HiveError:  # a peer, or an agent not deployed yet: no budget of its own
             return NO_LIMITS
 
     async def exhausted(name: str, found: Exhausted) -> None:
-        hive.registry.changes.changed(name)
-        await hive.notify("budget_exhausted", name, {
+        parts.registry.changes.changed(name)
+        await parts.notify("budget_exhausted", name, {
             "budget": found.budget, "scope": "hive" if found.scope == HIVE else "agent", "limit": found.limit,
             "spent": found.spent, "resets_at": _rfc3339(found.resets_at), "detail": found.sentence()})
 
     async def restored(name: str) -> None:
-        hive.registry.changes.changed(name)
-        await hive.events.append("budget_restored", name, {})
+        parts.registry.changes.changed(name)
+        await parts.events.append("budget_restored", name, {})
         with contextlib.suppress(HiveError):  # no harness connected: its next turn simply goes through
-            hive.controls.push(name, {"control": "budget_restored"})
+            parts.controls.push(name, {"control": "budget_restored"})
 
     hooks = SpendHooks(agent_limits, ceilings, exhausted, restored,
-                       hive.registry.changes.changed)
-    return Gateway(hive.settings.runtime_dir, os.environ, Spend(hive.store, clock, hooks))
+                       parts.registry.changes.changed)
+    return Gateway(parts.settings.runtime_dir, os.environ, Spend(parts.store, clock, hooks))
 
 
 def _rfc3339(at: float) -> str:

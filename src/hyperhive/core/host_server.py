@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import grp
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hyperhive.protocol import ok_response
 from hyperhive.protocol.host_requests import HOST_REQUEST, SubscribeAgentStatus
 from hyperhive.protocol.parsing import parse_request
 
 from .lineserver import HOST_LIMITS, Connection, UnixLineServer
+from .parts import HiveParts
 from .verbs.host import HOST_VERBS
-
-if TYPE_CHECKING:
-    from .hive import Hive
 
 ADMIN_GROUP = "hive-admin"
 
 
 class HostServer:
-    def __init__(self, hive: Hive) -> None:
-        self.hive = hive
+    def __init__(self, hive: HiveParts) -> None:
+        self.hive = hive  # the host verbs' dispatch: the one place below the daemon that sees the whole hive
         group = ADMIN_GROUP if _group_exists(ADMIN_GROUP) else None
         self.server = UnixLineServer(hive.settings.host_socket, self.handle, mode=0o660, group=group,
                                      limits=HOST_LIMITS)

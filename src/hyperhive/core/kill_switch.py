@@ -7,18 +7,17 @@ and nothing else: an agent the operator paused by hand before stays paused."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hyperhive.protocol import ErrorCode, HiveError
 from hyperhive.store.records import ScheduleStatus
 
-if TYPE_CHECKING:
-    from .hive import Hive
+from .parts import HiveParts
 
 PAUSED_ALL, RESUMED_ALL = "paused_all", "resumed_all"
 
 
-async def pause_all(hive: Hive) -> dict[str, Any]:
+async def pause_all(hive: HiveParts) -> dict[str, Any]:
     agents = [a.name for a in hive.registry.all() if not a.paused and a.lifecycle != "destroyed"]
     schedules = [s.id for s in await hive.store.list_schedules(["active"])]
     lines = [f"{name}: paused" for name in agents] + [f"schedule #{sid}: disarmed" for sid in schedules]
@@ -28,7 +27,7 @@ async def pause_all(hive: Hive) -> dict[str, Any]:
     return {"paused_agents": agents, "paused_schedules": schedules, "event_seq": event.seq}
 
 
-async def resume_all(hive: Hive) -> dict[str, Any]:
+async def resume_all(hive: HiveParts) -> dict[str, Any]:
     last = await hive.store.events_before(None, kinds=[PAUSED_ALL, RESUMED_ALL], limit=1)
     if not last or last[-1].kind != PAUSED_ALL:
         raise HiveError(ErrorCode.CONFLICT, "nothing to resume: no `pause --all` is in force")
@@ -42,7 +41,7 @@ async def resume_all(hive: Hive) -> dict[str, Any]:
     return {"resumed_agents": agents, "resumed_schedules": schedules, "event_seq": event.seq}
 
 
-async def _apply(hive: Hive, agents: list[str], schedules: list[int], *, paused: bool) -> None:
+async def _apply(hive: HiveParts, agents: list[str], schedules: list[int], *, paused: bool) -> None:
     for name in agents:
         await hive.registry.update(name, paused=paused)
         hive.broker.inboxes.notify(name)  # a harness holding a recv learns at once

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
+from hyperhive.broker import Broker
 from hyperhive.gateway.clock import Clock
 from hyperhive.protocol import SYSTEM_SENDER
 
-if TYPE_CHECKING:
-    from .hive import Hive
+from .announce import Announcer
+from .registry import AgentRegistry
 
 HOUR = 3600.0
 NOTE = ("You were paused by the hive's loop breaker: {count} turns in the last hour, more than your "
@@ -21,8 +21,11 @@ NOTE = ("You were paused by the hive's loop breaker: {count} turns in the last h
 
 
 class LoopBreaker:
-    def __init__(self, hive: Hive, clock: Clock, limit_of: Callable[[str], Awaitable[int | None]]) -> None:
-        self.hive = hive
+    def __init__(self, registry: AgentRegistry, broker: Broker, notify: Announcer, clock: Clock,
+                 limit_of: Callable[[str], Awaitable[int | None]]) -> None:
+        self.registry = registry
+        self.broker = broker
+        self.notify = notify
         self.clock = clock
         self.limit_of = limit_of
         self._starts: dict[str, deque[float]] = defaultdict(deque)
@@ -36,7 +39,7 @@ class LoopBreaker:
         starts.append(now)
         while starts and starts[0] <= now - HOUR:
             starts.popleft()
-        agent = self.hive.registry.get(name)
+        agent = self.registry.get(name)
         if len(starts) > limit and agent is not None and not agent.paused:
             await self._trip(name, len(starts), limit)
 
@@ -45,8 +48,8 @@ class LoopBreaker:
         self._starts.pop(name, None)
 
     async def _trip(self, name: str, count: int, limit: int) -> None:
-        await self.hive.registry.update(name, paused=True)
+        await self.registry.update(name, paused=True)
         reason = f"{count} turns in the last hour, over max_turns_per_hour = {limit}"
-        await self.hive.notify("loop_breaker", name, {"reason": reason, "turns": count, "limit": limit,
+        await self.notify("loop_breaker", name, {"reason": reason, "turns": count, "limit": limit,
                                                       "resume": f"hivectl resume {name}"})
-        await self.hive.broker.deliver(SYSTEM_SENDER, [name], NOTE.format(count=count, limit=limit, name=name))
+        await self.broker.deliver(SYSTEM_SENDER, [name], NOTE.format(count=count, limit=limit, name=name))

@@ -12,16 +12,16 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
+from hyperhive.broker import Broker
 from hyperhive.config.host_policy import NotifyConfig
 from hyperhive.protocol import OPERATOR, SYSTEM_SENDER
 from hyperhive.store import EventRecord, MessageRecord
 
-if TYPE_CHECKING:
-    from .hive import Hive
+from .events import EventLog
 
 log = logging.getLogger(__name__)
 NOTIFICATION = "notification"
@@ -63,13 +63,13 @@ def notice_for_message(message: MessageRecord) -> Notice | None:
 
 
 class Notifier:
-    def __init__(self, hive: Hive, config: Callable[[], NotifyConfig]) -> None:
-        self.hive = hive
+    def __init__(self, events: EventLog, broker: Broker, config: Callable[[], NotifyConfig]) -> None:
+        self.events = events
         self.config = config
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
         self._tasks: set[asyncio.Task[None]] = set()
-        hive.events.listen(self._on_events)
-        hive.broker.on_messages(self._on_messages)
+        events.listen(self._on_events)
+        broker.on_messages(self._on_messages)
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -96,7 +96,7 @@ class Notifier:
 
     async def _announce(self, notice: Notice) -> None:
         view = asdict(notice) | {"body": notice.body[:BODY_MAX]}
-        await self.hive.events.append(NOTIFICATION, notice.agent, view)
+        await self.events.append(NOTIFICATION, notice.agent, view)
         config = self.config()
         for url in config.webhooks:
             self._spawn(self._post(url, notice, config))

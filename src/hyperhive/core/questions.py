@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from hyperhive.broker import Broker
 from hyperhive.protocol import OPERATOR, SYSTEM_SENDER, ErrorCode, HiveError
-from hyperhive.store import NewMessage, QuestionRecord, QuestionStatus
+from hyperhive.store import NewMessage, QuestionRecord, QuestionStatus, Store
 
+from .events import EventLog
 from .recipients import require_may_send
+from .registry import AgentRegistry
 from .timers import DueTimers
-
-if TYPE_CHECKING:
-    from .hive import Hive
 
 MAX_TTL_SECONDS = 6 * 3600
 EXPIRED = "[expired]"
@@ -33,12 +33,15 @@ def question_view(q: QuestionRecord) -> dict[str, Any]:
 
 
 class Questions:
-    def __init__(self, hive: Hive) -> None:
-        self.hive = hive
+    def __init__(self, store: Store, registry: AgentRegistry, broker: Broker, events: EventLog) -> None:
+        self.store = store
+        self.registry = registry
+        self.broker = broker
+        self.events = events
         self._expiry: DueTimers[int] = DueTimers(self._expire, "question")
 
     async def start(self) -> None:
-        for q in await self.hive.store.questions(status="open", limit=100_000):
+        for q in await self.store.questions(status="open", limit=100_000):
             if q.expires_at is not None:
                 self._expiry.arm(q.id, q.expires_at)
 
@@ -49,10 +52,10 @@ class Questions:
                   to: str | None) -> QuestionRecord:
         target = to or OPERATOR
         if target != OPERATOR:
-            self.hive.registry.require(target)
+            self.registry.require(target)
             if target == asker:
                 raise HiveError(ErrorCode.BAD_REQUEST, "a question to yourself is a note: write it down instead")
-            require_may_send(self.hive, asker, target)  # a question carries the asker's text: a send's rule
+            require_may_send(self.broker, asker, target)  # a question carries the asker's text: a send's rule
         now = time.time()
         ttl = min(ttl_seconds or MAX_TTL_SECONDS, MAX_TTL_SECONDS)
         record = QuestionRecord(0, asker, target, question, options, multi, now, now + ttl)
@@ -64,11 +67,11 @@ class Questions:
             return NewMessage(SYSTEM_SENDER, target, body, now)
 
         # An agent learns of its question by mail; the operator by the dashboard and hivectl.
-        stored, message = await self.hive.store.add_question(record, tell_target if target != OPERATOR else None)
+        stored, message = await self.store.add_question(record, tell_target if target != OPERATOR else None)
         if message is not None:
-            await self.hive.broker.announce([message])
+            await self.broker.announce([message])
         self._expiry.arm(stored.id, stored.expires_at or now + ttl)
-        await self.hive.events.append("question_asked", asker, question_view(stored))
+        await self.events.append("question_asked", asker, question_view(stored))
         return stored
 
     async def answer(self, question_id: int, answer: str, by: str) -> QuestionRecord:
@@ -79,7 +82,7 @@ class Questions:
                                                        "operator answers it (dashboard or hivectl)")
             raise HiveError(ErrorCode.NOT_ALLOWED, f"question #{question_id} is for {q.target}, not {by}")
         if by != OPERATOR:
-            require_may_send(self.hive, by, q.asker)  # the answer is the answerer's text in the asker's inbox
+            require_may_send(self.broker, by, q.asker)  # the answer is the answerer's text in the asker's inbox
         return await self._close(q, "answered", answer, by)
 
     async def cancel(self, question_id: int, by: str | None) -> QuestionRecord:
@@ -90,12 +93,12 @@ class Questions:
         return await self._close(q, "cancelled", CANCELLED, by or OPERATOR)
 
     async def _expire(self, question_id: int) -> None:
-        q = await self.hive.store.get_question(question_id)
+        q = await self.store.get_question(question_id)
         if q is not None and q.status == "open":
             await self._close(q, "expired", EXPIRED, None)
 
     async def _open(self, question_id: int) -> QuestionRecord:
-        q = await self.hive.store.get_question(question_id)
+        q = await self.store.get_question(question_id)
         if q is None:
             raise HiveError(ErrorCode.NOT_FOUND, f"no question #{question_id}")
         if q.status != "open":
@@ -106,12 +109,12 @@ class Questions:
         now = time.time()
         body = json.dumps({"event": "question_answered", "id": q.id, "question": q.question, "answer": answer,
                            "answered_by": by, "status": status}, ensure_ascii=False)
-        closed = await self.hive.store.close_question(q.id, status, answer, by, now,
+        closed = await self.store.close_question(q.id, status, answer, by, now,
                                                       NewMessage(SYSTEM_SENDER, q.asker, body, now))
         if closed is None:
             raise HiveError(ErrorCode.CONFLICT, f"question #{q.id} was closed meanwhile")
         record, message = closed
         self._expiry.disarm(q.id)
-        await self.hive.broker.announce([message])
-        await self.hive.events.append("question_answered", q.asker, question_view(record))
+        await self.broker.announce([message])
+        await self.events.append("question_answered", q.asker, question_view(record))
         return record

@@ -5,23 +5,22 @@ The broker asks `refusal` for mail; questions call `require_may_send`, the same 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
+from hyperhive.broker import Broker
+from hyperhive.config import AgentConfig
 from hyperhive.protocol import BROADCAST, ErrorCode, HiveError
-
-if TYPE_CHECKING:
-    from .hive import Hive
 
 
 class ConfigRecipients:
     """The broker's RecipientPolicy: a managed agent's deployed agent.toml decides. The operator, the hive's
     own senders and peers (which have no agent.toml) may write to anyone."""
 
-    def __init__(self, hive: Hive) -> None:
-        self.hive = hive
+    def __init__(self, deployed: Callable[[str], AgentConfig | None]) -> None:
+        self.deployed = deployed  # the agent's deployed agent.toml (Deployments.deployed)
 
     def refusal(self, sender: str, recipient: str) -> str | None:
-        config = self.hive.deployments.deployed(sender)
+        config = self.deployed(sender)
         if config is None or config.may_send_to(recipient):
             return None
         what = "broadcast" if recipient == BROADCAST else f"send to {recipient}"
@@ -29,8 +28,8 @@ class ConfigRecipients:
                 "ask the manager to add it")
 
 
-def require_may_send(hive: Hive, sender: str, recipient: str) -> None:
+def require_may_send(broker: Broker, sender: str, recipient: str) -> None:
     """Raise not_allowed when `sender`'s text may not reach `recipient` (the broker's own rule)."""
-    refusal = hive.broker.policy.refusal(sender, recipient)
+    refusal = broker.policy.refusal(sender, recipient)
     if refusal:
         raise HiveError(ErrorCode.NOT_ALLOWED, refusal)

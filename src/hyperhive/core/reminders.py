@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
 
+from hyperhive.broker import Broker
 from hyperhive.protocol import REMINDER_SENDER, ErrorCode, HiveError
-from hyperhive.store import NewMessage, ReminderRecord
+from hyperhive.store import NewMessage, ReminderRecord, Store
 
+from .registry import AgentRegistry
 from .timers import DueTimers
-
-if TYPE_CHECKING:
-    from .hive import Hive
 
 log = logging.getLogger(__name__)
 MAX_PENDING = 50
@@ -26,13 +24,15 @@ MAX_DELAY_SECONDS = 366 * 24 * 3600
 
 
 class Reminders:
-    def __init__(self, hive: Hive) -> None:
-        self.hive = hive
+    def __init__(self, store: Store, registry: AgentRegistry, broker: Broker) -> None:
+        self.store = store
+        self.registry = registry
+        self.broker = broker
         self._pending: dict[int, ReminderRecord] = {}
         self._timers: DueTimers[int] = DueTimers(self._fire, "reminder")
 
     async def start(self) -> None:
-        for reminder in await self.hive.store.pending_reminders():
+        for reminder in await self.store.pending_reminders():
             self._pending[reminder.id] = reminder
             self._timers.arm(reminder.id, reminder.due_at)
 
@@ -50,24 +50,24 @@ class Reminders:
         now = time.time()
         if due_at - now > MAX_DELAY_SECONDS:
             raise HiveError(ErrorCode.BAD_REQUEST, "a reminder can be at most a year ahead")
-        stored = await self.hive.store.add_reminder(agent, body, max(due_at, now), now, MAX_PENDING)
+        stored = await self.store.add_reminder(agent, body, max(due_at, now), now, MAX_PENDING)
         if stored is None:
             raise HiveError(ErrorCode.LIMIT, f"{agent} already has {MAX_PENDING} pending reminders: "
                                              "cancel some (cancel_loose_end) before adding more")
         self._pending[stored.id] = stored
         self._timers.arm(stored.id, stored.due_at)
-        self.hive.registry.changes.changed(agent)
+        self.registry.changes.changed(agent)
         return stored
 
     async def cancel(self, reminder_id: int, agent: str | None) -> ReminderRecord:
         """Cancel a pending reminder; `agent` (when given) must own it."""
-        cancelled = await self.hive.store.cancel_reminder(reminder_id, agent, time.time())
+        cancelled = await self.store.cancel_reminder(reminder_id, agent, time.time())
         if cancelled is None:
             whose = f" of {agent}" if agent else ""
             raise HiveError(ErrorCode.NOT_FOUND, f"no pending reminder #{reminder_id}{whose}")
         self._pending.pop(reminder_id, None)
         self._timers.disarm(reminder_id)
-        self.hive.registry.changes.changed(cancelled.agent)
+        self.registry.changes.changed(cancelled.agent)
         return cancelled
 
     async def _fire(self, reminder_id: int) -> None:
@@ -76,7 +76,7 @@ class Reminders:
             return
         message = NewMessage(REMINDER_SENDER, reminder.agent, reminder.body, time.time())
         try:
-            stored = await self.hive.store.deliver_reminder(reminder_id, message)
+            stored = await self.store.deliver_reminder(reminder_id, message)
         except Exception:
             log.exception("reminder #%d could not be delivered; trying again in %g s", reminder_id, RETRY_SECONDS)
             if reminder_id in self._pending:  # not cancelled meanwhile
@@ -84,5 +84,5 @@ class Reminders:
             return
         self._pending.pop(reminder_id, None)
         if stored is not None:
-            await self.hive.broker.announce([stored])
-        self.hive.registry.changes.changed(reminder.agent)
+            await self.broker.announce([stored])
+        self.registry.changes.changed(reminder.agent)

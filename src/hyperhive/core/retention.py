@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
 
+from hyperhive.config.settings import HiveSettings
+from hyperhive.store import Store
+
+from .events import EventLog
 from .timers import DueTimers
-
-if TYPE_CHECKING:
-    from .hive import Hive
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +29,15 @@ _KEY = "prune"
 
 
 class Retention:
-    def __init__(self, hive: Hive) -> None:
-        self.hive = hive
+    def __init__(self, settings: HiveSettings, store: Store, events: EventLog) -> None:
+        self.settings = settings
+        self.store = store
+        self.events = events
         self._timers: DueTimers[str] = DueTimers(self._run, "retention")
 
     @property
     def keep_seconds(self) -> float:
-        return self.hive.settings.retention_days * DAY
+        return self.settings.retention_days * DAY
 
     async def start(self) -> None:
         """What came of age while the daemon was down is pruned now."""
@@ -54,17 +56,17 @@ class Retention:
     async def _run(self, _key: str) -> None:
         now = time.time()
         cutoff = now - self.keep_seconds
-        result = await self.hive.store.prune_older(cutoff, cutoff, AUDIT_EVENT_PREFIXES, now - TURN_STATS_DAYS * DAY)
+        result = await self.store.prune_older(cutoff, cutoff, AUDIT_EVENT_PREFIXES, now - TURN_STATS_DAYS * DAY)
         if result.messages or result.events or result.turn_stats:
             log.info("retention: pruned %d messages, %d events, %d turn stats", result.messages, result.events,
                      result.turn_stats)
-            await self.hive.events.append("retention", None, {
+            await self.events.append("retention", None, {
                 "messages": result.messages, "events": result.events, "turn_stats": result.turn_stats,
-                "retention_days": self.hive.settings.retention_days})
+                "retention_days": self.settings.retention_days})
         self._timers.arm(_KEY, await self.next_due(now))
 
     async def next_due(self, now: float) -> float:
-        mail, event, turn = await self.hive.store.oldest_prunable(AUDIT_EVENT_PREFIXES)
+        mail, event, turn = await self.store.oldest_prunable(AUDIT_EVENT_PREFIXES)
         dues = [at + self.keep_seconds for at in (mail, event) if at is not None]
         if turn is not None:
             dues.append(turn + TURN_STATS_DAYS * DAY)

@@ -10,16 +10,16 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from hyperhive.broker import Broker
 from hyperhive.protocol import MANAGER_NAME, OPERATOR, SCHEDULE_SENDER, ErrorCode, HiveError, rfc3339
-from hyperhive.store import ApprovalRecord, NewMessage, ScheduleRecord
+from hyperhive.store import ApprovalRecord, NewMessage, ScheduleRecord, Store
 
-from .approvals import KindHandlers, WorkResult
+from .approvals import Approvals, KindHandlers, WorkResult
+from .events import EventLog
+from .registry import AgentRegistry
 from .timers import DueTimers
-
-if TYPE_CHECKING:
-    from .hive import Hive
 
 MIN_INTERVAL_SECONDS = 1.0
 KIND = "schedule_prompt"
@@ -41,13 +41,20 @@ def next_slot(due: float, interval: float | None, now: float) -> float | None:
 
 
 class Schedules:
-    def __init__(self, hive: Hive) -> None:
-        self.hive = hive
+    def __init__(self, store: Store, registry: AgentRegistry, broker: Broker, approvals: Approvals,
+                 events: EventLog) -> None:
+        self.store = store
+        self.registry = registry
+        self.broker = broker
+        self.approvals = approvals
+        self.events = events
         self._timers: DueTimers[int] = DueTimers(self._fire, "schedule")
-        hive.approvals.register(KIND, KindHandlers(approved=self._approved, closed=self._denied))
+
+    def approval_kinds(self) -> dict[str, KindHandlers]:
+        return {KIND: KindHandlers(approved=self._approved, closed=self._denied)}
 
     async def start(self) -> None:
-        for s in await self.hive.store.list_schedules(["active"]):
+        for s in await self.store.list_schedules(["active"]):
             if s.next_fire_at is not None:
                 self._timers.arm(s.id, s.next_fire_at)
 
@@ -58,9 +65,9 @@ class Schedules:
     async def request(self, agent: str, targets: Sequence[str], body: str, first_fire_at: float,
                       interval_seconds: float | None, description: str) -> tuple[ScheduleRecord, ApprovalRecord]:
         resolved = self._check(agent, targets, interval_seconds)
-        below = self.hive.registry.descendants(agent)
+        below = self.registry.descendants(agent)
         authorised = all(target in below for target in resolved)
-        schedule = await self.hive.store.add_schedule(resolved, body, description, first_fire_at, interval_seconds,
+        schedule = await self.store.add_schedule(resolved, body, description, first_fire_at, interval_seconds,
                                                       "active" if authorised else "awaiting_approval", agent, None,
                                                       time.time())
         every = f", every {interval_seconds:g} s" if interval_seconds else ""
@@ -71,8 +78,8 @@ class Schedules:
         if authorised:
             approval = await self._authorised(agent, what, payload)
         else:
-            approval = await self.hive.approvals.request(KIND, agent, agent, description=what, payload=payload)
-        schedule = await self.hive.store.update_schedule(schedule.id, approval_id=approval.id)
+            approval = await self.approvals.request(KIND, agent, agent, description=what, payload=payload)
+        schedule = await self.store.update_schedule(schedule.id, approval_id=approval.id)
         self._rearm(schedule)
         await self._event(schedule)
         return schedule, approval
@@ -82,16 +89,16 @@ class Schedules:
         agent.toml), so it is active at once; an approved row keeps the audit trail."""
         now = time.time()
         note = f"authorised without a card: every target is in {agent}'s subtree"
-        record = await self.hive.store.add_approval(KIND, agent, agent, commit_ref=None, fetched_sha=None,
+        record = await self.store.add_approval(KIND, agent, agent, commit_ref=None, fetched_sha=None,
                                                     description=description, payload=payload, status="approved",
                                                     at=now, note=note)
-        return await self.hive.store.finish_approval(record.id, "approved", note, now)
+        return await self.store.finish_approval(record.id, "approved", note, now)
 
     async def create(self, targets: Sequence[str], body: str, first_fire_at: float, interval_seconds: float | None,
                      description: str) -> ScheduleRecord:
         """The operator's own schedule: active at once."""
         resolved = self._check(OPERATOR, targets, interval_seconds)
-        schedule = await self.hive.store.add_schedule(resolved, body, description, first_fire_at, interval_seconds,
+        schedule = await self.store.add_schedule(resolved, body, description, first_fire_at, interval_seconds,
                                                       "active", OPERATOR, None, time.time())
         self._timers.arm(schedule.id, first_fire_at)
         await self._event(schedule)
@@ -103,7 +110,7 @@ class Schedules:
         resolved: list[str] = []
         for target in targets:
             # A schedule for yourself is a recurring reminder: always allowed (a send to yourself is not).
-            names = [target] if target == sender else self.hive.broker.resolve_recipients(sender, target)
+            names = [target] if target == sender else self.broker.resolve_recipients(sender, target)
             for name in names:
                 if name not in resolved:
                     resolved.append(name)
@@ -115,16 +122,16 @@ class Schedules:
         schedule = await self._require(int(approval.payload["schedule_id"]))
         if schedule.status != "awaiting_approval":
             return "failed", f"schedule #{schedule.id} is {schedule.status}"
-        schedule = await self.hive.store.update_schedule(schedule.id, status="active")
+        schedule = await self.store.update_schedule(schedule.id, status="active")
         if schedule.next_fire_at is not None:
             self._timers.arm(schedule.id, schedule.next_fire_at)
         await self._event(schedule)
         return "approved", f"schedule #{schedule.id} is active"
 
     async def _denied(self, approval: ApprovalRecord) -> None:
-        schedule = await self.hive.store.get_schedule(int(approval.payload["schedule_id"]))
+        schedule = await self.store.get_schedule(int(approval.payload["schedule_id"]))
         if schedule is not None and schedule.status == "awaiting_approval":
-            await self._event(await self.hive.store.update_schedule(schedule.id, status="cancelled"))
+            await self._event(await self.store.update_schedule(schedule.id, status="cancelled"))
 
     # --- changing ---------------------------------------------------------------------------------
     async def update(self, schedule_id: int, **fields: Any) -> ScheduleRecord:
@@ -136,7 +143,7 @@ class Schedules:
             fields["targets"] = self._check(OPERATOR, fields["targets"], fields.get("interval_seconds"))
         elif fields.get("interval_seconds") is not None:
             self._check(OPERATOR, current.targets, fields["interval_seconds"])
-        schedule = await self.hive.store.update_schedule(schedule_id, **fields)
+        schedule = await self.store.update_schedule(schedule_id, **fields)
         self._rearm(schedule)
         await self._event(schedule)
         return schedule
@@ -148,7 +155,7 @@ class Schedules:
         fields: dict[str, Any] = {"status": "paused" if paused else "active"}
         if not paused and current.next_fire_at is not None and current.interval_seconds:
             fields["next_fire_at"] = next_slot(current.next_fire_at, current.interval_seconds, time.time() - 1e-3)
-        schedule = await self.hive.store.update_schedule(schedule_id, **fields)
+        schedule = await self.store.update_schedule(schedule_id, **fields)
         self._rearm(schedule)
         await self._event(schedule)
         return schedule
@@ -161,12 +168,12 @@ class Schedules:
             raise HiveError(ErrorCode.CONFLICT, f"schedule #{schedule_id} is already {current.status}")
         left = [t for t in current.targets if targets and t not in targets]
         if left:
-            schedule = await self.hive.store.update_schedule(schedule_id, targets=left)
+            schedule = await self.store.update_schedule(schedule_id, targets=left)
         else:
-            schedule = await self.hive.store.update_schedule(schedule_id, status="cancelled")
+            schedule = await self.store.update_schedule(schedule_id, status="cancelled")
             if current.status == "awaiting_approval" and current.approval_id is not None:
                 with _ignore_conflict():
-                    await self.hive.approvals.cancel(current.approval_id, None)
+                    await self.approvals.cancel(current.approval_id, None)
         self._rearm(schedule)
         await self._event(schedule)
         return schedule
@@ -185,7 +192,7 @@ class Schedules:
 
     # --- firing -----------------------------------------------------------------------------------
     async def _fire(self, schedule_id: int) -> None:
-        schedule = await self.hive.store.get_schedule(schedule_id)
+        schedule = await self.store.get_schedule(schedule_id)
         if schedule is None or schedule.status != "active" or schedule.next_fire_at is None:
             return
         following = next_slot(schedule.next_fire_at, schedule.interval_seconds, time.time())
@@ -197,9 +204,9 @@ class Schedules:
     async def _deliver(self, schedule: ScheduleRecord, next_fire_at: float | None) -> None:
         now = time.time()
         messages = [NewMessage(SCHEDULE_SENDER, target, schedule.body, now) for target in schedule.targets]
-        stored = await self.hive.store.fire_schedule(schedule.id, messages, next_fire_at, now)
+        stored = await self.store.fire_schedule(schedule.id, messages, next_fire_at, now)
         if stored:
-            await self.hive.broker.announce(stored)
+            await self.broker.announce(stored)
 
     def _rearm(self, schedule: ScheduleRecord) -> None:
         if schedule.status == "active" and schedule.next_fire_at is not None:
@@ -208,7 +215,7 @@ class Schedules:
             self._timers.disarm(schedule.id)
 
     async def _require(self, schedule_id: int, by: str | None = None) -> ScheduleRecord:
-        schedule = await self.hive.store.get_schedule(schedule_id)
+        schedule = await self.store.get_schedule(schedule_id)
         if schedule is None:
             raise HiveError(ErrorCode.NOT_FOUND, f"no schedule #{schedule_id}")
         if by is not None and by != MANAGER_NAME and by != schedule.created_by:
@@ -216,7 +223,7 @@ class Schedules:
         return schedule
 
     async def _event(self, schedule: ScheduleRecord) -> None:
-        await self.hive.events.append("schedule_updated", None, schedule_view(schedule))
+        await self.events.append("schedule_updated", None, schedule_view(schedule))
 
 
 class _ignore_conflict:

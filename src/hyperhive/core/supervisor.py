@@ -17,25 +17,30 @@ import shutil
 import time
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from hyperhive.broker import Broker
 from hyperhive.config import AgentConfig, ConfigError, PolicyError, RestartConfig, load_host_policy
-from hyperhive.images import ImageBuildError
+from hyperhive.config.settings import HiveSettings
+from hyperhive.gateway.server import Gateway
+from hyperhive.images import ImageBuildError, ImageService
 from hyperhive.protocol import MANAGER_NAME, SYSTEM_SENDER, ErrorCode, HiveError
 from hyperhive.runtime.auto import make_runtime
 from hyperhive.runtime.base import ExitInfo, Runtime, SandboxHandle, SandboxState
 from hyperhive.runtime.errors import SandboxError
 from hyperhive.runtime.local import LocalConfig
-from hyperhive.store import AgentRecord
+from hyperhive.store import AgentRecord, Store
 
+from .agent_sockets import AgentSockets
+from .announce import Announcer
 from .builds import Build, build_for
+from .configs import AgentConfigs
+from .events import EventLog
 from .logs import agent_log_dir
+from .registry import AgentRegistry
 from .restart_policy import RestartPolicy, Verdict
 from .sandbox_spec import AGENT_TOML, agent_state_dir, claude_bin, harness_spec
 from .states import LIVE_STATES, ObservedState, WantedState
-
-if TYPE_CHECKING:
-    from .hive import Hive
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +50,20 @@ RESTARTED_NOTE = ("You were restarted by the hive ({why}). Your Claude session a
 
 
 class Supervisor:
-    def __init__(self, hive: Hive, runtime: Runtime | None = None) -> None:
-        self.hive = hive
-        self.runtime = runtime or make_runtime(hive.settings.runtime, LocalConfig(hive.settings.runtime_dir))
+    def __init__(self, settings: HiveSettings, store: Store, registry: AgentRegistry, events: EventLog,
+                 broker: Broker, notify: Announcer, configs: AgentConfigs, images: ImageService, gateway: Gateway,
+                 agent_sockets: AgentSockets, runtime: Runtime | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.registry = registry
+        self.events = events
+        self.broker = broker
+        self.notify = notify
+        self.configs = configs  # what a start runs: the deployed config (a deploy hands its own to restart_agent)
+        self.images = images
+        self.gateway = gateway
+        self.agent_sockets = agent_sockets
+        self.runtime = runtime or make_runtime(settings.runtime, LocalConfig(settings.runtime_dir))
         self._handles: dict[str, SandboxHandle] = {}
         self._unwatch: dict[str, Callable[[], None]] = {}
         self._restart_timers: dict[str, asyncio.TimerHandle] = {}
@@ -65,17 +81,17 @@ class Supervisor:
         if self.warning:
             log.warning("runtime %s: %s", self.runtime.kind, self.warning)
         handles = {h.name: h for h in await self.runtime.handles()}
-        for agent in self.hive.registry.all():
+        for agent in self.registry.all():
             if agent.kind == "managed" and self.runs_here(agent):
                 await self._adopt(agent, handles.get(agent.name))
 
     def runs_here(self, agent: AgentRecord) -> bool:
         """An agent's sandbox is run by its own node's supervisor only (a hive over several hosts)."""
-        return agent.node in (None, self.hive.settings.node)
+        return agent.node in (None, self.settings.node)
 
     async def _adopt(self, agent: AgentRecord, handle: SandboxHandle | None) -> None:
         """What an earlier daemon left: the wanted state (stored) meets the sandbox (if any)."""
-        name, wanted, change_state = agent.name, agent.lifecycle, self.hive.registry.change_state
+        name, wanted, change_state = agent.name, agent.lifecycle, self.registry.change_state
         if wanted == WantedState.DESTROYED:
             change_state(name, ObservedState.DESTROYED)  # (none) -> DESTROYED: a tombstone
             return
@@ -117,7 +133,7 @@ class Supervisor:
         self._living(name)
         async with self._locks[name]:
             self._cancel_restart(name)
-            if self.hive.registry.observed_state(name) is ObservedState.RUNNING:
+            if self.registry.observed_state(name) is ObservedState.RUNNING:
                 return
             await self._launch(name, why)
 
@@ -125,20 +141,22 @@ class Supervisor:
         self.managed(name)
         async with self._locks[name]:
             self._cancel_restart(name)
-            await self.hive.registry.want(name, WantedState.STOPPED)
+            await self.registry.want(name, WantedState.STOPPED)
             await self._stop(name, kill=kill)
 
     async def kill_agent(self, name: str) -> None:
         await self.stop_agent(name, kill=True)
 
-    async def restart_agent(self, name: str, why: str = "the operator restarted it") -> None:
-        """Also the rebuild: every start reads the deployed config afresh."""
+    async def restart_agent(self, name: str, why: str = "the operator restarted it", *,
+                            config: AgentConfig | None = None) -> None:
+        """Also the rebuild: every start reads the deployed config afresh, unless a deploy hands it the
+        config it deploys."""
         self._living(name)
         async with self._locks[name]:
             self._cancel_restart(name)
             await self._stop(name, kill=False)
             self.restart_policy.forget(name)  # a deliberate restart starts the crash count afresh
-            await self._launch(name, why)
+            await self._launch(name, why, config)
 
     async def destroy_agent(self, name: str, purge: bool) -> None:
         """Stop it and remove its sandbox. The record stays as a tombstone with its state, config and
@@ -150,36 +168,36 @@ class Supervisor:
             handle = self._handles.pop(name, None)
             if handle is not None:
                 await self.runtime.destroy(handle)
-            await self.hive.agent_sockets.close(name, remove_dir=purge)
+            await self.agent_sockets.close(name, remove_dir=purge)
             if purge:
                 await asyncio.to_thread(self._purge_files, name)
-                await self.hive.registry.remove(name)
-                self.hive.deployments.forget(name)
+                await self.registry.remove(name)
+                self.configs.forget(name)
                 await self._drop_mail(name)
             else:
-                await self.hive.registry.want(name, WantedState.DESTROYED)
-                self.hive.registry.change_state(name, ObservedState.DESTROYED)  # STOPPED -> DESTROYED
-        await self.hive.notify("destroyed", name, {"purged": purge})
+                await self.registry.want(name, WantedState.DESTROYED)
+                self.registry.change_state(name, ObservedState.DESTROYED)  # STOPPED -> DESTROYED
+        await self.notify("destroyed", name, {"purged": purge})
 
     async def revive_agent(self, name: str) -> None:
         agent = self.managed(name)
         if agent.lifecycle != WantedState.DESTROYED:
             raise HiveError(ErrorCode.CONFLICT, f"{name} is not destroyed")
-        await self.hive.agent_sockets.open(name)
-        await self.hive.registry.want(name, WantedState.STOPPED)
+        await self.agent_sockets.open(name)
+        await self.registry.want(name, WantedState.STOPPED)
         await self.start_agent(name, why="the operator revived it")
 
     # --- what runs, and what a restart would run ----------------------------------------------------
     def build_now(self, name: str) -> Build:
         """What a start of `name` would run now."""
-        return build_for(self.hive.deployments.deployed(name), claude_bin(self.hive.settings), name)
+        return build_for(self.configs.deployed(name), claude_bin(self.settings), name)
 
     def outdated(self, name: str) -> list[str]:
         """What differs between the running sandbox and a restart now (config, harness, cli, image); empty
         when it is not running or was started before builds were recorded."""
-        agent = self.hive.registry.get(name)
+        agent = self.registry.get(name)
         if (agent is None or agent.kind != "managed"
-                or self.hive.registry.observed_state(name) is not ObservedState.RUNNING):
+                or self.registry.observed_state(name) is not ObservedState.RUNNING):
             return []
         running = Build.load(agent.running_build)
         return running.differences(self.build_now(name)) if running is not None else []
@@ -188,55 +206,55 @@ class Supervisor:
         """An adopted sandbox may run what an earlier daemon started: the manager hears it once per start."""
         what = self.outdated(name)
         if what:
-            await self.hive.notify("needs_update", name, {"what": what, "next": "restart it to run the new build"},
+            await self.notify("needs_update", name, {"what": what, "next": "restart it to run the new build"},
                                    recipients=(MANAGER_NAME,))
 
     async def _drop_mail(self, name: str) -> None:
         """Mail still waiting for a purged agent is marked dropped, never handed to the next agent of that name
         (its record is gone first, so no new mail for the name is accepted meanwhile)."""
-        self.hive.events.turns.forget(name)
-        dropped = await self.hive.store.drop_mail(name, time.time())
+        self.events.turns.forget(name)
+        dropped = await self.store.drop_mail(name, time.time())
         if dropped:
-            await self.hive.events.append("mail_dropped", name, {"ids": dropped, "why": "its recipient was purged"})
+            await self.events.append("mail_dropped", name, {"ids": dropped, "why": "its recipient was purged"})
 
     # --- the machinery ----------------------------------------------------------------------------
-    async def _launch(self, name: str, why: str | None) -> None:
-        config = await self.hive.deployments.config_of(name)
-        state = agent_state_dir(self.hive.settings, name)
+    async def _launch(self, name: str, why: str | None, config: AgentConfig | None = None) -> None:
+        config = config or await self.configs.config_of(name)
+        state = agent_state_dir(self.settings, name)
         resumed = (state / ".hive" / "session.json").exists()
         await asyncio.to_thread(self._prepare_files, config)
-        self.hive.registry.change_state(name, ObservedState.STARTING)  # STOPPED/EXITED/RESTARTING/FAILED -> STARTING
+        self.registry.change_state(name, ObservedState.STARTING)  # STOPPED/EXITED/RESTARTING/FAILED -> STARTING
         try:
             # Checked again at every start: host.toml may have changed, or a bind source's symlink since approval.
-            policy = await asyncio.to_thread(load_host_policy, self.hive.settings.state_dir)
-            image = await self.hive.images.root_for(config.packages)  # built here only if it went missing
-            spec = harness_spec(self.hive.settings, self.runtime, config, policy, _environ(),
-                                protected=(self.hive.settings.state_dir, self.hive.settings.runtime_dir),
-                                api_env=self.hive.gateway.agent_env, image=image)
+            policy = await asyncio.to_thread(load_host_policy, self.settings.state_dir)
+            image = await self.images.root_for(config.packages)  # built here only if it went missing
+            spec = harness_spec(self.settings, self.runtime, config, policy, _environ(),
+                                protected=(self.settings.state_dir, self.settings.runtime_dir),
+                                api_env=self.gateway.agent_env, image=image)
             handle = await self.runtime.create(spec)
             status = await self.runtime.start(handle)
         except (SandboxError, ConfigError, PolicyError, ImageBuildError) as exc:
-            self.hive.registry.change_state(name, ObservedState.FAILED)  # STARTING -> FAILED: it could not start
-            await self.hive.notify("start_failed", name, {"error": str(exc)})
+            self.registry.change_state(name, ObservedState.FAILED)  # STARTING -> FAILED: it could not start
+            await self.notify("start_failed", name, {"error": str(exc)})
             raise HiveError(ErrorCode.CONFLICT, f"{name} did not start: {exc}") from None
         self._handles[name] = handle
-        started = build_for(config, claude_bin(self.hive.settings), name)
-        await self.hive.registry.want(name, WantedState.RUNNING, running_build=started.dump())
-        self.hive.registry.change_state(name, ObservedState.RUNNING)  # STARTING -> RUNNING
+        started = build_for(config, claude_bin(self.settings), name)
+        await self.registry.want(name, WantedState.RUNNING, running_build=started.dump())
+        self.registry.change_state(name, ObservedState.RUNNING)  # STARTING -> RUNNING
         self._watch(name, handle)
         if status.limits is not None and status.limits.unapplied:
-            await self.hive.events.append("limits_unapplied", name, {"unapplied": list(status.limits.unapplied)})
-        await self.hive.events.append("started", name, {"pid": status.pid, "why": why or "started"})
+            await self.events.append("limits_unapplied", name, {"unapplied": list(status.limits.unapplied)})
+        await self.events.append("started", name, {"pid": status.pid, "why": why or "started"})
         if resumed:  # a first start has no session to speak of
-            await self.hive.broker.deliver(SYSTEM_SENDER, [name], RESTARTED_NOTE.format(why=why or "started"))
+            await self.broker.deliver(SYSTEM_SENDER, [name], RESTARTED_NOTE.format(why=why or "started"))
 
     def _prepare_files(self, config: AgentConfig) -> None:
         name = config.name
-        agent_state_dir(self.hive.settings, name).mkdir(parents=True, exist_ok=True, mode=0o700)
-        agent_log_dir(self.hive.settings.state_dir, name).mkdir(parents=True, exist_ok=True)
+        agent_state_dir(self.settings, name).mkdir(parents=True, exist_ok=True, mode=0o700)
+        agent_log_dir(self.settings.state_dir, name).mkdir(parents=True, exist_ok=True)
         from hyperhive.config import dump_agent_config
 
-        target = self.hive.settings.agent_socket_dir(name) / AGENT_TOML
+        target = self.settings.agent_socket_dir(name) / AGENT_TOML
         tmp = target.with_suffix(".tmp")
         tmp.write_text(dump_agent_config(config))
         tmp.chmod(0o644)
@@ -244,22 +262,22 @@ class Supervisor:
 
     async def _stop(self, name: str, *, kill: bool) -> None:
         handle = self._handles.get(name)
-        observed = self.hive.registry.observed_state(name)
+        observed = self.registry.observed_state(name)
         if handle is None or observed not in LIVE_STATES:
             if observed is not ObservedState.DESTROYED:
                 # EXITED/RESTARTING/FAILED/(none) -> STOPPED: nothing runs, and now nothing is wanted
-                self.hive.registry.change_state(name, ObservedState.STOPPED)
+                self.registry.change_state(name, ObservedState.STOPPED)
             return
         self._stop_watching(name)
-        self.hive.registry.change_state(name, ObservedState.STOPPING)  # RUNNING/STARTING -> STOPPING
+        self.registry.change_state(name, ObservedState.STOPPING)  # RUNNING/STARTING -> STOPPING
         if kill:
             info = await self.runtime.kill(handle)
         else:
             timeout = (await self._restart_config(name)).stop_timeout_seconds
             info = await self.runtime.stop(handle, timeout)
-        self.hive.registry.change_state(name, ObservedState.STOPPED)  # STOPPING -> STOPPED
+        self.registry.change_state(name, ObservedState.STOPPED)  # STOPPING -> STOPPED
         self._gone(name)
-        await self.hive.events.append("killed" if kill else "stopped", name,
+        await self.events.append("killed" if kill else "stopped", name,
                                       {"exit": info.describe() if info else None})
 
     def _watch(self, name: str, handle: SandboxHandle) -> None:
@@ -279,26 +297,26 @@ class Supervisor:
     async def _exited(self, name: str, info: ExitInfo, while_away: bool = False) -> None:
         """An exit nobody asked for (a requested stop stops watching first)."""
         self._gone(name)
-        if info.requested or self.hive.registry.get(name) is None:
-            self.hive.registry.change_state(name, ObservedState.STOPPED)  # RUNNING -> STOPPED: asked for
+        if info.requested or self.registry.get(name) is None:
+            self.registry.change_state(name, ObservedState.STOPPED)  # RUNNING -> STOPPED: asked for
             return
         handle = self._handles.get(name)
         tail = await self.runtime.logs(handle, LOG_TAIL_LINES) if handle is not None else []
-        await self.hive.notify("container_crash", name, {
+        await self.notify("container_crash", name, {
             "exit": info.describe(), "returncode": info.returncode, "signal": info.signal,
             "ended_at": info.ended_at, "while_daemon_was_down": while_away, "log_tail": tail})
         decision = self.restart_policy.decide(name, await self._restart_config(name),
                                         clean=info.returncode == 0 and info.signal is None)
         if decision.verdict is Verdict.STAY_DOWN:
-            self.hive.registry.change_state(name, ObservedState.EXITED)  # RUNNING -> EXITED
-            await self.hive.registry.want(name, WantedState.STOPPED)
+            self.registry.change_state(name, ObservedState.EXITED)  # RUNNING -> EXITED
+            await self.registry.want(name, WantedState.STOPPED)
             return
         if decision.verdict is Verdict.GIVE_UP:
-            self.hive.registry.change_state(name, ObservedState.FAILED)  # RUNNING -> FAILED: the window is full
-            await self.hive.registry.want(name, WantedState.FAILED)  # a restarted daemon leaves it down too
-            await self.hive.notify("agent_failed", name, {"note": decision.note})
+            self.registry.change_state(name, ObservedState.FAILED)  # RUNNING -> FAILED: the window is full
+            await self.registry.want(name, WantedState.FAILED)  # a restarted daemon leaves it down too
+            await self.notify("agent_failed", name, {"note": decision.note})
             return
-        self.hive.registry.change_state(name, ObservedState.RESTARTING)  # RUNNING -> RESTARTING
+        self.registry.change_state(name, ObservedState.RESTARTING)  # RUNNING -> RESTARTING
         loop = asyncio.get_running_loop()
         self._restart_timers[name] = loop.call_later(
             decision.delay, lambda: self._spawn_task(self._restart_later(name, f"it {info.describe()}", 0)))
@@ -307,7 +325,7 @@ class Supervisor:
         if delay:
             await asyncio.sleep(delay)
         self._restart_timers.pop(name, None)
-        agent = self.hive.registry.get(name)
+        agent = self.registry.get(name)
         if agent is None or agent.lifecycle != WantedState.RUNNING:
             return
         async with self._locks[name]:
@@ -319,8 +337,8 @@ class Supervisor:
     def _gone(self, name: str) -> None:
         """The harness is dead: what it last said it was doing is no longer true (its connection may sit in
         a long recv until the wait ends; presence for managed agents comes from the lifecycle)."""
-        if self.hive.registry.get(name) is not None:
-            self.hive.registry.set_activity(name, None)
+        if self.registry.get(name) is not None:
+            self.registry.set_activity(name, None)
 
     def _cancel_restart(self, name: str) -> None:
         timer = self._restart_timers.pop(name, None)
@@ -329,7 +347,7 @@ class Supervisor:
 
     async def _restart_config(self, name: str) -> RestartConfig:
         try:
-            return (await self.hive.deployments.config_of(name)).restart
+            return (await self.configs.config_of(name)).restart
         except HiveError:
             return RestartConfig()
 
@@ -341,7 +359,7 @@ class Supervisor:
         return agent
 
     def managed(self, name: str) -> AgentRecord:
-        agent = self.hive.registry.require(name)
+        agent = self.registry.require(name)
         if agent.kind == "peer":
             raise HiveError(ErrorCode.NOT_ALLOWED, f"{name} is a peer: the hive does not own its lifecycle "
                                                    "(its own container starts and stops it)")
@@ -353,7 +371,7 @@ class Supervisor:
         task.add_done_callback(self._tasks.discard)
 
     def _purge_files(self, name: str) -> None:
-        settings = self.hive.settings
+        settings = self.settings
         for path in (settings.state_dir / "agents" / name, settings.state_dir / "configs" / name,
                      settings.state_dir / "applied" / name, agent_log_dir(settings.state_dir, name)):
             with contextlib.suppress(FileNotFoundError):

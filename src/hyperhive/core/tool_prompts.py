@@ -16,21 +16,20 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hyperhive.config import ConfigError, RepoError
 from hyperhive.config.allow_rule import commit_rule_allowed
 from hyperhive.config.sections import ToolsConfig
 from hyperhive.protocol import OPERATOR, ErrorCode, HiveError, ok_response
 from hyperhive.protocol import agent_requests as rq
-from hyperhive.store import ApprovalRecord, EventRecord
+from hyperhive.store import ApprovalRecord, EventRecord, Store
 
-from .approvals import KindHandlers, WorkResult
+from .approvals import Approvals, KindHandlers, WorkResult
+from .deployments import Deployments
+from .events import EventLog
+from .lineserver import Connection
 from .tool_rules import matching_rule
-
-if TYPE_CHECKING:
-    from .hive import Hive
-    from .lineserver import Connection
 
 log = logging.getLogger(__name__)
 
@@ -55,20 +54,24 @@ def describe(tool: str, tool_input: dict[str, Any]) -> str:
 
 
 class ToolPrompts:
-    def __init__(self, hive: Hive) -> None:
-        self.hive = hive
+    def __init__(self, store: Store, approvals: Approvals, deployments: Deployments, events: EventLog) -> None:
+        self.store = store
+        self.approvals = approvals
+        self.deployments = deployments
         self._answers: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._waiting: Counter[int] = Counter()
         self._reattach: dict[int, asyncio.TimerHandle] = {}
         self._current: dict[str, dict[str, Any]] = {}  # agent -> the message its running turn handles
         self._tasks: set[asyncio.Task[None]] = set()
-        hive.approvals.register(KIND, KindHandlers(approved=self._approved, quiet=True))
-        hive.events.listen(self._events)
+        events.listen(self._events)
+
+    def approval_kinds(self) -> dict[str, KindHandlers]:
+        return {KIND: KindHandlers(approved=self._approved, quiet=True)}
 
     async def start(self) -> None:
         """Prompts pending when the last daemon died: their calls reconnect, or the cards are cancelled."""
         loop = asyncio.get_running_loop()
-        for a in await self.hive.store.list_approvals(status="pending", kind=KIND, limit=100_000):
+        for a in await self.store.list_approvals(status="pending", kind=KIND, limit=100_000):
             self._reattach[a.id] = loop.call_later(REATTACH_SECONDS, self._spawn_cancel, a.id,
                                                    "the tool call did not come back after a hive-c0re restart")
 
@@ -90,7 +93,7 @@ class ToolPrompts:
             if rule is None:  # the CLI prompts for any call no rule allows; only ask rules reach the operator
                 return {"behavior": "deny", "message": f"No permission rule allows {req.tool} here, so it was "
                                                        "refused (nobody was asked)."}
-            record = await self.hive.approvals.request(
+            record = await self.approvals.request(
                 KIND, agent, agent, description=describe(req.tool, req.input),
                 payload={"tool": req.tool, "input": req.input, "tool_use_id": req.tool_use_id, "rule": rule,
                          "timeout_seconds": timeout, **self._current.get(agent, {})})
@@ -138,7 +141,7 @@ class ToolPrompts:
 
     async def harness_gone(self, agent: str) -> None:
         """The agent's harness hung up (it crashed, or stops): none of its prompts may run anything now."""
-        for a in await self.hive.store.list_approvals(status="pending", kind=KIND, agent=agent, limit=100_000):
+        for a in await self.store.list_approvals(status="pending", kind=KIND, agent=agent, limit=100_000):
             await self._cancel(a.id, "the agent's harness stopped while the call waited")
 
     def _spawn_cancel(self, approval_id: int, note: str) -> None:
@@ -158,7 +161,7 @@ class ToolPrompts:
         if record.status != "pending":
             raise HiveError(ErrorCode.CONFLICT, f"approval #{approval_id} is already {record.status}")
         rule = str(record.payload.get("rule") or record.payload.get("tool"))
-        proposed = self.hive.deployments.proposed(record.agent)
+        proposed = self.deployments.proposed(record.agent)
         if not await asyncio.to_thread(proposed.exists):
             raise HiveError(ErrorCode.NOT_FOUND, f"{record.agent} has no config repo to change: approve this "
                                                  "call once and set its rules where its config lives")
@@ -169,8 +172,8 @@ class ToolPrompts:
             raise HiveError(ErrorCode.CONFLICT, f"the allow rule cannot be proposed: {exc}") from None
         if sha is None:
             raise HiveError(ErrorCode.CONFLICT, f"{record.agent}'s config repo already allows {rule} without asking")
-        change = await self.hive.deployments.request_apply_commit(OPERATOR, record.agent, sha, message)
-        return await self.hive.approvals.approve(approval_id), change
+        change = await self.deployments.request_apply_commit(OPERATOR, record.agent, sha, message)
+        return await self.approvals.approve(approval_id), change
 
     # --- resolutions -------------------------------------------------------------------------------
     def _events(self, events: list[EventRecord]) -> None:
@@ -188,21 +191,21 @@ class ToolPrompts:
 
     async def _cancel(self, approval_id: int, note: str) -> None:
         with contextlib.suppress(HiveError):  # already answered: nothing to undo
-            await self.hive.approvals.cancel(approval_id, None, note=note)
+            await self.approvals.cancel(approval_id, None, note=note)
 
     async def _deny(self, approval_id: int, note: str) -> None:
         with contextlib.suppress(HiveError):
-            await self.hive.approvals.deny(approval_id, note)
+            await self.approvals.deny(approval_id, note)
 
     # --- lookups -----------------------------------------------------------------------------------
     async def _find(self, agent: str, tool_use_id: str) -> ApprovalRecord | None:
-        for a in await self.hive.store.list_approvals(kind=KIND, agent=agent, limit=FIND_LIMIT):
+        for a in await self.store.list_approvals(kind=KIND, agent=agent, limit=FIND_LIMIT):
             if a.payload.get("tool_use_id") == tool_use_id:
                 return a
         return None
 
     async def _get(self, approval_id: int) -> ApprovalRecord:
-        record = await self.hive.store.get_approval(approval_id)
+        record = await self.store.get_approval(approval_id)
         if record is None:
             raise HiveError(ErrorCode.NOT_FOUND, f"no approval #{approval_id}")
         return record
@@ -211,7 +214,7 @@ class ToolPrompts:
         """The deployed config's ask rules; without one (an agent run outside the supervisor) the prompt's.
         An agent that lies about its rules can only put cards before the operator, never approve one."""
         try:
-            tools = (await self.hive.deployments.config_of(agent)).tools
+            tools = (await self.deployments.config_of(agent)).tools
         except HiveError:
             return list(req.ask), req.timeout_seconds or ToolsConfig().ask_timeout_seconds
         return list(tools.ask), tools.ask_timeout_seconds

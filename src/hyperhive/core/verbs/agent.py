@@ -25,7 +25,7 @@ from ..views import dump_messages
 from . import loose_ends as le
 
 if TYPE_CHECKING:
-    from ..hive import Hive
+    from ..parts import HiveParts as Hive  # what the verbs act on (the doors in hive.py call them)
 
 log = logging.getLogger(__name__)
 PRESENCE_ROLES = frozenset({"harness", "serve"})

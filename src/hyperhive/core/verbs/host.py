@@ -17,7 +17,6 @@ from hyperhive.store import AgentRecord
 
 from .. import kill_switch
 from ..approvals import approval_view
-from ..image_usage import image_rows
 from ..logs import agent_log_path, tail_lines
 from ..questions import question_view
 from ..sandbox_entry import sandbox_entry
@@ -27,7 +26,7 @@ from . import loose_ends as le
 from .usage import usage_report
 
 if TYPE_CHECKING:
-    from ..hive import Hive
+    from ..parts import HiveParts as Hive  # what the verbs act on (the doors in hive.py call them)
 
 Verb = Callable[["Hive", Any], Awaitable[dict[str, Any]]]
 
@@ -262,7 +261,7 @@ async def rebuild(hive: Hive, req: rq.Rebuild) -> dict[str, Any]:
 
 
 async def images(hive: Hive, req: rq.Images) -> dict[str, Any]:
-    return {"images": await image_rows(hive), "image_dir": str((await hive.images.store()).root)}
+    return {"images": await hive.image_usage.rows(), "image_dir": str((await hive.images.store()).root)}
 
 
 async def destroy(hive: Hive, req: rq.Destroy) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from ..questions import question_view
 from ..schedules import schedule_view
 
 if TYPE_CHECKING:
-    from ..hive import Hive
+    from ..parts import HiveParts as Hive  # what the verbs act on (the doors in hive.py call them)
 
 
 def reminder_view(r: ReminderRecord) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from hyperhive.protocol import rfc3339
 from hyperhive.store.usage import UsageTotal
 
 if TYPE_CHECKING:
-    from ..hive import Hive
+    from ..parts import HiveParts as Hive  # what the verbs act on (the doors in hive.py call them)
 
 
 def total_view(total: UsageTotal) -> dict[str, Any]:
