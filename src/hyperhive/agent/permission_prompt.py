@@ -16,16 +16,13 @@ import json
 import os
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from hyperhive.client import AsyncSocketClient
 from hyperhive.client.errors import Unreachable
 from hyperhive.protocol import HiveError
 
 from .reconnect import Reconnect
-
-if TYPE_CHECKING:
-    from .claude_files import BrainConfig
 
 TOOL_NAME = "permission_prompt"
 PROMPT_TOOL = f"mcp__hyperhive__{TOOL_NAME}"  # claude_files.HYPERHIVE_SERVER (which imports us)
@@ -35,14 +32,24 @@ ASK_RULES_ENV = "HIVE_ASK_RULES"
 ASK_TIMEOUT_ENV = "HIVE_ASK_TIMEOUT_SECONDS"
 
 
-def permission_args(brain: BrainConfig) -> list[str]:
+class AskRules(Protocol):
+    """What the prompt settings read of claude_files.BrainConfig (that module imports this one)."""
+
+    @property
+    def ask_tools(self) -> list[str]: ...
+
+    @property
+    def ask_timeout_seconds(self) -> float: ...
+
+
+def permission_args(brain: AskRules) -> list[str]:
     """The CLI's flags: with ask rules, prompts go to our tool; without, nobody answers and they are denied."""
     if brain.ask_tools:
         return ["--permission-prompts", "host", "--permission-prompt-tool", PROMPT_TOOL]
     return ["--permission-prompts", "none"]
 
 
-def add_prompt_settings(server: dict[str, Any], brain: BrainConfig) -> None:
+def add_prompt_settings(server: dict[str, Any], brain: AskRules) -> None:
     """The hyperhive server's entry in mcp.json, with ask rules: a `timeout` that outlasts the operator's,
     and for a stdio server (one per turn) the rules and timeout in its env; the harness's resident server
     was given them when it started (tool_host.py)."""
