@@ -18,8 +18,16 @@ import pytest
 from hyperhive.core.leadership import LEASE_SECONDS
 from hyperhive.store._pg_db import CONNECT_OPTIONS
 from tests.support.hive import AgentConn, HiveProcess, wait_for
-from tests.support.nodes import (Namespace, ReachablePostgres, lease_holder, network_namespaces, node_process,
-                                 postgres_for, reload_registries, started)
+from tests.support.nodes import (
+    Namespace,
+    ReachablePostgres,
+    lease_holder,
+    network_namespaces,
+    node_process,
+    postgres_for,
+    reload_registries,
+    started,
+)
 
 # The cut-off leader notices at its next renewal (a third of the lease), when the pool gives up on a
 # connection (5 s) or the kernel on an unacknowledged send (tcp_user_timeout).
