@@ -26,6 +26,7 @@ from tests.support.nodes import (
     node_process,
     postgres_for,
     reload_registries,
+    require_netns,
     started,
 )
 
@@ -148,3 +149,10 @@ def test_a_session_cut_off_mid_transaction_does_not_keep_the_lease_locked(world:
                 wait_for(lambda: lease_holder(world.database) == ("n2", 1), timeout=LEASE_SECONDS)
             finally:
                 holder.kill()
+
+
+def test_without_ip_ci_fails_naming_iproute2(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(pytest.fail.Exception, match=r"CI=true but iproute2 \(`ip`\) is missing"):
+        require_netns()
