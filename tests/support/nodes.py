@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -101,7 +102,8 @@ def network_namespaces(names: list[str]) -> Iterator[dict[str, Namespace]]:
     """One namespace per name, each with its own /30 on a veth pair and loopback up; all removed at the end
     (deleting a namespace deletes the veth end inside it, and with it the host end), even on failure."""
     require_netns()
-    tag = os.getpid() % 10_000  # names unique per test process; interface names stay within 15 bytes
+    sweep_stale_namespaces()
+    tag = os.getpid()  # names carry the test process's pid; "hh<pid><name>h" stays within 15 bytes
     prefix = f"10.213.{os.getpid() % 250}"  # a /30 per namespace in a /24 no other test uses
     made: list[Namespace] = []
     try:
@@ -126,6 +128,16 @@ def network_namespaces(names: list[str]) -> Iterator[dict[str, Namespace]]:
                 ip("netns", "del", space.name)
             with contextlib.suppress(RuntimeError):
                 ip("link", "del", space.host_if)  # only if the namespace was gone before its veth end
+
+
+def sweep_stale_namespaces() -> None:
+    """Remove what a test process killed before its cleanup left behind (its pid is in the names)."""
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
+    for line in listed.splitlines():
+        found = re.fullmatch(r"hh(\d+)(n\d+)", line.split(" ")[0])
+        if found and not Path(f"/proc/{found[1]}").exists():
+            with contextlib.suppress(RuntimeError):
+                ip("netns", "del", found[0])
 
 
 class ReachablePostgres(PostgresServer):
