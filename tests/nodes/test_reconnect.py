@@ -26,12 +26,21 @@ def refusing_new_connections(server: PostgresServer, database: str) -> Iterator[
     hba.write_text(f"local {database} all reject\nhost {database} all 127.0.0.1/32 reject\n{original}")
     with psycopg.connect(server.url(), autocommit=True) as conn:
         conn.execute("SELECT pg_reload_conf()")
+    wait_for(lambda: not accepts_sessions(server.url(database)))  # the reload is asynchronous
     try:
         yield
     finally:
         hba.write_text(original)
         with psycopg.connect(server.url(), autocommit=True) as conn:
             conn.execute("SELECT pg_reload_conf()")
+
+
+def accepts_sessions(url: str) -> bool:
+    try:
+        psycopg.connect(url, connect_timeout=5).close()
+        return True
+    except psycopg.OperationalError:
+        return False
 
 
 def listener_pids(server: PostgresServer, database: str) -> list[int]:
