@@ -84,7 +84,7 @@ async def latency(sender: HiveProcess, receiver: HiveProcess, rounds: int) -> li
 
 
 async def throughput(placement: dict[str, HiveProcess], total: int) -> float:
-    """Every agent sends total/AGENTS messages, one per request, each to the next agent (round robin)."""
+    """Every agent sends total/AGENTS messages, one per request, to the other agents in turn (round robin)."""
     names = sorted(placement)
     clients = {n: AsyncSocketClient(placement[n].agent_socket(n)) for n in names}
     per_agent = total // len(names)
@@ -92,7 +92,8 @@ async def throughput(placement: dict[str, HiveProcess], total: int) -> float:
     async def sender(index: int) -> None:
         client = clients[names[index]]
         for i in range(per_agent):
-            await client.request("send", to=names[(index + 1 + i) % len(names)], body=f"m{i}")
+            to = names[(index + 1 + i % (len(names) - 1)) % len(names)]  # every other agent in turn, never itself
+            await client.request("send", to=to, body=f"m{i}")
 
     started = time.perf_counter()
     await asyncio.gather(*(sender(i) for i in range(len(names))))

@@ -71,6 +71,7 @@ class HiveProcess:
                     "HYPERHIVE_DASHBOARD": "127.0.0.1:0", "HYPERHIVE_MANAGER": "off", **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_level = "DEBUG"
+        self.command_prefix: list[str] = []  # e.g. `ip netns exec NS`: the daemon in another network namespace
 
     @property
     def host(self) -> SocketClient:
@@ -83,7 +84,7 @@ class HiveProcess:
         read_fd, write_fd = os.pipe()
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hyperhive.cli.c0re", self.verb, "--ready-fd", str(write_fd),
+            [*self.command_prefix, sys.executable, "-m", "hyperhive.cli.c0re", self.verb, "--ready-fd", str(write_fd),
              "--log-level", self.log_level],
             env=self.env, stdout=log, stderr=subprocess.STDOUT, pass_fds=(write_fd,), start_new_session=True,
         )

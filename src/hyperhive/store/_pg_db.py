@@ -26,10 +26,22 @@ Conn = psycopg.AsyncConnection[DictRow]
 _MIGRATION_LOCK = 0x6879_7065_7268_6976  # "hyperhiv"
 
 # A half-open TCP session must not hold a lease or a lock for long: the kernel gives up on an
-# unacknowledged send after tcp_user_timeout and on a silent peer after the keepalive probes.
+# unacknowledged send after tcp_user_timeout and on a silent peer after the keepalive probes. Both ends:
+# the libpq keywords set the node's socket; the same settings for the server's end of the session go in
+# `options`, since a node cut off inside a transaction (between a lease UPDATE and its COMMIT) leaves the
+# server a session holding row locks that, with the server's defaults (keepalive after 2 h), nothing ends.
+# A client that is connected but stuck inside a transaction is ended by idle_in_transaction_session_timeout.
+_KEEPALIVE_IDLE, _KEEPALIVE_INTERVAL, _KEEPALIVE_COUNT, _TCP_USER_TIMEOUT_MS = 5, 2, 3, 10_000
+_SERVER_SIDE = {
+    "tcp_keepalives_idle": _KEEPALIVE_IDLE, "tcp_keepalives_interval": _KEEPALIVE_INTERVAL,
+    "tcp_keepalives_count": _KEEPALIVE_COUNT, "tcp_user_timeout": _TCP_USER_TIMEOUT_MS,
+    "idle_in_transaction_session_timeout": 30_000,
+}
 CONNECT_OPTIONS: dict[str, Any] = {
-    "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
-    "tcp_user_timeout": 10_000, "connect_timeout": 10, "application_name": "hyperhive",
+    "keepalives": 1, "keepalives_idle": _KEEPALIVE_IDLE, "keepalives_interval": _KEEPALIVE_INTERVAL,
+    "keepalives_count": _KEEPALIVE_COUNT, "tcp_user_timeout": _TCP_USER_TIMEOUT_MS, "connect_timeout": 10,
+    "application_name": "hyperhive",
+    "options": " ".join(f"-c {name}={value}" for name, value in _SERVER_SIDE.items()),
 }
 
 

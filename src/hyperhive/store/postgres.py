@@ -15,7 +15,8 @@ from .base import Store, StoreError
 from .postgres_approvals import PostgresApprovals
 from .postgres_loose_ends import PostgresLooseEnds
 from .postgres_maintenance import PostgresMaintenance
-from .postgres_messages import MAIL_CHANNEL, MESSAGE_COLUMNS, insert_messages, message_record
+from .postgres_messages import MAIL_CHANNEL, MESSAGE_COLUMNS, message_record
+from .postgres_messages_batch import MailWriter
 from .postgres_nodes import PostgresNodes
 from .postgres_schedules import PostgresSchedules
 from .postgres_usage import PostgresUsage
@@ -28,6 +29,7 @@ class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresSchedules, Pos
         self.url = url
         self.db = PostgresDatabase(url)
         self.listener: Listener | None = None
+        self.mail_writer = MailWriter(self.db)  # sends of concurrent requests share a commit
 
     async def open(self) -> None:
         await self.db.start()
@@ -35,6 +37,7 @@ class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresSchedules, Pos
     async def close(self) -> None:
         if self.listener is not None:
             await self.listener.close()
+        await self.mail_writer.close()
         await self.db.stop()
 
     async def watch_mail(self, wake: Callable[[str], None], wake_all: Callable[[], None]) -> None:
@@ -100,7 +103,7 @@ class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresSchedules, Pos
 
     # --- messages ---------------------------------------------------------------------------------
     async def insert_messages(self, messages: Sequence[NewMessage]) -> list[MessageRecord]:
-        return await self.db.write(lambda conn: insert_messages(conn, messages))
+        return await self.mail_writer.insert(messages)
 
     async def get_message(self, message_id: int) -> MessageRecord | None:
         async def select(conn: Conn) -> MessageRecord | None:

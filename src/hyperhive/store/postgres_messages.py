@@ -14,17 +14,25 @@ MESSAGE_COLUMNS = "id, sender, recipient, body, sent_at, delivered_at, acked_at,
 
 
 async def insert_messages(conn: Conn, messages: Sequence[NewMessage]) -> list[MessageRecord]:
-    """Inside a write transaction; other tables' writes that deliver mail (reminders, answers) share it."""
+    """Inside a write transaction; other tables' writes that deliver mail (reminders, answers) share it.
+    The rows go in one pipelined `executemany` (one round trip), in order, so ids follow `messages`."""
+    if not messages:
+        return []
     stored = []
-    for m in messages:
-        cursor = await conn.execute(
+    async with conn.cursor() as cursor:
+        await cursor.executemany(
             "INSERT INTO messages (sender, recipient, body, sent_at, in_reply_to, broadcast) "
             f"VALUES (%s, %s, %s, %s, %s, %s) RETURNING {MESSAGE_COLUMNS}",
-            (m.sender, m.recipient, m.body, m.sent_at, m.in_reply_to, m.broadcast),
+            [(m.sender, m.recipient, m.body, m.sent_at, m.in_reply_to, m.broadcast) for m in messages],
+            returning=True,
         )
-        stored.append(message_record(await cursor.fetchone()))
-    for recipient in sorted({m.recipient for m in messages}):  # sent on COMMIT, to every node's listener
-        await conn.execute("SELECT pg_notify(%s, %s)", (MAIL_CHANNEL, recipient))
+        while True:
+            stored.append(message_record(await cursor.fetchone()))
+            if not cursor.nextset():
+                break
+    # Sent on COMMIT, to every node's listener; one per recipient however many messages it got.
+    await conn.execute("SELECT pg_notify(%s, r) FROM unnest(%s::text[]) AS r",
+                       (MAIL_CHANNEL, sorted({m.recipient for m in messages})))
     return stored
 
 
