@@ -10,9 +10,11 @@ agent's status stream pushes, the bench asks whether the message is acked yet.
   API requests the turn made times the scripted API's own round trip (measured here, p50).
 - cold: the first turn after the agent (re)started; warm: the turns after it.
 - relay: operator → a → b → operator, until b's reply is stored.
-- memory: PSS summed over the agent's keeper, bwrap, harness and any resident process (the CLI during a turn).
+- send → reply: from the bench's `send` request (what `hivectl send` makes) until the reply is stored.
+- memory: PSS summed over the agent's keeper, bwrap, harness and any resident process (the CLI during a turn,
+  and after it while a resident CLI is kept; then again once it was let go after `--idle` seconds).
 
-    .venv/bin/python bench/turns.py [--runs 10]
+    .venv/bin/python bench/turns.py [--runs 10] [--mode resident|per-turn] [--idle 10]
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ class Bench:
         self.api = api
         self.client = AsyncSocketClient(hive.settings.host_socket)
         self.status = Status(hive)
+        self.sent_at = 0.0
 
     async def ready(self, name: str, since: float) -> None:
         async def check() -> bool:
@@ -121,6 +124,7 @@ class Bench:
                    reply_from: str | None) -> tuple[dict[str, Any], dict[str, Any] | None, int]:
         """Send; wait until acked (and the reply stored); (the mail, the reply, API requests it took)."""
         before = len(self.api.requests)
+        self.sent_at = time.time()
         sent = await self.client.request("send", to=to, body=body)
 
         async def check() -> tuple[dict[str, Any], dict[str, Any] | None] | None:
@@ -164,13 +168,34 @@ def api_round_trip(api: ScriptedApi, samples: int = 30) -> float:
     return statistics.median(took)
 
 
-def pss_of(hive: HiveProcess, name: str) -> tuple[float, dict[str, float]]:
+def _tree(hive: HiveProcess, name: str) -> list[int]:
     state = read_json(KeeperFiles(hive.settings.runtime_dir / "sandboxes" / name).keeper) or {}
-    todo = [int(state.get("keeper_pid", 0))]
-    total, by_role = 0.0, defaultdict(float)
+    found, todo = [], [int(state.get("keeper_pid", 0))]
     while todo:
         pid = todo.pop()
+        found.append(pid)
         todo += _proc.children(pid)
+    return found
+
+
+async def _exited(pid: int) -> None:
+    """Until the process is gone (its pidfd turns readable)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    gone = asyncio.Event()
+    asyncio.get_running_loop().add_reader(fd, gone.set)
+    try:
+        await asyncio.wait_for(gone.wait(), 600)
+    finally:
+        asyncio.get_running_loop().remove_reader(fd)
+        os.close(fd)
+
+
+def pss_of(hive: HiveProcess, name: str) -> tuple[float, dict[str, float]]:
+    total, by_role = 0.0, defaultdict(float)
+    for pid in _tree(hive, name):
         kb = _pss_kb(pid)
         total += kb / 1024
         by_role[_role(pid)] += kb / 1024
@@ -235,6 +260,7 @@ async def run(hive: HiveProcess, api: ScriptedApi, runs: int) -> None:
         temp = "cold" if cold else "warm"
         if answer is not None:
             figures[f"{kind} {temp}: mail → reply stored"].append(_ts(answer["sent_at"]) - stored)
+            figures[f"{kind} {temp}: send request → reply stored"].append(_ts(answer["sent_at"]) - bench.sent_at)
             figures[f"{kind} {temp}: hive share (→ reply, minus API)"].append(
                 _ts(answer["sent_at"]) - stored - (requests - 1) * rt)
         figures[f"{kind} {temp}: mail → acked"].append(acked - stored)
@@ -258,6 +284,10 @@ async def run(hive: HiveProcess, api: ScriptedApi, runs: int) -> None:
 
     idle, parts = pss_of(hive, "a")
     print(f"idle agent after its turns: PSS {idle:.1f} MB ({_parts(parts)})")
+    for pid in [p for p in _tree(hive, "a") if _role(p) == "claude"]:
+        await _exited(pid)  # a resident CLI, let go after its idle time
+        idle, parts = pss_of(hive, "a")
+        print(f"idle agent once its CLI was let go: PSS {idle:.1f} MB ({_parts(parts)})")
     release = threading.Event()
     api.on("HOLD", reply.hang(release, reply.text("held")))
     sent = await bench.client.request("send", to="a", body="HOLD please")
@@ -310,16 +340,22 @@ def header() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--mode", choices=("resident", "per-turn"), default="resident",
+                        help="the agents' Claude Code process: one kept across turns, or one per turn")
+    parser.add_argument("--idle", type=float, default=10.0, help="seconds a resident CLI is kept without a turn")
     parser.add_argument("--claude", default=os.environ.get("HYPERHIVE_CLAUDE",
                                                           str(ROOT / ".tools/claude/node_modules/.bin/claude")))
     args = parser.parse_args()
     header()
+    print(f"agents' Claude Code process: {args.mode}" + (f", let go after {args.idle:g} s idle"
+                                                          if args.mode == "resident" else ""))
     _proc.set_child_subreaper()
     with tempfile.TemporaryDirectory(prefix="hht-", dir="/tmp") as root:
         (Path(root) / "api").mkdir()
         with ScriptedApi(unix_socket=Path(root) / "api" / "api.sock") as api:
             script(api)
             env = {"HYPERHIVE_RUNTIME": "bwrap", "HYPERHIVE_CLAUDE": args.claude, "CLAUDE_CODE_MAX_RETRIES": "0",
+                   "HYPERHIVE_CLAUDE_PROCESS": args.mode, "HYPERHIVE_CLAUDE_IDLE_SECONDS": str(args.idle),
                    **api.unix_env()}
             (Path(root) / "hive").mkdir()
             hive = HiveProcess(Path(root) / "hive", env=env)
