@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.support import api_replies as reply
 from tests.support.hive import HiveProcess
-from tests.support.scripted_api import ScriptedApi, after_tool
+from tests.support.scripted_api import ScriptedApi, after_tool, hive_notice
 
 from hyperhive.client import AsyncSocketClient, stream
 from hyperhive.runtime import _proc
@@ -228,7 +228,7 @@ def _role(pid: int) -> str:
 
 
 def _parts(parts: dict[str, float]) -> str:
-    return ", ".join(f"{k} {v:.1f}" for k, v in sorted(parts.items()))
+    return ", ".join(f"{k} {v:.1f}" for k, v in sorted(parts.items()) if v)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -309,6 +309,7 @@ async def run(hive: HiveProcess, api: ScriptedApi, runs: int) -> None:
 def script(api: ScriptedApi) -> None:
     api.on(after_tool(SEND), reply.text("done"))
     api.on("ROUNDTRIP", reply.text("pong"))
+    api.on(hive_notice, reply.text("noted"))  # the note a restarted agent gets: a turn of its own
     api.on("TEXT run", reply.text("ok"))
     api.on("TOOL run", lambda r: reply.tool_use(SEND, {"to": "operator", "body": "re: " + _body(r)}))
     api.on("RELAY-B", lambda r: reply.tool_use(SEND, {"to": "operator", "body": "re: " + _body(r)}))
