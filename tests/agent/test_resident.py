@@ -85,6 +85,9 @@ def test_the_setting_picks_the_driver(tmp_path: Path) -> None:
     assert chosen.idle_seconds == 7
     with pytest.raises(ValueError, match="HYPERHIVE_CLAUDE_PROCESS"):
         pick({"HYPERHIVE_CLAUDE_PROCESS": "sometimes"})
+    for bad in ("0", "soon", "nan"):
+        with pytest.raises(ValueError, match="HYPERHIVE_CLAUDE_IDLE_SECONDS must be a positive number"):
+            pick({"HYPERHIVE_CLAUDE_IDLE_SECONDS": bad})
 
 
 async def test_one_process_serves_two_turns_of_one_session(claude_bin: str, tmp_path: Path,
@@ -244,3 +247,11 @@ async def test_compaction_runs_in_a_process_of_its_own(claude_bin: str, tmp_path
         assert again.kind == "ok" and driver.pid not in (None, pid)
     finally:
         await driver.close()
+
+
+async def test_a_cli_that_cannot_start_fails_the_turn_at_once(tmp_path: Path) -> None:
+    driver = ResidentDriver(tmp_path / "no-such-claude", tmp_path, brain(), {"PATH": "/bin"})
+    started = time.monotonic()
+    with pytest.raises(FileNotFoundError):
+        await turn(driver, "hello")
+    assert time.monotonic() - started < 2.0 and not driver.running() and driver.pid is None

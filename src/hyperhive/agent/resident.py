@@ -46,9 +46,12 @@ def driver_for(claude_bin: Path, state_dir: Path, brain: BrainConfig, base_env: 
         raise ValueError(f"{MODE_ENV} must be one of {', '.join(MODES)}, not {mode!r}")
     if mode == "per-turn":
         return ClaudeDriver(claude_bin, state_dir, brain, base_env)
-    idle = float(settings.get(IDLE_ENV) or IDLE_SECONDS)
-    if idle <= 0:
-        raise ValueError(f"{IDLE_ENV} must be a positive number of seconds, not {idle}")
+    try:
+        idle = float(settings.get(IDLE_ENV) or IDLE_SECONDS)
+    except ValueError:
+        idle = -1.0
+    if not idle > 0:
+        raise ValueError(f"{IDLE_ENV} must be a positive number of seconds, not {settings.get(IDLE_ENV)!r}")
     return ResidentDriver(claude_bin, state_dir, brain, base_env, idle_seconds=idle)
 
 
@@ -168,7 +171,8 @@ class ResidentDriver(ClaudeDriver):
         group's SIGKILL after a grace) before the next can start; then the idle clock runs."""
         self._mute = True
         try:
-            if turn is not None and (turn.error is not None or not turn.done.done()):
+            started = turn is not None and self._cli is not None  # else its CLI never started: nothing to stop
+            if started and turn is not None and (turn.error is not None or not turn.done.done()):
                 self._request_stop("cancel")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(turn.done), STOP_GRACE)
