@@ -255,3 +255,22 @@ async def test_a_cli_that_cannot_start_fails_the_turn_at_once(tmp_path: Path) ->
     with pytest.raises(FileNotFoundError):
         await turn(driver, "hello")
     assert time.monotonic() - started < 2.0 and not driver.running() and driver.pid is None
+
+
+async def test_a_refused_login_lets_the_cli_go(claude_bin: str, tmp_path: Path, api: ScriptedApi) -> None:
+    """The CLI holds the refused credentials in memory: the retry (and a turn after `hivectl login`) starts
+    one that reads them again."""
+    driver = resident(claude_bin, tmp_path, api)
+    try:
+        first = await turn(driver, "hello")
+        pid = driver.pid
+        assert pid is not None
+        api.script(reply.auth_failed())
+        refused = await turn(driver, "again", first.session_id)
+        assert refused.kind == "auth_failed", refused
+        await exited(pid)
+        assert driver.pid is None
+        after = await turn(driver, "after the login", first.session_id)
+        assert after.kind == "ok" and after.session_id == first.session_id
+    finally:
+        await driver.close()

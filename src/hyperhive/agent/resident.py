@@ -156,7 +156,12 @@ class ResidentDriver(ClaudeDriver):
                 raise turn.error
             self._missing = record.missing_session
             wall_ms = int((time.monotonic() - started) * 1000)
-            return record.outcome(returncode or 0, turn.tail, self._stop, session_id, wall_ms)
+            outcome = record.outcome(returncode or 0, turn.tail, self._stop, session_id, wall_ms)
+            if outcome.kind == "auth_failed":
+                # It keeps the refused credentials in memory (and writes its config dir, which the login wait
+                # watches): the retry, and a turn after `hivectl login`, need a CLI that reads them afresh.
+                await self._let_go("the API refused its credentials")
+            return outcome
         finally:
             await self._end_turn(turn)
 
