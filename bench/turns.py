@@ -10,7 +10,8 @@ agent's status stream pushes, the bench asks whether the message is acked yet.
   API requests the turn made times the scripted API's own round trip (measured here, p50).
 - cold: the first turn after the agent (re)started; warm: the turns after it.
 - relay: operator → a → b → operator, until b's reply is stored.
-- send → reply: from the bench's `send` request (what `hivectl send` makes) until the reply is stored.
+- send → reply: from the bench's `send` request (what `hivectl send` makes) until the reply is stored; and from
+  starting the real `hivectl send` command until the reply is stored.
 - memory: PSS summed over the agent's keeper, bwrap, harness and any resident process (the CLI during a turn,
   and after it while a resident CLI is kept; then again once it was let go after `--idle` seconds).
 
@@ -139,6 +140,20 @@ class Bench:
 
         mail, answer = await self.status.until(check)
         return mail, answer, len(self.api.requests) - before
+
+    async def hivectl_turn(self, body: str) -> float:
+        """`hivectl send a BODY` (the real command, its start included) until a's reply is stored: seconds."""
+        started = time.time()
+        proc = await asyncio.create_subprocess_exec(str(Path(sys.executable).parent / "hivectl"), "send", "a", body,
+                                                    env=self.hive.env, stdout=subprocess.DEVNULL)
+        assert await proc.wait() == 0
+
+        async def check() -> dict[str, Any] | None:
+            inbox = (await self.client.request("inbox", limit=20))["messages"]
+            return next((m for m in inbox if m["sender"] == "a" and body in m["body"]), None)
+
+        answer = await self.status.until(check)
+        return _ts(answer["sent_at"]) - started
 
     async def restart(self, name: str) -> None:
         since = time.time()
@@ -279,6 +294,9 @@ async def run(hive: HiveProcess, api: ScriptedApi, runs: int) -> None:
         mail, answer, _ = await bench.turn("a", body, "b")
         assert answer is not None
         figures["relay operator → a → b → operator"].append(_ts(answer["sent_at"]) - _ts(mail["sent_at"]))
+    for n in range(runs):
+        figures["tool warm: `hivectl send` → reply stored"].append(
+            await bench.hivectl_turn(f"TOOL run {n} hivectl {time.time()}"))
     for label, values in figures.items():
         line(label, values)
 
