@@ -10,9 +10,12 @@ agent's status stream pushes, the bench asks whether the message is acked yet.
   API requests the turn made times the scripted API's own round trip (measured here, p50).
 - cold: the first turn after the agent (re)started; warm: the turns after it.
 - relay: operator → a → b → operator, until b's reply is stored.
-- memory: PSS summed over the agent's keeper, bwrap, harness and any resident process (the CLI during a turn).
+- send → reply: from the bench's `send` request (what `hivectl send` makes) until the reply is stored; and from
+  starting the real `hivectl send` command until the reply is stored.
+- memory: PSS summed over the agent's keeper, bwrap, harness and any resident process (the CLI during a turn,
+  and after it while a resident CLI is kept; then again once it was let go after `--idle` seconds).
 
-    .venv/bin/python bench/turns.py [--runs 10]
+    .venv/bin/python bench/turns.py [--runs 10] [--mode resident|per-turn] [--idle 10]
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.support import api_replies as reply
 from tests.support.hive import HiveProcess
-from tests.support.scripted_api import ScriptedApi, after_tool
+from tests.support.scripted_api import ScriptedApi, after_tool, hive_notice
 
 from hyperhive.client import AsyncSocketClient, stream
 from hyperhive.runtime import _proc
@@ -106,6 +109,7 @@ class Bench:
         self.api = api
         self.client = AsyncSocketClient(hive.settings.host_socket)
         self.status = Status(hive)
+        self.sent_at = 0.0
 
     async def ready(self, name: str, since: float) -> None:
         async def check() -> bool:
@@ -121,6 +125,7 @@ class Bench:
                    reply_from: str | None) -> tuple[dict[str, Any], dict[str, Any] | None, int]:
         """Send; wait until acked (and the reply stored); (the mail, the reply, API requests it took)."""
         before = len(self.api.requests)
+        self.sent_at = time.time()
         sent = await self.client.request("send", to=to, body=body)
 
         async def check() -> tuple[dict[str, Any], dict[str, Any] | None] | None:
@@ -135,6 +140,20 @@ class Bench:
 
         mail, answer = await self.status.until(check)
         return mail, answer, len(self.api.requests) - before
+
+    async def hivectl_turn(self, body: str) -> float:
+        """`hivectl send a BODY` (the real command, its start included) until a's reply is stored: seconds."""
+        started = time.time()
+        proc = await asyncio.create_subprocess_exec(str(Path(sys.executable).parent / "hivectl"), "send", "a", body,
+                                                    env=self.hive.env, stdout=subprocess.DEVNULL)
+        assert await proc.wait() == 0
+
+        async def check() -> dict[str, Any] | None:
+            inbox = (await self.client.request("inbox", limit=20))["messages"]
+            return next((m for m in inbox if m["sender"] == "a" and body in m["body"]), None)
+
+        answer = await self.status.until(check)
+        return _ts(answer["sent_at"]) - started
 
     async def restart(self, name: str) -> None:
         since = time.time()
@@ -164,13 +183,34 @@ def api_round_trip(api: ScriptedApi, samples: int = 30) -> float:
     return statistics.median(took)
 
 
-def pss_of(hive: HiveProcess, name: str) -> tuple[float, dict[str, float]]:
+def _tree(hive: HiveProcess, name: str) -> list[int]:
     state = read_json(KeeperFiles(hive.settings.runtime_dir / "sandboxes" / name).keeper) or {}
-    todo = [int(state.get("keeper_pid", 0))]
-    total, by_role = 0.0, defaultdict(float)
+    found, todo = [], [int(state.get("keeper_pid", 0))]
     while todo:
         pid = todo.pop()
+        found.append(pid)
         todo += _proc.children(pid)
+    return found
+
+
+async def _exited(pid: int) -> None:
+    """Until the process is gone (its pidfd turns readable)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    gone = asyncio.Event()
+    asyncio.get_running_loop().add_reader(fd, gone.set)
+    try:
+        await asyncio.wait_for(gone.wait(), 600)
+    finally:
+        asyncio.get_running_loop().remove_reader(fd)
+        os.close(fd)
+
+
+def pss_of(hive: HiveProcess, name: str) -> tuple[float, dict[str, float]]:
+    total, by_role = 0.0, defaultdict(float)
+    for pid in _tree(hive, name):
         kb = _pss_kb(pid)
         total += kb / 1024
         by_role[_role(pid)] += kb / 1024
@@ -203,7 +243,7 @@ def _role(pid: int) -> str:
 
 
 def _parts(parts: dict[str, float]) -> str:
-    return ", ".join(f"{k} {v:.1f}" for k, v in sorted(parts.items()))
+    return ", ".join(f"{k} {v:.1f}" for k, v in sorted(parts.items()) if v)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -235,6 +275,7 @@ async def run(hive: HiveProcess, api: ScriptedApi, runs: int) -> None:
         temp = "cold" if cold else "warm"
         if answer is not None:
             figures[f"{kind} {temp}: mail → reply stored"].append(_ts(answer["sent_at"]) - stored)
+            figures[f"{kind} {temp}: send request → reply stored"].append(_ts(answer["sent_at"]) - bench.sent_at)
             figures[f"{kind} {temp}: hive share (→ reply, minus API)"].append(
                 _ts(answer["sent_at"]) - stored - (requests - 1) * rt)
         figures[f"{kind} {temp}: mail → acked"].append(acked - stored)
@@ -253,11 +294,18 @@ async def run(hive: HiveProcess, api: ScriptedApi, runs: int) -> None:
         mail, answer, _ = await bench.turn("a", body, "b")
         assert answer is not None
         figures["relay operator → a → b → operator"].append(_ts(answer["sent_at"]) - _ts(mail["sent_at"]))
+    for n in range(runs):
+        figures["tool warm: `hivectl send` → reply stored"].append(
+            await bench.hivectl_turn(f"TOOL run {n} hivectl {time.time()}"))
     for label, values in figures.items():
         line(label, values)
 
     idle, parts = pss_of(hive, "a")
     print(f"idle agent after its turns: PSS {idle:.1f} MB ({_parts(parts)})")
+    for pid in [p for p in _tree(hive, "a") if _role(p) == "claude"]:
+        await _exited(pid)  # a resident CLI, let go after its idle time
+        idle, parts = pss_of(hive, "a")
+        print(f"idle agent once its CLI was let go: PSS {idle:.1f} MB ({_parts(parts)})")
     release = threading.Event()
     api.on("HOLD", reply.hang(release, reply.text("held")))
     sent = await bench.client.request("send", to="a", body="HOLD please")
@@ -279,6 +327,7 @@ async def run(hive: HiveProcess, api: ScriptedApi, runs: int) -> None:
 def script(api: ScriptedApi) -> None:
     api.on(after_tool(SEND), reply.text("done"))
     api.on("ROUNDTRIP", reply.text("pong"))
+    api.on(hive_notice, reply.text("noted"))  # the note a restarted agent gets: a turn of its own
     api.on("TEXT run", reply.text("ok"))
     api.on("TOOL run", lambda r: reply.tool_use(SEND, {"to": "operator", "body": "re: " + _body(r)}))
     api.on("RELAY-B", lambda r: reply.tool_use(SEND, {"to": "operator", "body": "re: " + _body(r)}))
@@ -310,16 +359,22 @@ def header() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--mode", choices=("resident", "per-turn"), default="resident",
+                        help="the agents' Claude Code process: one kept across turns, or one per turn")
+    parser.add_argument("--idle", type=float, default=10.0, help="seconds a resident CLI is kept without a turn")
     parser.add_argument("--claude", default=os.environ.get("HYPERHIVE_CLAUDE",
                                                           str(ROOT / ".tools/claude/node_modules/.bin/claude")))
     args = parser.parse_args()
     header()
+    print(f"agents' Claude Code process: {args.mode}" + (f", let go after {args.idle:g} s idle"
+                                                          if args.mode == "resident" else ""))
     _proc.set_child_subreaper()
     with tempfile.TemporaryDirectory(prefix="hht-", dir="/tmp") as root:
         (Path(root) / "api").mkdir()
         with ScriptedApi(unix_socket=Path(root) / "api" / "api.sock") as api:
             script(api)
             env = {"HYPERHIVE_RUNTIME": "bwrap", "HYPERHIVE_CLAUDE": args.claude, "CLAUDE_CODE_MAX_RETRIES": "0",
+                   "HYPERHIVE_CLAUDE_PROCESS": args.mode, "HYPERHIVE_CLAUDE_IDLE_SECONDS": str(args.idle),
                    **api.unix_env()}
             (Path(root) / "hive").mkdir()
             hive = HiveProcess(Path(root) / "hive", env=env)

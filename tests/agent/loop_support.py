@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from hyperhive.agent.brain import brain_for
-from hyperhive.agent.claude_driver import BrainConfig, ClaudeDriver
+from hyperhive.agent.claude_driver import BrainConfig
 from hyperhive.agent.loop import LoopTimings, TurnLoop
+from hyperhive.agent.resident import driver_for
 from hyperhive.client import SocketClient
 from hyperhive.core.hive import Hive
 from hyperhive.protocol import OPERATOR
@@ -61,7 +62,9 @@ async def harness(hive: Hive, api: ScriptedApi, claude_bin: str, tmp: Path,
     socket = hive.settings.agent_socket_dir("alice") / "mcp.sock"
     brain = brain or brain_for("alice", None, socket)
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp), "CLAUDE_CODE_MAX_RETRIES": "0", **api.env(), **extra_env}
-    loop = TurnLoop(socket, ClaudeDriver(Path(claude_bin), tmp / "alice", brain, env), brain, tmp / "alice", timings)
+    # The driver the harness would pick (HYPERHIVE_CLAUDE_PROCESS in the test's environment selects the other).
+    driver = driver_for(Path(claude_bin), tmp / "alice", brain, env, os.environ)
+    loop = TurnLoop(socket, driver, brain, tmp / "alice", timings)
     task = asyncio.create_task(loop.run())
     try:
         yield loop

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from hyperhive.agent.brain import brain_for
-from hyperhive.agent.claude_driver import BrainConfig, ClaudeDriver
+from hyperhive.agent.claude_driver import BrainConfig
 from hyperhive.agent.loop import TurnLoop
+from hyperhive.agent.resident import driver_for
 from hyperhive.config import load_agent_config
 from hyperhive.core.hive import Hive
 from hyperhive.core.tool_rules import matching_rule
@@ -170,7 +171,7 @@ async def test_a_daemon_kill9_mid_wait_keeps_the_prompt_and_runs_it_once(hive_pr
         api.script(reply.tool_use("Bash", TOUCH), reply.text("made x after the restart"))
         env = {"PATH": os.environ["PATH"], "HOME": str(short_tmp), "CLAUDE_CODE_MAX_RETRIES": "0", **api.env()}
         brain = brain_for("alice", cfg, socket)
-        loop = TurnLoop(socket, ClaudeDriver(Path(claude_bin), home, brain, env), brain, home, FAST)
+        loop = TurnLoop(socket, driver_for(Path(claude_bin), home, brain, env, os.environ), brain, home, FAST)
         task = asyncio.create_task(loop.run())
         try:
             await asyncio.to_thread(hive_proc.host.request, "send", to="alice", body="make x")

@@ -81,12 +81,15 @@ class ClaudeDriver:
 
         A `session_id` the CLI no longer has (its transcript was deleted) is reported on `on_stderr` and
         the prompt runs again in a new session, rather than failing every turn from now on."""
-        outcome = await self._run(prompt, session_id, model, on_event, on_stderr, timeout)
+        outcome = await self._one_turn(prompt, session_id, model, on_event, on_stderr, timeout)
         if session_id and outcome.kind == "error" and outcome.session_id == session_id and self._missing:
             await on_stderr(f"session {session_id} is gone from {self.env['CLAUDE_CONFIG_DIR']}; "
                             "starting a new session")
-            outcome = await self._run(prompt, None, model, on_event, on_stderr, timeout)
+            outcome = await self._one_turn(prompt, None, model, on_event, on_stderr, timeout)
         return outcome
+
+    async def close(self) -> None:
+        """Nothing outlives a turn here; the resident driver lets its CLI go."""
 
     async def compact(self, session_id: str, *, instructions: str = "", on_event: OnEvent = _ignore,
                       on_stderr: OnStderr = _ignore, timeout: float | None = None) -> TurnOutcome:
@@ -100,6 +103,11 @@ class ClaudeDriver:
             return
         self._request_stop("interrupt")
         await self._ended.wait()
+
+    async def _one_turn(self, prompt: str, session_id: str | None, model: str | None, on_event: OnEvent,
+                        on_stderr: OnStderr, timeout: float | None) -> TurnOutcome:
+        """One message's turn: a process of its own here (resident.py keeps one across turns)."""
+        return await self._run(prompt, session_id, model, on_event, on_stderr, timeout)
 
     # --- one process -------------------------------------------------------------------------------
     def command(self, session_id: str | None, model: str | None) -> list[str]:

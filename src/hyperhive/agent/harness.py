@@ -14,9 +14,9 @@ from pathlib import Path
 from hyperhive.config import load_agent_config
 
 from .brain import brain_for
-from .claude_driver import ClaudeDriver
 from .link import HiveLink
 from .loop import LoopTimings, TurnLoop
+from .resident import driver_for
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ async def run_harness(socket: Path, state_dir: Path, config_path: Path | None, c
     config = load_agent_config(config_path.read_text(), expected_name=me["name"]) if config_path else None
     brain = brain_for(me["name"], config, socket)
     base_env = {k: v for k, v in environ.items() if not k.startswith(PRIVATE_ENV_PREFIXES)}
-    driver = ClaudeDriver(claude_bin, state_dir, brain, base_env)
+    driver = driver_for(claude_bin, state_dir, brain, base_env, environ)  # resident or per-turn: a setting
     loop = TurnLoop(socket, driver, brain, state_dir, timings)
     task = asyncio.create_task(loop.run())
     stopping = asyncio.Event()

@@ -113,6 +113,7 @@ class TurnLoop:
             with contextlib.suppress(asyncio.CancelledError):
                 await controls
             await self.reporter.close()
+            await self.driver.close()
             if self.tools is not None:
                 await self.tools.close()
             await self.mail.close()

@@ -29,7 +29,7 @@ MANAGER_CONFIGS = "/hive/configs"
 MANAGER_APPLIED = "/hive/applied"
 # What the brain may inherit from the daemon's environment: the API's address and key, the CLI's switches.
 PASSTHROUGH_PREFIXES = ("ANTHROPIC_", "CLAUDE_CODE_", "DISABLE_", "CLAUDE_", "HYPERHIVE_TURN_TIMEOUT",
-                        "HYPERHIVE_RATE_LIMIT_BACKOFF")
+                        "HYPERHIVE_RATE_LIMIT_BACKOFF", "HYPERHIVE_CLAUDE_PROCESS", "HYPERHIVE_CLAUDE_IDLE_SECONDS")
 # ... except the hive's credentials and the API's address: those stay with the gateway.
 WITHHELD = frozenset({*CREDENTIAL_VARS, *ADDRESS_VARS})
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
