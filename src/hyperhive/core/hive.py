@@ -19,6 +19,7 @@ from hyperhive.images.gc import ImageCollector
 from hyperhive.protocol import MANAGER_NAME, OPERATOR, SYSTEM_SENDER, HiveError, StatusRow
 from hyperhive.store import EventRecord, MessageRecord, Store
 from hyperhive.store.auto import open_store
+from hyperhive.store.nodes import Channel
 
 from .agent_sockets import AgentSockets
 from .approvals import Approvals
@@ -29,17 +30,18 @@ from .gateway_wiring import HiveCeilings, make_gateway, make_loop_breaker
 from .host_server import HostServer
 from .image_usage import images_in_use
 from .leadership import Leadership
+from .nodes import Nodes
 from .notify import Notifier
 from .questions import Questions
 from .recipients import ConfigRecipients
 from .registry import AgentRegistry
 from .reminders import Reminders
+from .remote_verbs import NodeSupervisor, RemoteVerbs
 from .retention import Retention
 from .sandbox_spec import claude_bin
 from .schedules import Schedules
 from .speech import SpeechLimit
 from .status import status_row
-from .supervisor import Supervisor
 from .tool_prompts import ToolPrompts
 from .turn_log import STATS_KIND
 
@@ -78,7 +80,7 @@ class Hive:
         self.speech = SpeechLimit()
         self.reminders = Reminders(self)
         self.retention = Retention(self)
-        self.leadership = Leadership(self.store, settings.node, duties=[self.retention])
+        self.leadership = Leadership(self.store, settings.node, duties=[self.retention], ttl=settings.node_timeout)
         self.questions = Questions(self)
         self.approvals = Approvals(self)
         self.schedules = Schedules(self)  # registers its approval kind
@@ -86,7 +88,10 @@ class Hive:
         self.images = ImageService(settings.state_dir, settings.runtime, claude_bin(settings))
         self.image_gc = ImageCollector(self.images, lambda: images_in_use(self))
         self.tool_prompts = ToolPrompts(self)  # registers tool_use
-        self.supervisor = Supervisor(self)
+        self.supervisor = NodeSupervisor(self)  # another node's agent's verbs go to that node
+        self.nodes = Nodes(self.store, self.registry, settings.node, settings.node_timeout)
+        self.supervisor.remote = self.remote_verbs = RemoteVerbs(self.store, self.registry, self.nodes,
+                                                                 settings.node_timeout)
         self.broker.policy = ConfigRecipients(self)
         self.agent_sockets = AgentSockets(self)
         self.host_server = HostServer(self)
@@ -114,8 +119,10 @@ class Hive:
         _make_dirs(self.settings)
         await self.store.open()
         self._stack.push_async_callback(self.store.close)
-        # Mail other nodes commit for agents here wakes their readers, as local mail does.
-        await self.store.watch_mail(self.broker.inboxes.notify, self.broker.inboxes.notify_all)
+        # Mail other nodes commit for agents here wakes their readers, as local mail does; their beats, agent
+        # rows and commands for this node are followed too (core/nodes.py, core/remote_verbs.py).
+        await self.nodes.watch({Channel.MAIL: self.broker.inboxes.notify, **self.remote_verbs.handlers()},
+                               self._caught_up)
         await self.registry.load()
         for agent in self.registry.all():
             if agent.node is None:  # made before nodes existed: the node that opens the store first claims it
@@ -134,8 +141,13 @@ class Hive:
         self._stack.push_async_callback(self.retention.close)
         await self.leadership.start()  # the leading node (the only one on SQLite) runs retention
         self._stack.push_async_callback(self.leadership.close)
+        await self.nodes.refresh()
+        self.nodes.start()
+        self._stack.push_async_callback(self.nodes.close)
         await self.supervisor.start()  # re-adopt agents an earlier daemon started
         self._stack.push_async_callback(self.supervisor.close)
+        self.remote_verbs.serve(self.supervisor)
+        self._stack.push_async_callback(self.remote_verbs.close)
         if self.settings.manager == "on" and self.registry.get(MANAGER_NAME) is None:
             self._bootstrap = asyncio.create_task(self._bootstrap_manager())
             self._stack.callback(self._bootstrap.cancel)
@@ -171,6 +183,11 @@ class Hive:
     async def stop(self) -> None:
         await self._stack.aclose()
 
+    def _caught_up(self) -> None:
+        """The listener (re)connected: re-read what other nodes may have told meanwhile."""
+        self.broker.inboxes.notify_all()
+        self.remote_verbs.caught_up()
+
     # --- status -----------------------------------------------------------------------------------
     async def status_rows(self, names: list[str] | None = None) -> list[StatusRow]:
         agents = [self.registry.require(n) for n in names] if names else self.registry.all()
@@ -191,7 +208,8 @@ class Hive:
                           isolated=self.supervisor.warning is None,
                           turns=self.events.turns.summary(name),
                           budget_exhausted=self.gateway.spend.exhausted(name) is not None,
-                          turn_cost_usd=turn.cost_usd if turn is not None else None)
+                          turn_cost_usd=turn.cost_usd if turn is not None else None,
+                          node_offline=self.nodes.offline(self.registry.require(name).node))
 
     def dashboard_home(self) -> str | None:
         """The dashboard's address once it is serving; None when it is off or not up yet."""

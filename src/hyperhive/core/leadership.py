@@ -4,7 +4,8 @@ The lease lives in the store, timed by the store's clock (the database's on Post
 agrees when it runs out whatever its own clock says. The holder renews it on a timer a third of the way
 through; a node whose renewal fails (the database unreachable, the link cut) stops its duties at once,
 and the lease expires on the database, where another node's next renewal takes it over, with the epoch
-one higher. With SQLite there is one node and it always leads. Each renewal is also the node's heartbeat.
+one higher. With SQLite there is one node and it always leads. Each renewal is also the node's heartbeat
+(core/nodes.py: a node that misses them for the lease's length is offline), and a clean stop says so.
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ class Leadership:
                 await self.store.release_lease(LEASE, self.node)  # the next node need not wait out the lease
             except StoreError as exc:
                 log.warning("could not give up the leader lease: %s", exc)
+        try:
+            await self.store.node_leave(self.node)  # the others show its agents node_offline at once
+        except StoreError as exc:
+            log.warning("could not record this node's clean stop: %s", exc)
 
     async def _renew(self, _key: str) -> None:
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -12,11 +12,12 @@ from psycopg.types.json import Jsonb
 from ._pg_db import Conn, PostgresDatabase
 from ._pg_listen import Listener
 from .base import Store, StoreError
+from .nodes import Channel
 from .postgres_approvals import PostgresApprovals
 from .postgres_loose_ends import PostgresLooseEnds
 from .postgres_maintenance import PostgresMaintenance
 from .postgres_messages import MAIL_CHANNEL, MESSAGE_COLUMNS, insert_messages, message_record
-from .postgres_nodes import PostgresNodes
+from .postgres_nodes import PostgresNodes, notify
 from .postgres_schedules import PostgresSchedules
 from .postgres_usage import PostgresUsage
 from .records import AGENT_MUTABLE_FIELDS, AgentRecord, EventRecord, MessageRecord, NewEvent, NewMessage
@@ -38,10 +39,16 @@ class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresSchedules, Pos
         await self.db.stop()
 
     async def watch_mail(self, wake: Callable[[str], None], wake_all: Callable[[], None]) -> None:
-        async def caught_up() -> None:
-            wake_all()  # every waiting reader re-reads the store: covers what was sent while disconnected
+        await self.watch({Channel(MAIL_CHANNEL): wake}, wake_all)
 
-        self.listener = Listener(self.url, (MAIL_CHANNEL,), lambda _channel, recipient: wake(recipient), caught_up)
+    async def watch(self, handlers: Mapping[Channel, Callable[[str], None]], caught_up: Callable[[], None]) -> None:
+        async def reconnected() -> None:
+            caught_up()  # the caller re-reads the store: covers what was told while disconnected
+
+        def told(channel: str, payload: str) -> None:
+            handlers[Channel(channel)](payload)
+
+        self.listener = Listener(self.url, tuple(c.value for c in handlers), told, reconnected)
         self.listener.start()
         await self.listener.connected.wait()
 
@@ -59,6 +66,7 @@ class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresSchedules, Pos
                 )
             except psycopg.errors.UniqueViolation:
                 raise StoreError(f"an agent named {agent.name!r} already exists") from None
+            await notify(conn, Channel.AGENTS, agent.name)  # the other nodes' registries learn of it
 
         await self.db.write(insert)
 
@@ -88,6 +96,7 @@ class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresSchedules, Pos
             row = await (await conn.execute("SELECT * FROM agents WHERE name = %s", (name,))).fetchone()
             if row is None:
                 raise StoreError(f"no agent named {name!r}")
+            await notify(conn, Channel.AGENTS, name)
             return AgentRecord(**row)
 
         return await self.db.write(update)
@@ -95,6 +104,7 @@ class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresSchedules, Pos
     async def delete_agent(self, name: str) -> None:
         async def delete(conn: Conn) -> None:
             await conn.execute("DELETE FROM agents WHERE name = %s", (name,))
+            await notify(conn, Channel.AGENTS, name)
 
         await self.db.write(delete)
 
