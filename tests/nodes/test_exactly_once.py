@@ -63,3 +63,20 @@ async def test_a_schedule_both_nodes_armed_fires_once_per_slot(nodes: StartNode)
     for schedule in made:
         fired = await n1.store.get_schedule(schedule.id)
         assert fired is not None and fired.fire_count == 1 and fired.next_fire_at == pytest.approx(due + 3600)
+
+
+async def test_a_node_whose_timer_fires_after_the_other_fired_waits_for_the_next_slot(nodes: StartNode) -> None:
+    """The late node reads the schedule already moved on: it must not take the next slot for its own."""
+    n1 = await nodes("n1")
+    await n1.host_server.handle(None, {"cmd": "register_peer", "name": "bob"})  # type: ignore[arg-type]
+    due = time.time() + 3600
+    schedule = await n1.schedules.create(["bob"], "tick", due, 3600.0, "hourly")
+    n2 = await nodes("n2")
+    await n1.store.update_schedule(schedule.id, next_fire_at=time.time() - 1)  # the slot is due now
+    await n1.schedules._fire(schedule.id)  # n1's timer first...
+    await n2.schedules._fire(schedule.id)  # ...then n2's, armed for the same slot
+    mail = [m for m in await n1.store.inbox_messages("bob", 50, False) if m.sender == SCHEDULE_SENDER]
+    assert len(mail) == 1
+    fired = await n2.store.get_schedule(schedule.id)
+    assert fired is not None and fired.fire_count == 1 and fired.next_fire_at is not None
+    assert fired.next_fire_at > time.time() + 3000  # the next slot is still ahead

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from hyperhive.store import StoreError
-from hyperhive.store.nodes import NodeStore
+from hyperhive.store.nodes import MailHolder, NodeStore
 
 from .timers import DueTimers
 
@@ -41,11 +41,14 @@ class Leadership:
         self.duties = duties
         self.ttl = ttl
         self.leading = False
-        self.epoch: int | None = None
+        self.epoch: int | None = None  # of the leader lease, while leading
+        self.incarnation = 0  # this node's: one higher at each start
         self._timers: DueTimers[str] = DueTimers(self._renew, "leadership")
 
     async def start(self) -> None:
-        await self.store.node_beat(self.node, starting=True)
+        self.incarnation = await self.store.node_beat(self.node, starting=True)
+        # Mail in hand is leased to this incarnation, renewed by each beat (store/nodes.py: MailHolder).
+        self.store.hold_mail(MailHolder(self.node, self.incarnation, self.ttl))
         await self._renew("renew")
 
     async def close(self) -> None:

@@ -188,6 +188,9 @@ class Schedules:
         schedule = await self.hive.store.get_schedule(schedule_id)
         if schedule is None or schedule.status != "active" or schedule.next_fire_at is None:
             return
+        if schedule.next_fire_at > time.time():  # another node fired this slot already: wait for the next one
+            self._rearm(schedule)
+            return
         following = next_slot(schedule.next_fire_at, schedule.interval_seconds, time.time())
         await self._deliver(schedule, following, slot=schedule.next_fire_at)  # another node may fire it too
         updated = await self._require(schedule_id)

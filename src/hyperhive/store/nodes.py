@@ -59,10 +59,30 @@ class CommandRecord:
         return self.status in (COMMAND_DONE, COMMAND_FAILED, COMMAND_EXPIRED)
 
 
+@dataclass(frozen=True)
+class MailHolder:
+    """Who mail in hand is leased to: a node's incarnation (`epoch`, one higher at each start), for `ttl`
+    seconds from each heartbeat."""
+
+    node: str
+    epoch: int
+    ttl: float
+
+
 class NodeStore(ABC):
+    mail_holder: MailHolder | None = None
+
+    def hold_mail(self, holder: MailHolder) -> None:
+        """From now on, mail this store hands out (`mark_delivered`) is leased to `holder`, renewed by its
+        heartbeats; mail leased to anyone else (another node, an earlier incarnation) is not handed out
+        until that lease expires, and their acks are refused. Only PostgreSQL leases: on SQLite the one
+        node's broker holds mail in memory."""
+        self.mail_holder = holder
+
     @abstractmethod
-    async def node_beat(self, node: str, starting: bool = False) -> None:
-        """Record that `node` is alive now (`starting`: and that it (re)started now)."""
+    async def node_beat(self, node: str, starting: bool = False) -> int:
+        """Record that `node` is alive now (`starting`: and that it (re)started now, a new incarnation);
+        return its incarnation. A beat renews the leases of mail its incarnation holds."""
 
     @abstractmethod
     async def node_leave(self, node: str) -> None:

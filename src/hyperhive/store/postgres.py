@@ -12,12 +12,12 @@ from psycopg.types.json import Jsonb
 from ._pg_db import Conn, PostgresDatabase
 from ._pg_listen import Listener
 from .base import Store, StoreError
-from .nodes import Channel
+from .nodes import Channel, MailHolder
 from .postgres_approvals import PostgresApprovals
 from .postgres_loose_ends import PostgresLooseEnds
 from .postgres_maintenance import PostgresMaintenance
 from .postgres_messages import MAIL_CHANNEL, MESSAGE_COLUMNS, insert_messages, message_record
-from .postgres_nodes import PostgresNodes, notify
+from .postgres_nodes import _NOW, PostgresNodes, notify
 from .postgres_schedules import PostgresSchedules
 from .postgres_usage import PostgresUsage
 from .records import AGENT_MUTABLE_FIELDS, AgentRecord, EventRecord, MessageRecord, NewEvent, NewMessage
@@ -123,13 +123,15 @@ class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresSchedules, Pos
     async def unacked_messages(
         self, recipient: str, limit: int, exclude_ids: Iterable[int] = ()
     ) -> list[MessageRecord]:
-        excluded = list(exclude_ids)
+        args = {"to": recipient, "excluded": list(exclude_ids), "limit": limit, **_holder_args(self.mail_holder)}
 
         async def select(conn: Conn) -> list[MessageRecord]:
-            rows = await (await conn.execute(
-                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE recipient = %s AND acked_at IS NULL "
-                "AND NOT (id = ANY(%s)) ORDER BY id LIMIT %s", (recipient, excluded, limit))).fetchall()
-            return [message_record(row) for row in rows]
+            rows = await (await conn.execute(  # in id order: mail leased elsewhere holds back what follows it
+                f"SELECT {MESSAGE_COLUMNS}, {_LEASABLE} FROM messages WHERE recipient = %(to)s AND acked_at IS NULL "
+                "AND NOT (id = ANY(%(excluded)s)) ORDER BY id LIMIT %(limit)s", args)).fetchall()
+            taken = [row.pop("leasable") for row in rows]
+            leased_elsewhere = taken.index(False) if False in taken else len(rows)
+            return [message_record(row) for row in rows[:leased_elsewhere]]
 
         return await self.db.read(select)
 
@@ -152,18 +154,28 @@ class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresSchedules, Pos
         return await self.db.read(count)
 
     async def mark_delivered(self, ids: Sequence[int], at: float) -> None:
+        holder = self.mail_holder
+
         async def update(conn: Conn) -> None:
             await conn.execute("UPDATE messages SET delivered_at = %s WHERE id = ANY(%s) AND delivered_at IS NULL",
                                (at, list(ids)))
+            if holder is not None:  # in hand now: leased to this node's incarnation, renewed by its beats
+                await conn.execute(
+                    f"UPDATE messages SET lease_owner = %(node)s, lease_epoch = %(epoch)s, "
+                    f"lease_expires = {_NOW} + %(ttl)s WHERE id = ANY(%(ids)s) AND acked_at IS NULL",
+                    {"ids": list(ids), **_holder_args(holder)})
 
         await self.db.write(update)
 
     async def ack_messages(self, recipient: str, ids: Sequence[int], at: float) -> list[int]:
+        holder = _holder_args(self.mail_holder)
+
         async def update(conn: Conn) -> list[int]:
-            rows = await (await conn.execute(
-                "UPDATE messages SET acked_at = %s, delivered_at = coalesce(delivered_at, %s) "
-                "WHERE id = ANY(%s) AND recipient = %s AND acked_at IS NULL RETURNING id",
-                (at, at, list(ids), recipient))).fetchall()
+            rows = await (await conn.execute(  # mail leased to another holder (or incarnation) is not ours to ack
+                "UPDATE messages SET acked_at = %(at)s, delivered_at = coalesce(delivered_at, %(at)s) "
+                "WHERE id = ANY(%(ids)s) AND recipient = %(to)s AND acked_at IS NULL AND (lease_owner IS NULL "
+                "OR %(node)s::text IS NULL OR (lease_owner = %(node)s AND lease_epoch = %(epoch)s)) RETURNING id",
+                {"at": at, "ids": list(ids), "to": recipient, **holder})).fetchall()
             acked = {row["id"] for row in rows}
             return [i for i in ids if i in acked]  # in the caller's order, as the SQLite backend answers
 
@@ -249,6 +261,19 @@ class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresSchedules, Pos
             return cursor.rowcount
 
         return await self.db.write(delete)
+
+
+# Mail a reader may take: not leased, leased to this node (any incarnation: an earlier one is dead, since a
+# node runs once), or a lease that expired. Selected as a column so that a message leased elsewhere stops the
+# batch there: per-agent order holds.
+_LEASABLE = ("(%(node)s::text IS NULL OR lease_owner IS NULL OR lease_owner = %(node)s "
+             f"OR lease_expires <= {_NOW}) AS leasable")
+
+
+def _holder_args(holder: MailHolder | None) -> dict[str, object]:
+    if holder is None:
+        return {"node": None, "epoch": None, "ttl": None}
+    return {"node": holder.node, "epoch": holder.epoch, "ttl": holder.ttl}
 
 
 # One filter for both event queries: an absent agent or kind list matches everything.

@@ -32,16 +32,24 @@ async def notify(conn: Conn, channel: Channel, payload: str) -> None:
 class PostgresNodes(NodeStore):
     db: PostgresDatabase
 
-    async def node_beat(self, node: str, starting: bool = False) -> None:
-        async def beat(conn: Conn) -> None:
-            await conn.execute(
-                f"INSERT INTO nodes (name, started_at, seen_at) VALUES (%(node)s, {_NOW}, {_NOW}) "
+    async def node_beat(self, node: str, starting: bool = False) -> int:
+        async def beat(conn: Conn) -> int:
+            row = await (await conn.execute(
+                f"INSERT INTO nodes (name, started_at, seen_at, epoch) VALUES (%(node)s, {_NOW}, {_NOW}, 1) "
                 "ON CONFLICT (name) DO UPDATE SET seen_at = excluded.seen_at, stopped_at = NULL, "
-                "started_at = CASE WHEN %(starting)s THEN excluded.started_at ELSE nodes.started_at END",
-                {"node": node, "starting": starting})
+                "started_at = CASE WHEN %(starting)s THEN excluded.started_at ELSE nodes.started_at END, "
+                "epoch = CASE WHEN %(starting)s THEN nodes.epoch + 1 ELSE nodes.epoch END RETURNING epoch",
+                {"node": node, "starting": starting})).fetchone()
+            assert row is not None
+            holder = self.mail_holder
+            if holder is not None and holder.node == node:  # mail in hand stays this incarnation's
+                await conn.execute(
+                    f"UPDATE messages SET lease_expires = {_NOW} + %s WHERE lease_owner = %s AND lease_epoch = %s "
+                    "AND acked_at IS NULL", (holder.ttl, holder.node, holder.epoch))
             await notify(conn, Channel.NODES, f"beat:{node}")  # the others re-arm its lapse timer
+            return int(row["epoch"])
 
-        await self.db.write(beat)
+        return await self.db.write(beat)
 
     async def node_leave(self, node: str) -> None:
         async def leave(conn: Conn) -> None:

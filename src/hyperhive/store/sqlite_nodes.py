@@ -14,15 +14,18 @@ from .nodes import COMMAND_EXPIRED, COMMAND_PENDING, COMMAND_RUNNING, CommandRec
 class SQLiteNodes(NodeStore):
     db: SQLiteDatabase
 
-    async def node_beat(self, node: str, starting: bool = False) -> None:
-        def beat(conn: sqlite3.Connection) -> None:
+    async def node_beat(self, node: str, starting: bool = False) -> int:
+        def beat(conn: sqlite3.Connection) -> int:
             now = time.time()
-            conn.execute("INSERT INTO nodes (name, started_at, seen_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE "
-                         "SET seen_at = excluded.seen_at, stopped_at = NULL, "
-                         "started_at = CASE WHEN ? THEN excluded.started_at ELSE nodes.started_at END",
-                         (node, now, now, starting))
+            row = conn.execute(
+                "INSERT INTO nodes (name, started_at, seen_at, epoch) VALUES (?, ?, ?, 1) ON CONFLICT (name) DO UPDATE "
+                "SET seen_at = excluded.seen_at, stopped_at = NULL, "
+                "started_at = CASE WHEN ? THEN excluded.started_at ELSE nodes.started_at END, "
+                "epoch = CASE WHEN ? THEN nodes.epoch + 1 ELSE nodes.epoch END RETURNING epoch",
+                (node, now, now, starting, starting)).fetchone()
+            return int(row["epoch"])
 
-        await self.db.write(beat)
+        return await self.db.write(beat)
 
     async def node_leave(self, node: str) -> None:
         def leave(conn: sqlite3.Connection) -> None:
