@@ -14,7 +14,7 @@ from tests.support.postgres import PostgresServer
 
 # Short, so a dead node is noticed within seconds; long enough (beats every third) that a node starved
 # of CPU on a loaded 2-core CI machine does not miss three beats in a row.
-NODE_TIMEOUT = 3.0
+NODE_TIMEOUT = 5.0
 
 MakeNode = Callable[..., HiveProcess]
 
