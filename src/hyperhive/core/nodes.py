@@ -141,7 +141,7 @@ class Nodes:
         if agent is None or state is None or agent.node not in (None, self.node) or agent.observed == state.value:
             return
         try:
-            await self.registry.update(name, observed=state.value)
+            await self.registry.record(name, observed=state.value)
         except (StoreError, HiveError) as exc:  # purged meanwhile, or the database away: the next change stores it
             log.debug("observed state of %s not stored: %s", name, exc)
 

@@ -104,6 +104,12 @@ class AgentRegistry:
         self.changes.changed(name)
         return agent
 
+    async def record(self, name: str, **fields: Any) -> None:
+        """Store fields no status row of this node shows (its `observed` state, for the other nodes), without
+        announcing a change here: subscribers would get a row identical to the last one."""
+        self.require(name)
+        self._agents[name] = await self.store.update_agent(name, **fields)
+
     async def want(self, name: str, state: WantedState, **fields: Any) -> AgentRecord:
         """Store the state the agent should be in (a restarted daemon goes by it), with other fields."""
         return await self.update(name, lifecycle=state.value, **fields)
