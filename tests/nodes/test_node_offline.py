@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+from tests.core.test_hivectl import hivectl
 from tests.support.hive import AgentConn, wait_for
 
 from .conftest import NODE_TIMEOUT, MakeNode, knows, row
@@ -50,3 +51,18 @@ def test_a_clean_stop_shows_node_offline_at_once(cluster: MakeNode) -> None:
     wait_for(lambda: row(n1, "bob")["node_offline"] is True, timeout=10)
     n2.start()
     wait_for(lambda: row(n1, "bob")["node_offline"] is False, timeout=10)
+
+
+def test_hivectl_status_on_either_node_lists_both_nodes_agents(cluster: MakeNode) -> None:
+    n1, n2 = cluster("n1"), cluster("n2")
+    n1.host.request("register_peer", name="amy")
+    n2.host.request("register_peer", name="bob")
+    for node in (n1, n2):
+        wait_for(lambda node=node: knows(node, "amy") and knows(node, "bob"))  # type: ignore[misc]
+        out = hivectl(node, "status").stdout
+        lines = {line.split()[0]: line.split() for line in out.splitlines()[1:] if line.strip()}
+        assert "n1" in lines["amy"] and "n2" in lines["bob"], out  # the node column
+    n2.kill9()
+    wait_for(lambda: row(n1, "bob")["node_offline"] is True, timeout=NODE_TIMEOUT * 4)
+    out = hivectl(n1, "status").stdout
+    assert "node_offline" in next(line for line in out.splitlines() if line.startswith("bob")), out
