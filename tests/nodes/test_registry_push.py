@@ -1,10 +1,11 @@
 """Agent rows made, changed or removed on one node reach the other nodes' registries by push (NOTIFY
 hive_agents), with no restart and no polling; news missed while a node's listener was away is caught up when
-it reconnects (every row re-read)."""
+it reconnects (every row re-read). Approvals shown or resolved on one node reach the others' queues."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -59,3 +60,17 @@ async def test_rows_made_while_the_listener_was_away_are_caught_up(two_nodes: tu
     assert n1.registry.get("carol") is None  # ...so carol is not known there yet
     store.listener.start()  # back: LISTEN, then every row re-read
     await _until(n1, lambda: n1.registry.get("carol") is not None)
+
+
+async def test_an_approval_asked_on_one_node_is_shown_and_decided_on_the_other(two_nodes: tuple[Hive, Hive]) -> None:
+    """One approval queue: a request made on n2 after n1 started is counted on n1's rows and approved there."""
+    n1, n2 = two_nodes
+    await n2.host_server.handle(None, {"cmd": "register_peer", "name": "bob"})  # type: ignore[arg-type]
+    await _until(n1, lambda: n1.registry.get("bob") is not None)
+    _, approval = await n2.schedules.request("bob", ["bob"], "wake up", time.time() + 3600, None, "a nudge")
+    assert approval.status == "pending"
+    await _until(n1, lambda: n1.approvals.pending_count("bob") == 1)
+    assert (await n1.status_rows(["bob"]))[0].pending_approvals == 1
+    approved = await n1.approvals.approve(approval.id)  # not refused as "not ready to decide"
+    assert approved.status == "approved"
+    await _until(n2, lambda: n2.approvals.pending_count("bob") == 0)  # and n2 hears it was decided

@@ -80,6 +80,13 @@ class Approvals:
         """Wait until queued approved work has run (for callers that report the outcome)."""
         await self._idle.wait()
 
+    def follow(self, approval_id: int, agent: str, status: str) -> None:
+        """Another node showed or resolved an approval (core/nodes.py): one pending set hive-wide."""
+        if status == "pending":
+            self._pending[approval_id] = agent
+        else:
+            self._pending.pop(approval_id, None)
+
     def pending_count(self, agent: str) -> int:
         return sum(1 for a in self._pending.values() if a == agent)
 

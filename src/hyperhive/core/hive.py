@@ -121,8 +121,8 @@ class Hive:
         self._stack.push_async_callback(self.store.close)
         # Mail other nodes commit for agents here wakes their readers, as local mail does; their beats, agent
         # rows and commands for this node are followed too (core/nodes.py, core/remote_verbs.py).
-        await self.nodes.watch({Channel.MAIL: self.broker.inboxes.notify, **self.remote_verbs.handlers()},
-                               self._caught_up)
+        await self.nodes.watch({Channel.MAIL: self.broker.inboxes.notify, **self.remote_verbs.handlers(),
+                                Channel.APPROVALS: self.nodes.approval_news(self.approvals.follow)}, self._caught_up)
         await self.registry.load()
         for agent in self.registry.all():
             if agent.node is None:  # made before nodes existed: the node that opens the store first claims it

@@ -14,6 +14,7 @@ agents (running, stopped, failed, …) is written to their rows (`observed`), wh
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
@@ -121,6 +122,17 @@ class Nodes:
             await work
         except (StoreError, HiveError) as exc:  # the next notification or reconnect catches up
             log.warning("could not follow another node's change: %s", exc)
+
+    def approval_news(self, follow: Callable[[int, str, str], None]) -> Handler:
+        """A handler for Channel.APPROVALS: `follow(id, agent, status)`, and the agent's row announced (its
+        count of pending approvals moved)."""
+        def told(payload: str) -> None:
+            news = json.loads(payload)
+            follow(int(news["id"]), str(news["agent"]), str(news["status"]))
+            if self.registry.get(news["agent"]) is not None:
+                self.registry.changes.changed(news["agent"])
+
+        return told
 
     # --- this node's agents, as the others see them -------------------------------------------------
     def start(self) -> None:

@@ -18,6 +18,7 @@ class Channel(StrEnum):
     AGENTS = "hive_agents"  # an agent row was made, changed or removed; payload: its name
     COMMANDS = "hive_commands"  # a lifecycle verb waits for a node; payload: that node's name
     COMMAND_DONE = "hive_command_done"  # a command was claimed or finished; payload: its id
+    APPROVALS = "hive_approvals"  # an approval was shown or resolved; payload: JSON id, agent, status
 
 
 @dataclass(frozen=True)

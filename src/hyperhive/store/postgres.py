@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -216,6 +217,9 @@ class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresSchedules, Pos
                 if row is None:
                     raise StoreError("the database returned no event row")
                 stored.append(EventRecord(row["seq"], at, e.agent, e.kind, e.payload))
+                if e.kind in APPROVAL_EVENTS:  # the other nodes keep one queue of approvals with this node
+                    await notify(conn, Channel.APPROVALS, json.dumps(
+                        {"id": e.payload.get("id"), "agent": e.agent, "status": e.payload.get("status")}))
             return stored
 
         return await self.db.write(insert)
@@ -262,6 +266,9 @@ class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresSchedules, Pos
 
         return await self.db.write(delete)
 
+
+# The events that show an approval to the operator or resolve it (core/approvals.py)
+APPROVAL_EVENTS = frozenset({"approval_requested", "approval_updated"})
 
 # Mail a reader may take: not leased, leased to this node (any incarnation: an earlier one is dead, since a
 # node runs once), or a lease that expired. Selected as a column so that a message leased elsewhere stops the
