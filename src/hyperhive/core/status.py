@@ -32,7 +32,7 @@ def status_row(
     elif agent.kind == "peer":
         running = registry.present(agent.name)
         state = "online" if running else "offline"
-    else:  # another node's agent: as its node's supervisor last stored it
+    else:  # this node's supervisor's view; another node's agent: what its own node stored
         observed = registry.observed_state(agent.name) or _stored(agent.observed)
         state, running = observed.value, observed is ObservedState.RUNNING
     activity, detail = registry.activity(agent.name) or (None, None)
