@@ -74,3 +74,17 @@ async def test_an_approval_asked_on_one_node_is_shown_and_decided_on_the_other(t
     approved = await n1.approvals.approve(approval.id)  # not refused as "not ready to decide"
     assert approved.status == "approved"
     await _until(n2, lambda: n2.approvals.pending_count("bob") == 0)  # and n2 hears it was decided
+
+
+async def test_approved_work_is_done_by_the_agents_node(two_nodes: tuple[Hive, Hive]) -> None:
+    """Approved on n1, the work for n2's agent runs on n2: here, the approved schedule's timer is armed there."""
+    n1, n2 = two_nodes
+    await n2.host_server.handle(None, {"cmd": "register_peer", "name": "bob"})  # type: ignore[arg-type]
+    await _until(n1, lambda: n1.registry.get("bob") is not None)
+    schedule, approval = await n2.schedules.request("bob", ["bob"], "wake up", time.time() + 3600, None, "a nudge")
+    await _until(n1, lambda: n1.approvals.pending_count("bob") == 1)
+    await n1.approvals.approve(approval.id)
+    await _until(n2, lambda: schedule.id in n2.schedules._timers._handles)  # n2 did the work...
+    assert schedule.id not in n1.schedules._timers._handles  # ...and n1 did not
+    done = await n1.store.get_approval(approval.id)
+    assert done is not None and done.done_at is not None

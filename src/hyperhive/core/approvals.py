@@ -66,6 +66,8 @@ class Approvals:
         unfinished = [a for a in await self.hive.store.list_approvals(status="approved", limit=100_000)
                       if a.done_at is None]
         for a in sorted(unfinished, key=lambda a: a.id):
+            if self.hive.remote_verbs.elsewhere(a.agent) is not None:
+                continue  # another node's agent: that node resumes it (core/remote_verbs.py)
             log.info("resuming approved %s #%d for %s", a.kind, a.id, a.agent)
             self._enqueue(a.id)
         self._worker = asyncio.create_task(self._work(), name="approvals")
@@ -131,7 +133,11 @@ class Approvals:
             raise HiveError(ErrorCode.CONFLICT, f"approval #{approval_id} is not ready to decide: its image is "
                                                 "still being built; approve it once its card shows the image")
         record = await self._resolve(approval_id, "approved", None)
-        self._enqueue(record.id)
+        node = self.hive.remote_verbs.elsewhere(record.agent)
+        if node is not None:  # the agent's own node does the work (its config, its sandbox)
+            await self.hive.remote_verbs.hand_over(node, record.agent, record.id)
+        else:
+            self._enqueue(record.id)
         return record
 
     async def deny(self, approval_id: int, note: str | None) -> ApprovalRecord:
@@ -170,6 +176,10 @@ class Approvals:
         return record
 
     # --- approved work, one at a time ------------------------------------------------------------
+    def run_here(self, approval_id: int) -> None:
+        """Do approved work another node handed over (its agent runs here)."""
+        self._enqueue(approval_id)
+
     def _enqueue(self, approval_id: int) -> None:
         self._idle.clear()
         self._queue.put_nowait(approval_id)
@@ -190,6 +200,8 @@ class Approvals:
 
     async def _run(self, approval_id: int) -> None:
         record = await self._get(approval_id)
+        if record.status != "approved" or record.done_at is not None:
+            return  # done already (queued twice: handed over by another node and resumed at start)
         status, note = await self._kinds[record.kind].approved(record)
         final = await self.hive.store.finish_approval(approval_id, status, note, time.time())
         await self._changed(final, "approval_updated")

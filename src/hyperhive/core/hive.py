@@ -146,7 +146,7 @@ class Hive:
         self._stack.push_async_callback(self.nodes.close)
         await self.supervisor.start()  # re-adopt agents an earlier daemon started
         self._stack.push_async_callback(self.supervisor.close)
-        self.remote_verbs.serve(self.supervisor)
+        self.remote_verbs.serve(self.supervisor, self.approvals.run_here)
         self._stack.push_async_callback(self.remote_verbs.close)
         if self.settings.manager == "on" and self.registry.get(MANAGER_NAME) is None:
             self._bootstrap = asyncio.create_task(self._bootstrap_manager())

@@ -99,9 +99,18 @@ class RemoteVerbs:
             woken.set()
 
     # --- the agent's node's side -------------------------------------------------------------------
-    def serve(self, supervisor: Supervisor) -> None:
+    async def hand_over(self, node: str, name: str, approval_id: int) -> None:
+        """Have `node` do the work of an approval of its agent `name`, without waiting for it. A node that is
+        down does not claim it later; it resumes approved work of its agents when it starts."""
+        await self.store.add_command(node, name, "approved", {"approval_id": approval_id})
+
+    def serve(self, supervisor: Supervisor, run_approved: Callable[[int], None]) -> None:
         """Carry out what other nodes ask of this one's agents, from now on and what waits already."""
+        async def approved(name: str, approval_id: int) -> None:
+            run_approved(approval_id)  # queued with this node's approved work; the caller does not wait
+
         self._local = {
+            "approved": approved,
             "start": lambda name, why=None: supervisor.start_agent(name, why=why),
             "stop": lambda name, kill=False: supervisor.stop_agent(name, kill=kill),
             "restart": lambda name, why="the operator restarted it": supervisor.restart_agent(name, why),
