@@ -15,7 +15,7 @@ ROW_FIELDS = {"name", "kind", "state", "running", "failed", "paused", "needs_log
               "deployed_sha", "active_model", "status_text", "status_set_at", "pending_reminders",
               "pending_approvals", "unread", "last_seen", "parent", "url", "description", "isolated",
               "activity", "activity_detail", "context_tokens", "context_window", "cost_usd_24h",
-              "budget_exhausted", "turn_cost_usd", "node"}
+              "budget_exhausted", "turn_cost_usd", "node", "node_offline"}
 
 
 async def host(hive: Hive, **request: Any) -> dict[str, Any]:

@@ -62,8 +62,8 @@ def status(ctl: Ctl, names: tuple[str, ...]) -> None:
         emit_json(rows)
     else:
         click.echo(table(
-            ["name", "kind", "state", "model", "sha", "unread", "remind", "approvals", "status", "seen"],
-            [[r["name"], r["kind"], _state(r), r["active_model"], r["deployed_sha"], r["unread"],
+            ["name", "kind", "state", "node", "model", "sha", "unread", "remind", "approvals", "status", "seen"],
+            [[r["name"], r["kind"], _state(r), r.get("node"), r["active_model"], r["deployed_sha"], r["unread"],
               r["pending_reminders"], r["pending_approvals"],
               one_line(r["status_text"], 40) if r["status_text"] else None, age(r["last_seen"])] for r in rows],
         ))

@@ -54,6 +54,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("node", "HYPERHIVE_NODE",
             "This host's node name in a hive on PostgreSQL (default: the host name).",
             lambda system: os.uname().nodename.split(".")[0].lower()),
+    Setting("node_timeout", "HYPERHIVE_NODE_TIMEOUT",
+            "Seconds without a heartbeat after which a node counts as offline (its agents show node_offline) and "
+            "its leader lease runs out; nodes beat every third of it.", lambda system: "15"),
     Setting("retention_days", "HYPERHIVE_RETENTION_DAYS",
             "Days delivered and acked mail and non-audit events are kept (approvals, questions and undelivered "
             "mail are kept for good).", lambda system: "30"),
@@ -72,6 +75,7 @@ class HiveSettings:
     database: str = ""
     node: str = "local"
     retention_days: float = 30.0
+    node_timeout: float = 15.0
 
     @property
     def host_socket(self) -> Path:
@@ -108,6 +112,7 @@ def load_settings(
         database=values["database"],
         node=values["node"],
         retention_days=_positive_days(values["retention_days"]),
+        node_timeout=_positive_seconds("node_timeout", values["node_timeout"]),
     )
 
 
@@ -119,3 +124,13 @@ def _positive_days(text: str) -> float:
     if not days > 0 or days == float("inf"):
         raise ValueError(f"retention_days must be a positive number of days, not {text!r}")
     return days
+
+
+def _positive_seconds(name: str, text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"{name} must be a positive number of seconds, not {text!r}")
+    return seconds

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from hyperhive.protocol import MANAGER_NAME, OPERATOR, ErrorCode, HiveError, rfc3339
 from hyperhive.store import ApprovalRecord, ApprovalStatus, Store
@@ -47,8 +47,25 @@ def approval_view(a: ApprovalRecord) -> dict[str, Any]:
             "details": {k: v for k, v in a.payload.items() if k != "diff"}}
 
 
+class Handover(Protocol):
+    """Where an agent of another node has its approved work done (core/remote_verbs.py)."""
+
+    def elsewhere(self, name: str) -> str | None: ...
+
+    async def hand_over(self, node: str, agent: str, approval_id: int) -> None: ...
+
+
+class _NoOtherNodes:
+    def elsewhere(self, name: str) -> str | None:
+        return None
+
+    async def hand_over(self, node: str, agent: str, approval_id: int) -> None:
+        raise AssertionError("no other node to hand work to")
+
+
 class Approvals:
     def __init__(self, store: Store, registry: AgentRegistry, events: EventLog, notify: Announcer) -> None:
+        self.remote: Handover = _NoOtherNodes()  # the hive sets its node commands once they exist
         self.store = store
         self.registry = registry
         self.events = events
@@ -69,6 +86,8 @@ class Approvals:
         unfinished = [a for a in await self.store.list_approvals(status="approved", limit=100_000)
                       if a.done_at is None]
         for a in sorted(unfinished, key=lambda a: a.id):
+            if self.remote.elsewhere(a.agent) is not None:
+                continue  # another node's agent: that node resumes it (core/remote_verbs.py)
             log.info("resuming approved %s #%d for %s", a.kind, a.id, a.agent)
             self._enqueue(a.id)
         self._worker = asyncio.create_task(self._work(), name="approvals")
@@ -82,6 +101,13 @@ class Approvals:
     async def drained(self) -> None:
         """Wait until queued approved work has run (for callers that report the outcome)."""
         await self._idle.wait()
+
+    def follow(self, approval_id: int, agent: str, status: str) -> None:
+        """Another node showed or resolved an approval (core/nodes.py): one pending set hive-wide."""
+        if status == "pending":
+            self._pending[approval_id] = agent
+        else:
+            self._pending.pop(approval_id, None)
 
     def pending_count(self, agent: str) -> int:
         return sum(1 for a in self._pending.values() if a == agent)
@@ -127,7 +153,11 @@ class Approvals:
             raise HiveError(ErrorCode.CONFLICT, f"approval #{approval_id} is not ready to decide: its image is "
                                                 "still being built; approve it once its card shows the image")
         record = await self._resolve(approval_id, "approved", None)
-        self._enqueue(record.id)
+        node = self.remote.elsewhere(record.agent)
+        if node is not None:  # the agent's own node does the work (its config, its sandbox)
+            await self.remote.hand_over(node, record.agent, record.id)
+        else:
+            self._enqueue(record.id)
         return record
 
     async def deny(self, approval_id: int, note: str | None) -> ApprovalRecord:
@@ -166,6 +196,10 @@ class Approvals:
         return record
 
     # --- approved work, one at a time ------------------------------------------------------------
+    def run_here(self, approval_id: int) -> None:
+        """Do approved work another node handed over (its agent runs here)."""
+        self._enqueue(approval_id)
+
     def _enqueue(self, approval_id: int) -> None:
         self._idle.clear()
         self._queue.put_nowait(approval_id)
@@ -186,6 +220,8 @@ class Approvals:
 
     async def _run(self, approval_id: int) -> None:
         record = await self._get(approval_id)
+        if record.status != "approved" or record.done_at is not None:
+            return  # done already (queued twice: handed over by another node and resumed at start)
         status, note = await self._kinds[record.kind].approved(record)
         final = await self.store.finish_approval(approval_id, status, note, time.time())
         await self._changed(final, "approval_updated")

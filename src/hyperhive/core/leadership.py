@@ -4,7 +4,8 @@ The lease lives in the store, timed by the store's clock (the database's on Post
 agrees when it runs out whatever its own clock says. The holder renews it on a timer a third of the way
 through; a node whose renewal fails (the database unreachable, the link cut) stops its duties at once,
 and the lease expires on the database, where another node's next renewal takes it over, with the epoch
-one higher. With SQLite there is one node and it always leads. Each renewal is also the node's heartbeat.
+one higher. With SQLite there is one node and it always leads. Each renewal is also the node's heartbeat
+(core/nodes.py: a node that misses them for the lease's length is offline), and a clean stop says so.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from hyperhive.store import StoreError
-from hyperhive.store.nodes import NodeStore
+from hyperhive.store.nodes import MailHolder, NodeStore
 
 from .timers import DueTimers
 
@@ -40,11 +41,14 @@ class Leadership:
         self.duties = duties
         self.ttl = ttl
         self.leading = False
-        self.epoch: int | None = None
+        self.epoch: int | None = None  # of the leader lease, while leading
+        self.incarnation = 0  # this node's: one higher at each start
         self._timers: DueTimers[str] = DueTimers(self._renew, "leadership")
 
     async def start(self) -> None:
-        await self.store.node_beat(self.node, starting=True)
+        self.incarnation = await self.store.node_beat(self.node, starting=True)
+        # Mail in hand is leased to this incarnation, renewed by each beat (store/nodes.py: MailHolder).
+        self.store.hold_mail(MailHolder(self.node, self.incarnation, self.ttl))
         await self._renew("renew")
 
     async def close(self) -> None:
@@ -55,6 +59,10 @@ class Leadership:
                 await self.store.release_lease(LEASE, self.node)  # the next node need not wait out the lease
             except StoreError as exc:
                 log.warning("could not give up the leader lease: %s", exc)
+        try:
+            await self.store.node_leave(self.node)  # the others show its agents node_offline at once
+        except StoreError as exc:
+            log.warning("could not record this node's clean stop: %s", exc)
 
     async def _renew(self, _key: str) -> None:
         try:

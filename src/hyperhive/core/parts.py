@@ -20,6 +20,7 @@ from hyperhive.images.gc import ImageCollector
 from hyperhive.protocol import MANAGER_NAME, HiveError, StatusRow
 from hyperhive.store import EventRecord, MessageRecord, Store
 from hyperhive.store.auto import open_store
+from hyperhive.store.nodes import Channel
 
 from .agent_sockets import AgentSockets, SessionFactory
 from .announce import Announcer
@@ -31,17 +32,18 @@ from .events import EventLog
 from .gateway_wiring import GatewayParts, HiveCeilings, make_gateway, make_loop_breaker
 from .image_usage import ImageUsage
 from .leadership import Leadership
+from .nodes import Nodes
 from .notify import Notifier
 from .questions import Questions
 from .recipients import ConfigRecipients
 from .registry import AgentRegistry
 from .reminders import Reminders
+from .remote_verbs import NodeSupervisor, RemoteVerbs
 from .retention import Retention
 from .sandbox_spec import claude_bin
 from .schedules import Schedules
 from .speech import SpeechLimit
 from .status import status_row
-from .supervisor import Supervisor
 from .tool_prompts import ToolPrompts
 from .turn_log import STATS_KIND
 
@@ -78,7 +80,7 @@ class HiveParts:
         self.notify = Announcer(self.events, self.registry, self.broker, self.speech)
         self.reminders = Reminders(self.store, self.registry, self.broker)
         self.retention = Retention(settings, self.store, self.events)
-        self.leadership = Leadership(self.store, settings.node, duties=[self.retention])
+        self.leadership = Leadership(self.store, settings.node, duties=[self.retention], ttl=settings.node_timeout)
         self.questions = Questions(self.store, self.registry, self.broker, self.events)
         self.approvals = Approvals(self.store, self.registry, self.events, self.notify)
         self.schedules = Schedules(self.store, self.registry, self.broker, self.approvals, self.events)
@@ -92,8 +94,12 @@ class HiveParts:
                                                  self.notify, self.configs), clock, ceilings)
         self.loop_breaker = make_loop_breaker(self.registry, self.broker, self.notify, self.configs, clock, ceilings)
         self.agent_sockets = AgentSockets(settings, self.registry, self.gateway, agent_session)
-        self.supervisor = Supervisor(settings, self.store, self.registry, self.events, self.broker, self.notify,
+        self.supervisor = NodeSupervisor(settings, self.store, self.registry, self.events, self.broker, self.notify,
                                      self.configs, self.images, self.gateway, self.agent_sockets)
+        # another node's agent's verbs and approved work go to that node
+        self.nodes = Nodes(self.store, self.registry, settings.node, settings.node_timeout)
+        self.supervisor.remote = self.approvals.remote = self.remote_verbs = RemoteVerbs(
+            self.store, self.registry, self.nodes, settings.node_timeout)
         self.deployments = Deployments(settings, self.store, self.registry, self.configs, self.approvals,
                                        self.supervisor, self.agent_sockets, self.images, self.gateway.spend,
                                        self.notify)
@@ -115,11 +121,16 @@ class HiveParts:
         _make_dirs(self.settings)
         await self.store.open()
         self._stack.push_async_callback(self.store.close)
-        # Mail other nodes commit for agents here wakes their readers, as local mail does.
-        await self.store.watch_mail(self.broker.inboxes.notify, self.broker.inboxes.notify_all)
+        # Mail other nodes commit for agents here wakes their readers, as local mail does; their beats, agent
+        # rows and commands for this node are followed too (core/nodes.py, core/remote_verbs.py).
+        await self.nodes.watch({Channel.MAIL: self.broker.inboxes.notify, **self.remote_verbs.handlers(),
+                                Channel.APPROVALS: self.nodes.approval_news(self.approvals.follow)}, self._caught_up)
         await self.registry.load()
+        one_host = not self.settings.database  # SQLite: this node is the whole hive, whatever it was called
         for agent in self.registry.all():
-            if agent.node is None:  # made before nodes existed: the node that opens the store first claims it
+            # made before nodes existed (the node that opens the store first claims it), or on a one-host hive
+            # whose host was renamed: its agents are not on a node that is gone
+            if agent.node is None or (one_host and agent.node != self.settings.node):
                 await self.registry.update(agent.name, node=self.settings.node)
         await self.events.turns.load()
         self._stack.callback(self.registry.close)
@@ -135,8 +146,13 @@ class HiveParts:
         self._stack.push_async_callback(self.retention.close)
         await self.leadership.start()  # the leading node (the only one on SQLite) runs retention
         self._stack.push_async_callback(self.leadership.close)
+        await self.nodes.refresh()
+        self.nodes.start()
+        self._stack.push_async_callback(self.nodes.close)
         await self.supervisor.start()  # re-adopt agents an earlier daemon started
         self._stack.push_async_callback(self.supervisor.close)
+        self.remote_verbs.serve(self.supervisor, self.approvals.run_here)
+        self._stack.push_async_callback(self.remote_verbs.close)
         if self.settings.manager == "on" and self.registry.get(MANAGER_NAME) is None:
             self._bootstrap = asyncio.create_task(self._bootstrap_manager())
             self._stack.callback(self._bootstrap.cancel)
@@ -162,6 +178,11 @@ class HiveParts:
     async def stop(self) -> None:
         await self._stack.aclose()
 
+    def _caught_up(self) -> None:
+        """The listener (re)connected: re-read what other nodes may have told meanwhile."""
+        self.broker.inboxes.notify_all()
+        self.remote_verbs.caught_up()
+
     # --- status -----------------------------------------------------------------------------------
     async def status_rows(self, names: list[str] | None = None) -> list[StatusRow]:
         agents = [self.registry.require(n) for n in names] if names else self.registry.all()
@@ -182,7 +203,8 @@ class HiveParts:
                           isolated=self.supervisor.warning is None,
                           turns=self.events.turns.summary(name),
                           budget_exhausted=self.gateway.spend.exhausted(name) is not None,
-                          turn_cost_usd=turn.cost_usd if turn is not None else None)
+                          turn_cost_usd=turn.cost_usd if turn is not None else None,
+                          node_offline=self.nodes.offline(self.registry.require(name).node))
 
     def dashboard_home(self) -> str | None:
         """The dashboard's address once it is serving; None when it is off or not up yet."""

@@ -40,6 +40,24 @@ class AgentRegistry:
     async def load(self) -> None:
         self._agents = {a.name: a for a in await self.store.list_agents()}
 
+    async def refresh(self, name: str) -> None:
+        """Re-read one agent's row that another node changed (core/nodes.py); announce it if it moved."""
+        agent = await self.store.get_agent(name)
+        if agent != self._agents.get(name):
+            if agent is None:
+                self._agents.pop(name, None)
+            else:
+                self._agents[name] = agent
+            self.changes.changed(name)
+
+    async def reload(self) -> None:
+        """Re-read every row (after missing other nodes' news); announce the ones that moved."""
+        fresh = {a.name: a for a in await self.store.list_agents()}
+        moved = {n for n in fresh.keys() | self._agents.keys() if fresh.get(n) != self._agents.get(n)}
+        self._agents = fresh
+        for name in sorted(moved):
+            self.changes.changed(name)
+
     # --- Directory (for the broker) ---------------------------------------------------------------
     def is_agent(self, name: str) -> bool:
         return name in self._agents
@@ -85,6 +103,12 @@ class AgentRegistry:
         self._agents[name] = agent
         self.changes.changed(name)
         return agent
+
+    async def record(self, name: str, **fields: Any) -> None:
+        """Store fields no status row of this node shows (its `observed` state, for the other nodes), without
+        announcing a change here: subscribers would get a row identical to the last one."""
+        self.require(name)
+        self._agents[name] = await self.store.update_agent(name, **fields)
 
     async def want(self, name: str, state: WantedState, **fields: Any) -> AgentRecord:
         """Store the state the agent should be in (a restarted daemon goes by it), with other fields."""

@@ -195,16 +195,19 @@ class Schedules:
         schedule = await self.store.get_schedule(schedule_id)
         if schedule is None or schedule.status != "active" or schedule.next_fire_at is None:
             return
+        if schedule.next_fire_at > time.time():  # another node fired this slot already: wait for the next one
+            self._rearm(schedule)
+            return
         following = next_slot(schedule.next_fire_at, schedule.interval_seconds, time.time())
-        await self._deliver(schedule, following)
+        await self._deliver(schedule, following, slot=schedule.next_fire_at)  # another node may fire it too
         updated = await self._require(schedule_id)
         self._rearm(updated)
         await self._event(updated)
 
-    async def _deliver(self, schedule: ScheduleRecord, next_fire_at: float | None) -> None:
+    async def _deliver(self, schedule: ScheduleRecord, next_fire_at: float | None, slot: float | None = None) -> None:
         now = time.time()
         messages = [NewMessage(SCHEDULE_SENDER, target, schedule.body, now) for target in schedule.targets]
-        stored = await self.store.fire_schedule(schedule.id, messages, next_fire_at, now)
+        stored = await self.store.fire_schedule(schedule.id, messages, next_fire_at, now, slot)
         if stored:
             await self.broker.announce(stored)
 

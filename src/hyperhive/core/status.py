@@ -25,12 +25,15 @@ def status_row(
     turns: TurnSummary | None = None,
     budget_exhausted: bool = False,
     turn_cost_usd: float | None = None,
+    node_offline: bool = False,
 ) -> StatusRow:
-    if agent.kind == "peer":
+    if node_offline:  # its node's heartbeat lapsed: what it does there is unknown here
+        state, running = "node_offline", False
+    elif agent.kind == "peer":
         running = registry.present(agent.name)
         state = "online" if running else "offline"
-    else:
-        observed = registry.observed_state(agent.name) or ObservedState.STOPPED
+    else:  # this node's supervisor's view; another node's agent: what its own node stored
+        observed = registry.observed_state(agent.name) or _stored(agent.observed)
         state, running = observed.value, observed is ObservedState.RUNNING
     activity, detail = registry.activity(agent.name) or (None, None)
     return StatusRow(
@@ -62,4 +65,12 @@ def status_row(
         cost_usd_24h=turns.cost_usd_24h if turns else None,
         budget_exhausted=budget_exhausted,
         turn_cost_usd=turn_cost_usd,
+        node_offline=node_offline,
     )
+
+
+def _stored(observed: str | None) -> ObservedState:
+    try:
+        return ObservedState(observed) if observed else ObservedState.STOPPED
+    except ValueError:  # written by a newer node
+        return ObservedState.STOPPED

@@ -56,6 +56,7 @@ class StatusRow(WireModel):
     budget_exhausted: bool = False  # the gateway refuses its calls until a budget window resets
     turn_cost_usd: float | None = None  # what the running turn's API calls cost so far (None between turns)
     node: str | None = None  # the hive node whose supervisor runs it (one host: that host's node name)
+    node_offline: bool = False  # its node's heartbeat lapsed (state is then node_offline); its mail waits
 
 
 class Message(WireModel):

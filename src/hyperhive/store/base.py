@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from .approvals import ApprovalStore
 from .loose_ends import LooseEndStore
 from .maintenance import MaintenanceStore
-from .nodes import NodeStore
+from .nodes import Channel, NodeStore
 from .records import AgentRecord, EventRecord, MessageRecord, NewEvent, NewMessage
 from .schedules import ScheduleStore
 from .usage import UsageStore
@@ -38,6 +38,11 @@ class Store(LooseEndStore, ApprovalStore, ScheduleStore, MaintenanceStore, Usage
         """Be told of mail that *other* writers of this store commit (the other nodes of a hive on
         PostgreSQL): `wake(recipient)` for each, and `wake_all()` after each (re)connect, since what came
         while disconnected was not told. The default does nothing: SQLite has one writer, this process."""
+
+    async def watch(self, handlers: Mapping[Channel, Callable[[str], None]], caught_up: Callable[[], None]) -> None:
+        """Be told what the other nodes commit (`handlers[channel](payload)`, see store.nodes.Channel), and
+        `caught_up()` after each (re)connect, once listening, so the caller re-reads what it may have missed.
+        Replaces watch_mail. The default does nothing: on SQLite this process is the only writer."""
 
     # --- agents -----------------------------------------------------------------------------------
     @abstractmethod

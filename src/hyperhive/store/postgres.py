@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -12,12 +13,13 @@ from psycopg.types.json import Jsonb
 from ._pg_db import Conn, PostgresDatabase
 from ._pg_listen import Listener
 from .base import Store, StoreError
+from .nodes import Channel, MailHolder
 from .postgres_approvals import PostgresApprovals
 from .postgres_loose_ends import PostgresLooseEnds
 from .postgres_maintenance import PostgresMaintenance
 from .postgres_messages import MAIL_CHANNEL, MESSAGE_COLUMNS, message_record
 from .postgres_messages_batch import MailWriter
-from .postgres_nodes import PostgresNodes
+from .postgres_nodes import _NOW, PostgresNodes, notify
 from .postgres_schedules import PostgresSchedules
 from .postgres_usage import PostgresUsage
 from .records import AGENT_MUTABLE_FIELDS, AgentRecord, EventRecord, MessageRecord, NewEvent, NewMessage
@@ -41,10 +43,16 @@ class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresSchedules, Pos
         await self.db.stop()
 
     async def watch_mail(self, wake: Callable[[str], None], wake_all: Callable[[], None]) -> None:
-        async def caught_up() -> None:
-            wake_all()  # every waiting reader re-reads the store: covers what was sent while disconnected
+        await self.watch({Channel(MAIL_CHANNEL): wake}, wake_all)
 
-        self.listener = Listener(self.url, (MAIL_CHANNEL,), lambda _channel, recipient: wake(recipient), caught_up)
+    async def watch(self, handlers: Mapping[Channel, Callable[[str], None]], caught_up: Callable[[], None]) -> None:
+        async def reconnected() -> None:
+            caught_up()  # the caller re-reads the store: covers what was told while disconnected
+
+        def told(channel: str, payload: str) -> None:
+            handlers[Channel(channel)](payload)
+
+        self.listener = Listener(self.url, tuple(c.value for c in handlers), told, reconnected)
         self.listener.start()
         await self.listener.connected.wait()
 
@@ -62,6 +70,7 @@ class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresSchedules, Pos
                 )
             except psycopg.errors.UniqueViolation:
                 raise StoreError(f"an agent named {agent.name!r} already exists") from None
+            await notify(conn, Channel.AGENTS, agent.name)  # the other nodes' registries learn of it
 
         await self.db.write(insert)
 
@@ -91,6 +100,7 @@ class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresSchedules, Pos
             row = await (await conn.execute("SELECT * FROM agents WHERE name = %s", (name,))).fetchone()
             if row is None:
                 raise StoreError(f"no agent named {name!r}")
+            await notify(conn, Channel.AGENTS, name)
             return AgentRecord(**row)
 
         return await self.db.write(update)
@@ -98,6 +108,7 @@ class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresSchedules, Pos
     async def delete_agent(self, name: str) -> None:
         async def delete(conn: Conn) -> None:
             await conn.execute("DELETE FROM agents WHERE name = %s", (name,))
+            await notify(conn, Channel.AGENTS, name)
 
         await self.db.write(delete)
 
@@ -116,13 +127,15 @@ class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresSchedules, Pos
     async def unacked_messages(
         self, recipient: str, limit: int, exclude_ids: Iterable[int] = ()
     ) -> list[MessageRecord]:
-        excluded = list(exclude_ids)
+        args = {"to": recipient, "excluded": list(exclude_ids), "limit": limit, **_holder_args(self.mail_holder)}
 
         async def select(conn: Conn) -> list[MessageRecord]:
-            rows = await (await conn.execute(
-                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE recipient = %s AND acked_at IS NULL "
-                "AND NOT (id = ANY(%s)) ORDER BY id LIMIT %s", (recipient, excluded, limit))).fetchall()
-            return [message_record(row) for row in rows]
+            rows = await (await conn.execute(  # in id order: mail leased elsewhere holds back what follows it
+                f"SELECT {MESSAGE_COLUMNS}, {_LEASABLE} FROM messages WHERE recipient = %(to)s AND acked_at IS NULL "
+                "AND NOT (id = ANY(%(excluded)s)) ORDER BY id LIMIT %(limit)s", args)).fetchall()
+            taken = [row.pop("leasable") for row in rows]
+            leased_elsewhere = taken.index(False) if False in taken else len(rows)
+            return [message_record(row) for row in rows[:leased_elsewhere]]
 
         return await self.db.read(select)
 
@@ -145,18 +158,28 @@ class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresSchedules, Pos
         return await self.db.read(count)
 
     async def mark_delivered(self, ids: Sequence[int], at: float) -> None:
+        holder = self.mail_holder
+
         async def update(conn: Conn) -> None:
             await conn.execute("UPDATE messages SET delivered_at = %s WHERE id = ANY(%s) AND delivered_at IS NULL",
                                (at, list(ids)))
+            if holder is not None:  # in hand now: leased to this node's incarnation, renewed by its beats
+                await conn.execute(
+                    f"UPDATE messages SET lease_owner = %(node)s, lease_epoch = %(epoch)s, "
+                    f"lease_expires = {_NOW} + %(ttl)s WHERE id = ANY(%(ids)s) AND acked_at IS NULL",
+                    {"ids": list(ids), **_holder_args(holder)})
 
         await self.db.write(update)
 
     async def ack_messages(self, recipient: str, ids: Sequence[int], at: float) -> list[int]:
+        holder = _holder_args(self.mail_holder)
+
         async def update(conn: Conn) -> list[int]:
-            rows = await (await conn.execute(
-                "UPDATE messages SET acked_at = %s, delivered_at = coalesce(delivered_at, %s) "
-                "WHERE id = ANY(%s) AND recipient = %s AND acked_at IS NULL RETURNING id",
-                (at, at, list(ids), recipient))).fetchall()
+            rows = await (await conn.execute(  # mail leased to another holder (or incarnation) is not ours to ack
+                "UPDATE messages SET acked_at = %(at)s, delivered_at = coalesce(delivered_at, %(at)s) "
+                "WHERE id = ANY(%(ids)s) AND recipient = %(to)s AND acked_at IS NULL AND (lease_owner IS NULL "
+                "OR %(node)s::text IS NULL OR (lease_owner = %(node)s AND lease_epoch = %(epoch)s)) RETURNING id",
+                {"at": at, "ids": list(ids), "to": recipient, **holder})).fetchall()
             acked = {row["id"] for row in rows}
             return [i for i in ids if i in acked]  # in the caller's order, as the SQLite backend answers
 
@@ -197,6 +220,9 @@ class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresSchedules, Pos
                 if row is None:
                     raise StoreError("the database returned no event row")
                 stored.append(EventRecord(row["seq"], at, e.agent, e.kind, e.payload))
+                if e.kind in APPROVAL_EVENTS:  # the other nodes keep one queue of approvals with this node
+                    await notify(conn, Channel.APPROVALS, json.dumps(
+                        {"id": e.payload.get("id"), "agent": e.agent, "status": e.payload.get("status")}))
             return stored
 
         return await self.db.write(insert)
@@ -242,6 +268,22 @@ class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresSchedules, Pos
             return cursor.rowcount
 
         return await self.db.write(delete)
+
+
+# The events that show an approval to the operator or resolve it (core/approvals.py)
+APPROVAL_EVENTS = frozenset({"approval_requested", "approval_updated"})
+
+# Mail a reader may take: not leased, leased to this node (any incarnation: an earlier one is dead, since a
+# node runs once), or a lease that expired. Selected as a column so that a message leased elsewhere stops the
+# batch there: per-agent order holds.
+_LEASABLE = ("(%(node)s::text IS NULL OR lease_owner IS NULL OR lease_owner = %(node)s "
+             f"OR lease_expires <= {_NOW}) AS leasable")
+
+
+def _holder_args(holder: MailHolder | None) -> dict[str, object]:
+    if holder is None:
+        return {"node": None, "epoch": None, "ttl": None}
+    return {"node": holder.node, "epoch": holder.epoch, "ttl": holder.ttl}
 
 
 # One filter for both event queries: an absent agent or kind list matches everything.

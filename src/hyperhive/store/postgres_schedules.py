@@ -62,13 +62,14 @@ class PostgresSchedules(ScheduleStore):
         return await self.db.write(update)
 
     async def fire_schedule(self, schedule_id: int, messages: Sequence[NewMessage], next_fire_at: float | None,
-                            at: float) -> list[MessageRecord] | None:
+                            at: float, slot: float | None = None) -> list[MessageRecord] | None:
         async def fire(conn: Conn) -> list[MessageRecord] | None:
             cursor = await conn.execute(
                 "UPDATE schedules SET next_fire_at = %(next)s, last_fired_at = %(at)s, fire_count = fire_count + 1, "
                 "status = CASE WHEN %(next)s::double precision IS NULL AND status = 'active' THEN 'done' "
-                "ELSE status END WHERE id = %(id)s AND status IN ('active', 'paused')",
-                {"next": next_fire_at, "at": at, "id": schedule_id})
+                "ELSE status END WHERE id = %(id)s AND status IN ('active', 'paused') "
+                "AND (%(slot)s::double precision IS NULL OR next_fire_at = %(slot)s)",  # the row lock settles a race
+                {"next": next_fire_at, "at": at, "id": schedule_id, "slot": slot})
             if cursor.rowcount == 0:
                 return None
             return await insert_messages(conn, messages)

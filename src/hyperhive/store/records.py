@@ -10,7 +10,7 @@ AgentKind = Literal["managed", "peer"]
 # Columns of `agents` that callers may change through Store.update_agent.
 AGENT_MUTABLE_FIELDS = frozenset(
     {"description", "parent", "paused", "status_text", "status_set_at", "active_model", "deployed_sha",
-     "needs_login", "needs_update", "last_seen", "lifecycle", "running_build", "node"}
+     "needs_login", "needs_update", "last_seen", "lifecycle", "running_build", "node", "observed"}
 )
 
 
@@ -34,6 +34,7 @@ class AgentRecord:
     lifecycle: str = "stopped"
     running_build: str | None = None  # JSON: what its running sandbox was started with (core/builds.py)
     node: str | None = None  # the node whose supervisor runs it (a hive over several hosts)
+    observed: str | None = None  # its sandbox's state as its node's supervisor last saw it (for the other nodes)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ class ScheduleStore(ABC):
 
     @abstractmethod
     async def fire_schedule(self, schedule_id: int, messages: Sequence[NewMessage], next_fire_at: float | None,
-                            at: float) -> list[MessageRecord] | None:
+                            at: float, slot: float | None = None) -> list[MessageRecord] | None:
         """Deliver one firing and move the schedule on (done when `next_fire_at` is None), atomically; None
-        when the schedule is no longer active or paused."""
+        when the schedule is no longer active or paused, or (`slot` given) has moved past that slot already:
+        when two nodes fire one slot, one wins."""

@@ -62,12 +62,13 @@ class SQLiteSchedules(ScheduleStore):
         return await self.db.write(update)
 
     async def fire_schedule(self, schedule_id: int, messages: Sequence[NewMessage], next_fire_at: float | None,
-                            at: float) -> list[MessageRecord] | None:
+                            at: float, slot: float | None = None) -> list[MessageRecord] | None:
         def fire(conn: sqlite3.Connection) -> list[MessageRecord] | None:
             cursor = conn.execute(
                 "UPDATE schedules SET next_fire_at = ?, last_fired_at = ?, fire_count = fire_count + 1, "
                 "status = CASE WHEN ? IS NULL AND status = 'active' THEN 'done' ELSE status END "
-                "WHERE id = ? AND status IN ('active', 'paused')", (next_fire_at, at, next_fire_at, schedule_id))
+                "WHERE id = ? AND status IN ('active', 'paused') AND (? IS NULL OR next_fire_at = ?)",
+                (next_fire_at, at, next_fire_at, schedule_id, slot, slot))
             if cursor.rowcount == 0:
                 return None
             return insert_messages(conn, messages)
