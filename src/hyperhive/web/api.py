@@ -96,7 +96,7 @@ async def logs_json(request: Request) -> dict[str, Any]:
 @json_route
 async def post_verb(request: Request) -> dict[str, Any]:
     """Any host verb by `cmd`: `{"cmd": "send", "to": "bob", "body": "hi"}`."""
-    return await call_verb(dashboard(request).hive, await _body(request))
+    return (await call_verb(dashboard(request).hive, await _body(request))).wire()
 
 
 @json_route
@@ -106,7 +106,7 @@ async def post_action(request: Request) -> dict[str, Any]:
     action, name = body.get("action"), body.get("name")
     if not isinstance(action, str) or not isinstance(name, str):
         raise HiveError(ErrorCode.BAD_REQUEST, 'an action needs "action" and "name" strings')
-    return await run_action(dashboard(request).hive, action, name)
+    return (await run_action(dashboard(request).hive, action, name)).wire()
 
 
 async def live_stream(request: Request) -> Response:

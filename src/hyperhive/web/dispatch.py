@@ -1,6 +1,6 @@
 """Operator actions from the dashboard go through the host.sock verbs, so the dashboard can do nothing
-hivectl cannot and both share one validation. A request is checked by HOST_REQUEST and run by
-HOST_VERBS[type]; a verb that does not exist yet is simply `unknown_cmd` until core adds it.
+hivectl cannot and both share one validation. A request is checked by HOST_REQUEST and run by the handler
+host.sock runs (HOST_VERBS); what it answers is the verb's reply model.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from hyperhive.core.verbs.host import HOST_VERBS
 from hyperhive.protocol import ErrorCode, HiveError, check_agent_name
 from hyperhive.protocol.host_requests import HOST_REQUEST
 from hyperhive.protocol.parsing import parse_request
+from hyperhive.protocol.replies import Reply
 
 if TYPE_CHECKING:
     from hyperhive.core.hive import Hive
@@ -21,10 +22,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-async def call_verb(hive: Hive, request: dict[str, Any]) -> dict[str, Any]:
-    """Run one host verb; raises HiveError with a stable code and a sentence."""
+async def call_verb(hive: Hive, request: dict[str, Any]) -> Reply:
+    """Run one host verb given as JSON; raises HiveError with a stable code and a sentence."""
     parsed = parse_request(HOST_REQUEST, request)
-    verb = HOST_VERBS.get(type(parsed))
+    verb = HOST_VERBS.answers.get(type(parsed))
     if verb is None:  # a streaming verb (subscribe_agent_status): the dashboard has its own stream
         raise HiveError(ErrorCode.UNKNOWN_CMD, f"{request['cmd']!r} is not a request-response verb")
     return await verb(hive, parsed)
@@ -83,7 +84,7 @@ def available_actions() -> list[dict[str, Any]]:
             for a in ACTIONS.values() if verb_exists(a.cmd)]
 
 
-async def run_action(hive: Hive, action: str, agent: str) -> dict[str, Any]:
+async def run_action(hive: Hive, action: str, agent: str) -> Reply:
     found = ACTIONS.get(action)
     if found is None or not verb_exists(found.cmd):
         raise HiveError(ErrorCode.UNKNOWN_CMD, f"this hive has no {action!r} action")

@@ -5,13 +5,18 @@ idempotently (rows by name, messages by id, transcript events by seq), so nothin
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+
 from hyperhive.core.logs import agent_log_path, tail_lines
+from hyperhive.core.verbs.host import run
 from hyperhive.core.views import dump_messages
 from hyperhive.protocol import OPERATOR, HiveError
+from hyperhive.protocol import host_requests as rq
 
-from .dispatch import available_actions, call_verb
+from .dispatch import available_actions
 from .imagebuilds import with_build_logs
 from .sources import call_counts, event_update
 from .stats import load_turn_stats, summarize
@@ -25,6 +30,11 @@ INBOX_SIZE = 100
 LOG_LINES = 500
 # Offered beside the models the hive's agents run on; the Claude CLI resolves these aliases itself.
 MODEL_ALIASES = ("haiku", "opus", "sonnet")
+
+
+def _dump(models: Sequence[BaseModel]) -> list[dict[str, Any]]:
+    """Wire models as the pages read them (the JSON a verb's reply carries)."""
+    return [m.model_dump(mode="json") for m in models]
 
 
 async def _base(d: Dashboard) -> dict[str, Any]:
@@ -45,25 +55,25 @@ async def your_call(d: Dashboard) -> dict[str, Any]:
     snap = await _base(d)
     snap["approvals"] = await approvals(d)
     snap["questions"] = await questions(d)
-    snap["inbox"] = (await call_verb(d.hive, {"cmd": "inbox", "limit": INBOX_SIZE}))["messages"]
+    snap["inbox"] = _dump((await run(d.hive, rq.OperatorInbox(cmd="inbox", limit=INBOX_SIZE))).messages)
     return snap
 
 
 async def approvals(d: Dashboard) -> list[dict[str, Any]]:
     """Approval rows of every status, newest first."""
-    rows: list[dict[str, Any]] = (await call_verb(d.hive, {"cmd": "pending"}))["approvals"]
+    rows = _dump((await run(d.hive, rq.Pending(cmd="pending"))).approvals)
     return await asyncio.to_thread(with_build_logs, rows)  # a building one with its log so far
 
 
 async def questions(d: Dashboard) -> list[dict[str, Any]]:
     """Open questions addressed to the operator."""
-    rows = (await call_verb(d.hive, {"cmd": "questions", "status": "open"}))["questions"]
-    return [q for q in rows if q["target"] == OPERATOR]
+    found = (await run(d.hive, rq.ListQuestions(cmd="questions", status="open"))).questions
+    return _dump([q for q in found if q.target == OPERATOR])
 
 
 async def flow(d: Dashboard) -> dict[str, Any]:
     snap = await _base(d)
-    snap["messages"] = (await call_verb(d.hive, {"cmd": "recent", "limit": FLOW_TAIL}))["messages"]
+    snap["messages"] = _dump((await run(d.hive, rq.RecentMessages(cmd="recent", limit=FLOW_TAIL))).messages)
     snap["agents"] = d.hive.registry.agent_names()
     return snap
 
@@ -71,7 +81,7 @@ async def flow(d: Dashboard) -> dict[str, Any]:
 async def schedules(d: Dashboard) -> dict[str, Any]:
     """Every schedule, open and closed, by id; the page splits them."""
     snap = await _base(d)
-    snap["schedules"] = (await call_verb(d.hive, {"cmd": "schedules", "all": True}))["schedules"]
+    snap["schedules"] = _dump((await run(d.hive, rq.ListSchedules(cmd="schedules", all=True))).schedules)
     snap["agents"] = d.hive.registry.agent_names()
     return snap
 
@@ -95,8 +105,8 @@ async def agent(d: Dashboard, name: str) -> dict[str, Any]:
 
 
 async def loose_ends(d: Dashboard, name: str) -> dict[str, Any]:
-    ends: dict[str, Any] = (await call_verb(d.hive, {"cmd": "loose_ends", "agent": name}))["loose_ends"]
-    ends["approvals"] = await asyncio.to_thread(with_build_logs, ends.get("approvals") or [])
+    ends = (await run(d.hive, rq.LooseEnds(cmd="loose_ends", agent=name))).loose_ends.model_dump(mode="json")
+    ends["approvals"] = await asyncio.to_thread(with_build_logs, ends["approvals"])
     return ends
 
 
