@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Generic, Literal
+from typing import Annotated, Any, ClassVar, Generic, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter, ValidationError, model_validator
 
@@ -12,6 +12,7 @@ from .fields import (
     AgentName,
     Body,
     Delay,
+    Face,
     Id,
     ModelName,
     R,
@@ -32,22 +33,28 @@ MAX_SEND_BATCH = 1000
 
 
 class AgentRequest(Request[R], Generic[R]):
-    """A request on an agent's socket (the fields every request has: fields.Request)."""
+    """A request on an agent's socket (the fields every request has: fields.Request). An agent's verbs: each
+    is one of its MCP tools unless it says otherwise."""
+
+    faces: ClassVar[frozenset[Face]] = frozenset({"mcp"})
 
 
 class Hello(AgentRequest[rp.Identity]):
     """Announces what is connecting (the turn loop, an MCP tool server, a peer's serve loop)."""
 
+    faces: ClassVar[frozenset[Face]] = frozenset({"harness"})
     cmd: Literal["hello"]
     role: Literal["harness", "mcp", "serve", "cli"]
     pid: Annotated[int, Field(ge=1, le=PID_MAX)] | None = None
 
 
 class Whoami(AgentRequest[rp.Identity]):
+    faces: ClassVar[frozenset[Face]] = frozenset({"harness", "mcp"})
     cmd: Literal["whoami"]
 
 
 class Heartbeat(AgentRequest[rp.Done]):
+    faces: ClassVar[frozenset[Face]] = frozenset({"harness"})
     cmd: Literal["heartbeat"]
 
 
@@ -68,6 +75,7 @@ class Outgoing(BaseModel):
 class SendBatch(AgentRequest[rp.SentBatch]):
     """Many sends in one request and one transaction: all are stored, or none (the first bad one says why)."""
 
+    faces: ClassVar[frozenset[Face]] = frozenset({"script"})
     cmd: Literal["send_batch"]
     messages: list[Outgoing] = Field(min_length=1, max_length=MAX_SEND_BATCH)
 
@@ -78,6 +86,7 @@ class Recv(AgentRequest[rp.Received]):
     Messages stay unacked until `ack` (or `ack: true` here); a connection that closes with unacked
     messages hands them back to the inbox, so a crash mid-turn redelivers them."""
 
+    faces: ClassVar[frozenset[Face]] = frozenset({"harness", "mcp"})
     cmd: Literal["recv"]
     wait_seconds: float = Field(default=0, ge=0, le=MAX_RECV_WAIT_SECONDS)
     max: int = Field(default=MAX_RECV_BATCH, ge=1, le=MAX_RECV_BATCH)
@@ -85,11 +94,13 @@ class Recv(AgentRequest[rp.Received]):
 
 
 class Ack(AgentRequest[rp.Acked]):
+    faces: ClassVar[frozenset[Face]] = frozenset({"harness"})
     cmd: Literal["ack"]
     ids: list[Id] = Field(min_length=1, max_length=1000)
 
 
 class InboxStatus(AgentRequest[rp.InboxCounts]):
+    faces: ClassVar[frozenset[Face]] = frozenset({"script"})
     cmd: Literal["inbox_status"]
 
 
@@ -209,6 +220,7 @@ class ReportedEvent(BaseModel):
 class Report(AgentRequest[rp.Seqs]):
     """The harness's live transcript: stored per agent (bounded) and pushed to watchers."""
 
+    faces: ClassVar[frozenset[Face]] = frozenset({"harness"})
     cmd: Literal["report"]
     events: list[ReportedEvent] = Field(min_length=1, max_length=500)
 
@@ -220,6 +232,7 @@ HarnessActivity = Literal["starting", "idle", "thinking", "rate_limited", "needs
 class HarnessState(AgentRequest[rp.Done]):
     """What the turn loop is doing; shown on the status row."""
 
+    faces: ClassVar[frozenset[Face]] = frozenset({"harness"})
     cmd: Literal["harness_state"]
     activity: HarnessActivity
     model: ModelName | None = None
@@ -232,6 +245,7 @@ class ControlStream(AgentRequest[rp.Control]):
     """Turn this connection into a stream of operator controls for the harness: one bare ok line, then
     one line per control (`{"control": "interrupt"}`, `{"control": "set_model", "model": "…"}`, …)."""
 
+    faces: ClassVar[frozenset[Face]] = frozenset({"harness"})
     cmd: Literal["control_stream"]
 
 
@@ -311,6 +325,7 @@ class WatchInbox(AgentRequest[rp.InboxNews]):
     """A stream that tells of new mail without taking it: one `ok` line with `unread`, then one line per
     arrival with `unread` and `newest` (id, sender, a preview). For a peer's notification hook."""
 
+    faces: ClassVar[frozenset[Face]] = frozenset({"harness"})
     cmd: Literal["watch_inbox"]
 
 
@@ -369,6 +384,7 @@ class ToolPrompt(AgentRequest[rp.PermissionDecision]):
     has decided, `{behavior: allow, updatedInput}` or `{behavior: deny, message}`. Asking again with the same
     tool_use_id waits on the same approval (a prompt that reconnected after a daemon restart)."""
 
+    faces: ClassVar[frozenset[Face]] = frozenset({"harness"})
     cmd: Literal["tool_prompt"]
     tool: str = Field(min_length=1, max_length=200)
     input: dict[str, Any]

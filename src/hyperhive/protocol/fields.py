@@ -5,7 +5,7 @@ is a `bad_request` with a sentence, never a crash further in."""
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Generic, TypeVar, Union
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, model_validator
 
@@ -106,6 +106,10 @@ class Scope(BaseModel):
 
 
 R = TypeVar("R", bound=Reply)
+# Who calls a verb, so a test can check each has its face: `cli` a hivectl (or hive-c0re) command, `mcp` an
+# agent's tool, `harness` the turn loop or a peer's serve loop, `dashboard` the web pages, `script` nobody of
+# ours (clients of the socket, as the original's).
+Face = Literal["cli", "mcp", "harness", "dashboard", "script"]
 
 
 class Request(BaseModel, Generic[R]):
@@ -117,6 +121,7 @@ class Request(BaseModel, Generic[R]):
     gets back (`reply_model`) are read from that one declaration."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    faces: ClassVar[frozenset[Face]] = frozenset()
     req_id: ReqId = None
     version: Cursor | None = None
 
@@ -136,10 +141,13 @@ class Request(BaseModel, Generic[R]):
         return str(annotation.__args__[0])  # type: ignore[union-attr]  # a Literal["…"] of one value
 
 
-def verbs_of(base: type[Request[Any]]) -> list[type[Request[Any]]]:
+Q = TypeVar("Q", bound=Request[Any])
+
+
+def verbs_of(base: type[Q]) -> list[type[Q]]:
     """Every concrete verb (a subclass with a `cmd`) under `base`, in the order they were declared; a cmd
     declared twice is a bug caught at import."""
-    found: dict[str, type[Request[Any]]] = {}
+    found: dict[str, type[Q]] = {}
     pending = list(base.__subclasses__())
     while pending:
         cls = pending.pop(0)

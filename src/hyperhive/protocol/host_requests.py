@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Generic, Literal
+from typing import Annotated, Any, ClassVar, Generic, Literal
 
 from pydantic import Field, TypeAdapter, model_validator
 
@@ -12,6 +12,7 @@ from .fields import (
     AgentName,
     Body,
     Cursor,
+    Face,
     Id,
     Label,
     ModelName,
@@ -27,7 +28,10 @@ from .fields import (
 
 
 class HostRequest(Request[R], Generic[R]):
-    """A request on host.sock (the fields every request has: fields.Request)."""
+    """A request on host.sock (the fields every request has: fields.Request). The operator's verbs: each
+    has a hivectl command unless it says otherwise."""
+
+    faces: ClassVar[frozenset[Face]] = frozenset({"cli"})
 
 
 class Ping(HostRequest[rp.Pong]):
@@ -170,6 +174,7 @@ class CancelReminder(HostRequest[rp.ReminderReply]):
 class LooseEnds(HostRequest[rp.LooseEndsReply]):
     """Everything open across the hive: questions, reminders (and approvals, schedules)."""
 
+    faces: ClassVar[frozenset[Face]] = frozenset({"cli", "dashboard"})
     cmd: Literal["loose_ends"]
     agent: AgentName | None = None
 
