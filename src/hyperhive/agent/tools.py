@@ -187,6 +187,11 @@ def tool_verbs(manager: bool) -> list[type[rq.AgentRequest[Any]]]:
     return sorted(mine, key=lambda v: list(FACES).index(v) if v in FACES else len(FACES))
 
 
+# The verbs whose tools are written out below rather than derived (their parameters are not the model's).
+HAND_MADE: dict[type[rq.AgentRequest[Any]], tuple[str, ...]] = {
+    rq.Recv: ("recv",), rq.ManageAgent: ("start", "stop", "restart", "update")}
+
+
 class HiveTools:
     """The agent's tools; `manage` adds the manager's (its socket is manager.sock, which takes them)."""
 
@@ -196,11 +201,10 @@ class HiveTools:
         self.functions: list[Callable[..., Awaitable[str]]] = self._tools(manager=False)
 
     def _tools(self, *, manager: bool) -> list[Callable[..., Awaitable[str]]]:
-        by_hand: dict[type[rq.AgentRequest[Any]], list[Callable[..., Awaitable[str]]]] = {
-            rq.Recv: [self.recv], rq.ManageAgent: [self.start, self.stop, self.restart, self.update]}
         tools: list[Callable[..., Awaitable[str]]] = []
         for verb in tool_verbs(manager):
-            tools += by_hand.get(verb) or [derived_tool(self.call, verb)]
+            names = HAND_MADE.get(verb)
+            tools += [getattr(self, n) for n in names] if names else [derived_tool(self.call, verb)]
         return tools
 
     def manage(self) -> None:
