@@ -219,14 +219,13 @@ class HiveTools:
         """Read waiting messages (they count as handled once this turn ends). wait_seconds (≤ 180) blocks
         until one arrives."""
         # a peer's own Claude Code has no turn to end, so what it reads is handled at once
-        got = rp.Received.model_validate(await self.call("recv", wait_seconds=wait_seconds, max=max,
-                                                         ack=self.turn_ledger is None))
+        got = await self.client.verb(rq.Recv, wait_seconds=wait_seconds, max=max, ack=self.turn_ledger is None)
         if self.turn_ledger is not None:
             record_pulled(self.turn_ledger, [m.id for m in got.messages])
         return format_messages(got.messages, got.pending)
 
     async def _manage(self, name: str, action: str) -> str:
-        rows = rp.AgentStatuses.model_validate(await self.call("manage_agent", name=name, action=action))
+        rows = await self.client.verb(rq.ManageAgent, name=name, action=action)
         return f"{name}: {rows.agent_statuses[0].state if rows.agent_statuses else 'gone'}"
 
     async def start(self, name: str) -> str:
@@ -254,7 +253,7 @@ async def hive_tools(socket_path: Path, turn_ledger: Path | None = None, ask_rul
     register_permission_prompt(tools.functions, socket_path, ask_rules, ask_timeout)
     try:
         await tools.client.connect()
-        me = rp.Identity.model_validate(await tools.client.request("hello", role="mcp"))
+        me = await tools.client.verb(rq.Hello, role="mcp")
         if me.manager:
             tools.manage()
     except HiveError:

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterable
 from functools import wraps
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar, cast, get_origin
+from typing import Any, NoReturn, TypeVar, get_origin
 
 import click
 
@@ -43,16 +43,12 @@ class Ctl:
     def call(self, cmd: str, **fields: Any) -> dict[str, Any]:
         return self.client.request(cmd, **{k: v for k, v in fields.items() if v is not None})
 
-    def call_waiting(self, cmd: str, **fields: Any) -> dict[str, Any]:
-        """A request that lasts as long as the daemon takes (a graceful stop waits for a running turn)."""
-        client = SocketClient(self.socket, timeout=NO_TIMEOUT)
-        return client.request(cmd, **{k: v for k, v in fields.items() if v is not None})
-
     def verb(self, kind: type[Request[R]], *, waiting: bool = False, **fields: Any) -> R:
         """Call a verb by its request model and read its reply model back (fields left None are not sent, so
-        the daemon's defaults apply)."""
-        line = (self.call_waiting if waiting else self.call)(kind.verb_name(), **fields)
-        return cast(R, kind.reply_model().model_validate(line))
+        the daemon's defaults apply). `waiting`: as long as the daemon takes (a graceful stop waits for a
+        running turn)."""
+        client = SocketClient(self.socket, timeout=NO_TIMEOUT) if waiting else self.client
+        return client.verb(kind, **fields)
 
 
 # The verbs that have a command of ours: hand-made (`@face`) or derived from the request model (`derived`).

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+
 from hyperhive.core.verbs.host import HOST_VERBS
 from hyperhive.protocol import ErrorCode, HiveError, check_agent_name
 from hyperhive.protocol.host_requests import HOST_REQUEST
 from hyperhive.protocol.parsing import parse_request
-from hyperhive.protocol.replies import Reply
 
 if TYPE_CHECKING:
     from hyperhive.core.hive import Hive
@@ -22,13 +23,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-async def call_verb(hive: Hive, request: dict[str, Any]) -> Reply:
-    """Run one host verb given as JSON; raises HiveError with a stable code and a sentence."""
+async def call_verb(hive: Hive, request: dict[str, Any]) -> dict[str, Any]:
+    """Run one host verb given as JSON and answer its reply's JSON (the keys of its line on host.sock);
+    raises HiveError with a stable code and a sentence. In process, `verbs.host.run` answers typed."""
     parsed = parse_request(HOST_REQUEST, request)
     verb = HOST_VERBS.answers.get(type(parsed))
     if verb is None:  # a streaming verb (subscribe_agent_status): the dashboard has its own stream
         raise HiveError(ErrorCode.UNKNOWN_CMD, f"{request['cmd']!r} is not a request-response verb")
-    return await verb(hive, parsed)
+    return (await verb(hive, parsed)).wire()
 
 
 @cache
@@ -78,13 +80,22 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
 )}
 
 
-def available_actions() -> list[dict[str, Any]]:
+class ActionButton(BaseModel):
+    """An action as the pages draw its button."""
+
+    name: str
+    label: str
+    kinds: list[str]
+    confirm: str | None
+
+
+def available_actions() -> list[ActionButton]:
     """The actions this hive's verbs support, for the pages to draw buttons from."""
-    return [{"name": a.name, "label": a.label or a.name, "kinds": sorted(a.kinds), "confirm": a.confirm or None}
+    return [ActionButton(name=a.name, label=a.label or a.name, kinds=sorted(a.kinds), confirm=a.confirm or None)
             for a in ACTIONS.values() if verb_exists(a.cmd)]
 
 
-async def run_action(hive: Hive, action: str, agent: str) -> Reply:
+async def run_action(hive: Hive, action: str, agent: str) -> dict[str, Any]:
     found = ACTIONS.get(action)
     if found is None or not verb_exists(found.cmd):
         raise HiveError(ErrorCode.UNKNOWN_CMD, f"this hive has no {action!r} action")
