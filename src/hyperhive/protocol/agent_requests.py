@@ -23,6 +23,7 @@ from .fields import (
     SessionId,
     When,
     request_parser,
+    verbs_of,
 )
 
 PID_MAX = 2**22  # the kernel's pid_max ceiling (PID_MAX_LIMIT)
@@ -330,7 +331,11 @@ class WatchInbox(AgentRequest[rp.InboxNews]):
 
 
 # --- the manager's verbs (manager.sock only) --------------------------------------------------------
-class RequestInitConfig(AgentRequest[rp.ApprovalReply]):
+class ManagerRequest(AgentRequest[R], Generic[R]):
+    """A verb only hm1nd's manager.sock takes (another agent's socket answers it `not_allowed`)."""
+
+
+class RequestInitConfig(ManagerRequest[rp.ApprovalReply]):
     """Ask the operator to create a new agent's config repo (seeded from the template)."""
 
     cmd: Literal["request_init_config"]
@@ -338,7 +343,7 @@ class RequestInitConfig(AgentRequest[rp.ApprovalReply]):
     description: str = Field(default="", max_length=500)
 
 
-class RequestApplyCommit(AgentRequest[rp.ApprovalReply]):
+class RequestApplyCommit(ManagerRequest[rp.ApprovalReply]):
     """Ask the operator to deploy exactly this commit (7-40 hex digits) of the agent's proposed repo."""
 
     cmd: Literal["request_apply_commit"]
@@ -347,7 +352,7 @@ class RequestApplyCommit(AgentRequest[rp.ApprovalReply]):
     description: str = Field(default="", max_length=2000)
 
 
-class RequestSpawn(AgentRequest[rp.ApprovalReply]):
+class RequestSpawn(ManagerRequest[rp.ApprovalReply]):
     """Ask the operator for a new agent straight from the template, started once approved."""
 
     cmd: Literal["request_spawn"]
@@ -355,7 +360,7 @@ class RequestSpawn(AgentRequest[rp.ApprovalReply]):
     description: str = Field(default="", max_length=500)
 
 
-class ManageAgent(AgentRequest[rp.AgentStatuses]):
+class ManageAgent(ManagerRequest[rp.AgentStatuses]):
     """start / stop / restart / update (restart on the deployed config) another agent; no approval."""
 
     cmd: Literal["manage_agent"]
@@ -363,16 +368,16 @@ class ManageAgent(AgentRequest[rp.AgentStatuses]):
     action: Literal["start", "stop", "restart", "update"]
 
 
-class ListAgentStatus(AgentRequest[rp.AgentStatuses]):
+class ListAgentStatus(ManagerRequest[rp.AgentStatuses]):
     cmd: Literal["list_agents"]
 
 
-class PendingApprovals(AgentRequest[rp.Approvals]):
+class PendingApprovals(ManagerRequest[rp.Approvals]):
     cmd: Literal["pending_approvals"]
     all: bool = False
 
 
-class Rollback(AgentRequest[rp.ApprovalReply]):
+class Rollback(ManagerRequest[rp.ApprovalReply]):
     """Commit the revert of the agent's last deploy in its proposed repo and ask to apply it."""
 
     cmd: Literal["rollback"]
@@ -394,8 +399,7 @@ class ToolPrompt(AgentRequest[rp.PermissionDecision]):
     timeout_seconds: float | None = Field(default=None, ge=1, le=86400)
 
 
-MANAGER_ONLY = frozenset({"request_init_config", "request_apply_commit", "request_spawn", "manage_agent",
-                          "list_agents", "pending_approvals", "rollback"})
+MANAGER_ONLY = frozenset(verb.verb_name() for verb in verbs_of(ManagerRequest))
 
 
 # Every verb declared above, tagged by `cmd`: a new request class is a new verb, nothing to list.
