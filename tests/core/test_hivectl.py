@@ -161,3 +161,17 @@ def test_pause_all_and_resume_all_from_the_shell(hive_proc: HiveProcess) -> None
     assert again.returncode != 0 and "nothing to resume" in again.stderr
     nameless = hivectl(hive_proc, "pause")
     assert nameless.returncode == 2 and "name an agent, or give --all" in nameless.stderr
+
+
+def test_a_verb_without_a_command_gets_one_made_from_its_model(hive_proc: HiveProcess) -> None:
+    """`loose_ends` has no hand-made command: hivectl derives `loose-ends` from the request model (its fields
+    as options, the reply as JSON), and the daemon's checks stay the errors."""
+    from tests.support.hive import AgentConn
+
+    hivectl(hive_proc, "register-peer", "alice")
+    with AgentConn(hive_proc.agent_socket("alice")) as conn:
+        conn.request("remind", message="later", delay_seconds=600)
+    ends = json.loads(hivectl(hive_proc, "loose-ends", "--agent", "alice").stdout)["loose_ends"]
+    assert [r["body"] for r in ends["reminders"]] == ["later"] and ends["questions"] == []
+    bad = hivectl(hive_proc, "loose-ends", "--agent", "../etc")
+    assert bad.returncode == 2 and "invalid agent name" in bad.stderr

@@ -104,8 +104,8 @@ async def test_every_action_does_what_it_names(operator: Operator, spawn: Spawn,
     assert wrong_kind.status_code == 404 and wrong_kind.json()["code"] == "not_found"  # bob is gone now
     ghost = await operator.post("/api/action", {"action": "revive", "name": "ghost"})
     assert ghost.status_code == 404 and ghost.json()["code"] == "not_found"
-    offered = {a["name"]: a for a in available_actions()}
-    assert offered["purge"]["confirm"].startswith("purge {name}?") and offered["start"]["confirm"] is None
+    offered = {a.name: a for a in available_actions()}
+    assert (offered["purge"].confirm or "").startswith("purge {name}?") and offered["start"].confirm is None
     assert done == set(ACTIONS) == set(offered), f"not tried here: {sorted(set(ACTIONS) - done)}"
 
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import click
 
+from hyperhive.protocol import host_requests as rq
+
 from . import _lifecycle
-from ._ctl import Ctl, command, pass_ctl
+from ._ctl import Ctl, command, face, pass_ctl
 from ._output import emit_json, one_line, table
 
 APPROVAL_STATUSES = ["pending", "approved", "denied", "failed", "cancelled"]
@@ -17,9 +19,10 @@ APPROVAL_STATUSES = ["pending", "approved", "denied", "failed", "cancelled"]
 @click.command("list")
 @pass_ctl
 @command
+@face(rq.ListAgents)
 def list_agents(ctl: Ctl) -> None:
     """Names of every agent."""
-    agents = ctl.call("list")["agents"]
+    agents = ctl.verb(rq.ListAgents).agents
     emit_json(agents) if ctl.as_json else click.echo("\n".join(agents))
 
 
@@ -29,15 +32,15 @@ def list_agents(ctl: Ctl) -> None:
 @click.option("--agent", default=None)
 @pass_ctl
 @command
+@face(rq.Pending)
 def pending(ctl: Ctl, status: str | None, agent: str | None) -> None:
     """Approval requests: config changes, new agents, scheduled prompts (every status, newest first)."""
-    found = ctl.call("pending", status=status, agent=agent)["approvals"]
+    found = ctl.verb(rq.Pending, status=status, agent=agent).approvals
     if ctl.as_json:
         emit_json(found)
         return
-    rows = [[str(a["id"]), a["kind"], a["agent"], a["status"] + ("" if a["done"] or a["status"] != "approved"
-                                                                 else " (running)"),
-             a["requested_at"], one_line(a["description"] or a["note"] or "", 50)] for a in found]
+    rows = [[str(a.id), a.kind, a.agent, a.status + ("" if a.done or a.status != "approved" else " (running)"),
+             a.requested_at, one_line(a.description or a.note or "", 50)] for a in found]
     click.echo(table(["ID", "KIND", "AGENT", "STATUS", "REQUESTED", "DESCRIPTION"], rows) if rows
                else "no approvals")
 
@@ -48,18 +51,19 @@ def pending(ctl: Ctl, status: str | None, agent: str | None) -> None:
                                              "(a config change, approved like any other).")
 @pass_ctl
 @command
+@face(rq.Approve, rq.ApproveAlways)
 def approve(ctl: Ctl, approval_id: int, always: bool) -> None:
     """Approve a pending request; its work (a deploy) runs next, and the requester hears the outcome."""
     if always:
-        a, change = ctl.call("approve_always", id=approval_id)["approvals"]
+        a, change = ctl.verb(rq.ApproveAlways, id=approval_id).approvals
         if ctl.as_json:
             emit_json([a, change])
             return
-        click.echo(f"approved #{a['id']} ({a['kind']} for {a['agent']}); allow rule proposed as approval "
-                   f"#{change['id']} ({change['status']}{': ' + change['note'] if change['note'] else ''})")
+        click.echo(f"approved #{a.id} ({a.kind} for {a.agent}); allow rule proposed as approval "
+                   f"#{change.id} ({change.status}{': ' + change.note if change.note else ''})")
         return
-    a = ctl.call_waiting("approve", id=approval_id)["approvals"][0]
-    click.echo(f"approved #{a['id']} ({a['kind']} for {a['agent']})") if not ctl.as_json else emit_json(a)
+    a = ctl.verb(rq.Approve, waiting=True, id=approval_id).approvals[0]
+    click.echo(f"approved #{a.id} ({a.kind} for {a.agent})") if not ctl.as_json else emit_json(a)
 
 
 @click.command()
@@ -68,10 +72,11 @@ def approve(ctl: Ctl, approval_id: int, always: bool) -> None:
 @click.option("--note", default=None, help="Why: sent to the requester.")
 @pass_ctl
 @command
+@face(rq.Deny)
 def deny(ctl: Ctl, approval_id: int, words: tuple[str, ...], note: str | None) -> None:
     """Deny a pending request, with an optional note for the requester (--note TEXT, or the words after ID)."""
-    a = ctl.call("deny", id=approval_id, note=note or " ".join(words) or None)["approvals"][0]
-    click.echo(f"denied #{a['id']} ({a['kind']} for {a['agent']})") if not ctl.as_json else emit_json(a)
+    a = ctl.verb(rq.Deny, id=approval_id, note=note or " ".join(words) or None).approvals[0]
+    click.echo(f"denied #{a.id} ({a.kind} for {a.agent})") if not ctl.as_json else emit_json(a)
 
 
 @click.command("request-spawn")
@@ -79,10 +84,11 @@ def deny(ctl: Ctl, approval_id: int, words: tuple[str, ...], note: str | None) -
 @click.option("--description", default="", help="What the agent is for (shown on the approval).")
 @pass_ctl
 @command
+@face(rq.RequestSpawn)
 def request_spawn(ctl: Ctl, name: str, description: str) -> None:
     """Queue a new agent from the template as a pending approval (approve it to create and start it)."""
-    a = ctl.call("request_spawn", name=name, description=description)["approvals"][0]
-    click.echo(f"approval #{a['id']} ({a['status']}): spawn {name}") if not ctl.as_json else emit_json(a)
+    a = ctl.verb(rq.RequestSpawn, name=name, description=description).approvals[0]
+    click.echo(f"approval #{a.id} ({a.status}): spawn {name}") if not ctl.as_json else emit_json(a)
 
 
 @click.command("register-peer")
@@ -90,14 +96,15 @@ def request_spawn(ctl: Ctl, name: str, description: str) -> None:
 @click.option("--description", default="", help="What this peer is, for the listing.")
 @pass_ctl
 @command
+@face(rq.RegisterPeer)
 def register_peer(ctl: Ctl, name: str, description: str) -> None:
     """Make a socket dir for an agent the hive does not run, and list it as a peer."""
-    result = ctl.call("register_peer", name=name, description=description)
+    result = ctl.verb(rq.RegisterPeer, name=name, description=description)
     if ctl.as_json:
         emit_json(result)
         return
     click.echo(f"registered peer {name}\n"
-               f"bind-mount its socket dir into the peer's container: {result['bind_mount']}\n"
+               f"bind-mount its socket dir into the peer's container: {result.bind_mount}\n"
                f"then run inside it: hive-ag3nt serve")
 
 
@@ -105,9 +112,10 @@ def register_peer(ctl: Ctl, name: str, description: str) -> None:
 @click.argument("name")
 @pass_ctl
 @command
+@face(rq.UnregisterPeer)
 def unregister_peer(ctl: Ctl, name: str) -> None:
     """Remove a peer's socket and listing; its messages are kept."""
-    ctl.call("unregister_peer", name=name)
+    ctl.verb(rq.UnregisterPeer, name=name)
     click.echo(f"unregistered peer {name} (its messages are kept)") if not ctl.as_json else emit_json({"ok": True})
 
 

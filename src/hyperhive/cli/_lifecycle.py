@@ -15,8 +15,10 @@ from typing import Any
 import click
 
 from hyperhive.images.buildlogs import BuildLogTail
+from hyperhive.protocol import StatusRow
+from hyperhive.protocol import host_requests as rq
 
-from ._ctl import Ctl, command, fail, pass_ctl
+from ._ctl import Ctl, command, face, fail, pass_ctl
 from ._output import emit_json
 
 
@@ -28,31 +30,35 @@ def _scope(names: tuple[str, ...], every: bool) -> dict[str, Any]:
     return {"all": True} if every else {"agent_names": list(names)}
 
 
-def _report(ctl: Ctl, rows: list[dict[str, Any]]) -> None:
+def _report(ctl: Ctl, rows: list[StatusRow]) -> None:
     if ctl.as_json:
         emit_json(rows)
         return
     for row in rows:
-        click.echo(f"{row['name']}: {row['state']}")
+        click.echo(f"{row.name}: {row.state}")
 
 
-def _scoped(name: str, verb: str, help_text: str) -> click.Command:
+Scoped = type[rq.Start] | type[rq.Stop] | type[rq.Restart] | type[rq.Kill] | type[rq.Rebuild]
+
+
+def _scoped(name: str, verb: Scoped, help_text: str) -> click.Command:
     @click.command(name, help=help_text)
     @click.argument("names", nargs=-1)
     @click.option("--all", "every", is_flag=True, help="Every managed agent.")
     @pass_ctl
     @command
+    @face(verb)
     def act(ctl: Ctl, /, names: tuple[str, ...], every: bool, **flags: bool) -> None:
-        _report(ctl, ctl.call_waiting(verb, **_scope(names, every), **flags)["agent_statuses"])
+        _report(ctl, ctl.verb(verb, waiting=True, **_scope(names, every), **flags).agent_statuses)
 
     return act
 
 
-start = _scoped("start", "start", "Start agents.")
-stop = _scoped("stop", "stop", "Stop agents gracefully (the running turn may finish, within the stop timeout).")
-restart = _scoped("restart", "restart", "Restart agents.")
-kill = _scoped("kill", "kill", "Kill agents now (SIGKILL).")
-rebuild = _scoped("rebuild", "rebuild", "Restart agents on their deployed config, read afresh.")
+start = _scoped("start", rq.Start, "Start agents.")
+stop = _scoped("stop", rq.Stop, "Stop agents gracefully (the running turn may finish, within the stop timeout).")
+restart = _scoped("restart", rq.Restart, "Restart agents.")
+kill = _scoped("kill", rq.Kill, "Kill agents now (SIGKILL).")
+rebuild = _scoped("rebuild", rq.Rebuild, "Restart agents on their deployed config, read afresh.")
 rebuild.params.append(click.Option(
     ["--refresh"], is_flag=True, help="First rebuild the agent images from the mirror's current packages "
     "(security updates); other agents show needs_update until their next start."))
@@ -65,6 +71,7 @@ rebuild.params.append(click.Option(
 @click.option("--yes", is_flag=True, help="Do not ask.")
 @pass_ctl
 @command
+@face(rq.Destroy)
 def destroy(ctl: Ctl, names: tuple[str, ...], every: bool, purge: bool, yes: bool) -> None:
     """Destroy agents: stop them and remove their sandboxes; a tombstone keeps state, config and
     credentials unless --purge."""
@@ -72,7 +79,7 @@ def destroy(ctl: Ctl, names: tuple[str, ...], every: bool, purge: bool, yes: boo
     what = "every managed agent" if every else ", ".join(names)
     if not yes and not click.confirm(f"{'purge' if purge else 'destroy'} {what}?", err=True):
         fail("nothing done", 1)
-    agents = ctl.call_waiting("destroy", purge=purge, **target)["agents"]
+    agents = ctl.verb(rq.Destroy, waiting=True, purge=purge, **target).agents
     click.echo(f"destroyed {what}{' (purged)' if purge else ''}") if not ctl.as_json else emit_json(agents)
 
 
@@ -80,9 +87,10 @@ def destroy(ctl: Ctl, names: tuple[str, ...], every: bool, purge: bool, yes: boo
 @click.argument("name")
 @pass_ctl
 @command
+@face(rq.Revive)
 def revive(ctl: Ctl, name: str) -> None:
     """Bring a destroyed agent back (its kept state, config and credentials) and start it."""
-    _report(ctl, ctl.call_waiting("revive", name=name)["agent_statuses"])
+    _report(ctl, ctl.verb(rq.Revive, waiting=True, name=name).agent_statuses)
 
 
 @click.command()
@@ -93,13 +101,14 @@ def revive(ctl: Ctl, name: str) -> None:
 @click.option("--allow", default=None, metavar="A,B", help="Agents it may send to (added to allowed_recipients).")
 @pass_ctl
 @command
+@face(rq.Spawn)
 def spawn(ctl: Ctl, name: str, description: str, config_file: Path | None, allow: str | None) -> None:
     """Create and start an agent now (the operator's direct spawn; recorded as an approved approval)."""
     config = config_file.read_text() if config_file else None
     allowed = [a.strip() for a in allow.split(",") if a.strip()] if allow else None
     with _build_log_printed(ctl, config):
-        statuses = ctl.call_waiting("spawn", name=name, description=description, config=config,
-                                    allow=allowed)["agent_statuses"]
+        statuses = ctl.verb(rq.Spawn, waiting=True, name=name, description=description, config=config,
+                            allow=allowed).agent_statuses
     _report(ctl, statuses)
 
 
@@ -112,9 +121,7 @@ def _build_log_printed(ctl: Ctl, config: str | None) -> contextlib.AbstractConte
         packages = None  # the daemon says what is wrong with it
     if ctl.as_json or not packages:
         return contextlib.nullcontext()
-    image_dir = ctl.call("images").get("image_dir")
-    if not isinstance(image_dir, str):
-        return contextlib.nullcontext()
+    image_dir = ctl.verb(rq.Images).image_dir
     return BuildLogTail(Path(image_dir) / "logs", lambda line: click.echo(f"image build: {line}"))
 
 

@@ -8,10 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import click
+from pydantic_core import to_jsonable_python
 
 
 def emit_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
+    """JSON as the wire carries it: reply models (and lists of them) as their fields."""
+    click.echo(json.dumps(to_jsonable_python(obj), indent=2, ensure_ascii=False))
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

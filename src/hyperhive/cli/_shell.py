@@ -7,44 +7,50 @@ dropped); hivectl then becomes that command in this terminal, with the sandbox's
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import click
 
 from hyperhive.protocol import ErrorCode, HiveError
+from hyperhive.protocol import host_requests as rq
+from hyperhive.protocol.replies import SandboxEntry
 
-Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+from ._ctl import Ctl, command, face, pass_ctl
+
 LOGIN = ["claude", "auth", "login"]
 
 
-def register(main: click.Group, pass_ctl: Decorator, command: Decorator) -> None:
-    @main.command(context_settings={"ignore_unknown_options": True})
-    @click.argument("name")
-    @click.argument("cmd", nargs=-1, type=click.UNPROCESSED)
-    @pass_ctl
-    @command
-    def shell(ctl: Any, name: str, cmd: tuple[str, ...]) -> None:
-        """A shell (or CMD, after `--`) inside NAME's running sandbox: its mounts, home, environment and
-        processes. `claude` as CMD is the hive's Claude CLI on the agent's own config dir."""
-        enter(ctl.call("sandbox_shell", name=name, command=list(cmd)))
-
-    @main.command()
-    @click.argument("name")
-    @pass_ctl
-    @command
-    def login(ctl: Any, name: str) -> None:
-        """Log NAME's Claude CLI in (a subscription's OAuth login, in this terminal, inside its sandbox with
-        its own credentials). The agent notices the new credentials by itself and leaves needs_login."""
-        click.echo(f"logging {name}'s Claude CLI in; it picks the credentials up by itself when done", err=True)
-        enter(ctl.call("sandbox_shell", name=name, command=LOGIN, host_network=True))
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.argument("cmd", nargs=-1, type=click.UNPROCESSED)
+@pass_ctl
+@command
+@face(rq.SandboxShell)
+def shell(ctl: Ctl, name: str, cmd: tuple[str, ...]) -> None:
+    """A shell (or CMD, after `--`) inside NAME's running sandbox: its mounts, home, environment and
+    processes. `claude` as CMD is the hive's Claude CLI on the agent's own config dir."""
+    enter(ctl.verb(rq.SandboxShell, name=name, command=list(cmd)))
 
 
-def enter(entry: dict[str, Any]) -> NoReturn:
-    env = {**environ_of(int(entry["pid"])), **entry["env"]}
-    os.chdir(entry["cwd"])
-    argv = [str(a) for a in entry["argv"]]
+@click.command()
+@click.argument("name")
+@pass_ctl
+@command
+def login(ctl: Ctl, name: str) -> None:
+    """Log NAME's Claude CLI in (a subscription's OAuth login, in this terminal, inside its sandbox with
+    its own credentials). The agent notices the new credentials by itself and leaves needs_login."""
+    click.echo(f"logging {name}'s Claude CLI in; it picks the credentials up by itself when done", err=True)
+    enter(ctl.verb(rq.SandboxShell, name=name, command=LOGIN, host_network=True))
+
+
+COMMANDS: tuple[click.Command, ...] = (shell, login)
+
+
+def enter(entry: SandboxEntry) -> NoReturn:
+    env = {**environ_of(entry.pid), **entry.env}
+    os.chdir(entry.cwd)
+    argv = list(entry.argv)
     try:
         os.execvpe(argv[0], argv, env)
     except OSError as exc:

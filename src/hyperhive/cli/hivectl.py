@@ -18,12 +18,15 @@ from typing import Any
 
 import click
 
-from hyperhive.protocol import HiveError
+from hyperhive.protocol import HiveError, StatusRow
+from hyperhive.protocol import host_requests as rq
+from hyperhive.protocol import replies as rp
+from hyperhive.protocol.fields import verbs_of
 from hyperhive.protocol.wire import ErrorCode
 from hyperhive.runtime.logfollow import LogFollower
 
 from . import _admin, _lifecycle, _shell
-from ._ctl import Ctl, add_commands, client_options, command, fail, make_ctl, pass_ctl
+from ._ctl import Ctl, add_commands, add_derived, client_options, command, face, fail, make_ctl, pass_ctl
 from ._output import age, emit_json, one_line, table
 
 EXIT_NOT_RUNNING = 3
@@ -38,60 +41,64 @@ def main(ctx: click.Context, runtime_dir: str | None, socket_path: Path | None, 
 
 
 # Shared with hive-c0re's admin verbs (the original's names) and the lifecycle commands: one definition each.
-add_commands(main, _admin.COMMANDS + _lifecycle.COMMANDS)
+add_commands(main, _admin.COMMANDS + _lifecycle.COMMANDS + _shell.COMMANDS)
 main.add_command(_admin.pending, "approvals")  # this CLI's name for the original's `pending`
 
 
 @main.command()
 @pass_ctl
 @command
+@face(rq.Ping)
 def ping(ctl: Ctl) -> None:
     """Check that the daemon answers."""
-    result = ctl.call("ping")
-    emit_json(result) if ctl.as_json else click.echo(f"hive-c0re {result['daemon_version']} is running")
+    result = ctl.verb(rq.Ping)
+    emit_json(result) if ctl.as_json else click.echo(f"hive-c0re {result.daemon_version} is running")
 
 
 @main.command()
 @click.argument("names", nargs=-1)
 @pass_ctl
 @command
+@face(rq.AgentStatus)
 def status(ctl: Ctl, names: tuple[str, ...]) -> None:
     """Status rows (all agents, or the named ones; exit 3 if a named one is not running)."""
-    rows = ctl.call("agent_status", names=list(names) or None)["agent_statuses"]
+    rows = ctl.verb(rq.AgentStatus, names=list(names) or None).agent_statuses
     if ctl.as_json:
         emit_json(rows)
     else:
         click.echo(table(
             ["name", "kind", "state", "node", "model", "sha", "unread", "remind", "approvals", "status", "seen"],
-            [[r["name"], r["kind"], _state(r), r.get("node"), r["active_model"], r["deployed_sha"], r["unread"],
-              r["pending_reminders"], r["pending_approvals"],
-              one_line(r["status_text"], 40) if r["status_text"] else None, age(r["last_seen"])] for r in rows],
+            [[r.name, r.kind, _state(r), r.node, r.active_model, r.deployed_sha, r.unread, r.pending_reminders,
+              r.pending_approvals, one_line(r.status_text, 40) if r.status_text else None, age(r.last_seen)]
+             for r in rows],
         ))
-    if names and not all(r["running"] for r in rows):
+    if names and not all(r.running for r in rows):
         sys.exit(EXIT_NOT_RUNNING)
 
 
-def _state(row: dict[str, Any]) -> str:
-    flags = [f for f in ("paused", "needs_login", "needs_update") if row[f]]
-    if not row.get("isolated", True):
+def _state(row: StatusRow) -> str:
+    flags = [f for f in ("paused", "needs_login", "needs_update") if getattr(row, f)]
+    if not row.isolated:
         flags.append("unsandboxed")
-    return str(row["state"]) + (f" ({', '.join(flags)})" if flags else "")
+    return row.state + (f" ({', '.join(flags)})" if flags else "")
 
 
 @main.command()
 @pass_ctl
 @command
+@face(rq.SubscribeAgentStatus)
 def watch(ctl: Ctl) -> None:
     """Follow status changes live (one line per changed agent) until interrupted."""
     try:
         for line in ctl.client.stream("subscribe_agent_status"):
-            for row in line.get("agent_statuses", []):
+            change = rp.StatusChange.model_validate({"agent_statuses": [], **line})  # the first line is bare
+            for row in change.agent_statuses:
                 if ctl.as_json:
-                    click.echo(json.dumps(row))
+                    click.echo(row.model_dump_json())
                 else:
-                    click.echo(f"{row['name']}: {_state(row)} unread={row['unread']}"
-                               + (f" — {row['status_text']}" if row["status_text"] else ""))
-            for name in line.get("removed", []):
+                    click.echo(f"{row.name}: {_state(row)} unread={row.unread}"
+                               + (f" — {row.status_text}" if row.status_text else ""))
+            for name in change.removed or []:
                 click.echo(json.dumps({"removed": name}) if ctl.as_json else f"{name}: removed")
     except KeyboardInterrupt:
         pass
@@ -103,10 +110,11 @@ def watch(ctl: Ctl) -> None:
 @click.option("--reply-to", type=int, default=None, help="Id of the message this answers.")
 @pass_ctl
 @command
+@face(rq.OperatorSend)
 def send(ctl: Ctl, to: str, text: tuple[str, ...], reply_to: int | None) -> None:
     """Send TEXT to an agent (or '*' for every agent, 'manager' for hm1nd) as the operator."""
-    result = ctl.call("send", to=to, body=" ".join(text), in_reply_to=reply_to)
-    emit_json(result) if ctl.as_json else click.echo(f"sent #{result['id']} to {', '.join(result['recipients'])}")
+    result = ctl.verb(rq.OperatorSend, to=to, body=" ".join(text), in_reply_to=reply_to)
+    emit_json(result) if ctl.as_json else click.echo(f"sent #{result.id} to {', '.join(result.recipients)}")
 
 
 @main.command()
@@ -115,29 +123,31 @@ def send(ctl: Ctl, to: str, text: tuple[str, ...], reply_to: int | None) -> None
 @click.option("--keep-unread", is_flag=True, help="Do not mark the shown messages read.")
 @pass_ctl
 @command
+@face(rq.OperatorInbox)
 def inbox(ctl: Ctl, show_all: bool, limit: int, keep_unread: bool) -> None:
     """The operator's inbox: unread messages, oldest first, then marked read."""
-    messages = list(reversed(ctl.call("inbox", limit=limit, unread_only=not show_all)["messages"]))
+    messages = list(reversed(ctl.verb(rq.OperatorInbox, limit=limit, unread_only=not show_all).messages))
     if ctl.as_json:
         emit_json(messages)
     elif not messages:
         click.echo("no unread messages" if not show_all else "the inbox is empty")
     else:
         for m in messages:
-            mark = "" if m["acked_at"] else "* "
-            click.echo(f"{mark}#{m['id']} {m['sent_at']} {m['sender']}: {m['body']}")
-    unread = [m["id"] for m in messages if not m["acked_at"]]
+            mark = "" if m.acked_at else "* "
+            click.echo(f"{mark}#{m.id} {m.sent_at} {m.sender}: {m.body}")
+    unread = [m.id for m in messages if not m.acked_at]
     if unread and not show_all and not keep_unread:
-        ctl.call("ack", ids=unread)
+        ctl.verb(rq.OperatorAck, ids=unread)
 
 
 @main.command()
 @click.argument("ids", nargs=-1, type=int, required=True)
 @pass_ctl
 @command
+@face(rq.OperatorAck)
 def ack(ctl: Ctl, ids: tuple[int, ...]) -> None:
     """Mark operator messages read."""
-    acked = ctl.call("ack", ids=list(ids))["acked"]
+    acked = ctl.verb(rq.OperatorAck, ids=list(ids)).acked
     emit_json(acked) if ctl.as_json else click.echo(f"acked {len(acked)} message(s)")
 
 
@@ -145,16 +155,17 @@ def ack(ctl: Ctl, ids: tuple[int, ...]) -> None:
 @click.option("--limit", default=30, show_default=True)
 @pass_ctl
 @command
+@face(rq.RecentMessages)
 def flow(ctl: Ctl, limit: int) -> None:
     """The latest messages across the hive, oldest first."""
-    messages = list(reversed(ctl.call("recent", limit=limit)["messages"]))
+    messages = list(reversed(ctl.verb(rq.RecentMessages, limit=limit).messages))
     if ctl.as_json:
         emit_json(messages)
         return
     for m in messages:
-        state = ("dropped" if m.get("dropped_at") else "acked" if m["acked_at"] else
-                 "delivered" if m["delivered_at"] else "queued")
-        click.echo(f"#{m['id']} {m['sender']} → {m['recipient']} [{state}]: {one_line(m['body'])}")
+        state = ("dropped" if m.dropped_at else "acked" if m.acked_at else
+                 "delivered" if m.delivered_at else "queued")
+        click.echo(f"#{m.id} {m.sender} → {m.recipient} [{state}]: {one_line(m.body)}")
 
 
 @main.command()
@@ -162,12 +173,14 @@ def flow(ctl: Ctl, limit: int) -> None:
 @click.option("--all", "every", is_flag=True, help="Every agent, and disarm every schedule (the kill switch).")
 @pass_ctl
 @command
+@face(rq.SetPaused, rq.PauseAll)
 def pause(ctl: Ctl, name: str | None, every: bool) -> None:
     """Pause an agent: it takes no new turns; its mail waits. --all: every agent and schedule at once."""
     if every:
-        _switch(ctl, "pause_all", "paused")
+        paused = ctl.verb(rq.PauseAll)
+        _switched(ctl, paused, paused.paused_agents, paused.paused_schedules, "paused")
         return
-    ctl.call("set_paused", name=_one_name(name), paused=True)
+    ctl.verb(rq.SetPaused, name=_one_name(name), paused=True)
     click.echo(f"{name} paused") if not ctl.as_json else emit_json({"paused": name})
 
 
@@ -176,12 +189,14 @@ def pause(ctl: Ctl, name: str | None, every: bool) -> None:
 @click.option("--all", "every", is_flag=True, help="Undo exactly the last `pause --all`.")
 @pass_ctl
 @command
+@face(rq.ResumeAll)
 def resume(ctl: Ctl, name: str | None, every: bool) -> None:
     """Resume a paused agent (and lift a loop breaker's pause). --all: undo the last `pause --all`."""
     if every:
-        _switch(ctl, "resume_all", "resumed")
+        resumed = ctl.verb(rq.ResumeAll)
+        _switched(ctl, resumed, resumed.resumed_agents, resumed.resumed_schedules, "resumed")
         return
-    ctl.call("set_paused", name=_one_name(name), paused=False)
+    ctl.verb(rq.SetPaused, name=_one_name(name), paused=False)
     click.echo(f"{name} resumed") if not ctl.as_json else emit_json({"resumed": name})
 
 
@@ -191,14 +206,13 @@ def _one_name(name: str | None) -> str:
     return name
 
 
-def _switch(ctl: Ctl, cmd: str, done: str) -> None:
-    result = ctl.call(cmd)
+def _switched(ctl: Ctl, result: rp.Reply, agents: list[str], schedules: list[int], done: str) -> None:
     if ctl.as_json:
         emit_json(result)
         return
-    for agent in result[f"{done}_agents"]:
+    for agent in agents:
         click.echo(f"{agent}: {done}")
-    for sid in result[f"{done}_schedules"]:
+    for sid in schedules:
         click.echo(f"schedule #{sid}: {done}")
 
 
@@ -206,21 +220,23 @@ def _switch(ctl: Ctl, cmd: str, done: str) -> None:
 @click.option("--all", "show_all", is_flag=True, help="Closed questions too.")
 @pass_ctl
 @command
+@face(rq.ListQuestions)
 def questions(ctl: Ctl, show_all: bool) -> None:
     """Questions agents asked the operator (and each other) that wait for an answer."""
-    found = ctl.call("questions", status=None if show_all else "open")["questions"]
+    found = ctl.verb(rq.ListQuestions, status=None if show_all else "open").questions
     if ctl.as_json:
         emit_json(found)
         return
     if not found:
         click.echo("no open questions")
     for q in found:
-        left = f", {max(0, int(q['expires_at'] - time.time()))} s left" if q["status"] == "open" else ""
-        click.echo(f"#{q['id']} {q['asker']} → {q['target']} [{q['status']}{left}]: {one_line(q['question'])}")
-        if q["options"]:
-            click.echo(f"    options: {' | '.join(q['options'])}{' (several allowed)' if q['multi'] else ''}")
-        if q["answer"] is not None:
-            click.echo(f"    answer: {one_line(q['answer'])}")
+        left = (f", {max(0, int(q.expires_at - time.time()))} s left"
+                if q.status == "open" and q.expires_at is not None else "")
+        click.echo(f"#{q.id} {q.asker} → {q.target} [{q.status}{left}]: {one_line(q.question)}")
+        if q.options:
+            click.echo(f"    options: {' | '.join(q.options)}{' (several allowed)' if q.multi else ''}")
+        if q.answer is not None:
+            click.echo(f"    answer: {one_line(q.answer)}")
 
 
 @main.command()
@@ -228,37 +244,40 @@ def questions(ctl: Ctl, show_all: bool) -> None:
 @click.argument("text", nargs=-1, required=True)
 @pass_ctl
 @command
+@face(rq.AnswerQuestion)
 def answer(ctl: Ctl, question_id: int, text: tuple[str, ...]) -> None:
     """Answer a question addressed to the operator."""
-    q = ctl.call("answer", id=question_id, answer=" ".join(text))["question"]
-    click.echo(f"answered #{q['id']} for {q['asker']}") if not ctl.as_json else emit_json(q)
+    q = ctl.verb(rq.AnswerQuestion, id=question_id, answer=" ".join(text)).question
+    click.echo(f"answered #{q.id} for {q.asker}") if not ctl.as_json else emit_json(q)
 
 
 @main.command()
 @click.argument("agent", required=False)
 @pass_ctl
 @command
+@face(rq.ListReminders)
 def reminders(ctl: Ctl, agent: str | None) -> None:
     """Pending reminders (of one agent, or all)."""
-    found = ctl.call("reminders", agent=agent)["reminders"]
+    found = ctl.verb(rq.ListReminders, agent=agent).reminders
     if ctl.as_json:
         emit_json(found)
         return
-    click.echo(table(["ID", "AGENT", "DUE", "BODY"], [[str(r["id"]), r["agent"], r["due_at"], one_line(r["body"])]
+    click.echo(table(["ID", "AGENT", "DUE", "BODY"], [[str(r.id), r.agent, r.due_at, one_line(r.body)]
                                                       for r in found]) if found else "no pending reminders")
 
 
 @main.command()
 @pass_ctl
 @command
+@face(rq.Images)
 def images(ctl: Ctl) -> None:
     """Agent images: own packages, disk beyond the base, age and users (docs/images.md)."""
-    found = ctl.call("images")["images"]
+    found = ctl.verb(rq.Images).images
     if ctl.as_json:
         emit_json(found)
         return
-    rows = [[i["id"], i["kind"], one_line(" ".join(i["packages"]), 40), f"{i['own_mb']:.1f} MB",
-             age(i["built_at"]), ", ".join(i["users"]) or "(unused)"] for i in found]
+    rows = [[i.id, i.kind, one_line(" ".join(i.packages), 40), f"{i.own_mb:.1f} MB", age(i.built_at),
+             ", ".join(i.users) or "(unused)"] for i in found]
     click.echo(table(["ID", "KIND", "PACKAGES", "DISK", "AGE", "USERS"], rows) if rows else "no images")
 
 
@@ -266,23 +285,23 @@ def images(ctl: Ctl) -> None:
 @click.argument("approval_id", type=int)
 @pass_ctl
 @command
+@face(rq.ShowApproval)
 def show_approval(ctl: Ctl, approval_id: int) -> None:
     """One approval with its details and diff."""
-    a = ctl.call("show_approval", id=approval_id)["approvals"][0]
+    a = ctl.verb(rq.ShowApproval, id=approval_id).approvals[0]
     if ctl.as_json:
         emit_json(a)
         return
-    click.echo(f"#{a['id']} {a['kind']} for {a['agent']} — {a['status']} (asked by {a['requested_by']} "
-               f"at {a['requested_at']})")
-    for label, value in (("description", a["description"]), ("commit", a["fetched_sha"]), ("note", a["note"])):
+    click.echo(f"#{a.id} {a.kind} for {a.agent} — {a.status} (asked by {a.requested_by} at {a.requested_at})")
+    for label, value in (("description", a.description), ("commit", a.fetched_sha), ("note", a.note)):
         if value:
             click.echo(f"{label}: {value}")
-    for key, value in a["details"].items():  # a tool_use's input as JSON: the exact call
+    for key, value in a.details.items():  # a tool_use's input as JSON: the exact call
         click.echo(f"{key}: {json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value}")
-    if a["diff"] is not None:
+    if a.diff is not None:
         click.echo("")
-        click.echo(a["diff"])
-    _print_build_log(a["details"])
+        click.echo(a.diff)
+    _print_build_log(a.details)
 
 
 def _print_build_log(details: dict[str, Any]) -> None:
@@ -297,15 +316,16 @@ def _print_build_log(details: dict[str, Any]) -> None:
 @click.option("--all", "show_all", is_flag=True, help="Cancelled and finished schedules too.")
 @pass_ctl
 @command
+@face(rq.ListSchedules)
 def schedules(ctl: Ctl, show_all: bool) -> None:
     """Scheduled prompts."""
-    found = ctl.call("schedules", all=show_all)["schedules"]
+    found = ctl.verb(rq.ListSchedules, all=show_all).schedules
     if ctl.as_json:
         emit_json(found)
         return
-    rows = [[str(s["id"]), s["status"], ",".join(s["targets"]), s["next_fire_at"] or "-",
-             f"{s['interval_seconds']:g}s" if s["interval_seconds"] else "once", str(s["fire_count"]),
-             one_line(s["body"], 40)] for s in found]
+    rows = [[str(s.id), s.status, ",".join(s.targets), s.next_fire_at or "-",
+             f"{s.interval_seconds:g}s" if s.interval_seconds else "once", str(s.fire_count),
+             one_line(s.body, 40)] for s in found]
     click.echo(table(["ID", "STATUS", "TARGETS", "NEXT", "EVERY", "FIRED", "BODY"], rows) if rows
                else "no schedules")
 
@@ -318,12 +338,13 @@ def schedules(ctl: Ctl, show_all: bool) -> None:
 @click.option("--description", default="")
 @pass_ctl
 @command
+@face(rq.CreateSchedule)
 def schedule(ctl: Ctl, targets: str, body: str, first: str, interval: float | None, description: str) -> None:
     """Schedule a prompt to TARGETS (comma-separated agent names)."""
     first_fire: str | float = time.time() + float(first[1:]) if first.startswith("+") else first
-    s = ctl.call("create_schedule", targets=targets.split(","), body=body, first_fire_at=first_fire,
-                 interval_seconds=interval, description=description)["schedule"]
-    click.echo(f"schedule #{s['id']} next at {s['next_fire_at']}") if not ctl.as_json else emit_json(s)
+    s = ctl.verb(rq.CreateSchedule, targets=targets.split(","), body=body, first_fire_at=first_fire,
+                 interval_seconds=interval, description=description).schedule
+    click.echo(f"schedule #{s.id} next at {s.next_fire_at}") if not ctl.as_json else emit_json(s)
 
 
 @main.command("edit-schedule")
@@ -335,37 +356,43 @@ def schedule(ctl: Ctl, targets: str, body: str, first: str, interval: float | No
 @click.option("--description", default=None)
 @pass_ctl
 @command
+@face(rq.UpdateSchedule)
 def edit_schedule(ctl: Ctl, schedule_id: int, targets: str | None, body: str | None, next_at: str | None,
                   interval: float | None, description: str | None) -> None:
     """Change a schedule: its targets, body, next firing, interval or description."""
     when: str | float | None = time.time() + float(next_at[1:]) if next_at and next_at.startswith("+") else next_at
-    s = ctl.call("update_schedule", id=schedule_id, targets=targets.split(",") if targets else None, body=body,
-                 next_fire_at=when, interval_seconds=interval, description=description)["schedule"]
-    click.echo(f"schedule #{s['id']} next at {s['next_fire_at']}") if not ctl.as_json else emit_json(s)
+    s = ctl.verb(rq.UpdateSchedule, id=schedule_id, targets=targets.split(",") if targets else None, body=body,
+                 next_fire_at=when, interval_seconds=interval, description=description).schedule
+    click.echo(f"schedule #{s.id} next at {s.next_fire_at}") if not ctl.as_json else emit_json(s)
 
 
-def _schedule_command(name: str, cmd: str, done: str, help_text: str, **fixed: Any) -> None:
+ScheduleVerb = type[rq.SetSchedulePaused] | type[rq.CancelSchedule] | type[rq.FireSchedule]
+
+
+def _schedule_command(name: str, verb: ScheduleVerb, done: str, help_text: str, **fixed: Any) -> None:
     @main.command(name, help=help_text)
     @click.argument("schedule_id", type=int)
     @pass_ctl
     @command
+    @face(verb)
     def change(ctl: Ctl, schedule_id: int) -> None:
-        s = ctl.call(cmd, id=schedule_id, **fixed)["schedule"]
-        click.echo(f"schedule #{s['id']} {done}") if not ctl.as_json else emit_json(s)
+        s = ctl.verb(verb, id=schedule_id, **fixed).schedule
+        click.echo(f"schedule #{s.id} {done}") if not ctl.as_json else emit_json(s)
 
 
-_schedule_command("pause-schedule", "set_schedule_paused", "paused", "Pause a schedule.", paused=True)
-_schedule_command("resume-schedule", "set_schedule_paused", "resumed", "Resume a paused schedule.", paused=False)
-_schedule_command("cancel-schedule", "cancel_schedule", "cancelled", "Cancel a schedule.")
-_schedule_command("fire-schedule", "fire_schedule", "fired", "Fire a schedule once, now.")
+_schedule_command("pause-schedule", rq.SetSchedulePaused, "paused", "Pause a schedule.", paused=True)
+_schedule_command("resume-schedule", rq.SetSchedulePaused, "resumed", "Resume a paused schedule.", paused=False)
+_schedule_command("cancel-schedule", rq.CancelSchedule, "cancelled", "Cancel a schedule.")
+_schedule_command("fire-schedule", rq.FireSchedule, "fired", "Fire a schedule once, now.")
 
 
 @main.command("dashboard-url")
 @pass_ctl
 @command
+@face(rq.DashboardUrl)
 def dashboard_url(ctl: Ctl) -> None:
     """The dashboard's login URL (it carries the secret token: keep it to yourself)."""
-    url = ctl.call("dashboard_url")["url"]
+    url = ctl.verb(rq.DashboardUrl).url
     click.echo(url) if not ctl.as_json else emit_json({"url": url})
 
 
@@ -373,30 +400,32 @@ def dashboard_url(ctl: Ctl) -> None:
 @click.argument("name")
 @pass_ctl
 @command
+@face(rq.RollbackConfig)
 def rollback(ctl: Ctl, name: str) -> None:
     """Propose the revert of NAME's last deploy as an approval (approve it like any change)."""
-    a = ctl.call("rollback", name=name)["approvals"][0]
-    click.echo(f"approval #{a['id']} ({a['status']}): roll back {name}") if not ctl.as_json else emit_json(a)
+    a = ctl.verb(rq.RollbackConfig, name=name).approvals[0]
+    click.echo(f"approval #{a.id} ({a.status}): roll back {name}") if not ctl.as_json else emit_json(a)
 
 
-def _control_command(name: str, cmd: str, done: str, help_text: str) -> None:
+def _control_command(name: str, verb: type[rq.HostRequest[Any]], done: str, help_text: str) -> None:
     """hivectl commands that send one operator control to an agent's harness."""
 
     @main.command(name, help=help_text)
     @click.argument("agent")
     @pass_ctl
     @command
+    @face(verb)
     def control(ctl: Ctl, agent: str) -> None:
-        ctl.call(cmd, name=agent)
-        click.echo(f"{agent}: {done}") if not ctl.as_json else emit_json({cmd: agent})
+        ctl.verb(verb, name=agent)
+        click.echo(f"{agent}: {done}") if not ctl.as_json else emit_json({verb.verb_name(): agent})
 
 
-_control_command("interrupt", "interrupt", "turn interrupted",
+_control_command("interrupt", rq.Interrupt, "turn interrupted",
                  "End the agent's running turn cleanly; the message stays in its session.")
-_control_command("new-session", "new_session", "the next turn starts a new session",
+_control_command("new-session", rq.NewSession, "the next turn starts a new session",
                  "Start the agent's next turn in a fresh Claude session.")
-_control_command("compact", "compact", "compacting its session", "Compact the agent's Claude session.")
-_control_command("logged-in", "logged_in", "told to retry with its new credentials",
+_control_command("compact", rq.Compact, "compacting its session", "Compact the agent's Claude session.")
+_control_command("logged-in", rq.LoggedIn, "told to retry with its new credentials",
                  "Tell an agent that needs login that its Claude CLI has credentials again.")
 
 
@@ -405,19 +434,21 @@ _control_command("logged-in", "logged_in", "told to retry with its new credentia
 @click.argument("model")
 @pass_ctl
 @command
+@face(rq.SetModel)
 def set_model(ctl: Ctl, name: str, model: str) -> None:
     """Switch the model an agent's turns run on (kept across harness restarts)."""
-    ctl.call("set_model", name=name, model=model)
+    ctl.verb(rq.SetModel, name=name, model=model)
     click.echo(f"{name}: model {model}") if not ctl.as_json else emit_json({"model": model, "name": name})
 
 
 @main.command()
 @pass_ctl
 @command
+@face(rq.GetUrls)
 def urls(ctl: Ctl) -> None:
     """The dashboard and service URLs."""
-    result = ctl.call("urls")["urls"]
-    emit_json(result) if ctl.as_json else click.echo(f"dashboard: {result['home']}")
+    result = ctl.verb(rq.GetUrls).urls
+    emit_json(result) if ctl.as_json else click.echo(f"dashboard: {result.home}")
 
 
 @main.command()
@@ -427,14 +458,15 @@ def urls(ctl: Ctl) -> None:
 @click.option("--limit", default=100, show_default=True)
 @pass_ctl
 @command
+@face(rq.Events)
 def events(ctl: Ctl, agent: str | None, after_seq: int, kinds: tuple[str, ...], limit: int) -> None:
     """Stored events (turns, crashes, approvals), oldest first."""
-    found = ctl.call("events", agent=agent, after_seq=after_seq, kinds=list(kinds) or None, limit=limit)["events"]
+    found = ctl.verb(rq.Events, agent=agent, after_seq=after_seq, kinds=list(kinds) or None, limit=limit).events
     if ctl.as_json:
         emit_json(found)
         return
     for e in found:
-        click.echo(f"{e['seq']} {e['at']} {e['agent'] or '-'} {e['kind']} {one_line(json.dumps(e['payload']), 90)}")
+        click.echo(f"{e.seq} {e.at} {e.agent or '-'} {e.kind} {one_line(json.dumps(e.payload), 90)}")
 
 
 @main.command()
@@ -444,15 +476,16 @@ def events(ctl: Ctl, agent: str | None, after_seq: int, kinds: tuple[str, ...], 
               help="Then print lines as they are written, across rotations, until interrupted (on the hive's host).")
 @pass_ctl
 @command
+@face(rq.AgentLogs)
 def logs(ctl: Ctl, name: str, count: int, follow: bool) -> None:
     """An agent's harness log: its last lines, oldest first."""
-    result = ctl.call("logs", name=name, lines=0 if follow else count)
+    result = ctl.verb(rq.AgentLogs, name=name, lines=0 if follow else count)
     if follow:
-        _follow_log(Path(result["path"]), count, ctl.as_json)
+        _follow_log(Path(result.path), count, ctl.as_json)
     elif ctl.as_json:
-        emit_json(result["lines"])
+        emit_json(result.lines)
     else:
-        for line in result["lines"]:
+        for line in result.lines:
             click.echo(line)
 
 
@@ -503,26 +536,28 @@ def raw(ctl: Ctl, request_json: str) -> None:
 @click.option("--top", is_flag=True, help="Hang NAME at the top of the tree (no parent).")
 @pass_ctl
 @command
+@face(rq.SetParent)
 def set_parent(ctl: Ctl, name: str, parent: str | None, top: bool) -> None:
     """Hang NAME under PARENT in the swarm tree (its subtree's schedules then need no approval from PARENT)."""
     if bool(parent) == top:
         fail("name the parent, or say --top", 2)
-    row = ctl.call("set_parent", name=name, parent=None if top else parent)["agent_statuses"][0]
-    click.echo(f"{name}: under {row['parent'] or 'nobody (top)'}") if not ctl.as_json else emit_json(row)
+    row = ctl.verb(rq.SetParent, name=name, parent=None if top else parent).agent_statuses[0]
+    click.echo(f"{name}: under {row.parent or 'nobody (top)'}") if not ctl.as_json else emit_json(row)
 
 
-def _cancel_command(name: str, kind: str) -> None:
+def _cancel_command(name: str, kind: str, verb: type[rq.HostRequest[Any]]) -> None:
     @main.command(name, help=f"Cancel an open {kind} by its id (the operator may cancel any).")
     @click.argument("item_id", type=int)
     @pass_ctl
     @command
+    @face(verb)
     def cancel(ctl: Ctl, item_id: int) -> None:
-        result = ctl.call(f"cancel_{kind}", id=item_id)
+        result = ctl.verb(verb, id=item_id)
         click.echo(f"{kind} #{item_id} cancelled") if not ctl.as_json else emit_json(result)
 
 
-_cancel_command("cancel-question", "question")
-_cancel_command("cancel-reminder", "reminder")
+_cancel_command("cancel-question", "question", rq.CancelQuestion)
+_cancel_command("cancel-reminder", "reminder", rq.CancelReminder)
 
 
 _SPANS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
@@ -546,19 +581,20 @@ def _span(text: str) -> float:
 @click.option("--by", type=click.Choice(["agent", "model", "day"]), default="agent", show_default=True)
 @pass_ctl
 @command
+@face(rq.UsageReport)
 def usage(ctl: Ctl, name: str | None, since: str, by: str) -> None:
     """Claude API usage and cost metered by the gateway, per agent, model or day."""
-    result = ctl.call("usage", name=name, since_seconds=_span(since), by=by)
+    result = ctl.verb(rq.UsageReport, name=name, since_seconds=_span(since), by=by)
     if ctl.as_json:
         emit_json(result)
         return
-    rows = [[r["key"], r["calls"], r["input_tokens"], r["output_tokens"], r["cache_read_tokens"],
-             r["cache_write_tokens"], f"{r['cost_usd']:.4f}"] for r in [*result["usage"], result["total"]]]
+    rows = [[r.key, r.calls, r.input_tokens, r.output_tokens, r.cache_read_tokens, r.cache_write_tokens,
+             f"{r.cost_usd:.4f}"] for r in [*result.usage, result.total]]
     click.echo(table([by, "calls", "input", "output", "cache read", "cache write", "usd"], rows))
-    click.echo(f"since {result['since']}; prices as of {result['prices']['retrieved']}")
+    click.echo(f"since {result.since}; prices as of {result.prices.retrieved}")
 
 
-_shell.register(main, pass_ctl, command)
+add_derived(main, verbs_of(rq.HostRequest))  # the verbs with no command above get one made from their model
 
 if __name__ == "__main__":
     main()

@@ -6,11 +6,15 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from hyperhive.protocol import MAX_LINE_BYTES, encode_line
+from hyperhive.protocol.fields import Request
+from hyperhive.protocol.replies import Reply
 
 from .errors import Unreachable, decode_response, unreachable
+
+R = TypeVar("R", bound=Reply)
 
 
 class AsyncSocketClient:
@@ -62,6 +66,11 @@ class AsyncSocketClient:
                 await self.close()
                 raise Unreachable(f"the hive at {self.path} closed the connection")
         return decode_response(line)
+
+    async def verb(self, kind: type[Request[R]], **fields: Any) -> R:
+        """Call a verb by its request model and read its reply model back (None fields are not sent)."""
+        line = await self.request(kind.verb_name(), **{k: v for k, v in fields.items() if v is not None})
+        return cast(R, kind.reply_model().model_validate(line))
 
 
 async def stream(path: Path, cmd: str, **fields: Any) -> AsyncIterator[dict[str, Any]]:

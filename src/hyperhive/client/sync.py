@@ -5,11 +5,15 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from hyperhive.protocol import encode_line
+from hyperhive.protocol.fields import Request
+from hyperhive.protocol.replies import Reply
 
 from .errors import Unreachable, decode_response, unreachable
+
+R = TypeVar("R", bound=Reply)
 
 
 class SocketClient:
@@ -22,6 +26,11 @@ class SocketClient:
             stream.write(encode_line({"cmd": cmd, **fields}))
             stream.flush()
             return self._read(stream)
+
+    def verb(self, kind: type[Request[R]], **fields: Any) -> R:
+        """Call a verb by its request model and read its reply model back (None fields are not sent)."""
+        line = self.request(kind.verb_name(), **{k: v for k, v in fields.items() if v is not None})
+        return cast(R, kind.reply_model().model_validate(line))
 
     def stream(self, cmd: str, **fields: Any) -> Iterator[dict[str, Any]]:
         """Send one request and yield every response line until the hive closes the connection."""

@@ -6,7 +6,7 @@ import grp
 from typing import Any
 
 from hyperhive.protocol import ok_response
-from hyperhive.protocol.host_requests import HOST_REQUEST, SubscribeAgentStatus
+from hyperhive.protocol.host_requests import HOST_REQUEST
 from hyperhive.protocol.parsing import parse_request
 
 from .lineserver import HOST_LIMITS, Connection, UnixLineServer
@@ -31,31 +31,12 @@ class HostServer:
 
     async def handle(self, conn: Connection, obj: dict[str, Any]) -> dict[str, Any] | None:
         request = parse_request(HOST_REQUEST, obj)
-        if isinstance(request, SubscribeAgentStatus):
-            await self.stream_status(conn, request)
+        stream = HOST_VERBS.streams.get(type(request))
+        if stream is not None:  # writes its own lines until the client hangs up
+            await stream(self.hive, conn, request)
             return None
-        result = await HOST_VERBS[type(request)](self.hive, request)
-        return ok_response(request.req_id, **result)
-
-    async def stream_status(self, conn: Connection, request: SubscribeAgentStatus) -> None:
-        """One bare success line, then one line per changed agent. A slow reader misses intermediate
-        states of a row (changes coalesce per agent) and never holds the daemon up."""
-        subscriber = self.hive.registry.changes.subscribe()
-
-        async def send_rows(names: list[str]) -> None:
-            for name in names:
-                row = await self.hive.status_row(name)
-                if row is None:
-                    line = ok_response(request.req_id, agent_statuses=[], removed=[name])
-                else:
-                    line = ok_response(request.req_id, agent_statuses=[row.model_dump(mode="json")])
-                await conn.send(line)
-
-        try:
-            await conn.send(ok_response(request.req_id))
-            await conn.stream_until_hangup(subscriber.next_batch, send_rows)
-        finally:
-            subscriber.close()
+        reply = await HOST_VERBS.answers[type(request)](self.hive, request)
+        return ok_response(request.req_id, **reply.wire())
 
 
 def _group_exists(name: str) -> bool:

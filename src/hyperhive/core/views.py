@@ -1,9 +1,14 @@
-"""Store records → wire models."""
+"""Store records → wire models (protocol.models, protocol.replies): what verbs answer and pages show."""
 
 from __future__ import annotations
 
 from hyperhive.protocol import Event, Message, rfc3339
-from hyperhive.store import EventRecord, MessageRecord
+from hyperhive.protocol import replies as rp
+from hyperhive.store import ApprovalRecord, EventRecord, MessageRecord, QuestionRecord, ReminderRecord, ScheduleRecord
+
+from .approvals import approval_view
+from .questions import question_view
+from .schedules import schedule_view
 
 
 def message_view(m: MessageRecord) -> Message:
@@ -25,5 +30,33 @@ def event_view(e: EventRecord) -> Event:
     return Event(seq=e.seq, at=rfc3339(e.at) or "", agent=e.agent, kind=e.kind, payload=e.payload)
 
 
-def dump_messages(messages: list[MessageRecord]) -> list[dict[str, object]]:
-    return [message_view(m).model_dump(mode="json") for m in messages]
+def messages(found: list[MessageRecord]) -> list[Message]:
+    return [message_view(m) for m in found]
+
+
+def sent(stored: list[MessageRecord]) -> rp.Sent:
+    """What `send` answers: the stored copies of one message (a broadcast stores one per recipient)."""
+    return rp.Sent(id=stored[0].id, ids=[m.id for m in stored], recipients=[m.recipient for m in stored])
+
+
+def dump_messages(found: list[MessageRecord]) -> list[dict[str, object]]:
+    return [m.model_dump(mode="json") for m in messages(found)]
+
+
+# The services keep their `*_view` dicts for event payloads; the wire's model is read from the same dict, so
+# an event and a reply show an approval (question, schedule) alike.
+def approval(a: ApprovalRecord) -> rp.Approval:
+    return rp.Approval.model_validate(approval_view(a))
+
+
+def question(q: QuestionRecord) -> rp.Question:
+    return rp.Question.model_validate(question_view(q))
+
+
+def schedule(s: ScheduleRecord) -> rp.Schedule:
+    return rp.Schedule.model_validate(schedule_view(s))
+
+
+def reminder(r: ReminderRecord) -> rp.Reminder:
+    return rp.Reminder(id=r.id, agent=r.agent, body=r.body, due_at=rfc3339(r.due_at),
+                       created_at=rfc3339(r.created_at))

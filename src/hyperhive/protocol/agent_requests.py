@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Generic, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter, ValidationError, model_validator
 
+from . import replies as rp
 from .fields import (
     AgentName,
     Body,
     Delay,
+    Face,
     Id,
     ModelName,
+    R,
     Recipient,
     Recipients,
     Request,
     Seconds,
     SessionId,
     When,
+    request_parser,
+    verbs_of,
 )
 
 PID_MAX = 2**22  # the kernel's pid_max ceiling (PID_MAX_LIMIT)
@@ -28,27 +33,33 @@ MAX_RECV_BATCH = 32
 MAX_SEND_BATCH = 1000
 
 
-class AgentRequest(Request):
-    """A request on an agent's socket (the fields every request has: fields.Request)."""
+class AgentRequest(Request[R], Generic[R]):
+    """A request on an agent's socket (the fields every request has: fields.Request). An agent's verbs: each
+    is one of its MCP tools unless it says otherwise."""
+
+    faces: ClassVar[frozenset[Face]] = frozenset({"mcp"})
 
 
-class Hello(AgentRequest):
+class Hello(AgentRequest[rp.Identity]):
     """Announces what is connecting (the turn loop, an MCP tool server, a peer's serve loop)."""
 
+    faces: ClassVar[frozenset[Face]] = frozenset({"harness"})
     cmd: Literal["hello"]
     role: Literal["harness", "mcp", "serve", "cli"]
     pid: Annotated[int, Field(ge=1, le=PID_MAX)] | None = None
 
 
-class Whoami(AgentRequest):
+class Whoami(AgentRequest[rp.Identity]):
+    faces: ClassVar[frozenset[Face]] = frozenset({"harness", "mcp"})
     cmd: Literal["whoami"]
 
 
-class Heartbeat(AgentRequest):
+class Heartbeat(AgentRequest[rp.Done]):
+    faces: ClassVar[frozenset[Face]] = frozenset({"harness"})
     cmd: Literal["heartbeat"]
 
 
-class Send(AgentRequest):
+class Send(AgentRequest[rp.Sent]):
     cmd: Literal["send"]
     to: Recipient
     body: Body
@@ -62,47 +73,51 @@ class Outgoing(BaseModel):
     in_reply_to: Id | None = None
 
 
-class SendBatch(AgentRequest):
+class SendBatch(AgentRequest[rp.SentBatch]):
     """Many sends in one request and one transaction: all are stored, or none (the first bad one says why)."""
 
+    faces: ClassVar[frozenset[Face]] = frozenset({"script"})
     cmd: Literal["send_batch"]
     messages: list[Outgoing] = Field(min_length=1, max_length=MAX_SEND_BATCH)
 
 
-class Recv(AgentRequest):
+class Recv(AgentRequest[rp.Received]):
     """Up to `max` messages; blocks up to `wait_seconds` when none is pending and wakes on arrival.
 
     Messages stay unacked until `ack` (or `ack: true` here); a connection that closes with unacked
     messages hands them back to the inbox, so a crash mid-turn redelivers them."""
 
+    faces: ClassVar[frozenset[Face]] = frozenset({"harness", "mcp"})
     cmd: Literal["recv"]
     wait_seconds: float = Field(default=0, ge=0, le=MAX_RECV_WAIT_SECONDS)
     max: int = Field(default=MAX_RECV_BATCH, ge=1, le=MAX_RECV_BATCH)
     ack: bool = False
 
 
-class Ack(AgentRequest):
+class Ack(AgentRequest[rp.Acked]):
+    faces: ClassVar[frozenset[Face]] = frozenset({"harness"})
     cmd: Literal["ack"]
     ids: list[Id] = Field(min_length=1, max_length=1000)
 
 
-class InboxStatus(AgentRequest):
+class InboxStatus(AgentRequest[rp.InboxCounts]):
+    faces: ClassVar[frozenset[Face]] = frozenset({"script"})
     cmd: Literal["inbox_status"]
 
 
-class SetStatus(AgentRequest):
+class SetStatus(AgentRequest[rp.StatusText]):
     cmd: Literal["set_status"]
     text: str | None = Field(default=None, max_length=500)
 
 
-class RequestNextTurn(AgentRequest):
+class RequestNextTurn(AgentRequest[rp.Queued]):
     """Queue a message from `self` so the agent gets another turn after this one."""
 
     cmd: Literal["request_next_turn"]
     note: str | None = Field(default=None, max_length=2000)
 
 
-class GetLogs(AgentRequest):
+class GetLogs(AgentRequest[rp.LogLines]):
     cmd: Literal["get_logs"]
     lines: int = Field(default=50, ge=1, le=2000)
 
@@ -203,9 +218,10 @@ class ReportedEvent(BaseModel):
             raise ValueError(f"{self.kind} payload{' field ' + repr(where) if where else ''}: {err['msg']}") from None
 
 
-class Report(AgentRequest):
+class Report(AgentRequest[rp.Seqs]):
     """The harness's live transcript: stored per agent (bounded) and pushed to watchers."""
 
+    faces: ClassVar[frozenset[Face]] = frozenset({"harness"})
     cmd: Literal["report"]
     events: list[ReportedEvent] = Field(min_length=1, max_length=500)
 
@@ -214,9 +230,10 @@ HarnessActivity = Literal["starting", "idle", "thinking", "rate_limited", "needs
                           "budget_exhausted"]
 
 
-class HarnessState(AgentRequest):
+class HarnessState(AgentRequest[rp.Done]):
     """What the turn loop is doing; shown on the status row."""
 
+    faces: ClassVar[frozenset[Face]] = frozenset({"harness"})
     cmd: Literal["harness_state"]
     activity: HarnessActivity
     model: ModelName | None = None
@@ -225,14 +242,15 @@ class HarnessState(AgentRequest):
     needs_login: bool | None = None
 
 
-class ControlStream(AgentRequest):
+class ControlStream(AgentRequest[rp.Control]):
     """Turn this connection into a stream of operator controls for the harness: one bare ok line, then
     one line per control (`{"control": "interrupt"}`, `{"control": "set_model", "model": "…"}`, …)."""
 
+    faces: ClassVar[frozenset[Face]] = frozenset({"harness"})
     cmd: Literal["control_stream"]
 
 
-class Ask(AgentRequest):
+class Ask(AgentRequest[rp.QuestionReply]):
     """Ask the operator (default) or another agent; the answer arrives as a `question_answered` event."""
 
     cmd: Literal["ask"]
@@ -243,13 +261,13 @@ class Ask(AgentRequest):
     to: AgentName | Literal["operator"] | None = None
 
 
-class Answer(AgentRequest):
+class Answer(AgentRequest[rp.QuestionReply]):
     cmd: Literal["answer"]
     id: Id
     answer: Body
 
 
-class Remind(AgentRequest):
+class Remind(AgentRequest[rp.ReminderReply]):
     """Mail to yourself later: `delay_seconds` from now, or `at` (RFC 3339 or Unix seconds)."""
 
     cmd: Literal["remind"]
@@ -267,17 +285,17 @@ class Remind(AgentRequest):
 LooseEndKind = Literal["question", "reminder", "approval", "schedule"]
 
 
-class GetLooseEnds(AgentRequest):
+class GetLooseEnds(AgentRequest[rp.LooseEndsReply]):
     cmd: Literal["get_loose_ends"]
 
 
-class CancelLooseEnd(AgentRequest):
+class CancelLooseEnd(AgentRequest[rp.LooseEndCancelled]):
     cmd: Literal["cancel_loose_end"]
     kind: LooseEndKind
     id: Id
 
 
-class RequestSchedulePrompt(AgentRequest):
+class RequestSchedulePrompt(AgentRequest[rp.ScheduleRequested]):
     """Ask the operator to approve a prompt sent to `targets` at `first_fire_at`, then every
     `interval_seconds` if given."""
 
@@ -289,30 +307,35 @@ class RequestSchedulePrompt(AgentRequest):
     description: str = Field(default="", max_length=500)
 
 
-class ListSchedules(AgentRequest):
+class ListSchedules(AgentRequest[rp.Schedules]):
     cmd: Literal["list_schedules"]
 
 
-class CancelSchedule(AgentRequest):
+class CancelSchedule(AgentRequest[rp.ScheduleReply]):
     cmd: Literal["cancel_schedule"]
     id: Id
     targets: Recipients | None = None
 
 
-class FireScheduleNow(AgentRequest):
+class FireScheduleNow(AgentRequest[rp.ScheduleReply]):
     cmd: Literal["fire_schedule_now"]
     id: Id
 
 
-class WatchInbox(AgentRequest):
+class WatchInbox(AgentRequest[rp.InboxNews]):
     """A stream that tells of new mail without taking it: one `ok` line with `unread`, then one line per
     arrival with `unread` and `newest` (id, sender, a preview). For a peer's notification hook."""
 
+    faces: ClassVar[frozenset[Face]] = frozenset({"harness"})
     cmd: Literal["watch_inbox"]
 
 
 # --- the manager's verbs (manager.sock only) --------------------------------------------------------
-class RequestInitConfig(AgentRequest):
+class ManagerRequest(AgentRequest[R], Generic[R]):
+    """A verb only hm1nd's manager.sock takes (another agent's socket answers it `not_allowed`)."""
+
+
+class RequestInitConfig(ManagerRequest[rp.ApprovalReply]):
     """Ask the operator to create a new agent's config repo (seeded from the template)."""
 
     cmd: Literal["request_init_config"]
@@ -320,7 +343,7 @@ class RequestInitConfig(AgentRequest):
     description: str = Field(default="", max_length=500)
 
 
-class RequestApplyCommit(AgentRequest):
+class RequestApplyCommit(ManagerRequest[rp.ApprovalReply]):
     """Ask the operator to deploy exactly this commit (7-40 hex digits) of the agent's proposed repo."""
 
     cmd: Literal["request_apply_commit"]
@@ -329,7 +352,7 @@ class RequestApplyCommit(AgentRequest):
     description: str = Field(default="", max_length=2000)
 
 
-class RequestSpawn(AgentRequest):
+class RequestSpawn(ManagerRequest[rp.ApprovalReply]):
     """Ask the operator for a new agent straight from the template, started once approved."""
 
     cmd: Literal["request_spawn"]
@@ -337,7 +360,7 @@ class RequestSpawn(AgentRequest):
     description: str = Field(default="", max_length=500)
 
 
-class ManageAgent(AgentRequest):
+class ManageAgent(ManagerRequest[rp.AgentStatuses]):
     """start / stop / restart / update (restart on the deployed config) another agent; no approval."""
 
     cmd: Literal["manage_agent"]
@@ -345,27 +368,28 @@ class ManageAgent(AgentRequest):
     action: Literal["start", "stop", "restart", "update"]
 
 
-class ListAgentStatus(AgentRequest):
+class ListAgentStatus(ManagerRequest[rp.AgentStatuses]):
     cmd: Literal["list_agents"]
 
 
-class PendingApprovals(AgentRequest):
+class PendingApprovals(ManagerRequest[rp.Approvals]):
     cmd: Literal["pending_approvals"]
     all: bool = False
 
 
-class Rollback(AgentRequest):
+class Rollback(ManagerRequest[rp.ApprovalReply]):
     """Commit the revert of the agent's last deploy in its proposed repo and ask to apply it."""
 
     cmd: Literal["rollback"]
     agent: AgentName
 
 
-class ToolPrompt(AgentRequest):
+class ToolPrompt(AgentRequest[rp.PermissionDecision]):
     """The CLI's permission prompt for one tool call (the `permission_prompt` tool): answered when the operator
     has decided, `{behavior: allow, updatedInput}` or `{behavior: deny, message}`. Asking again with the same
     tool_use_id waits on the same approval (a prompt that reconnected after a daemon restart)."""
 
+    faces: ClassVar[frozenset[Face]] = frozenset({"harness"})
     cmd: Literal["tool_prompt"]
     tool: str = Field(min_length=1, max_length=200)
     input: dict[str, Any]
@@ -375,16 +399,8 @@ class ToolPrompt(AgentRequest):
     timeout_seconds: float | None = Field(default=None, ge=1, le=86400)
 
 
-MANAGER_ONLY = frozenset({"request_init_config", "request_apply_commit", "request_spawn", "manage_agent",
-                          "list_agents", "pending_approvals", "rollback"})
+MANAGER_ONLY = frozenset(verb.verb_name() for verb in verbs_of(ManagerRequest))
 
 
-AnyAgentRequest = Annotated[
-    Hello | Whoami | Heartbeat | Send | SendBatch | Recv | Ack | InboxStatus | SetStatus | RequestNextTurn
-    | GetLogs | Report | HarnessState | ControlStream | Ask | Answer | Remind | GetLooseEnds | CancelLooseEnd
-    | RequestSchedulePrompt | ListSchedules | CancelSchedule | FireScheduleNow | WatchInbox
-    | RequestInitConfig | RequestApplyCommit | RequestSpawn | ManageAgent | ListAgentStatus | PendingApprovals
-    | Rollback | ToolPrompt,
-    Field(discriminator="cmd"),
-]
-AGENT_REQUEST: TypeAdapter[AnyAgentRequest] = TypeAdapter(AnyAgentRequest)
+# Every verb declared above, tagged by `cmd`: a new request class is a new verb, nothing to list.
+AGENT_REQUEST: TypeAdapter[AgentRequest[Any]] = request_parser(AgentRequest)

@@ -5,12 +5,13 @@ is a `bad_request` with a sentence, never a crash further in."""
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, model_validator
 
 from .models import parse_rfc3339
 from .names import check_agent_name
+from .replies import Reply
 from .wire import INT64_MAX, MAX_BODY_BYTES, MAX_REQ_ID_CHARS
 
 
@@ -104,10 +105,61 @@ class Scope(BaseModel):
         return self.all or self.agents
 
 
-class Request(BaseModel):
+R = TypeVar("R", bound=Reply)
+# Who calls a verb, so a test can check each has its face: `cli` a hivectl (or hive-c0re) command, `mcp` an
+# agent's tool, `harness` the turn loop or a peer's serve loop, `dashboard` the web pages, `script` nobody of
+# ours (clients of the socket, as the original's).
+Face = Literal["cli", "mcp", "harness", "dashboard", "script"]
+
+
+class Request(BaseModel, Generic[R]):
     """The base of every request on either socket: strict (unknown fields refused), immutable, with the
-    envelope's optional `req_id` (echoed back) and `version`."""
+    envelope's optional `req_id` (echoed back) and `version`.
+
+    A verb is declared once, as a subclass with a `cmd` literal, parametrised by its reply model:
+    `class Ping(HostRequest[Pong])`. The socket's request parser (`verbs_of`) and the type of what a client
+    gets back (`reply_model`) are read from that one declaration."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    faces: ClassVar[frozenset[Face]] = frozenset()
     req_id: ReqId = None
     version: Cursor | None = None
+
+    @classmethod
+    def reply_model(cls) -> type[Reply]:
+        """The model this verb answers with (the `R` of its declaration)."""
+        for base in cls.__mro__:
+            args = getattr(base, "__pydantic_generic_metadata__", {}).get("args")
+            if args and isinstance(args[0], type) and issubclass(args[0], Reply):
+                return args[0]
+        raise TypeError(f"{cls.__name__} names no reply model: declare it as Base[ReplyModel]")
+
+    @classmethod
+    def verb_name(cls) -> str:
+        """The `cmd` literal of a concrete verb."""
+        annotation = cls.model_fields["cmd"].annotation
+        return str(annotation.__args__[0])  # type: ignore[union-attr]  # a Literal["…"] of one value
+
+
+Q = TypeVar("Q", bound=Request[Any])
+
+
+def verbs_of(base: type[Q]) -> list[type[Q]]:
+    """Every concrete verb (a subclass with a `cmd`) under `base`, in the order they were declared; a cmd
+    declared twice is a bug caught at import."""
+    found: dict[str, type[Q]] = {}
+    pending = list(base.__subclasses__())
+    while pending:
+        cls = pending.pop(0)
+        pending.extend(cls.__subclasses__())
+        if "cmd" in cls.model_fields:
+            cmd = cls.verb_name()
+            if found.setdefault(cmd, cls) is not cls:
+                raise TypeError(f"two requests say cmd {cmd!r}: {found[cmd].__name__} and {cls.__name__}")
+    return list(found.values())
+
+
+def request_parser(base: type[Request[Any]]) -> TypeAdapter[Any]:
+    """One discriminated union of every verb under `base`, tagged by `cmd`: what a socket's lines parse as."""
+    tagged: Any = Annotated[Union[tuple(verbs_of(base))], Field(discriminator="cmd")]  # noqa: UP007
+    return TypeAdapter(tagged)

@@ -2,59 +2,66 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Generic, Literal
 
 from pydantic import Field, TypeAdapter, model_validator
 
+from . import replies as rp
 from .fields import (
     MAX_NAMES,
     AgentName,
     Body,
     Cursor,
+    Face,
     Id,
     Label,
     ModelName,
+    R,
     Recipient,
     Recipients,
     Request,
     Scope,
     Seconds,
     When,
+    request_parser,
 )
 
 
-class HostRequest(Request):
-    """A request on host.sock (the fields every request has: fields.Request)."""
+class HostRequest(Request[R], Generic[R]):
+    """A request on host.sock (the fields every request has: fields.Request). The operator's verbs: each
+    has a hivectl command unless it says otherwise."""
+
+    faces: ClassVar[frozenset[Face]] = frozenset({"cli"})
 
 
-class Ping(HostRequest):
+class Ping(HostRequest[rp.Pong]):
     cmd: Literal["ping"]
 
 
-class ListAgents(HostRequest):
+class ListAgents(HostRequest[rp.AgentNames]):
     cmd: Literal["list"]
 
 
-class AgentStatus(HostRequest):
+class AgentStatus(HostRequest[rp.AgentStatuses]):
     cmd: Literal["agent_status"]
     names: list[AgentName] | None = Field(default=None, max_length=MAX_NAMES)
 
 
-class SubscribeAgentStatus(HostRequest):
+class SubscribeAgentStatus(HostRequest[rp.StatusChange]):
     cmd: Literal["subscribe_agent_status"]
 
 
-class GetUrls(HostRequest):
+class GetUrls(HostRequest[rp.UrlsReply]):
     cmd: Literal["urls"]
 
 
-class SetPaused(HostRequest):
+class SetPaused(HostRequest[rp.AgentStatuses]):
     cmd: Literal["set_paused"]
     name: AgentName
     paused: bool
 
 
-class OperatorSend(HostRequest):
+class OperatorSend(HostRequest[rp.Sent]):
     """Send as the operator."""
 
     cmd: Literal["send"]
@@ -63,35 +70,35 @@ class OperatorSend(HostRequest):
     in_reply_to: Id | None = None
 
 
-class OperatorInbox(HostRequest):
+class OperatorInbox(HostRequest[rp.Inbox]):
     cmd: Literal["inbox"]
     limit: int = Field(default=50, ge=1, le=1000)
     unread_only: bool = False
 
 
-class OperatorAck(HostRequest):
+class OperatorAck(HostRequest[rp.Acked]):
     cmd: Literal["ack"]
     ids: list[Id] = Field(min_length=1, max_length=1000)
 
 
-class RecentMessages(HostRequest):
+class RecentMessages(HostRequest[rp.Messages]):
     cmd: Literal["recent"]
     limit: int = Field(default=50, ge=1, le=1000)
     before_id: Id | None = None
 
 
-class RegisterPeer(HostRequest):
+class RegisterPeer(HostRequest[rp.PeerRegistered]):
     cmd: Literal["register_peer"]
     name: AgentName
     description: str = Field(default="", max_length=2000)
 
 
-class UnregisterPeer(HostRequest):
+class UnregisterPeer(HostRequest[rp.AgentNames]):
     cmd: Literal["unregister_peer"]
     name: AgentName
 
 
-class Events(HostRequest):
+class Events(HostRequest[rp.Events]):
     """Stored events (transcripts, crashes, approvals) after a sequence number, oldest first."""
 
     cmd: Literal["events"]
@@ -101,47 +108,47 @@ class Events(HostRequest):
     limit: int = Field(default=200, ge=1, le=5000)
 
 
-class Interrupt(HostRequest):
+class Interrupt(HostRequest[rp.Done]):
     """End the agent's running turn cleanly; the message it was working on is kept."""
 
     cmd: Literal["interrupt"]
     name: AgentName
 
 
-class SetModel(HostRequest):
+class SetModel(HostRequest[rp.AgentStatuses]):
     cmd: Literal["set_model"]
     name: AgentName
     model: ModelName
 
 
-class NewSession(HostRequest):
+class NewSession(HostRequest[rp.Done]):
     """Start the agent's next turn in a fresh Claude session (the old one stays on disk)."""
 
     cmd: Literal["new_session"]
     name: AgentName
 
 
-class Compact(HostRequest):
+class Compact(HostRequest[rp.Done]):
     """Compact the agent's session before its next turn."""
 
     cmd: Literal["compact"]
     name: AgentName
 
 
-class LoggedIn(HostRequest):
+class LoggedIn(HostRequest[rp.AgentStatuses]):
     """The agent's Claude CLI has credentials again: its harness retries the waiting message now."""
 
     cmd: Literal["logged_in"]
     name: AgentName
 
 
-class ListQuestions(HostRequest):
+class ListQuestions(HostRequest[rp.Questions]):
     cmd: Literal["questions"]
     status: Literal["open", "answered", "expired", "cancelled"] | None = "open"
     limit: int = Field(default=100, ge=1, le=1000)
 
 
-class AnswerQuestion(HostRequest):
+class AnswerQuestion(HostRequest[rp.QuestionReply]):
     """The operator answers a question addressed to the operator."""
 
     cmd: Literal["answer"]
@@ -149,24 +156,25 @@ class AnswerQuestion(HostRequest):
     answer: Body
 
 
-class CancelQuestion(HostRequest):
+class CancelQuestion(HostRequest[rp.QuestionReply]):
     cmd: Literal["cancel_question"]
     id: Id
 
 
-class ListReminders(HostRequest):
+class ListReminders(HostRequest[rp.Reminders]):
     cmd: Literal["reminders"]
     agent: AgentName | None = None
 
 
-class CancelReminder(HostRequest):
+class CancelReminder(HostRequest[rp.ReminderReply]):
     cmd: Literal["cancel_reminder"]
     id: Id
 
 
-class LooseEnds(HostRequest):
+class LooseEnds(HostRequest[rp.LooseEndsReply]):
     """Everything open across the hive: questions, reminders (and approvals, schedules)."""
 
+    faces: ClassVar[frozenset[Face]] = frozenset({"cli", "dashboard"})
     cmd: Literal["loose_ends"]
     agent: AgentName | None = None
 
@@ -174,7 +182,7 @@ class LooseEnds(HostRequest):
 ApprovalStatusName = Literal["pending", "approved", "denied", "failed", "cancelled"]
 
 
-class Pending(HostRequest):
+class Pending(HostRequest[rp.Approvals]):
     """Approvals of every status, newest first (hyperhive v1 `pending`); filter by status, kind, agent."""
 
     cmd: Literal["pending"]
@@ -184,28 +192,28 @@ class Pending(HostRequest):
     limit: int = Field(default=200, ge=1, le=1000)
 
 
-class ShowApproval(HostRequest):
+class ShowApproval(HostRequest[rp.Approvals]):
     cmd: Literal["show_approval"]
     id: Id
 
 
-class Approve(HostRequest):
+class Approve(HostRequest[rp.Approvals]):
     cmd: Literal["approve"]
     id: Id
 
 
-class Deny(HostRequest):
+class Deny(HostRequest[rp.Approvals]):
     cmd: Literal["deny"]
     id: Id
     note: str | None = Field(default=None, max_length=4000)
 
 
-class ListSchedules(HostRequest):
+class ListSchedules(HostRequest[rp.Schedules]):
     cmd: Literal["schedules"]
     all: bool = False
 
 
-class CreateSchedule(HostRequest):
+class CreateSchedule(HostRequest[rp.ScheduleReply]):
     cmd: Literal["create_schedule"]
     targets: Recipients
     body: Body
@@ -214,7 +222,7 @@ class CreateSchedule(HostRequest):
     description: str = Field(default="", max_length=500)
 
 
-class UpdateSchedule(HostRequest):
+class UpdateSchedule(HostRequest[rp.ScheduleReply]):
     cmd: Literal["update_schedule"]
     id: Id
     targets: Recipients | None = None
@@ -224,24 +232,24 @@ class UpdateSchedule(HostRequest):
     description: str | None = Field(default=None, max_length=500)
 
 
-class SetSchedulePaused(HostRequest):
+class SetSchedulePaused(HostRequest[rp.ScheduleReply]):
     cmd: Literal["set_schedule_paused"]
     id: Id
     paused: bool
 
 
-class CancelSchedule(HostRequest):
+class CancelSchedule(HostRequest[rp.ScheduleReply]):
     cmd: Literal["cancel_schedule"]
     id: Id
     targets: Recipients | None = None
 
 
-class FireSchedule(HostRequest):
+class FireSchedule(HostRequest[rp.ScheduleReply]):
     cmd: Literal["fire_schedule"]
     id: Id
 
 
-class Scoped(HostRequest):
+class Scoped(HostRequest[R], Generic[R]):
     """A lifecycle verb's scope: `name` (hyperhive v1), `agent_names`, `all: true`, or the original's
     `scope` object (`{"agent_names": [...]}` or `{"agents": true}`). Empty is an error, never "everything"."""
 
@@ -251,7 +259,7 @@ class Scoped(HostRequest):
     scope: Scope | None = None
 
     @model_validator(mode="after")
-    def _explicit(self) -> Scoped:
+    def _explicit(self) -> Scoped[R]:
         every = self.all or (self.scope is not None and self.scope.every)
         if every and self._named():
             raise ValueError("the scope names agents and says all: say one of them")
@@ -269,11 +277,11 @@ class Scoped(HostRequest):
         return list(dict.fromkeys(self._named()))
 
 
-class Start(Scoped):
+class Start(Scoped[rp.AgentStatuses]):
     cmd: Literal["start"]
 
 
-class Stop(Scoped):
+class Stop(Scoped[rp.AgentStatuses]):
     """Graceful: the running turn may finish, within the agent's stop timeout. `graceful: false` (the
     original's hard stop) is a kill."""
 
@@ -281,15 +289,15 @@ class Stop(Scoped):
     graceful: bool = True
 
 
-class Restart(Scoped):
+class Restart(Scoped[rp.AgentStatuses]):
     cmd: Literal["restart"]
 
 
-class Kill(Scoped):
+class Kill(Scoped[rp.AgentStatuses]):
     cmd: Literal["kill"]
 
 
-class Rebuild(Scoped):
+class Rebuild(Scoped[rp.AgentStatuses]):
     """Restart on the deployed config, read afresh."""
 
     cmd: Literal["rebuild"]
@@ -297,25 +305,25 @@ class Rebuild(Scoped):
     """Also rebuild the images from the mirror's current packages (security updates) first."""
 
 
-class Images(HostRequest):
+class Images(HostRequest[rp.Images]):
     """Agent images with their size, age and users."""
 
     cmd: Literal["images"]
 
 
-class Destroy(Scoped):
+class Destroy(Scoped[rp.AgentNames]):
     """Stop and remove the sandbox; state, config and credentials stay as a tombstone unless `purge`."""
 
     cmd: Literal["destroy"]
     purge: bool = False
 
 
-class Revive(HostRequest):
+class Revive(HostRequest[rp.AgentStatuses]):
     cmd: Literal["revive"]
     name: AgentName
 
 
-class Spawn(HostRequest):
+class Spawn(HostRequest[rp.AgentStatuses]):
     """The operator creates and starts an agent at once (the template, or `config`: agent.toml text)."""
 
     cmd: Literal["spawn"]
@@ -326,7 +334,7 @@ class Spawn(HostRequest):
     allow: list[Annotated[str, Field(max_length=64)]] | None = Field(default=None, max_length=100)
 
 
-class RequestSpawn(HostRequest):
+class RequestSpawn(HostRequest[rp.Approvals]):
     """The operator queues a new agent from the template as a pending `spawn` approval (hyperhive v1
     `hive-c0re request-spawn`); approved, it is seeded, deployed and started."""
 
@@ -335,14 +343,14 @@ class RequestSpawn(HostRequest):
     description: str = Field(default="", max_length=500)
 
 
-class RollbackConfig(HostRequest):
+class RollbackConfig(HostRequest[rp.Approvals]):
     """Propose the revert of the agent's last deploy as an approval."""
 
     cmd: Literal["rollback"]
     name: AgentName
 
 
-class AgentLogs(HostRequest):
+class AgentLogs(HostRequest[rp.AgentLog]):
     """The tail of an agent's harness log."""
 
     cmd: Literal["logs"]
@@ -350,13 +358,13 @@ class AgentLogs(HostRequest):
     lines: int = Field(default=50, ge=0, le=10_000)
 
 
-class DashboardUrl(HostRequest):
+class DashboardUrl(HostRequest[rp.DashboardUrl]):
     """The dashboard's login URL, token included (host.sock is the operator's, so it may know it)."""
 
     cmd: Literal["dashboard_url"]
 
 
-class SetParent(HostRequest):
+class SetParent(HostRequest[rp.AgentStatuses]):
     """Hang an agent under another in the swarm tree (`parent` null or left out: at the top)."""
 
     cmd: Literal["set_parent"]
@@ -364,7 +372,7 @@ class SetParent(HostRequest):
     parent: AgentName | None = None
 
 
-class SandboxShell(HostRequest):
+class SandboxShell(HostRequest[rp.SandboxEntry]):
     """How to run `command` (a login shell when empty; `claude` is the hive's CLI) inside a running
     agent's sandbox: hivectl execs the answer in its own terminal (`hivectl shell`, `hivectl login`).
     `host_network`: keep the host's network (a login's token exchange needs it)."""
@@ -375,19 +383,19 @@ class SandboxShell(HostRequest):
     host_network: bool = False
 
 
-class PauseAll(HostRequest):
+class PauseAll(HostRequest[rp.Paused]):
     """The kill switch: pause every agent and disarm every active schedule, as one event."""
 
     cmd: Literal["pause_all"]
 
 
-class ResumeAll(HostRequest):
+class ResumeAll(HostRequest[rp.Resumed]):
     """Undo exactly the last `pause_all`: the agents and schedules it paused, nothing else."""
 
     cmd: Literal["resume_all"]
 
 
-class UsageReport(HostRequest):
+class UsageReport(HostRequest[rp.Usage]):
     """Metered API calls summed by agent, model or UTC day since a moment (the gateway's meter)."""
 
     cmd: Literal["usage"]
@@ -396,7 +404,7 @@ class UsageReport(HostRequest):
     by: Literal["agent", "model", "day"] = "agent"
 
 
-class ApproveAlways(HostRequest):
+class ApproveAlways(HostRequest[rp.Approvals]):
     """Approve a pending `tool_use` approval and propose its ask rule as an `allow` rule from now on (a commit
     in the agent's config repo and its `apply_commit` approval)."""
 
@@ -404,60 +412,5 @@ class ApproveAlways(HostRequest):
     id: Id
 
 
-AnyHostRequest = Annotated[
-    Ping
-    | ListAgents
-    | AgentStatus
-    | SubscribeAgentStatus
-    | GetUrls
-    | SetPaused
-    | OperatorSend
-    | OperatorInbox
-    | OperatorAck
-    | RecentMessages
-    | RegisterPeer
-    | UnregisterPeer
-    | Events
-    | Interrupt
-    | SetModel
-    | NewSession
-    | Compact
-    | LoggedIn
-    | ListQuestions
-    | AnswerQuestion
-    | CancelQuestion
-    | ListReminders
-    | CancelReminder
-    | LooseEnds
-    | Pending
-    | ShowApproval
-    | Approve
-    | Deny
-    | ListSchedules
-    | CreateSchedule
-    | UpdateSchedule
-    | SetSchedulePaused
-    | CancelSchedule
-    | FireSchedule
-    | Start
-    | Stop
-    | Restart
-    | Kill
-    | Rebuild
-    | Images
-    | Destroy
-    | Revive
-    | Spawn
-    | RequestSpawn
-    | DashboardUrl
-    | UsageReport
-    | PauseAll
-    | ResumeAll
-    | RollbackConfig
-    | AgentLogs
-    | SetParent
-    | SandboxShell
-    | ApproveAlways,
-    Field(discriminator="cmd"),
-]
-HOST_REQUEST: TypeAdapter[AnyHostRequest] = TypeAdapter(AnyHostRequest)
+# Every verb declared above, tagged by `cmd`: a new request class is a new verb, nothing to list.
+HOST_REQUEST: TypeAdapter[HostRequest[Any]] = request_parser(HostRequest)

@@ -48,32 +48,32 @@ def _int(request: Request, name: str, default: int | None, high: int) -> int | N
 
 
 @json_route
-async def swarm_json(request: Request) -> dict[str, Any]:
+async def swarm_json(request: Request) -> snapshots.SwarmPage:
     return await snapshots.swarm(dashboard(request))
 
 
 @json_route
-async def call_json(request: Request) -> dict[str, Any]:
+async def call_json(request: Request) -> snapshots.CallPage:
     return await snapshots.your_call(dashboard(request))
 
 
 @json_route
-async def flow_json(request: Request) -> dict[str, Any]:
+async def flow_json(request: Request) -> snapshots.FlowPage:
     return await snapshots.flow(dashboard(request))
 
 
 @json_route
-async def schedules_json(request: Request) -> dict[str, Any]:
+async def schedules_json(request: Request) -> snapshots.SchedulesPage:
     return await snapshots.schedules(dashboard(request))
 
 
 @json_route
-async def agent_json(request: Request) -> dict[str, Any]:
+async def agent_json(request: Request) -> snapshots.AgentPage:
     return await snapshots.agent(dashboard(request), request.path_params["name"])
 
 
 @json_route
-async def transcript_json(request: Request) -> dict[str, Any]:
+async def transcript_json(request: Request) -> snapshots.Transcript:
     d, name = dashboard(request), request.path_params["name"]
     d.hive.registry.require(name)
     limit = _int(request, "limit", snapshots.TRANSCRIPT_PAGE, 1000) or 1
@@ -88,7 +88,7 @@ async def stats_json(request: Request) -> dict[str, Any]:
 
 
 @json_route
-async def logs_json(request: Request) -> dict[str, Any]:
+async def logs_json(request: Request) -> snapshots.LogsPage:
     lines = _int(request, "lines", snapshots.LOG_LINES, 5000) or 1
     return await snapshots.logs(dashboard(request), request.path_params["name"], lines)
 

@@ -1,6 +1,6 @@
 """Operator actions from the dashboard go through the host.sock verbs, so the dashboard can do nothing
-hivectl cannot and both share one validation. A request is checked by HOST_REQUEST and run by
-HOST_VERBS[type]; a verb that does not exist yet is simply `unknown_cmd` until core adds it.
+hivectl cannot and both share one validation. A request is checked by HOST_REQUEST and run by the handler
+host.sock runs (HOST_VERBS); what it answers is the verb's reply model.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ import logging
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
 
 from hyperhive.core.verbs.host import HOST_VERBS
 from hyperhive.protocol import ErrorCode, HiveError, check_agent_name
@@ -22,12 +24,13 @@ log = logging.getLogger(__name__)
 
 
 async def call_verb(hive: Hive, request: dict[str, Any]) -> dict[str, Any]:
-    """Run one host verb; raises HiveError with a stable code and a sentence."""
+    """Run one host verb given as JSON and answer its reply's JSON (the keys of its line on host.sock);
+    raises HiveError with a stable code and a sentence. In process, `verbs.host.run` answers typed."""
     parsed = parse_request(HOST_REQUEST, request)
-    verb = HOST_VERBS.get(type(parsed))
+    verb = HOST_VERBS.answers.get(type(parsed))
     if verb is None:  # a streaming verb (subscribe_agent_status): the dashboard has its own stream
         raise HiveError(ErrorCode.UNKNOWN_CMD, f"{request['cmd']!r} is not a request-response verb")
-    return await verb(hive, parsed)
+    return (await verb(hive, parsed)).wire()
 
 
 @cache
@@ -77,9 +80,18 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
 )}
 
 
-def available_actions() -> list[dict[str, Any]]:
+class ActionButton(BaseModel):
+    """An action as the pages draw its button."""
+
+    name: str
+    label: str
+    kinds: list[str]
+    confirm: str | None
+
+
+def available_actions() -> list[ActionButton]:
     """The actions this hive's verbs support, for the pages to draw buttons from."""
-    return [{"name": a.name, "label": a.label or a.name, "kinds": sorted(a.kinds), "confirm": a.confirm or None}
+    return [ActionButton(name=a.name, label=a.label or a.name, kinds=sorted(a.kinds), confirm=a.confirm or None)
             for a in ACTIONS.values() if verb_exists(a.cmd)]
 
 

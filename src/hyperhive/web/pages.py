@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -27,13 +28,13 @@ templates = Jinja2Templates(env=Environment(
 ))
 ERROR_STATUS = {"not_found": 404, "invalid_name": 404}
 
-Snapshot = Callable[[Request], Awaitable[dict[str, Any]]]
+Snapshot = Callable[[Request], Awaitable[BaseModel]]
 
 
 def page(template: str, title: str, tab: str, snapshot: Snapshot) -> Callable[[Request], Awaitable[Response]]:
     async def handler(request: Request) -> Response:
         try:
-            snap = await snapshot(request)
+            snap = (await snapshot(request)).model_dump(mode="json")
         except Exception as exc:  # the page says what went wrong, in the same frame
             error = as_hive_error(exc)
             return _render(request, "error.html", {"title": title, "tab": tab, "error": error.message},

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -24,11 +25,12 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INTERNAL: 500,
 }  # every other code is the caller's mistake: 400
 
-Handler = Callable[[Request], Awaitable[dict[str, Any]]]
+Handler = Callable[[Request], Awaitable[BaseModel | dict[str, Any]]]
 
 
-def ok_json(result: dict[str, Any]) -> JSONResponse:
-    return JSONResponse(ok_response(**result))
+def ok_json(result: BaseModel | dict[str, Any]) -> JSONResponse:
+    fields = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+    return JSONResponse(ok_response(**fields))
 
 
 def error_json(error: HiveError) -> JSONResponse:

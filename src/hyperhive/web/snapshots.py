@@ -5,13 +5,19 @@ idempotently (rows by name, messages by id, transcript events by seq), so nothin
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from hyperhive.core.logs import agent_log_path, tail_lines
-from hyperhive.core.views import dump_messages
-from hyperhive.protocol import OPERATOR, HiveError
+from pydantic import BaseModel, ConfigDict
 
-from .dispatch import available_actions, call_verb
+from hyperhive.core import views
+from hyperhive.core.logs import agent_log_path, tail_lines
+from hyperhive.core.verbs.host import run
+from hyperhive.protocol import OPERATOR, HiveError, Message, StatusRow
+from hyperhive.protocol import host_requests as rq
+from hyperhive.protocol import replies as rp
+
+from .dispatch import ActionButton, available_actions
 from .imagebuilds import with_build_logs
 from .sources import call_counts, event_update
 from .stats import load_turn_stats, summarize
@@ -27,80 +33,141 @@ LOG_LINES = 500
 MODEL_ALIASES = ("haiku", "opus", "sonnet")
 
 
-async def _base(d: Dashboard) -> dict[str, Any]:
+class Snapshot(BaseModel):
+    """What a page starts from; its JSON is the page's inline snapshot and its `.json` twin. The feed's
+    cursor (taken first) and the "your call" counts are on every page."""
+
+    model_config = ConfigDict(frozen=True)
+    cursor: str
+    call: dict[str, int]
+
+
+class SwarmPage(Snapshot):
+    agents: list[StatusRow]
+    last_turns: dict[str, dict[str, Any] | None]  # merged turn events (history.merge_turn)
+    actions: list[ActionButton]
+
+
+class CallPage(Snapshot):
+    approvals: list[dict[str, Any]]  # approvals, a building one with its log's tail (imagebuilds.py)
+    questions: list[rp.Question]
+    inbox: list[Message]
+
+
+class FlowPage(Snapshot):
+    messages: list[Message]
+    agents: list[str]
+
+
+class SchedulesPage(Snapshot):
+    schedules: list[rp.Schedule]
+    agents: list[str]
+
+
+class Models(BaseModel):
+    configured: str | None
+    available: list[str]
+    suggested: list[str]
+
+
+class ToolRules(BaseModel):
+    allow: list[str]
+    default: bool
+    deny: list[str]
+
+
+class Transcript(BaseModel):
+    events: list[dict[str, Any]]  # stored events as pages get them (sources.event_update)
+    has_more: bool
+
+
+class AgentPage(Snapshot):
+    row: StatusRow
+    loose_ends: dict[str, Any]  # the loose_ends verb's, approvals with their build logs
+    models: Models
+    tools: ToolRules | None
+    transcript: Transcript
+    todos: list[dict[str, Any]] | None
+    inbox: list[Message]
+    stats: dict[str, Any]
+    actions: list[ActionButton]
+    agents: list[str]
+
+
+class LogsPage(Snapshot):
+    name: str
+    path: str
+    lines: list[str]
+
+
+def _dump(models: Sequence[BaseModel]) -> list[dict[str, Any]]:
+    """Wire models as plain JSON, for the parts pages amend (a building approval's log)."""
+    return [m.model_dump(mode="json") for m in models]
+
+
+async def _base(d: Dashboard) -> Snapshot:
     cursor = d.feed.cursor()
-    return {"cursor": str(cursor), "call": await call_counts(d.hive)}
+    return Snapshot(cursor=str(cursor), call=await call_counts(d.hive))
 
 
-async def swarm(d: Dashboard) -> dict[str, Any]:
-    snap = await _base(d)
+async def swarm(d: Dashboard) -> SwarmPage:
+    base = await _base(d)
     rows = await d.hive.status_rows()
-    snap["agents"] = [row.model_dump(mode="json") for row in rows]
-    snap["last_turns"] = {row.name: await d.history.last_turn(row.name) for row in rows}
-    snap["actions"] = available_actions()
-    return snap
+    return SwarmPage(**dict(base), agents=rows,
+                     last_turns={row.name: await d.history.last_turn(row.name) for row in rows},
+                     actions=available_actions())
 
 
-async def your_call(d: Dashboard) -> dict[str, Any]:
-    snap = await _base(d)
-    snap["approvals"] = await approvals(d)
-    snap["questions"] = await questions(d)
-    snap["inbox"] = (await call_verb(d.hive, {"cmd": "inbox", "limit": INBOX_SIZE}))["messages"]
-    return snap
+async def your_call(d: Dashboard) -> CallPage:
+    base = await _base(d)
+    return CallPage(**dict(base), approvals=await approvals(d), questions=await questions(d),
+                    inbox=(await run(d.hive, rq.OperatorInbox(cmd="inbox", limit=INBOX_SIZE))).messages)
 
 
 async def approvals(d: Dashboard) -> list[dict[str, Any]]:
     """Approval rows of every status, newest first."""
-    rows: list[dict[str, Any]] = (await call_verb(d.hive, {"cmd": "pending"}))["approvals"]
+    rows = _dump((await run(d.hive, rq.Pending(cmd="pending"))).approvals)
     return await asyncio.to_thread(with_build_logs, rows)  # a building one with its log so far
 
 
-async def questions(d: Dashboard) -> list[dict[str, Any]]:
+async def questions(d: Dashboard) -> list[rp.Question]:
     """Open questions addressed to the operator."""
-    rows = (await call_verb(d.hive, {"cmd": "questions", "status": "open"}))["questions"]
-    return [q for q in rows if q["target"] == OPERATOR]
+    found = (await run(d.hive, rq.ListQuestions(cmd="questions", status="open"))).questions
+    return [q for q in found if q.target == OPERATOR]
 
 
-async def flow(d: Dashboard) -> dict[str, Any]:
-    snap = await _base(d)
-    snap["messages"] = (await call_verb(d.hive, {"cmd": "recent", "limit": FLOW_TAIL}))["messages"]
-    snap["agents"] = d.hive.registry.agent_names()
-    return snap
+async def flow(d: Dashboard) -> FlowPage:
+    base = await _base(d)
+    recent = await run(d.hive, rq.RecentMessages(cmd="recent", limit=FLOW_TAIL))
+    return FlowPage(**dict(base), messages=recent.messages, agents=d.hive.registry.agent_names())
 
 
-async def schedules(d: Dashboard) -> dict[str, Any]:
+async def schedules(d: Dashboard) -> SchedulesPage:
     """Every schedule, open and closed, by id; the page splits them."""
-    snap = await _base(d)
-    snap["schedules"] = (await call_verb(d.hive, {"cmd": "schedules", "all": True}))["schedules"]
-    snap["agents"] = d.hive.registry.agent_names()
-    return snap
+    base = await _base(d)
+    found = await run(d.hive, rq.ListSchedules(cmd="schedules", all=True))
+    return SchedulesPage(**dict(base), schedules=found.schedules, agents=d.hive.registry.agent_names())
 
 
-async def agent(d: Dashboard, name: str) -> dict[str, Any]:
-    snap = await _base(d)
+async def agent(d: Dashboard, name: str) -> AgentPage:
+    base = await _base(d)
     d.hive.registry.require(name)
     row = await d.hive.status_row(name)
     assert row is not None
-    snap["row"] = row.model_dump(mode="json")
-    snap["loose_ends"] = await loose_ends(d, name)
-    snap["models"] = await models(d, name)
-    snap["tools"] = await tool_rules(d, name)
-    snap["transcript"] = await transcript(d, name, None)
-    snap["todos"] = await d.history.latest_todos(name)
-    snap["inbox"] = dump_messages(await d.hive.store.inbox_messages(name, 30, False))
-    snap["stats"] = await stats(d, name)
-    snap["actions"] = available_actions()
-    snap["agents"] = d.hive.registry.agent_names()
-    return snap
+    return AgentPage(**dict(base), row=row, loose_ends=await loose_ends(d, name), models=await models(d, name),
+                     tools=await tool_rules(d, name), transcript=await transcript(d, name, None),
+                     todos=await d.history.latest_todos(name),
+                     inbox=views.messages(await d.hive.store.inbox_messages(name, 30, False)),
+                     stats=await stats(d, name), actions=available_actions(), agents=d.hive.registry.agent_names())
 
 
 async def loose_ends(d: Dashboard, name: str) -> dict[str, Any]:
-    ends: dict[str, Any] = (await call_verb(d.hive, {"cmd": "loose_ends", "agent": name}))["loose_ends"]
-    ends["approvals"] = await asyncio.to_thread(with_build_logs, ends.get("approvals") or [])
+    ends = (await run(d.hive, rq.LooseEnds(cmd="loose_ends", agent=name))).loose_ends.model_dump(mode="json")
+    ends["approvals"] = await asyncio.to_thread(with_build_logs, ends["approvals"])
     return ends
 
 
-async def models(d: Dashboard, name: str) -> dict[str, Any]:
+async def models(d: Dashboard, name: str) -> Models:
     """For the model picker: the deployed agent.toml's `model` and `available_models` (the only choices when
     set), else suggestions: the models the hive's agents run on and the CLI's aliases."""
     try:
@@ -111,31 +178,31 @@ async def models(d: Dashboard, name: str) -> dict[str, Any]:
         configured, available = config.model, list(config.available_models)
     running = {row.active_model for row in await d.hive.status_rows() if row.active_model}
     suggested = sorted({*MODEL_ALIASES, *running, *([configured] if configured else [])})
-    return {"configured": configured, "available": available, "suggested": suggested}
+    return Models(configured=configured, available=available, suggested=suggested)
 
 
-async def tool_rules(d: Dashboard, name: str) -> dict[str, Any] | None:
+async def tool_rules(d: Dashboard, name: str) -> ToolRules | None:
     """The deployed agent.toml's `[tools]`: the built-in tools allowed without asking, and those refused.
     None for an agent without one (a peer, or not deployed yet)."""
     try:
         config = await d.hive.deployments.config_of(name)
     except HiveError:
         return None
-    return {"allow": config.tools.allowed(), "default": config.tools.allow is None, "deny": list(config.tools.deny)}
+    return ToolRules(allow=config.tools.allowed(), default=config.tools.allow is None, deny=list(config.tools.deny))
 
 
-async def transcript(d: Dashboard, name: str, before: int | None, limit: int = TRANSCRIPT_PAGE) -> dict[str, Any]:
+async def transcript(d: Dashboard, name: str, before: int | None, limit: int = TRANSCRIPT_PAGE) -> Transcript:
     events = await d.history.before(before, name, limit)
-    return {"events": [event_update(e) for e in events], "has_more": len(events) >= limit}
+    return Transcript(events=[event_update(e) for e in events], has_more=len(events) >= limit)
 
 
 async def stats(d: Dashboard, name: str) -> dict[str, Any]:
     return summarize(await load_turn_stats(d.hive.store, name), last=d.hive.events.turns.summary(name))
 
 
-async def logs(d: Dashboard, name: str, lines: int = LOG_LINES) -> dict[str, Any]:
+async def logs(d: Dashboard, name: str, lines: int = LOG_LINES) -> LogsPage:
     d.hive.registry.require(name)
-    snap = await _base(d)
+    base = await _base(d)
     path = agent_log_path(d.hive.settings.state_dir, name)
-    return {**snap, "name": name, "path": str(path), "lines": await asyncio.to_thread(tail_lines, path, lines)}
+    return LogsPage(**dict(base), name=name, path=str(path), lines=await asyncio.to_thread(tail_lines, path, lines))
 

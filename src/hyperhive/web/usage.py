@@ -46,14 +46,15 @@ async def usage_snapshot(d: Dashboard) -> dict[str, Any]:
                  "budget_exhausted": spend.exhausted(name) is not None} for name in agents]
     days = await d.hive.store.usage_totals("day", today - (CHART_DAYS - 1) * DAY)
     prices = price_table()
-    return {"agents": by_agent, "hive": {label: total_view(sum_totals(rows)) for label, rows in spans.items()},
-            "days": [total_view(t) for t in days],
+    return {"agents": by_agent,
+            "hive": {label: total_view(sum_totals(rows)).model_dump(mode="json") for label, rows in spans.items()},
+            "days": [total_view(t).model_dump(mode="json") for t in days],
             "prices": {"source": prices.source, "retrieved": prices.retrieved}}
 
 
 def _cell(rows: list[UsageTotal], agent: str) -> dict[str, Any]:
     found = next((r for r in rows if r.key == agent), None)
-    return total_view(found or UsageTotal(agent, 0, 0, 0, 0, 0, 0.0))
+    return total_view(found or UsageTotal(agent, 0, 0, 0, 0, 0, 0.0)).model_dump(mode="json")
 
 
 def cost_bars(days: list[dict[str, Any]]) -> list[Bar]:

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from hyperhive.protocol import ErrorCode, HiveError, parse_rfc3339, rfc3339
-from hyperhive.store import ReminderRecord
+from hyperhive.protocol import ErrorCode, HiveError, parse_rfc3339
+from hyperhive.protocol import replies as rp
 
-from ..approvals import approval_view
-from ..questions import question_view
-from ..schedules import schedule_view
+from .. import views
 
 if TYPE_CHECKING:
     from ..parts import HiveParts as Hive  # what the verbs act on (the doors in hive.py call them)
-
-
-def reminder_view(r: ReminderRecord) -> dict[str, Any]:
-    return {"id": r.id, "agent": r.agent, "body": r.body, "due_at": rfc3339(r.due_at),
-            "created_at": rfc3339(r.created_at)}
 
 
 def due_time(delay_seconds: float | None, at: str | float | None) -> float:
@@ -33,28 +26,27 @@ def due_time(delay_seconds: float | None, at: str | float | None) -> float:
                         ) from None
 
 
-async def loose_ends(hive: Hive, agent: str | None) -> dict[str, Any]:
+async def loose_ends(hive: Hive, agent: str | None) -> rp.LooseEndsReply:
     """`agent`: that agent's (questions it asked or was asked, its reminders); None: the whole hive's."""
     questions = await hive.store.questions(status="open", involving=agent, limit=1000)
     approvals = await hive.store.list_approvals(status="pending", limit=1000)
     schedules = await hive.store.list_schedules(["awaiting_approval", "active", "paused"])
-    return {
-        "questions": [question_view(q) for q in questions],
-        "reminders": [reminder_view(r) for r in hive.reminders.pending(agent)],
-        "approvals": [approval_view(a) for a in approvals
-                      if agent is None or agent in (a.requested_by, a.agent)],
-        "schedules": [schedule_view(s) for s in schedules if agent is None or hive.schedules.visible_to(s, agent)],
-    }
+    return rp.LooseEndsReply(loose_ends=rp.LooseEnds(
+        questions=[views.question(q) for q in questions],
+        reminders=[views.reminder(r) for r in hive.reminders.pending(agent)],
+        approvals=[views.approval(a) for a in approvals if agent is None or agent in (a.requested_by, a.agent)],
+        schedules=[views.schedule(s) for s in schedules if agent is None or hive.schedules.visible_to(s, agent)],
+    ))
 
 
-async def cancel_loose_end(hive: Hive, kind: str, item_id: int, by: str | None) -> dict[str, Any]:
+async def cancel_loose_end(hive: Hive, kind: str, item_id: int, by: str | None) -> rp.LooseEndCancelled:
     """`by`: the agent cancelling (it must own the item), or None for the operator or the manager."""
     if kind == "question":
-        return {"question": question_view(await hive.questions.cancel(item_id, by))}
+        return rp.LooseEndCancelled(question=views.question(await hive.questions.cancel(item_id, by)))
     if kind == "reminder":
-        return {"reminder": reminder_view(await hive.reminders.cancel(item_id, by))}
+        return rp.LooseEndCancelled(reminder=views.reminder(await hive.reminders.cancel(item_id, by)))
     if kind == "approval":
-        return {"approval": approval_view(await hive.approvals.cancel(item_id, by))}
+        return rp.LooseEndCancelled(approval=views.approval(await hive.approvals.cancel(item_id, by)))
     if kind == "schedule":
-        return {"schedule": schedule_view(await hive.schedules.cancel(item_id, by))}
+        return rp.LooseEndCancelled(schedule=views.schedule(await hive.schedules.cancel(item_id, by)))
     raise HiveError(ErrorCode.BAD_REQUEST, f"unknown loose end kind {kind!r}")
