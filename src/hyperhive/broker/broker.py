@@ -155,9 +155,9 @@ class Broker:
         while True:
             arrived = self.inboxes.arrival(recipient)
             if held is not None and held():
-                messages = []
+                messages, unacked = [], 0
             else:
-                messages = await self.store.unacked_messages(
+                messages, unacked = await self.store.unacked_and_count(
                     recipient, max_count, exclude_ids=self.inboxes.in_flight(recipient)
                 )
             # Another reader of the same inbox may have claimed some of these while we awaited the store.
@@ -175,12 +175,13 @@ class Broker:
                 return [], 0
         ids = [m.id for m in messages]
         lease.in_flight.update(ids)  # claimed before the next await, so no other reader takes them
+        # What is left once these go: the count (read with them) less everything claimed, these included.
+        pending = max(unacked - len(self.inboxes.in_flight(recipient)), 0)
         if ack:
             await self.ack(recipient, ids)
         else:
             await self.store.mark_delivered(ids, time.time())
-        pending = await self.store.count_unacked(recipient) - len(self.inboxes.in_flight(recipient))
-        return messages, max(pending, 0)
+        return messages, pending
 
     async def ack(self, recipient: str, ids: Sequence[int]) -> list[int]:
         acked = await self.store.ack_messages(recipient, ids, time.time())

@@ -75,6 +75,12 @@ class Store(LooseEndStore, ApprovalStore, ScheduleStore, MaintenanceStore, Usage
     @abstractmethod
     async def count_unacked(self, recipient: str) -> int: ...
 
+    async def unacked_and_count(
+        self, recipient: str, limit: int, exclude_ids: Iterable[int] = ()
+    ) -> tuple[list[MessageRecord], int]:
+        """`unacked_messages` and `count_unacked` at once; a backend may answer both in one read."""
+        return await self.unacked_messages(recipient, limit, exclude_ids), await self.count_unacked(recipient)
+
     @abstractmethod
     async def unacked_counts(self) -> dict[str, int]:
         """Unacked messages per recipient, for every recipient that has any."""

@@ -38,6 +38,7 @@ def event_topic(kind: str) -> str:
 
 
 CALL_COUNT_LIMIT = 1000
+STATUS_REST_SECONDS = 0.1  # the least time between two batches of status rows
 CALL_EVENT_PREFIXES = ("approval_", "question_")
 
 
@@ -96,7 +97,9 @@ class FeedSources:
     # --- status rows ----------------------------------------------------------------------------
     async def _pump_status(self) -> None:
         """Changes coalesce per agent (core/changes.py), and a batch is read at once (one unread count
-        query for all of them), so a burst costs one row per changed agent and one read per batch."""
+        query for all of them), so a burst costs one row per changed agent and one read per batch. After a
+        batch the pump rests STATUS_REST_SECONDS (a timer): under a flood of mail, rows are recomputed a
+        few times a second, not once per send, while a lone change still shows at once."""
         while True:
             names = await self._changes.next_batch()
             try:
@@ -110,6 +113,7 @@ class FeedSources:
                     self.feed.publish("status", {"name": name, "removed": True}, [name])
                 else:
                     self.feed.publish("status", {"row": row.model_dump(mode="json")}, [name])
+            await asyncio.sleep(STATUS_REST_SECONDS)
 
     async def _rows(self, names: list[str]) -> dict[str, StatusRow]:
         kept = [n for n in names if self.hive.registry.get(n) is not None]
