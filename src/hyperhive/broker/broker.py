@@ -154,9 +154,9 @@ class Broker:
         deadline = asyncio.get_running_loop().time() + wait_seconds
         while True:
             arrived = self.inboxes.arrival(recipient)
-            if held is not None and held():
-                messages, unacked = [], 0
-            else:
+            messages: list[MessageRecord] = []
+            unacked = 0
+            if held is None or not held():
                 messages, unacked = await self.store.unacked_and_count(
                     recipient, max_count, exclude_ids=self.inboxes.in_flight(recipient)
                 )

@@ -254,8 +254,8 @@ def _unacked(conn: sqlite3.Connection, recipient: str, limit: int, excluded: lis
 
 
 def _count_unacked(conn: sqlite3.Connection, recipient: str) -> int:
-    row = conn.execute("SELECT count(*) FROM messages WHERE recipient = ? AND acked_at IS NULL", (recipient,)).fetchone()
-    return int(row[0])
+    sql = "SELECT count(*) FROM messages WHERE recipient = ? AND acked_at IS NULL"
+    return int(conn.execute(sql, (recipient,)).fetchone()[0])
 
 
 def _event_filter(agent: str | None, kinds: Sequence[str] | None) -> Where:

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import re
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from hyperhive.core.events import TRANSCRIPT_PREFIX
@@ -57,6 +58,10 @@ def event_update(event: EventRecord) -> dict[str, Any]:
     if event.kind.startswith(TRANSCRIPT_PREFIX):
         data.pop("payload")  # the items carry what a page shows; stream lines are large
     return data
+
+
+def _message_data(message: MessageRecord) -> Callable[[], dict[str, Any]]:
+    return lambda: message_view(message).model_dump(mode="json")
 
 
 class FeedSources:
@@ -128,8 +133,8 @@ class FeedSources:
     def _on_messages(self, messages: list[MessageRecord]) -> None:
         if not self._attached:
             return
-        for m in messages:
-            self.feed.publish("message", message_view(m).model_dump(mode="json"), [m.sender, m.recipient])
+        for m in messages:  # rendered when a stream sends it: with no page open, a send costs no rendering
+            self.feed.publish("message", _message_data(m), [m.sender, m.recipient])
         if any(m.recipient == OPERATOR for m in messages):
             self._spawn(self._publish_call_counts())
 
