@@ -28,6 +28,10 @@ class StoreUnavailable(StoreError):
 class Store(LooseEndStore, ApprovalStore, ScheduleStore, MaintenanceStore, UsageStore, NodeStore, ABC):
     """Durable state of the hive. Every write method returns only after its transaction committed."""
 
+    # insert_messages stores NewMessage.delivered_at/acked_at, so the broker may hand a new message to a
+    # blocked reader in the send's own transaction (one commit for both).
+    hands_off = False
+
     @abstractmethod
     async def open(self) -> None: ...
 

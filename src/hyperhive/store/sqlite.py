@@ -34,6 +34,8 @@ _BOOL_AGENT_FIELDS = ("paused", "needs_login", "needs_update")
 
 class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, SQLiteSchedules, SQLiteMaintenance, SQLiteUsage, SQLiteNodes,
                   Store):
+    hands_off = True
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.db = SQLiteDatabase(path)
