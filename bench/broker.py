@@ -1,8 +1,9 @@
 """Broker benchmark against a real hive-c0re process.
 
 Prints send→recv latency (p50/p99: from the moment `send` is written until the blocked `recv` of the
-recipient returns it) and durable send throughput (answered sends per second: each answer means the
-message was committed and fsynced) for one sender and for 50 concurrent agents.
+recipient returns it; with `ack` as the recv tool does, and without, as the harness does) and durable send
+throughput (answered sends per second: each answer means the message was committed and fsynced) for one
+sender and for 50 concurrent agents.
 
     .venv/bin/python bench/broker.py [--messages N] [--rounds N] [--runs N]
 """
@@ -29,18 +30,22 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def latency(hive: HiveProcess, rounds: int) -> list[float]:
+async def latency(hive: HiveProcess, rounds: int, ack: bool = True) -> list[float]:
+    """`ack`: the recv acks as it takes (the model's recv tool); without, the message is acked after the
+    recv returned, outside the measured time (the harness acks when its turn ends)."""
     sender = AsyncSocketClient(hive.agent_socket("a0"))
     receiver = AsyncSocketClient(hive.agent_socket("a1"))
     samples = []
     for i in range(rounds):
-        waiting = asyncio.create_task(receiver.request("recv", wait_seconds=30, max=1, ack=True))
+        waiting = asyncio.create_task(receiver.request("recv", wait_seconds=30, max=1, ack=ack))
         await asyncio.sleep(0.001)  # the recv is blocked in the daemon before the send starts
         started = time.perf_counter()
         await sender.request("send", to="a1", body=f"ping {i}")
         got = await waiting
         samples.append(time.perf_counter() - started)
         assert got["messages"][0]["body"] == f"ping {i}"
+        if not ack:
+            await receiver.request("ack", ids=[got["messages"][0]["id"]])
     await sender.close()
     await receiver.close()
     return samples
@@ -86,8 +91,10 @@ def one_run(messages: int, rounds: int) -> dict[str, float]:
             for i in range(50):
                 hive.host.request("register_peer", name=f"a{i}")
             samples = asyncio.run(latency(hive, rounds))
+            unacked = asyncio.run(latency(hive, rounds, ack=False))
             return {"send→recv p50": percentile(samples, 0.5) * 1e3, "send→recv p99": percentile(samples, 0.99) * 1e3,
                     "send→recv mean": statistics.fmean(samples) * 1e3,
+                    "send→recv p50, recv without ack": percentile(unacked, 0.5) * 1e3,
                     "sends/s, 1 agent, one per request": asyncio.run(throughput(hive, 1, messages // 2)),
                     "sends/s, 1 agent, send_batch of 100": asyncio.run(batched_throughput(hive, messages)),
                     "sends/s, 50 agents": asyncio.run(throughput(hive, 50, messages))}
