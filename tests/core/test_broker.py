@@ -237,3 +237,16 @@ async def test_a_held_reader_is_not_handed_mail(hive: Hive, peers: Any) -> None:
     await hive.host_server.handle(None, {"cmd": "set_paused", "name": "bob", "paused": False})  # type: ignore[arg-type]
     got = await asyncio.wait_for(waiting, 10)
     assert [m["body"] for m in got["messages"]] == ["later"]
+
+
+async def test_a_send_cancelled_while_committing_still_hands_its_mail_over(hive: Hive, peers: Any) -> None:
+    if not hive.store.hands_off:
+        pytest.skip("only the SQLite store hands mail over in the send's commit")
+    c = await peers(hive, "alice", "bob")
+    waiting = asyncio.create_task(c["bob"].request("recv", wait_seconds=30, ack=True))
+    await asyncio.wait_for(_asleep(hive, "bob"), 10)
+    sending = asyncio.create_task(hive.broker.send("alice", "bob", "sent as the daemon stops"))
+    await asyncio.sleep(0)  # one step: bob's reader is claimed and the insert is queued
+    sending.cancel()
+    got = await asyncio.wait_for(waiting, 10)  # stored acked: bob must have it, not lose it
+    assert [m["body"] for m in got["messages"]] == ["sent as the daemon stops"]

@@ -86,13 +86,15 @@ class Broker:
             planned += [NewMessage(sender, r, body, now, in_reply_to, to == BROADCAST) for r in recipients]
             fanout.append(len(recipients))
         handoffs = self._claim_readers(planned, now) if self.store.hands_off else {}
-        try:
+        if handoffs:
+            # Handed over from the insert's own completion, so a send cancelled meanwhile (the daemon
+            # stopping) still gives committed mail to its reader: stored acked, it must not go unread.
+            insert = asyncio.ensure_future(self.store.insert_messages(planned))
+            insert.add_done_callback(lambda done: self._hand_over(handoffs, done))
+            stored = await asyncio.shield(insert)
+        else:
             stored = await self.store.insert_messages(planned)
-        except BaseException:
-            for waiter, _ in handoffs.values():
-                _resolve(waiter, None)  # nothing was stored: the reader looks again
-            raise
-        acked = self._hand_over(handoffs, stored)
+        acked = {r: [stored[i].id for i in indexes] for r, (waiter, indexes) in handoffs.items() if waiter.ack}
         for recipient in {m.recipient for m in stored}:
             self.inboxes.notify(recipient)
         await _emit(self._message_listeners, stored)
@@ -124,17 +126,19 @@ class Broker:
         return handoffs
 
     def _hand_over(self, handoffs: dict[str, tuple[Waiter, list[int]]],
-                   stored: list[MessageRecord]) -> dict[str, list[int]]:
-        """Give claimed readers their committed messages; the ids acked that way, per recipient."""
-        acked: dict[str, list[int]] = {}
-        for recipient, (waiter, indexes) in handoffs.items():
-            handed = [stored[i] for i in indexes]
-            if waiter.ack:
-                acked[recipient] = [m.id for m in handed]
-            else:
+                   insert: asyncio.Future[list[MessageRecord]]) -> None:
+        """Give claimed readers their committed messages; when the insert failed, they look again."""
+        failed = insert.cancelled() or insert.exception() is not None
+        for waiter, indexes in handoffs.values():
+            if failed:
+                _resolve(waiter, None)  # nothing was stored: the reader looks again
+                continue
+            handed = [insert.result()[i] for i in indexes]
+            if not waiter.ack:
                 waiter.lease.in_flight.update(m.id for m in handed)  # claimed before anyone else can look
             _resolve(waiter, handed)
-        return acked
+        for recipient in handoffs:
+            self.inboxes.notify(recipient)  # wakes the claimed readers even if the send itself was cancelled
 
     async def deliver(self, sender: str, recipients: Sequence[str], body: str) -> list[MessageRecord]:
         """Mail from the hive itself (`system` events, `self`, `reminder`, `schedule`): no recipient
