@@ -39,7 +39,7 @@ async def latency(hive: HiveProcess, rounds: int, ack: bool = True) -> list[floa
     samples = []
     for i in range(rounds):
         waiting = asyncio.create_task(receiver.request("recv", wait_seconds=30, max=1, ack=ack))
-        await asyncio.sleep(0.001)  # the recv is blocked in the daemon before the send starts
+        await asyncio.sleep(0.005)  # the recv is blocked in the daemon before the send starts (not timed)
         started = time.perf_counter()
         await sender.request("send", to="a1", body=f"ping {i}")
         got = await waiting
