@@ -1,8 +1,9 @@
 """Broker benchmark against a real hive-c0re process.
 
 Prints send→recv latency (p50/p99: from the moment `send` is written until the blocked `recv` of the
-recipient returns it) and durable send throughput (answered sends per second: each answer means the
-message was committed and fsynced) for one sender and for 50 concurrent agents.
+recipient returns it; with `ack` as the recv tool does, and without, as the harness does) and durable send
+throughput (answered sends per second: each answer means the message was committed and fsynced) for one
+sender and for 50 concurrent agents.
 
     .venv/bin/python bench/broker.py [--messages N] [--rounds N] [--runs N]
 """
@@ -10,6 +11,7 @@ message was committed and fsynced) for one sender and for 50 concurrent agents.
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -29,18 +31,22 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def latency(hive: HiveProcess, rounds: int) -> list[float]:
+async def latency(hive: HiveProcess, rounds: int, ack: bool = True) -> list[float]:
+    """`ack`: the recv acks as it takes (the model's recv tool); without, the message is acked after the
+    recv returned, outside the measured time (the harness acks when its turn ends)."""
     sender = AsyncSocketClient(hive.agent_socket("a0"))
     receiver = AsyncSocketClient(hive.agent_socket("a1"))
     samples = []
     for i in range(rounds):
-        waiting = asyncio.create_task(receiver.request("recv", wait_seconds=30, max=1, ack=True))
-        await asyncio.sleep(0.001)  # the recv is blocked in the daemon before the send starts
+        waiting = asyncio.create_task(receiver.request("recv", wait_seconds=30, max=1, ack=ack))
+        await asyncio.sleep(0.005)  # the recv is blocked in the daemon before the send starts (not timed)
         started = time.perf_counter()
         await sender.request("send", to="a1", body=f"ping {i}")
         got = await waiting
         samples.append(time.perf_counter() - started)
         assert got["messages"][0]["body"] == f"ping {i}"
+        if not ack:
+            await receiver.request("ack", ids=[got["messages"][0]["id"]])
     await sender.close()
     await receiver.close()
     return samples
@@ -77,6 +83,13 @@ async def throughput(hive: HiveProcess, agents: int, total: int) -> float:
     return per_agent * agents / elapsed
 
 
+def daemon_cpu(hive: HiveProcess) -> float:
+    """Seconds of CPU the daemon used so far (user + system, every thread): a figure load moves less."""
+    assert hive.proc is not None
+    fields = Path(f"/proc/{hive.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def one_run(messages: int, rounds: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="hhb-", dir="/tmp") as root:
         hive = HiveProcess(Path(root))
@@ -86,13 +99,22 @@ def one_run(messages: int, rounds: int) -> dict[str, float]:
             for i in range(50):
                 hive.host.request("register_peer", name=f"a{i}")
             samples = asyncio.run(latency(hive, rounds))
+            unacked = asyncio.run(latency(hive, rounds, ack=False))
             return {"send→recv p50": percentile(samples, 0.5) * 1e3, "send→recv p99": percentile(samples, 0.99) * 1e3,
                     "send→recv mean": statistics.fmean(samples) * 1e3,
+                    "send→recv p50, recv without ack": percentile(unacked, 0.5) * 1e3,
                     "sends/s, 1 agent, one per request": asyncio.run(throughput(hive, 1, messages // 2)),
                     "sends/s, 1 agent, send_batch of 100": asyncio.run(batched_throughput(hive, messages)),
-                    "sends/s, 50 agents": asyncio.run(throughput(hive, 50, messages))}
+                    **fifty_agents(hive, messages)}
         finally:
             hive.stop()
+
+
+def fifty_agents(hive: HiveProcess, messages: int) -> dict[str, float]:
+    used = daemon_cpu(hive)
+    rate = asyncio.run(throughput(hive, 50, messages))
+    return {"sends/s, 50 agents": rate,
+            "daemon CPU per send, 50 agents (µs)": (daemon_cpu(hive) - used) / (messages // 50 * 50) * 1e6}
 
 
 def main() -> None:
@@ -105,7 +127,7 @@ def main() -> None:
     for run in range(args.runs):
         runs.append(one_run(args.messages, args.rounds))
         print(f"run {run + 1}: " + ", ".join(f"{k} {v:,.2f}" for k, v in runs[-1].items()), flush=True)
-    report(runs, lambda key, v: f"{v:.2f} ms" if "send→recv" in key else f"{v:,.0f} /s")
+    report(runs, lambda key, v: f"{v:.2f} ms" if "send→recv" in key else f"{v:,.0f}" + ("" if "µs" in key else " /s"))
 
 
 if __name__ == "__main__":

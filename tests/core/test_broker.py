@@ -186,3 +186,67 @@ async def test_send_batch_is_all_or_nothing(hive: Hive, peers: Any) -> None:
         raise AssertionError("a batch with an unknown recipient was accepted")
     bodies = [m["body"] for m in (await c["bob"].request("recv"))["messages"]]
     assert bodies == ["one", "all"]  # nothing of the refused batch arrived
+
+
+async def _asleep(hive: Hive, name: str) -> None:
+    """Until a recv of `name` sleeps in the broker (so the next send finds a reader waiting)."""
+    while not hive.broker.inboxes.readers_waiting(name):
+        await asyncio.sleep(0)
+
+
+async def test_a_waiting_reader_is_handed_new_mail_acked_in_the_send_commit(hive: Hive, peers: Any) -> None:
+    c = await peers(hive, "alice", "bob")
+    waiting = asyncio.create_task(c["bob"].request("recv", wait_seconds=30, max=2, ack=True))
+    await asyncio.wait_for(_asleep(hive, "bob"), 10)
+    await c["alice"].request("send_batch", messages=[{"to": "bob", "body": f"m{i}"} for i in range(3)])
+    got = await asyncio.wait_for(waiting, 10)
+    assert [m["body"] for m in got["messages"]] == ["m0", "m1"] and got["pending"] == 1
+    first = await hive.store.get_message(got["messages"][0]["id"])
+    assert first is not None and first.acked_at is not None  # committed acked before the answer
+    if hive.store.hands_off:  # one commit stored the message, its delivery and its ack
+        assert first.sent_at == first.delivered_at == first.acked_at
+    rest = await c["bob"].request("recv", wait_seconds=0, ack=True)
+    assert [m["body"] for m in rest["messages"]] == ["m2"] and rest["pending"] == 0
+
+
+async def test_mail_handed_unacked_is_in_flight_and_comes_back_when_the_reader_goes(hive: Hive, peers: Any) -> None:
+    c = await peers(hive, "alice", "bob")
+    waiting = asyncio.create_task(c["bob"].request("recv", wait_seconds=30))
+    await asyncio.wait_for(_asleep(hive, "bob"), 10)
+    sent = await c["alice"].request("send", to="bob", body="hold me")
+    got = await asyncio.wait_for(waiting, 10)
+    assert [m["id"] for m in got["messages"]] == [sent["id"]]
+    stored = await hive.store.get_message(sent["id"])
+    assert stored is not None and stored.delivered_at is not None and stored.acked_at is None
+    other = peers.client(hive, "bob")
+    assert (await other.request("recv", wait_seconds=0))["messages"] == []  # in flight on the first reader
+    await c["bob"].close()  # the harness crashed mid-turn
+    again = await other.request("recv", wait_seconds=10)
+    assert [m["id"] for m in again["messages"]] == [sent["id"]]
+
+
+async def test_a_held_reader_is_not_handed_mail(hive: Hive, peers: Any) -> None:
+    c = await peers(hive, "alice", "bob")
+    await c["bob"].request("hello", role="harness")
+    await hive.host_server.handle(None, {"cmd": "set_paused", "name": "bob", "paused": True})  # type: ignore[arg-type]
+    waiting = asyncio.create_task(c["bob"].request("recv", wait_seconds=30))
+    await asyncio.wait_for(_asleep(hive, "bob"), 10)
+    sent = await c["alice"].request("send", to="bob", body="later")
+    stored = await hive.store.get_message(sent["id"])
+    assert stored is not None and stored.delivered_at is None and not waiting.done()
+    await hive.host_server.handle(None, {"cmd": "set_paused", "name": "bob", "paused": False})  # type: ignore[arg-type]
+    got = await asyncio.wait_for(waiting, 10)
+    assert [m["body"] for m in got["messages"]] == ["later"]
+
+
+async def test_a_send_cancelled_while_committing_still_hands_its_mail_over(hive: Hive, peers: Any) -> None:
+    if not hive.store.hands_off:
+        pytest.skip("only the SQLite store hands mail over in the send's commit")
+    c = await peers(hive, "alice", "bob")
+    waiting = asyncio.create_task(c["bob"].request("recv", wait_seconds=30, ack=True))
+    await asyncio.wait_for(_asleep(hive, "bob"), 10)
+    sending = asyncio.create_task(hive.broker.send("alice", "bob", "sent as the daemon stops"))
+    await asyncio.sleep(0)  # one step: bob's reader is claimed and the insert is queued
+    sending.cancel()
+    got = await asyncio.wait_for(waiting, 10)  # stored acked: bob must have it, not lose it
+    assert [m["body"] for m in got["messages"]] == ["sent as the daemon stops"]

@@ -40,6 +40,9 @@ async def test_messages_wait_unacked_in_order_until_acked(store: Store) -> None:
     assert [m.body for m in await store.unacked_messages("b", 10, exclude_ids=[sent[0].id])] == ["two"]
     assert [m.body for m in await store.unacked_messages("b", 1)] == ["one"]
     assert await store.count_unacked("b") == 2
+    # recv's one read: the oldest unacked (less those in flight) and the count of every unacked one
+    assert await store.unacked_and_count("b", 1, exclude_ids=[sent[0].id]) == ([sent[1]], 2)
+    assert await store.unacked_and_count("nobody", 5) == ([], 0)
     assert await store.unacked_counts() == {"b": 2, "c": 1}
     await store.mark_delivered([sent[0].id], 5.0)
     assert (await store.get_message(sent[0].id)).delivered_at == 5.0  # type: ignore[union-attr]

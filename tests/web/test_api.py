@@ -14,6 +14,7 @@ from hyperhive.core.hive import Hive
 from hyperhive.web.dashboard import Dashboard
 from hyperhive.web.dispatch import ACTIONS, available_actions
 from hyperhive.web.feed import Cursor, Update
+from hyperhive.web.sources import STATUS_REST_SECONDS
 from tests.support.agents import harness_pids
 
 from . import transcript_lines as line
@@ -145,6 +146,20 @@ async def test_agent_snapshot_renders_the_transcript_and_pages_backwards(operato
     older = (await operator.get(f"/agents/bob/transcript.json?before={events[0]['seq']}")).json()
     assert len(older["events"]) == 52 and not older["has_more"]
     assert older["events"][0]["items"][0]["type"] == "turn_start"
+
+
+async def test_a_flood_of_mail_recomputes_status_rows_a_few_times_a_second(app: Starlette, hive: Hive,
+                                                                           operator: Operator) -> None:
+    board: Dashboard = app.state.dashboard
+    await _peer(operator)
+    start, began = board.feed.cursor(), time.monotonic()
+    for i in range(200):  # each send changes bob's unread count
+        await hive.broker.send("operator", "bob", f"m{i}")
+    while not any(u.topic == "status" and u.data["row"]["unread"] == 200 for u in board.feed.since(start)):
+        await board.feed.wait(board.feed.cursor())
+    rows = [u for u in board.feed.since(start) if u.topic == "status"]
+    # One batch, then a rest of STATUS_REST_SECONDS before the next: not one row per send.
+    assert len(rows) <= (time.monotonic() - began) / STATUS_REST_SECONDS + 2, len(rows)
 
 
 async def test_sources_publish_status_messages_acks_and_events(app: Starlette, hive: Hive, operator: Operator) -> None:

@@ -63,3 +63,18 @@ async def test_wait_wakes_every_waiter_on_publish_and_ends_on_close() -> None:
     await asyncio.sleep(0)
     feed.close()
     assert await closing == []
+
+
+def test_lazy_data_is_made_once_when_first_read() -> None:
+    feed = LiveFeed()
+    made: list[int] = []
+
+    def render() -> dict[str, int]:
+        made.append(1)
+        return {"i": 7}
+
+    update = feed.publish("message", render)
+    assert made == []  # a flood of mail with no page open renders nothing
+    assert update.data == {"i": 7} and update.encoded == '{"i":7}'
+    assert feed.since(Cursor(feed.epoch, 0))[0].data == {"i": 7}
+    assert made == [1]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from hyperhive.protocol import (
@@ -24,7 +25,7 @@ from hyperhive.protocol import (
 from hyperhive.protocol.names import is_agent_name
 from hyperhive.store import MessageRecord, NewMessage, Store
 
-from .inboxes import Inboxes, Lease
+from .inboxes import Inboxes, Lease, Waiter
 
 MessagesListener = Callable[[list[MessageRecord]], Awaitable[None] | None]
 AckListener = Callable[[str, list[int]], Awaitable[None] | None]
@@ -84,15 +85,60 @@ class Broker:
                 raise HiveError(ErrorCode.NOT_FOUND, f"in_reply_to names message {in_reply_to}, which does not exist")
             planned += [NewMessage(sender, r, body, now, in_reply_to, to == BROADCAST) for r in recipients]
             fanout.append(len(recipients))
-        stored = await self.store.insert_messages(planned)
+        handoffs = self._claim_readers(planned, now) if self.store.hands_off else {}
+        if handoffs:
+            # Handed over from the insert's own completion, so a send cancelled meanwhile (the daemon
+            # stopping) still gives committed mail to its reader: stored acked, it must not go unread.
+            insert = asyncio.ensure_future(self.store.insert_messages(planned))
+            insert.add_done_callback(lambda done: self._hand_over(handoffs, done))
+            stored = await asyncio.shield(insert)
+        else:
+            stored = await self.store.insert_messages(planned)
+        acked = {r: [stored[i].id for i in indexes] for r, (waiter, indexes) in handoffs.items() if waiter.ack}
         for recipient in {m.recipient for m in stored}:
             self.inboxes.notify(recipient)
         await _emit(self._message_listeners, stored)
+        for recipient, ids in acked.items():
+            await _emit(self._ack_listeners, recipient, ids)
         grouped, start = [], 0
         for count in fanout:
             grouped.append(stored[start:start + count])
             start += count
         return grouped
+
+    def _claim_readers(self, planned: list[NewMessage], now: float) -> dict[str, tuple[Waiter, list[int]]]:
+        """Claim a blocked reader per recipient and mark the new messages it will get (up to its max) as
+        delivered, or acked, in `planned` itself: the send's commit records the delivery too."""
+        handoffs: dict[str, tuple[Waiter, list[int]]] = {}
+        for recipient in dict.fromkeys(m.recipient for m in planned):
+            waiter = self.inboxes.claim_waiter(recipient)
+            if waiter is not None:
+                handoffs[recipient] = (waiter, [])
+        for index, message in enumerate(planned):
+            if message.recipient not in handoffs:
+                continue
+            waiter, indexes = handoffs[message.recipient]
+            if len(indexes) == waiter.max_count:
+                waiter.left += 1
+                continue
+            indexes.append(index)
+            planned[index] = replace(message, delivered_at=now, acked_at=now if waiter.ack else None)
+        return handoffs
+
+    def _hand_over(self, handoffs: dict[str, tuple[Waiter, list[int]]],
+                   insert: asyncio.Future[list[MessageRecord]]) -> None:
+        """Give claimed readers their committed messages; when the insert failed, they look again."""
+        failed = insert.cancelled() or insert.exception() is not None
+        for waiter, indexes in handoffs.values():
+            if failed:
+                _resolve(waiter, None)  # nothing was stored: the reader looks again
+                continue
+            handed = [insert.result()[i] for i in indexes]
+            if not waiter.ack:
+                waiter.lease.in_flight.update(m.id for m in handed)  # claimed before anyone else can look
+            _resolve(waiter, handed)
+        for recipient in handoffs:
+            self.inboxes.notify(recipient)  # wakes the claimed readers even if the send itself was cancelled
 
     async def deliver(self, sender: str, recipients: Sequence[str], body: str) -> list[MessageRecord]:
         """Mail from the hive itself (`system` events, `self`, `reminder`, `schedule`): no recipient
@@ -154,10 +200,10 @@ class Broker:
         deadline = asyncio.get_running_loop().time() + wait_seconds
         while True:
             arrived = self.inboxes.arrival(recipient)
-            if held is not None and held():
-                messages = []
-            else:
-                messages = await self.store.unacked_messages(
+            messages: list[MessageRecord] = []
+            unacked = 0
+            if held is None or not held():
+                messages, unacked = await self.store.unacked_and_count(
                     recipient, max_count, exclude_ids=self.inboxes.in_flight(recipient)
                 )
             # Another reader of the same inbox may have claimed some of these while we awaited the store.
@@ -168,19 +214,28 @@ class Broker:
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
                 return [], 0
-            try:
-                async with asyncio.timeout(remaining):
-                    await arrived.wait()
-            except TimeoutError:
+            waiter = Waiter(lease, max_count, ack, held, arrived)
+            with self.inboxes.waiting(waiter):
+                try:
+                    async with asyncio.timeout(remaining):
+                        await arrived.wait()
+                except TimeoutError:
+                    pass
+            if waiter.claim is not None:  # a send claimed this reader: its messages come committed
+                handed = await asyncio.shield(waiter.claim)
+                if handed:
+                    return handed, waiter.left
+            elif not arrived.is_set():
                 return [], 0
         ids = [m.id for m in messages]
         lease.in_flight.update(ids)  # claimed before the next await, so no other reader takes them
+        # What is left once these go: the count (read with them) less everything claimed, these included.
+        pending = max(unacked - len(self.inboxes.in_flight(recipient)), 0)
         if ack:
             await self.ack(recipient, ids)
         else:
             await self.store.mark_delivered(ids, time.time())
-        pending = await self.store.count_unacked(recipient) - len(self.inboxes.in_flight(recipient))
-        return messages, max(pending, 0)
+        return messages, pending
 
     async def ack(self, recipient: str, ids: Sequence[int]) -> list[int]:
         acked = await self.store.ack_messages(recipient, ids, time.time())
@@ -191,6 +246,12 @@ class Broker:
 
     async def pending_count(self, recipient: str) -> int:
         return max(await self.store.count_unacked(recipient) - len(self.inboxes.in_flight(recipient)), 0)
+
+
+def _resolve(waiter: Waiter, handed: list[MessageRecord] | None) -> None:
+    assert waiter.claim is not None
+    if not waiter.claim.done():
+        waiter.claim.set_result(handed)
 
 
 def _check_body(body: str) -> None:

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from itertools import count
+
+from hyperhive.store import MessageRecord
 
 _lease_ids = count(1)
 
@@ -24,10 +28,58 @@ class Lease:
         self.in_flight: set[int] = set()
 
 
+class Waiter:
+    """A `recv` blocked on an inbox it found empty. A send may claim it and hand it its new messages
+    directly: stored delivered (or acked) in the send's own transaction, so the reader needs no store
+    read and no commit of its own. `claim` resolves to those messages once committed, or None when the
+    send failed (then the reader looks again)."""
+
+    def __init__(self, lease: Lease, max_count: int, ack: bool, held: Callable[[], bool] | None,
+                 arrived: asyncio.Event) -> None:
+        self.lease = lease
+        self.max_count = max_count
+        self.ack = ack
+        self.held = held
+        self.arrived = arrived
+        self.claim: asyncio.Future[list[MessageRecord] | None] | None = None
+        self.left = 0  # messages of the claiming send for this reader beyond its max: still pending
+
+    def takes_mail(self) -> bool:
+        """Still asleep on an empty inbox: no arrival since its read, no other send's claim, not held."""
+        return self.claim is None and not self.arrived.is_set() and not (self.held is not None and self.held())
+
+
 class Inboxes:
     def __init__(self) -> None:
         self._arrived: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
         self._leases: dict[str, dict[int, Lease]] = defaultdict(dict)
+        self._waiters: dict[str, list[Waiter]] = defaultdict(list)
+
+    @contextmanager
+    def waiting(self, waiter: Waiter) -> Iterator[None]:
+        """While inside, a send to the waiter's owner may claim it."""
+        owner = waiter.lease.owner
+        self._waiters[owner].append(waiter)
+        try:
+            yield
+        finally:
+            self._waiters[owner].remove(waiter)
+            if not self._waiters[owner]:
+                del self._waiters[owner]
+
+    def readers_waiting(self, recipient: str) -> int:
+        return len(self._waiters.get(recipient, ()))
+
+    def claim_waiter(self, recipient: str) -> Waiter | None:
+        """The first reader of `recipient` that takes mail now, claimed for one send (None: none does)."""
+        alone = len(self._leases.get(recipient, {})) == 1
+        for waiter in self._waiters.get(recipient, ()):
+            # Unacked mail handed to one reader is claimed only once the send resumes; another reader of
+            # the same inbox could read it first. Acked mail is safe from that once committed.
+            if waiter.takes_mail() and (waiter.ack or alone):
+                waiter.claim = asyncio.get_running_loop().create_future()
+                return waiter
+        return None
 
     def arrival(self, recipient: str) -> asyncio.Event:
         """The event the next arrival for `recipient` sets. Take it *before* checking the store, so a

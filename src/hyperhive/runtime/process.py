@@ -5,6 +5,7 @@ command runs in its own session, killed with everything it left behind when it e
 
 from __future__ import annotations
 
+import functools
 import getpass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ class ProcessRuntime(KeeperRuntime):
 
     @property
     def warning(self) -> str:
-        return (f"the process runtime does not isolate: agents run as {getpass.getuser()!r} and can read and "
+        return (f"the process runtime does not isolate: agents run as {_user()!r} and can read and "
                 "change everything that user can on this host, and use its network")
 
     def view(self, state_dir: Path, socket_dir: Path) -> SandboxView:
@@ -36,3 +37,9 @@ class ProcessRuntime(KeeperRuntime):
             found.append("network: 'private' cannot be applied by the process runtime; the agent uses the "
                          "host's network")
         return found
+
+
+@functools.cache
+def _user() -> str:
+    """The daemon's user, looked up once: every status row asks for the warning (getpwuid is a file read)."""
+    return getpass.getuser()

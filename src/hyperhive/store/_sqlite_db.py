@@ -147,14 +147,23 @@ class SQLiteDatabase:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             outcomes = [(None, exc)] * len(batch)
+        # One wake-up per event loop for the whole batch: each call_soon_threadsafe writes the loop's
+        # self-pipe and makes this thread and the loop's trade the GIL once more.
+        settled: dict[asyncio.AbstractEventLoop, list[Settled]] = {}
         for (_, future, loop), (result, error) in zip(batch, outcomes, strict=True):
-            loop.call_soon_threadsafe(_settle, future, result, error)
+            settled.setdefault(loop, []).append((future, result, error))
+        for loop, answers in settled.items():
+            loop.call_soon_threadsafe(_settle, answers)
 
 
-def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if future.cancelled():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
+Settled = tuple["asyncio.Future[Any]", Any, BaseException | None]
+
+
+def _settle(answers: list[Settled]) -> None:
+    for future, result, error in answers:
+        if future.cancelled():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)

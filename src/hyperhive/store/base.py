@@ -28,6 +28,10 @@ class StoreUnavailable(StoreError):
 class Store(LooseEndStore, ApprovalStore, ScheduleStore, MaintenanceStore, UsageStore, NodeStore, ABC):
     """Durable state of the hive. Every write method returns only after its transaction committed."""
 
+    # insert_messages stores NewMessage.delivered_at/acked_at, so the broker may hand a new message to a
+    # blocked reader in the send's own transaction (one commit for both).
+    hands_off = False
+
     @abstractmethod
     async def open(self) -> None: ...
 
@@ -79,6 +83,12 @@ class Store(LooseEndStore, ApprovalStore, ScheduleStore, MaintenanceStore, Usage
 
     @abstractmethod
     async def count_unacked(self, recipient: str) -> int: ...
+
+    async def unacked_and_count(
+        self, recipient: str, limit: int, exclude_ids: Iterable[int] = ()
+    ) -> tuple[list[MessageRecord], int]:
+        """`unacked_messages` and `count_unacked` at once; a backend may answer both in one read."""
+        return await self.unacked_messages(recipient, limit, exclude_ids), await self.count_unacked(recipient)
 
     @abstractmethod
     async def unacked_counts(self) -> dict[str, int]:

@@ -45,6 +45,10 @@ class NewMessage:
     sent_at: float
     in_reply_to: int | None = None
     broadcast: bool = False
+    # Stored already handed to a waiting reader (the broker's direct hand-off): only on a backend whose
+    # `hands_off` is True; the others never get them set.
+    delivered_at: float | None = None
+    acked_at: float | None = None
 
 
 @dataclass(frozen=True)

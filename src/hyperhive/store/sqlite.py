@@ -34,6 +34,8 @@ _BOOL_AGENT_FIELDS = ("paused", "needs_login", "needs_update")
 
 class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, SQLiteSchedules, SQLiteMaintenance, SQLiteUsage, SQLiteNodes,
                   Store):
+    hands_off = True
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.db = SQLiteDatabase(path)
@@ -108,26 +110,24 @@ class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, SQLiteSchedules, SQLiteMaint
         self, recipient: str, limit: int, exclude_ids: Iterable[int] = ()
     ) -> list[MessageRecord]:
         excluded = list(exclude_ids)
-
-        def select(conn: sqlite3.Connection) -> list[MessageRecord]:
-            skip = f"AND id NOT IN ({','.join('?' * len(excluded))})" if excluded else ""
-            rows = conn.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE recipient = ? AND acked_at IS NULL {skip} "
-                "ORDER BY id LIMIT ?",
-                (recipient, *excluded, limit),
-            )
-            return [_message(row) for row in rows]
-
-        return await self.db.read(select)
+        return await self.db.read(lambda conn: _unacked(conn, recipient, limit, excluded))
 
     async def count_unacked(self, recipient: str) -> int:
-        def count(conn: sqlite3.Connection) -> int:
-            row = conn.execute(
-                "SELECT count(*) FROM messages WHERE recipient = ? AND acked_at IS NULL", (recipient,)
-            ).fetchone()
-            return int(row[0])
+        return await self.db.read(lambda conn: _count_unacked(conn, recipient))
 
-        return await self.db.read(count)
+    async def unacked_and_count(
+        self, recipient: str, limit: int, exclude_ids: Iterable[int] = ()
+    ) -> tuple[list[MessageRecord], int]:
+        excluded = list(exclude_ids)
+
+        def select(conn: sqlite3.Connection) -> tuple[list[MessageRecord], int]:
+            conn.execute("BEGIN")  # one snapshot for both: the count includes exactly the messages read
+            try:
+                return _unacked(conn, recipient, limit, excluded), _count_unacked(conn, recipient)
+            finally:
+                conn.execute("COMMIT")
+
+        return await self.db.read(select)
 
     async def unacked_counts(self) -> dict[str, int]:
         def count(conn: sqlite3.Connection) -> dict[str, int]:
@@ -244,6 +244,20 @@ def _prepare(conn: sqlite3.Connection) -> None:
         conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         conn.execute("VACUUM")
     migrate_sqlite(conn)
+
+
+def _unacked(conn: sqlite3.Connection, recipient: str, limit: int, excluded: list[int]) -> list[MessageRecord]:
+    skip = f"AND id NOT IN ({','.join('?' * len(excluded))})" if excluded else ""
+    rows = conn.execute(
+        f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE recipient = ? AND acked_at IS NULL {skip} ORDER BY id LIMIT ?",
+        (recipient, *excluded, limit),
+    )
+    return [_message(row) for row in rows]
+
+
+def _count_unacked(conn: sqlite3.Connection, recipient: str) -> int:
+    sql = "SELECT count(*) FROM messages WHERE recipient = ? AND acked_at IS NULL"
+    return int(conn.execute(sql, (recipient,)).fetchone()[0])
 
 
 def _event_filter(agent: str | None, kinds: Sequence[str] | None) -> Where:

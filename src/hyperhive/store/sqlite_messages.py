@@ -13,8 +13,9 @@ def insert_messages(conn: sqlite3.Connection, messages: Sequence[NewMessage]) ->
     stored = []
     for m in messages:
         cursor = conn.execute(
-            "INSERT INTO messages (sender, recipient, body, sent_at, in_reply_to, broadcast) VALUES (?, ?, ?, ?, ?, ?)",
-            (m.sender, m.recipient, m.body, m.sent_at, m.in_reply_to, m.broadcast),
+            "INSERT INTO messages (sender, recipient, body, sent_at, in_reply_to, broadcast, delivered_at, acked_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (m.sender, m.recipient, m.body, m.sent_at, m.in_reply_to, m.broadcast, m.delivered_at, m.acked_at),
         )
         assert cursor.lastrowid is not None
         stored.append(MessageRecord(cursor.lastrowid, m.sender, m.recipient, m.body, m.sent_at,

@@ -15,7 +15,7 @@ import asyncio
 import json
 import secrets
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -27,12 +27,19 @@ class Behind(Exception):
     """The cursor is older than the ring, or from another epoch: the client must reload its snapshot."""
 
 
+Data = dict[str, Any] | Callable[[], dict[str, Any]]
+
+
 @dataclass(frozen=True)
 class Update:
     seq: int
     topic: str
-    data: dict[str, Any]
+    source: Data  # the data, or what makes it when a stream first sends it (a flood of mail renders lazily)
     agents: tuple[str, ...] = ()  # whom it concerns, for per-agent streams; () concerns everyone
+
+    @cached_property
+    def data(self) -> dict[str, Any]:
+        return self.source() if callable(self.source) else self.source
 
     @cached_property
     def encoded(self) -> str:
@@ -80,7 +87,7 @@ class LiveFeed:
     def cursor(self) -> Cursor:
         return Cursor(self.epoch, self.seq)
 
-    def publish(self, topic: str, data: dict[str, Any], agents: Iterable[str] = ()) -> Update:
+    def publish(self, topic: str, data: Data, agents: Iterable[str] = ()) -> Update:
         self.seq += 1
         update = Update(self.seq, topic, data, tuple(agents))
         self._ring.append(update)

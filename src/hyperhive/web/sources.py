@@ -15,6 +15,7 @@ import contextlib
 import logging
 import re
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from hyperhive.core.events import TRANSCRIPT_PREFIX
@@ -38,6 +39,7 @@ def event_topic(kind: str) -> str:
 
 
 CALL_COUNT_LIMIT = 1000
+STATUS_REST_SECONDS = 0.1  # the least time between two batches of status rows
 CALL_EVENT_PREFIXES = ("approval_", "question_")
 
 
@@ -56,6 +58,10 @@ def event_update(event: EventRecord) -> dict[str, Any]:
     if event.kind.startswith(TRANSCRIPT_PREFIX):
         data.pop("payload")  # the items carry what a page shows; stream lines are large
     return data
+
+
+def _message_data(message: MessageRecord) -> Callable[[], dict[str, Any]]:
+    return lambda: message_view(message).model_dump(mode="json")
 
 
 class FeedSources:
@@ -96,7 +102,9 @@ class FeedSources:
     # --- status rows ----------------------------------------------------------------------------
     async def _pump_status(self) -> None:
         """Changes coalesce per agent (core/changes.py), and a batch is read at once (one unread count
-        query for all of them), so a burst costs one row per changed agent and one read per batch."""
+        query for all of them), so a burst costs one row per changed agent and one read per batch. After a
+        batch the pump rests STATUS_REST_SECONDS (a timer): under a flood of mail, rows are recomputed a
+        few times a second, not once per send, while a lone change still shows at once."""
         while True:
             names = await self._changes.next_batch()
             try:
@@ -110,6 +118,7 @@ class FeedSources:
                     self.feed.publish("status", {"name": name, "removed": True}, [name])
                 else:
                     self.feed.publish("status", {"row": row.model_dump(mode="json")}, [name])
+            await asyncio.sleep(STATUS_REST_SECONDS)
 
     async def _rows(self, names: list[str]) -> dict[str, StatusRow]:
         kept = [n for n in names if self.hive.registry.get(n) is not None]
@@ -124,8 +133,8 @@ class FeedSources:
     def _on_messages(self, messages: list[MessageRecord]) -> None:
         if not self._attached:
             return
-        for m in messages:
-            self.feed.publish("message", message_view(m).model_dump(mode="json"), [m.sender, m.recipient])
+        for m in messages:  # rendered when a stream sends it: with no page open, a send costs no rendering
+            self.feed.publish("message", _message_data(m), [m.sender, m.recipient])
         if any(m.recipient == OPERATOR for m in messages):
             self._spawn(self._publish_call_counts())
 
