@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .agent_toml import DEFAULT_MODEL, AgentConfig, dump_agent_config, load_agent_config
 from .errors import (
+    BadBundle,
     BadCommitRef,
     BadTransition,
     ConfigError,
@@ -45,6 +46,7 @@ from .sections import BindMount, Limits, McpServer, RestartConfig
 from .templates import manager_config, manager_template, render_template
 
 __all__ = [
+    "BadBundle",
     "DEFAULT_MODEL",
     "HOST_TOML",
     "HOST_TOML_ENV",
