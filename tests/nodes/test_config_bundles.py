@@ -4,14 +4,24 @@ agent's own ref at the approved sha, pack checked), refused with a clear reason 
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
 
-from hyperhive.config import AppliedRepo, BadBundle, ProposedRepo
+from hyperhive.config import AppliedRepo, BadBundle, ProposedRepo, TagKind
 from hyperhive.config.bundles import MAX_BUNDLE_BYTES, bundle_ref, import_bundle, make_bundle
+from hyperhive.core.hive import Hive
+from hyperhive.core.states import ObservedState
+from hyperhive.protocol import MANAGER_NAME
+from hyperhive.store import ApprovalRecord
 from tests.config.helpers import commit_file, with_model
+from tests.support.configs import commit_agent_toml
+from tests.support.hive import settings_for
+from tests.support.postgres import PostgresServer
 
 
 def sent_bundle(root: Path, edits: int = 1) -> tuple[bytes, str]:
@@ -56,7 +66,100 @@ def test_a_bad_bundle_is_refused_and_nothing_is_kept(short_tmp: Path, tamper: ob
 
 
 def test_a_bundle_for_another_commit_is_refused(short_tmp: Path) -> None:
-    data, sha = sent_bundle(short_tmp)
+    data, _ = sent_bundle(short_tmp)
     other = "0" * 40
     with pytest.raises(BadBundle, match="not the approved commit"):
         import_bundle(AppliedRepo(short_tmp / "n2", "alice"), data, other)
+
+
+# --- two nodes on one PostgreSQL database, each with its own state dir ---------------------------------
+
+AGENT = """name = "alice"
+description = "a test agent"
+role = "agent"
+model = "{model}"
+allowed_recipients = []
+
+[restart]
+delay_seconds = 0.2
+max_restarts = 3
+window_seconds = 60
+stop_timeout_seconds = 5
+"""
+OLD, NEW = "claude-sonnet-4-5", "claude-opus-4-1"
+
+
+@pytest.fixture
+async def nodes(short_tmp: Path, postgres_server: PostgresServer) -> AsyncIterator[tuple[Hive, Hive]]:
+    """n2 runs alice (spawned there); n1, where the manager edits alice's config, started after."""
+    url = postgres_server.new_database()
+    async with AsyncExitStack() as stack:
+        n2 = await stack.enter_async_context(Hive(settings_for(short_tmp / "n2", database=url, node="n2")))
+        await n2.deployments.spawn_now("alice", "a test agent", AGENT.format(model=OLD))
+        n1 = await stack.enter_async_context(Hive(settings_for(short_tmp / "n1", database=url, node="n1")))
+        try:
+            yield n1, n2
+        finally:
+            await n2.supervisor.stop_agent("alice")
+
+
+async def propose_on_n1(n1: Hive) -> tuple[ApprovalRecord, str]:
+    """What hm1nd on n1 does: commit in its proposed repo of alice (on n1's disk only) and ask to apply it."""
+    ProposedRepo(n1.settings.state_dir, "alice").init_from_template(AGENT.format(model=OLD))
+    sha = commit_agent_toml(n1.settings.state_dir, "alice", AGENT.format(model=NEW), "a bigger model")
+    record = await n1.deployments.request_apply_commit(MANAGER_NAME, "alice", sha, "a bigger model")
+    assert (record.status, record.node) == ("pending", "n2"), record
+    return record, sha
+
+
+async def finished(hive: Hive, approval_id: int) -> ApprovalRecord:
+    """The approval once its work is done, woken by the node's change feed (never a blind sleep)."""
+    changes = hive.registry.changes.subscribe()
+    try:
+        async with asyncio.timeout(90):
+            while (row := await hive.store.get_approval(approval_id)) is None or row.done_at is None:
+                await changes.next_batch()
+            return row
+    finally:
+        changes.close()
+
+
+async def test_a_change_proposed_and_approved_on_n1_is_deployed_by_n2(nodes: tuple[Hive, Hive]) -> None:
+    n1, n2 = nodes
+    before = AppliedRepo(n2.settings.state_dir, "alice").deployed_sha()
+    record, sha = await propose_on_n1(n1)
+    stored = await n1.store.get_approval_bundle(record.id)
+    assert stored is not None and stored[0] == sha  # the commit travels with the approval, in the database
+    assert not AppliedRepo(n2.settings.state_dir, "alice").has_commit(sha)  # n2 has never seen it
+    await n1.approvals.approve(record.id)  # one row update on n1; n1 does not deploy it
+    done = await finished(n2, record.id)
+    assert (done.status, done.note) == ("approved", f"deployed {sha[:12]}"), done
+    on_n2 = AppliedRepo(n2.settings.state_dir, "alice")
+    assert on_n2.deployed_sha() == sha != before and TagKind.DEPLOYED in on_n2.marks(record.id)
+    assert (await n2.configs.config_of("alice")).model == NEW  # alice runs the new config, on n2
+    assert AppliedRepo(n1.settings.state_dir, "alice").deployed_sha() is None  # n1 deployed nothing
+    assert (await n1.store.get_agent("alice")).deployed_sha == sha  # type: ignore[union-attr]
+    assert await n1.store.get_approval_bundle(record.id) is None  # dropped once deployed
+
+
+@pytest.mark.parametrize("spoil, words", [
+    (lambda data: data[:-64], "its pack is corrupt"),
+    (lambda data: data + b"\0" * MAX_BUNDLE_BYTES, "over the 8 MiB limit"),
+])
+async def test_a_corrupt_or_oversized_bundle_is_refused_and_nothing_is_deployed(
+        nodes: tuple[Hive, Hive], spoil: Callable[[bytes], bytes], words: str) -> None:
+    n1, n2 = nodes
+    on_n2 = AppliedRepo(n2.settings.state_dir, "alice")
+    before, approved_at = on_n2.deployed_sha(), time.monotonic()
+    record, sha = await propose_on_n1(n1)
+    stored = await n1.store.get_approval_bundle(record.id)
+    assert stored is not None
+    await n1.store.put_approval_bundle(record.id, sha, spoil(stored[1]))  # what a hostile writer could store
+    await n1.approvals.approve(record.id)
+    done = await finished(n2, record.id)
+    assert done.status == "failed" and done.note is not None, done
+    assert f"the config bundle of approval #{record.id} is refused" in done.note and words in done.note
+    assert on_n2.deployed_sha() == before and on_n2.marks(record.id) == frozenset()  # nothing names it
+    assert (await n2.configs.config_of("alice")).model == OLD
+    assert n2.registry.observed_state("alice") is ObservedState.RUNNING
+    assert n2.registry.connected_since("alice", 0) and not n2.registry.connected_since("alice", approved_at)

@@ -46,7 +46,6 @@ from .sections import BindMount, Limits, McpServer, RestartConfig
 from .templates import manager_config, manager_template, render_template
 
 __all__ = [
-    "BadBundle",
     "DEFAULT_MODEL",
     "HOST_TOML",
     "HOST_TOML_ENV",
@@ -54,6 +53,7 @@ __all__ = [
     "NO_CHANGE",
     "AgentConfig",
     "AppliedRepo",
+    "BadBundle",
     "BadCommitRef",
     "BadTransition",
     "BindMount",

@@ -4,7 +4,11 @@ A request is stored `pending`; the operator approves or denies it (host.sock or 
 is a conditional update (pending → approved), so approving twice, or approving a resolved id, is a clear
 error and never a second deploy. Approved work runs through one queue, one item at a time, and is
 recorded as done when it ends; work approved but not done when the daemon died resumes on start.
-Every outcome reaches the requester (and the manager) as an `approval_resolved` event."""
+Every outcome reaches the requester (and the manager) as an `approval_resolved` event.
+
+In a hive over several hosts an approval may name the node that carries out its work (`node`: the agent's, for
+a config change). Any node approves or denies (one conditional row update); the named node runs the work: the
+store wakes it (`watch_approvals`), and it picks the row up from the database, also at start."""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hyperhive.protocol import MANAGER_NAME, OPERATOR, ErrorCode, HiveError, rfc3339
-from hyperhive.store import ApprovalRecord, ApprovalStatus, Store
+from hyperhive.store import ApprovalRecord, ApprovalStatus, Store, StoreError
 
 from .announce import Announcer
 from .events import EventLog
@@ -30,6 +34,7 @@ log = logging.getLogger(__name__)
 AGENT_WRITTEN = frozenset({"body", "agent_description"})
 # What approved work returns: the final status (approved or failed) and a note for the requester.
 WorkResult = tuple[ApprovalStatus, str | None]
+CATCH_UP = -1  # in the work queue: re-read the approved work this node carries out (the store woke us)
 
 
 @dataclass(frozen=True)
@@ -48,8 +53,10 @@ def approval_view(a: ApprovalRecord) -> dict[str, Any]:
 
 
 class Approvals:
-    def __init__(self, store: Store, registry: AgentRegistry, events: EventLog, notify: Announcer) -> None:
+    def __init__(self, store: Store, registry: AgentRegistry, events: EventLog, notify: Announcer,
+                 node: str | None = None) -> None:
         self.store = store
+        self.node = node
         self.registry = registry
         self.events = events
         self.notify = notify
@@ -59,6 +66,8 @@ class Approvals:
         self._worker: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
+        self._seen: set[int] = set()  # approved work queued or run by this node (a wake must not repeat it)
+        self._unwatch: Callable[[], Awaitable[None]] | None = None
 
     def register(self, kind: str, handlers: KindHandlers) -> None:
         self._kinds[kind] = handlers
@@ -66,14 +75,29 @@ class Approvals:
     async def start(self) -> None:
         for a in await self.store.list_approvals(status="pending", limit=100_000):
             self._pending[a.id] = a.agent
-        unfinished = [a for a in await self.store.list_approvals(status="approved", limit=100_000)
-                      if a.done_at is None]
-        for a in sorted(unfinished, key=lambda a: a.id):
+        for a in await self._unfinished_here():
             log.info("resuming approved %s #%d for %s", a.kind, a.id, a.agent)
             self._enqueue(a.id)
         self._worker = asyncio.create_task(self._work(), name="approvals")
+        if self.node is not None:
+            self._unwatch = await self.store.watch_approvals(self.node, lambda: self._queue.put_nowait(CATCH_UP))
+
+    def here(self, record: ApprovalRecord) -> bool:
+        """Whether this node carries out the approval's work (a row naming no node: any node does)."""
+        return record.node is None or record.node == self.node
+
+    def hold(self, approval_id: int) -> None:
+        """Approved work this node runs itself, outside the queue (the operator's direct spawn)."""
+        self._seen.add(approval_id)
+
+    async def _unfinished_here(self) -> list[ApprovalRecord]:
+        approved = await self.store.list_approvals(status="approved", limit=100_000)
+        return sorted((a for a in approved if a.done_at is None and self.here(a) and a.id not in self._seen),
+                      key=lambda a: a.id)
 
     async def close(self) -> None:
+        if self._unwatch is not None:
+            await self._unwatch()
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -89,12 +113,12 @@ class Approvals:
     # --- requests ---------------------------------------------------------------------------------
     async def request(self, kind: str, agent: str, requested_by: str, *, description: str = "",
                       commit_ref: str | None = None, fetched_sha: str | None = None,
-                      payload: dict[str, Any] | None = None) -> ApprovalRecord:
+                      payload: dict[str, Any] | None = None, node: str | None = None) -> ApprovalRecord:
         if kind not in self._kinds:
             raise HiveError(ErrorCode.BAD_REQUEST, f"unknown approval kind {kind!r}")
         record = await self.store.add_approval(
             kind, agent, requested_by, commit_ref=commit_ref, fetched_sha=fetched_sha, description=description,
-            payload=payload or {}, status="pending", at=time.time())
+            payload=payload or {}, status="pending", at=time.time(), node=node)
         self._pending[record.id] = agent
         await self._changed(record, "approval_requested")
         return record
@@ -173,6 +197,14 @@ class Approvals:
     async def _work(self) -> None:
         while True:
             approval_id = await self._queue.get()
+            if approval_id == CATCH_UP:
+                with contextlib.suppress(StoreError):  # the database is away: its next (re)connect wakes us again
+                    for a in await self._unfinished_here():
+                        log.info("approved on another node: %s #%d for %s", a.kind, a.id, a.agent)
+                        self._enqueue(a.id)
+                if self._queue.empty():
+                    self._idle.set()
+                continue
             try:
                 await self._run(approval_id)
             except Exception:
@@ -185,7 +217,13 @@ class Approvals:
                 self._idle.set()
 
     async def _run(self, approval_id: int) -> None:
+        self._seen.add(approval_id)
         record = await self._get(approval_id)
+        if record.done_at is not None:
+            return
+        if not self.here(record):  # its node was woken by the approval itself (watch_approvals)
+            log.info("approved %s #%d is carried out by node %s", record.kind, record.id, record.node)
+            return
         status, note = await self._kinds[record.kind].approved(record)
         final = await self.store.finish_approval(approval_id, status, note, time.time())
         await self._changed(final, "approval_updated")

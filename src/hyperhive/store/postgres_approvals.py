@@ -15,7 +15,6 @@ from .approvals import ApprovalStore
 from .base import StoreError
 from .records import ApprovalRecord, ApprovalStatus
 
-
 APPROVALS_CHANNEL = "hive_approvals"  # payload: the node that carries out newly approved work
 
 
