@@ -124,14 +124,16 @@ async def finished(hive: Hive, approval_id: int) -> ApprovalRecord:
         changes.close()
 
 
-async def test_a_change_proposed_and_approved_on_n1_is_deployed_by_n2(nodes: tuple[Hive, Hive]) -> None:
+@pytest.mark.parametrize("approver", ["n1", "n2"])
+async def test_a_change_proposed_on_n1_and_approved_on_either_is_deployed_by_n2(
+        nodes: tuple[Hive, Hive], approver: str) -> None:
     n1, n2 = nodes
     before = AppliedRepo(n2.settings.state_dir, "alice").deployed_sha()
     record, sha = await propose_on_n1(n1)
     stored = await n1.store.get_approval_bundle(record.id)
     assert stored is not None and stored[0] == sha  # the commit travels with the approval, in the database
     assert not AppliedRepo(n2.settings.state_dir, "alice").has_commit(sha)  # n2 has never seen it
-    await n1.approvals.approve(record.id)  # one row update on n1; n1 does not deploy it
+    await (n1 if approver == "n1" else n2).approvals.approve(record.id)  # one row update; only n2 deploys
     done = await finished(n2, record.id)
     assert (done.status, done.note) == ("approved", f"deployed {sha[:12]}"), done
     on_n2 = AppliedRepo(n2.settings.state_dir, "alice")

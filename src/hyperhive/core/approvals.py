@@ -147,12 +147,20 @@ class Approvals:
     async def approve(self, approval_id: int) -> ApprovalRecord:
         found = await self._get(approval_id)
         if found.status == "pending" and (found.payload.get("image_build") == "building"
-                                          or approval_id not in self._pending):  # stored, not shown yet
+                                          or not await self._shown(found)):  # stored, not shown yet
             raise HiveError(ErrorCode.CONFLICT, f"approval #{approval_id} is not ready to decide: its image is "
                                                 "still being built; approve it once its card shows the image")
         record = await self._resolve(approval_id, "approved", None)
         self._enqueue(record.id)
         return record
+
+    async def _shown(self, record: ApprovalRecord) -> bool:
+        """Whether the card is before the operator: tracked here, or (requested on another node, after this
+        one started) announced in the hive's shared event log."""
+        if record.id in self._pending:
+            return True
+        announced = await self.store.events_before(None, agent=record.agent, kinds=["approval_requested"], limit=200)
+        return any(event.payload.get("id") == record.id for event in announced)
 
     async def deny(self, approval_id: int, note: str | None) -> ApprovalRecord:
         record = await self._resolve(approval_id, "denied", note, done=True)
