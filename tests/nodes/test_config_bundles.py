@@ -165,3 +165,24 @@ async def test_a_corrupt_or_oversized_bundle_is_refused_and_nothing_is_deployed(
     assert (await n2.configs.config_of("alice")).model == OLD
     assert n2.registry.observed_state("alice") is ObservedState.RUNNING
     assert n2.registry.connected_since("alice", 0) and not n2.registry.connected_since("alice", approved_at)
+
+
+async def test_a_change_approved_while_n2_is_down_is_deployed_when_it_is_back(
+        short_tmp: Path, postgres_server: PostgresServer) -> None:
+    url = postgres_server.new_database()
+    n2_settings = settings_for(short_tmp / "n2", database=url, node="n2")
+    async with Hive(n2_settings) as n2:
+        await n2.deployments.spawn_now("alice", "a test agent", AGENT.format(model=OLD))
+    async with Hive(settings_for(short_tmp / "n1", database=url, node="n1")) as n1:
+        record, sha = await propose_on_n1(n1)
+        await n1.approvals.approve(record.id)
+        await n1.approvals.drained()
+        waiting = await n1.store.get_approval(record.id)
+        assert waiting is not None and (waiting.status, waiting.done_at) == ("approved", None)  # n1 left it to n2
+        async with Hive(n2_settings) as n2:  # back: resumes the work naming it
+            try:
+                done = await finished(n2, record.id)
+                assert (done.status, done.note) == ("approved", f"deployed {sha[:12]}"), done
+                assert AppliedRepo(n2.settings.state_dir, "alice").deployed_sha() == sha
+            finally:
+                await n2.supervisor.stop_agent("alice")

@@ -90,10 +90,13 @@ class Approvals:
         """Approved work this node runs itself, outside the queue (the operator's direct spawn)."""
         self._seen.add(approval_id)
 
-    async def _unfinished_here(self) -> list[ApprovalRecord]:
+    async def _unfinished_here(self, named: bool = False) -> list[ApprovalRecord]:
+        """Approved work not done that this node carries out; `named`: only rows naming this node (a wake
+        must not pick up a row naming no node, which the node that approved it is running)."""
         approved = await self.store.list_approvals(status="approved", limit=100_000)
-        return sorted((a for a in approved if a.done_at is None and self.here(a) and a.id not in self._seen),
-                      key=lambda a: a.id)
+        mine = (a for a in approved if a.done_at is None and a.id not in self._seen
+                and (a.node == self.node if named else self.here(a)))
+        return sorted(mine, key=lambda a: a.id)
 
     async def close(self) -> None:
         if self._unwatch is not None:
@@ -207,7 +210,7 @@ class Approvals:
             approval_id = await self._queue.get()
             if approval_id == CATCH_UP:
                 with contextlib.suppress(StoreError):  # the database is away: its next (re)connect wakes us again
-                    for a in await self._unfinished_here():
+                    for a in await self._unfinished_here(named=True):
                         log.info("approved on another node: %s #%d for %s", a.kind, a.id, a.agent)
                         self._enqueue(a.id)
                 if self._queue.empty():

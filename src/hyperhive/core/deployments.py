@@ -146,9 +146,8 @@ class Deployments:
         and valid there; a bad one is a `failed` row (and `failed/<id>`), its reason to the requester."""
         applied = self.applied(name)
         full: str | None = None
-        node = self._node_of(name)
+        node, base = await self._where_deployed(name)
         bundle: bytes | None = None
-        base = await self._deployed_sha(name)
         try:
             full = await asyncio.to_thread(applied.import_commit, self.proposed(name), sha)  # fetch
             crash_point("propose.fetched")
@@ -184,16 +183,14 @@ class Deployments:
         await asyncio.to_thread(applied.tag_proposal, record.id, full)
         return shown
 
-    def _node_of(self, name: str) -> str:
-        """The node that runs the agent, which deploys its config (this one for an agent not made yet)."""
-        agent = self.registry.get(name)
-        return agent.node if agent is not None and agent.node else self.settings.node
-
-    async def _deployed_sha(self, name: str) -> str | None:
-        """What the agent runs now, as the database says (its node may be another, whose deploys this node's
-        registry has not seen)."""
+    async def _where_deployed(self, name: str) -> tuple[str, str | None]:
+        """The node that runs the agent (which deploys its config; this one for an agent not made yet) and
+        the sha it runs, as the database says: the agent may have been made, or deployed, by another node
+        since this one loaded its registry."""
         agent = await self.store.get_agent(name)
-        return agent.deployed_sha if agent is not None else None
+        if agent is None:
+            return self.settings.node, None
+        return agent.node or self.settings.node, agent.deployed_sha
 
     def _mark_refused(self, name: str, approval_id: int, sha: str) -> None:
         """`proposal/<id>` and `failed/<id>` for a commit that failed validation (the audit trail)."""
