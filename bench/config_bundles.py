@@ -1,10 +1,10 @@
 """What carrying config between nodes as git bundles adds to an approval (docs/multi-host.md).
 
-On one node (SQLite, or an agent whose node is the proposing one) the only addition is one `git cat-file -e`
-when the approved work starts (`has_commit`: is the commit already here?) and one agent-row read when it is
-proposed. Across nodes: making the bundle on the proposing node, storing and reading it in the database, and
-importing it (checks + `git bundle verify` + `unpack-objects --strict`) on the agent's node. Real git, a
-config repo with a seed and `--commits` commits of agent.toml, a real SQLite store.
+On one node (SQLite, or an agent whose node is the proposing one) the only addition is one `git rev-parse`
+when the approved work starts (is its `proposal/<id>` tag here, i.e. was it checked here?) and one agent-row
+read when it is proposed. Across nodes: making the bundle on the proposing node, storing and reading it in the
+database, and importing it (checks + `git bundle verify` + `unpack-objects --strict`) on the agent's node.
+Real git, a config repo with a seed and `--commits` commits of agent.toml, a real SQLite store.
 
     python -m bench.config_bundles [--runs 3] [--commits 20]
 """
@@ -20,9 +20,10 @@ from pathlib import Path
 
 from bench._common import header, parser, report
 
-from hyperhive.config import AppliedRepo, ProposedRepo
+from hyperhive.config import AppliedRepo, ProposedRepo, TagKind
 from hyperhive.config._git import run_git
 from hyperhive.config.bundles import import_bundle, make_bundle
+from hyperhive.config.repos import tag_ref
 from hyperhive.store.sqlite import SQLiteStore
 
 REPEAT = 20
@@ -52,6 +53,7 @@ def one_run(commits: int) -> dict[str, float]:
         assert sha is not None
         applied = AppliedRepo(root / "n1", "alice")
         applied.import_commit(proposed, sha)
+        applied.tag_proposal(1, sha)
         data = make_bundle(applied, sha)
         receiver = AppliedRepo(root / "n2", "alice")
         receiver.ensure()  # the agent's node has its applied repo from the agent's spawn
@@ -60,7 +62,7 @@ def one_run(commits: int) -> dict[str, float]:
             import_bundle(receiver, data, sha)
 
         figures = {
-            "has_commit (every approval)": timed(lambda: applied.has_commit(sha)),
+            "proposal tag check (every approval)": timed(lambda: applied.ref_sha(tag_ref(TagKind.PROPOSAL, 1))),
             "make_bundle (proposing node)": timed(lambda: make_bundle(applied, sha)),
             "import_bundle (agent's node)": timed(receive),
             "bundle size (bytes)": float(len(data)),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hyperhive.config import AppliedRepo, BadBundle, ProposedRepo, TagKind
+from hyperhive.config import HOST_TOML, AppliedRepo, BadBundle, ProposedRepo, TagKind
 from hyperhive.config.bundles import MAX_BUNDLE_BYTES, bundle_ref, import_bundle, make_bundle
 from hyperhive.core.hive import Hive
 from hyperhive.core.states import ObservedState
@@ -186,3 +186,17 @@ async def test_a_change_approved_while_n2_is_down_is_deployed_when_it_is_back(
                 assert AppliedRepo(n2.settings.state_dir, "alice").deployed_sha() == sha
             finally:
                 await n2.supervisor.stop_agent("alice")
+
+
+async def test_the_agents_node_checks_the_change_against_its_own_host_policy(nodes: tuple[Hive, Hive]) -> None:
+    """n1 (no host.toml) accepts the bigger model; n2's host.toml does not allow it: n2 refuses to deploy."""
+    n1, n2 = nodes
+    (n2.settings.state_dir / HOST_TOML).write_text(f'allowed_models = ["{OLD}"]\n')
+    on_n2 = AppliedRepo(n2.settings.state_dir, "alice")
+    before = on_n2.deployed_sha()
+    record, _ = await propose_on_n1(n1)
+    await n1.approvals.approve(record.id)
+    done = await finished(n2, record.id)
+    assert done.status == "failed" and f"model: {NEW!r} is not allowed on this host" in (done.note or ""), done
+    assert on_n2.deployed_sha() == before and on_n2.marks(record.id) == frozenset()
+    assert (await n2.configs.config_of("alice")).model == OLD

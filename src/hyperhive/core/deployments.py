@@ -48,6 +48,7 @@ from hyperhive.config import (
     revert_commit_in_proposed,
 )
 from hyperhive.config.bundles import import_bundle, make_bundle
+from hyperhive.config.repos import tag_ref
 from hyperhive.config.settings import HiveSettings
 from hyperhive.faults import crash_point
 from hyperhive.gateway.spend import Spend
@@ -343,17 +344,22 @@ class Deployments:
         was proposed on another node (a hive over several hosts), and check it against this node's host
         policy. A refused bundle raises with the reason, before anything here names the commit."""
         applied = self.applied(name)
-        if await asyncio.to_thread(applied.has_commit, sha):
-            return  # proposed here (or received before a restart)
-        stored = await self.store.get_approval_bundle(approval_id)
-        if stored is None:
-            raise BadBundle(f"commit {sha[:12]} was proposed on another node and the database holds no bundle "
-                            f"of it for approval #{approval_id}: ask again")
-        try:
-            await asyncio.to_thread(import_bundle, applied, stored[1], sha)
-        except BadBundle as exc:
-            raise BadBundle(f"the config bundle of approval #{approval_id} is refused: {exc}") from None
-        await asyncio.to_thread(self._validate, name, sha)
+        if await asyncio.to_thread(self._tagged, name, approval_id):
+            return  # proposed and checked here (or received and checked before a restart)
+        if not await asyncio.to_thread(applied.has_commit, sha):
+            stored = await self.store.get_approval_bundle(approval_id)
+            if stored is None:
+                raise BadBundle(f"commit {sha[:12]} was proposed on another node and the database holds no "
+                                f"bundle of it for approval #{approval_id}: ask again")
+            try:
+                await asyncio.to_thread(import_bundle, applied, stored[1], sha)
+            except BadBundle as exc:
+                raise BadBundle(f"the config bundle of approval #{approval_id} is refused: {exc}") from None
+        await asyncio.to_thread(self._validate, name, sha)  # again after a crash before the tag: never skipped
+
+    def _tagged(self, name: str, approval_id: int) -> bool:
+        applied = self.applied(name)
+        return applied.exists() and applied.ref_sha(tag_ref(TagKind.PROPOSAL, approval_id)) is not None
 
     async def _apply_closed(self, approval: ApprovalRecord) -> None:
         await self.store.drop_approval_bundle(approval.id)
