@@ -200,3 +200,18 @@ async def test_the_agents_node_checks_the_change_against_its_own_host_policy(nod
     assert done.status == "failed" and f"model: {NEW!r} is not allowed on this host" in (done.note or ""), done
     assert on_n2.deployed_sha() == before and on_n2.marks(record.id) == frozenset()
     assert (await n2.configs.config_of("alice")).model == OLD
+
+
+async def test_on_one_node_no_bundle_is_made(hive: Hive) -> None:
+    """SQLite, one node: the agent's node is the proposing one, so the change deploys as before, bundle-less."""
+    await hive.deployments.spawn_now("alice", "a test agent", AGENT.format(model=OLD))
+    try:
+        sha = commit_agent_toml(hive.settings.state_dir, "alice", AGENT.format(model=NEW), "a bigger model")
+        record = await hive.deployments.request_apply_commit(MANAGER_NAME, "alice", sha, "a bigger model")
+        assert record.node == hive.settings.node and await hive.store.get_approval_bundle(record.id) is None
+        await hive.approvals.approve(record.id)
+        await hive.approvals.drained()
+        done = await hive.store.get_approval(record.id)
+        assert done is not None and (done.status, done.note) == ("approved", f"deployed {sha[:12]}"), done
+    finally:
+        await hive.supervisor.stop_agent("alice")
