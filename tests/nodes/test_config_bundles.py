@@ -17,11 +17,41 @@ from hyperhive.config.bundles import MAX_BUNDLE_BYTES, bundle_ref, import_bundle
 from hyperhive.core.hive import Hive
 from hyperhive.core.states import ObservedState
 from hyperhive.protocol import MANAGER_NAME
-from hyperhive.store import ApprovalRecord
+from hyperhive.store import ApprovalRecord, Store
+from hyperhive.store.postgres import PostgresStore
+from hyperhive.store.sqlite import SQLiteStore
 from tests.config.helpers import commit_file, with_model
 from tests.support.configs import commit_agent_toml
 from tests.support.hive import settings_for
 from tests.support.postgres import PostgresServer
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store(request: pytest.FixtureRequest, short_tmp: Path) -> AsyncIterator[Store]:
+    if request.param == "sqlite":
+        made: Store = SQLiteStore(short_tmp / "hive.db")
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        made = PostgresStore(server.new_database())
+    await made.open()
+    try:
+        yield made
+    finally:
+        await made.close()
+
+
+async def test_a_bundle_is_stored_with_its_approval_on_both_backends(store: Store) -> None:
+    record = await store.add_approval("apply_commit", "alice", "hm1nd", commit_ref="abc1234", fetched_sha="a" * 40,
+                                      description="", payload={}, status="pending", at=1.0, node="n2")
+    assert record.node == "n2" and await store.get_approval_bundle(record.id) is None
+    raw = bytes(range(256)) * 4  # binary, with NULs: stored as bytes, not text
+    await store.put_approval_bundle(record.id, "a" * 40, raw)
+    await store.put_approval_bundle(record.id, "b" * 40, raw[::-1])  # a second put replaces the first
+    assert await store.get_approval_bundle(record.id) == ("b" * 40, raw[::-1])
+    await store.drop_approval_bundle(record.id)
+    assert await store.get_approval_bundle(record.id) is None
+    resolved = await store.resolve_approval(record.id, "approved", None, 2.0)
+    assert resolved is not None and resolved.node == "n2"
 
 
 def sent_bundle(root: Path, edits: int = 1) -> tuple[bytes, str]:
