@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .agent_toml import DEFAULT_MODEL, AgentConfig, dump_agent_config, load_agent_config
 from .errors import (
+    BadBundle,
     BadCommitRef,
     BadTransition,
     ConfigError,
@@ -52,6 +53,7 @@ __all__ = [
     "NO_CHANGE",
     "AgentConfig",
     "AppliedRepo",
+    "BadBundle",
     "BadCommitRef",
     "BadTransition",
     "BindMount",

@@ -25,7 +25,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from ..protocol.names import check_agent_name
-from ._commits import resolve_commit
+from ._commits import check_sha_syntax, resolve_commit
 from ._git import git_out, run_git
 from ._objects import copy_history
 from ._trees import NO_CHANGE, diff_commits, read_agent_toml
@@ -224,6 +224,13 @@ class AppliedRepo:
             if sha != current:
                 return sha
         return None
+
+    def has_commit(self, sha: str) -> bool:
+        """Whether commit `sha` (7-40 hex digits) is in this repo's object store, under a ref or not."""
+        prefix = check_sha_syntax(sha)
+        if not self.exists():
+            return False
+        return run_git(self.git_dir(), "cat-file", "-e", f"{prefix}^{{commit}}", check=False).returncode == 0
 
     def ref_sha(self, ref: str) -> str | None:
         done = run_git(self.git_dir(), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)

@@ -101,6 +101,13 @@ class TooLarge(RepoError):
     code = "too_large"
 
 
+class BadBundle(RepoError):
+    """A config bundle from the database (a commit carried to the agent's node) that is refused: too large,
+    not a bundle this hive makes, naming refs outside the agent's or another commit, or with a corrupt pack."""
+
+    code = "bad_bundle"
+
+
 class TagConflict(RepoError):
     """A tag for this approval already exists and points to another commit, or a deploy raced another."""
 

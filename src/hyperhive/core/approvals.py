@@ -4,7 +4,11 @@ A request is stored `pending`; the operator approves or denies it (host.sock or 
 is a conditional update (pending → approved), so approving twice, or approving a resolved id, is a clear
 error and never a second deploy. Approved work runs through one queue, one item at a time, and is
 recorded as done when it ends; work approved but not done when the daemon died resumes on start.
-Every outcome reaches the requester (and the manager) as an `approval_resolved` event."""
+Every outcome reaches the requester (and the manager) as an `approval_resolved` event.
+
+In a hive over several hosts an approval may name the node that carries out its work (`node`: the agent's, for
+a config change). Any node approves or denies (one conditional row update); the named node runs the work: the
+store wakes it (`watch_approvals`), and it picks the row up from the database, also at start."""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hyperhive.protocol import MANAGER_NAME, OPERATOR, ErrorCode, HiveError, rfc3339
-from hyperhive.store import ApprovalRecord, ApprovalStatus, Store
+from hyperhive.store import ApprovalRecord, ApprovalStatus, Store, StoreError
 
 from .announce import Announcer
 from .events import EventLog
@@ -30,6 +34,7 @@ log = logging.getLogger(__name__)
 AGENT_WRITTEN = frozenset({"body", "agent_description"})
 # What approved work returns: the final status (approved or failed) and a note for the requester.
 WorkResult = tuple[ApprovalStatus, str | None]
+CATCH_UP = -1  # in the work queue: re-read the approved work this node carries out (the store woke us)
 
 
 @dataclass(frozen=True)
@@ -64,9 +69,11 @@ class _NoOtherNodes:
 
 
 class Approvals:
-    def __init__(self, store: Store, registry: AgentRegistry, events: EventLog, notify: Announcer) -> None:
+    def __init__(self, store: Store, registry: AgentRegistry, events: EventLog, notify: Announcer,
+                 node: str | None = None) -> None:
         self.remote: Handover = _NoOtherNodes()  # the hive sets its node commands once they exist
         self.store = store
+        self.node = node
         self.registry = registry
         self.events = events
         self.notify = notify
@@ -76,6 +83,8 @@ class Approvals:
         self._worker: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
+        self._seen: set[int] = set()  # approved work queued or run by this node (a wake must not repeat it)
+        self._unwatch: Callable[[], Awaitable[None]] | None = None
 
     def register(self, kind: str, handlers: KindHandlers) -> None:
         self._kinds[kind] = handlers
@@ -83,16 +92,34 @@ class Approvals:
     async def start(self) -> None:
         for a in await self.store.list_approvals(status="pending", limit=100_000):
             self._pending[a.id] = a.agent
-        unfinished = [a for a in await self.store.list_approvals(status="approved", limit=100_000)
-                      if a.done_at is None]
-        for a in sorted(unfinished, key=lambda a: a.id):
+        for a in await self._unfinished_here():
             if self.remote.elsewhere(a.agent) is not None:
                 continue  # another node's agent: that node resumes it (core/remote_verbs.py)
             log.info("resuming approved %s #%d for %s", a.kind, a.id, a.agent)
             self._enqueue(a.id)
         self._worker = asyncio.create_task(self._work(), name="approvals")
+        if self.node is not None:
+            self._unwatch = await self.store.watch_approvals(self.node, lambda: self._queue.put_nowait(CATCH_UP))
+
+    def here(self, record: ApprovalRecord) -> bool:
+        """Whether this node carries out the approval's work (a row naming no node: any node does)."""
+        return record.node is None or record.node == self.node
+
+    def hold(self, approval_id: int) -> None:
+        """Approved work this node runs itself, outside the queue (the operator's direct spawn)."""
+        self._seen.add(approval_id)
+
+    async def _unfinished_here(self, named: bool = False) -> list[ApprovalRecord]:
+        """Approved work not done that this node carries out; `named`: only rows naming this node (a wake
+        must not pick up a row naming no node, which the node that approved it is running)."""
+        approved = await self.store.list_approvals(status="approved", limit=100_000)
+        mine = (a for a in approved if a.done_at is None and a.id not in self._seen
+                and (a.node == self.node if named else self.here(a)))
+        return sorted(mine, key=lambda a: a.id)
 
     async def close(self) -> None:
+        if self._unwatch is not None:
+            await self._unwatch()
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -115,12 +142,12 @@ class Approvals:
     # --- requests ---------------------------------------------------------------------------------
     async def request(self, kind: str, agent: str, requested_by: str, *, description: str = "",
                       commit_ref: str | None = None, fetched_sha: str | None = None,
-                      payload: dict[str, Any] | None = None) -> ApprovalRecord:
+                      payload: dict[str, Any] | None = None, node: str | None = None) -> ApprovalRecord:
         if kind not in self._kinds:
             raise HiveError(ErrorCode.BAD_REQUEST, f"unknown approval kind {kind!r}")
         record = await self.store.add_approval(
             kind, agent, requested_by, commit_ref=commit_ref, fetched_sha=fetched_sha, description=description,
-            payload=payload or {}, status="pending", at=time.time())
+            payload=payload or {}, status="pending", at=time.time(), node=node)
         self._pending[record.id] = agent
         await self._changed(record, "approval_requested")
         return record
@@ -149,7 +176,7 @@ class Approvals:
     async def approve(self, approval_id: int) -> ApprovalRecord:
         found = await self._get(approval_id)
         if found.status == "pending" and (found.payload.get("image_build") == "building"
-                                          or approval_id not in self._pending):  # stored, not shown yet
+                                          or not await self._shown(found)):  # stored, not shown yet
             raise HiveError(ErrorCode.CONFLICT, f"approval #{approval_id} is not ready to decide: its image is "
                                                 "still being built; approve it once its card shows the image")
         record = await self._resolve(approval_id, "approved", None)
@@ -159,6 +186,14 @@ class Approvals:
         else:
             self._enqueue(record.id)
         return record
+
+    async def _shown(self, record: ApprovalRecord) -> bool:
+        """Whether the card is before the operator: tracked here, or (requested on another node, after this
+        one started) announced in the hive's shared event log."""
+        if record.id in self._pending:
+            return True
+        announced = await self.store.events_before(None, agent=record.agent, kinds=["approval_requested"], limit=200)
+        return any(event.payload.get("id") == record.id for event in announced)
 
     async def deny(self, approval_id: int, note: str | None) -> ApprovalRecord:
         record = await self._resolve(approval_id, "denied", note, done=True)
@@ -207,6 +242,14 @@ class Approvals:
     async def _work(self) -> None:
         while True:
             approval_id = await self._queue.get()
+            if approval_id == CATCH_UP:
+                with contextlib.suppress(StoreError):  # the database is away: its next (re)connect wakes us again
+                    for a in await self._unfinished_here(named=True):
+                        log.info("approved on another node: %s #%d for %s", a.kind, a.id, a.agent)
+                        self._enqueue(a.id)
+                if self._queue.empty():
+                    self._idle.set()
+                continue
             try:
                 await self._run(approval_id)
             except Exception:
@@ -219,9 +262,13 @@ class Approvals:
                 self._idle.set()
 
     async def _run(self, approval_id: int) -> None:
+        self._seen.add(approval_id)
         record = await self._get(approval_id)
         if record.status != "approved" or record.done_at is not None:
-            return  # done already (queued twice: handed over by another node and resumed at start)
+            return  # done already (queued twice: handed over by another node, woken, resumed at start)
+        if not self.here(record):  # its node was woken by the approval itself (watch_approvals)
+            log.info("approved %s #%d is carried out by node %s", record.kind, record.id, record.node)
+            return
         status, note = await self._kinds[record.kind].approved(record)
         final = await self.store.finish_approval(approval_id, status, note, time.time())
         await self._changed(final, "approval_updated")

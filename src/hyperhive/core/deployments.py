@@ -12,6 +12,11 @@ the agent is restarted on the config it had.
 
 Approved work the daemon did not finish resumes on start; every step copes with what a kill -9 at any
 moment left behind (crash points in `hyperhive.faults` name the steps the tests kill at).
+
+In a hive over several hosts the agent's node deploys: a change proposed on another node (where the manager's
+proposed repo is) names the agent's node on its approval and carries the commit as a git bundle stored with
+it (config/bundles.py); that node unpacks it into its own applied repo, checks it against its own host policy
+and deploys that exact sha. No node reads another's files.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from hyperhive.config import (
     NO_CHANGE,
     AgentConfig,
     AppliedRepo,
+    BadBundle,
     ConfigError,
     PolicyError,
     ProposedRepo,
@@ -41,6 +47,8 @@ from hyperhive.config import (
     render_template,
     revert_commit_in_proposed,
 )
+from hyperhive.config.bundles import import_bundle, make_bundle
+from hyperhive.config.repos import tag_ref
 from hyperhive.config.settings import HiveSettings
 from hyperhive.faults import crash_point
 from hyperhive.gateway.spend import Spend
@@ -109,7 +117,8 @@ class Deployments:
             raise HiveError(ErrorCode.CONFLICT, f"{name} already exists")
         return await self.approvals.request("init_config", name, requested_by, description=description or
                                                  f"create the config repo of a new agent {name}",
-                                                 payload={"agent_description": description})
+                                                 payload={"agent_description": description},
+                                                 node=self.settings.node)  # the proposed repo is made here
 
     async def request_spawn(self, requested_by: str, name: str, description: str) -> ApprovalRecord:
         """A new agent from the template, started once approved (no edit step)."""
@@ -118,7 +127,8 @@ class Deployments:
         return await self.approvals.request("spawn", name, requested_by,
                                                  description=description or f"spawn a new agent {name}",
                                                  payload={"agent_description": description,
-                                                          "diff": render_template(name, description)})
+                                                          "diff": render_template(name, description)},
+                                                 node=self.settings.node)  # made (and run) where it is asked for
 
     async def request_apply_commit(self, requested_by: str, name: str, sha: str, description: str) -> ApprovalRecord:
         if not SHA_PATTERN.fullmatch(sha):
@@ -137,11 +147,15 @@ class Deployments:
         and valid there; a bad one is a `failed` row (and `failed/<id>`), its reason to the requester."""
         applied = self.applied(name)
         full: str | None = None
+        node, base = await self._where_deployed(name)
+        bundle: bytes | None = None
         try:
             full = await asyncio.to_thread(applied.import_commit, self.proposed(name), sha)  # fetch
             crash_point("propose.fetched")
-            diff = await asyncio.to_thread(self._validate, name, full)  # validate
+            diff = await asyncio.to_thread(self._validate, name, full, base)  # validate
             crash_point("propose.validated")
+            if node != self.settings.node:  # its node gets the commit through the database, with the approval
+                bundle = await asyncio.to_thread(make_bundle, applied, full)
         except (ConfigError, PolicyError, RepoError) as exc:
             refused = await self.approvals.refuse("apply_commit", name, requested_by, str(exc),
                                                        description=description, commit_ref=sha, fetched_sha=full)
@@ -151,7 +165,9 @@ class Deployments:
         # Stored with its id (the build log and a failed build's tag name it), shown only once built.
         record = await self.store.add_approval(
             "apply_commit", name, requested_by, commit_ref=sha, fetched_sha=full, description=description,
-            payload={"diff": diff}, status="pending", at=time.time())
+            payload={"diff": diff}, status="pending", at=time.time(), node=node)
+        if bundle is not None:
+            await self.store.put_approval_bundle(record.id, full, bundle)
         try:
             image = await build_for_approval(self.images, self.store, applied, record.id, full)  # build
         except ImageBuildError as exc:  # apt's sentence, to the requester; no card
@@ -167,6 +183,15 @@ class Deployments:
         crash_point("propose.shown")  # the card without its tag: approving it tags it
         await asyncio.to_thread(applied.tag_proposal, record.id, full)
         return shown
+
+    async def _where_deployed(self, name: str) -> tuple[str, str | None]:
+        """The node that runs the agent (which deploys its config; this one for an agent not made yet) and
+        the sha it runs, as the database says: the agent may have been made, or deployed, by another node
+        since this one loaded its registry."""
+        agent = await self.store.get_agent(name)
+        if agent is None:
+            return self.settings.node, None
+        return agent.node or self.settings.node, agent.deployed_sha
 
     def _mark_refused(self, name: str, approval_id: int, sha: str) -> None:
         """`proposal/<id>` and `failed/<id>` for a commit that failed validation (the audit trail)."""
@@ -193,14 +218,18 @@ class Deployments:
         self._validate(name, full)
         return full
 
-    def _validate(self, name: str, full: str) -> str:
-        """The commit's agent.toml against the schema and the host policy; the card's diff."""
+    def _validate(self, name: str, full: str, deployed: str | None = None) -> str:
+        """The commit's agent.toml against the schema and the host policy; the card's diff, against `deployed`
+        (what the agent runs, when this repo has it) else against what this repo deployed or was seeded with."""
         applied = self.applied(name)
         config = applied.read_config_at(full)
         policy = load_host_policy(self.settings.state_dir)
         check_against_policy(config, policy, runtime=self.settings.runtime,
                              protected_paths=(self.settings.state_dir, self.settings.runtime_dir))
-        diff = applied.diff_against_deployed(full)
+        if deployed is not None and deployed != applied.deployed_sha() and applied.has_commit(deployed):
+            diff = applied.diff(deployed, full)
+        else:
+            diff = applied.diff_against_deployed(full)
         return diff if diff != NO_CHANGE else "no change: this commit's config is what is deployed"
 
     async def spawn_now(self, name: str, description: str, config_text: str | None) -> AgentConfig:
@@ -214,7 +243,8 @@ class Deployments:
         record = await self.store.add_approval(  # a crash from here on: resumed as approved work
             "spawn", name, OPERATOR, commit_ref=None, fetched_sha=None, description=description or "spawned directly",
             payload=payload, status="approved", at=time.time(),
-            note="spawned directly by the operator")
+            note="spawned directly by the operator", node=self.settings.node)
+        self.approvals.hold(record.id)  # run here and now, not by the queue
         status, note = await self._seed_and_deploy(record, config_text)
         await self.store.finish_approval(record.id, status, note, time.time())
         if status != "approved":
@@ -300,18 +330,44 @@ class Deployments:
         if approval.fetched_sha is None:  # a row an older daemon stored before it had validated the commit
             return "failed", "this request was never validated (the daemon stopped while checking it): ask again"
         try:
+            await self._receive(approval.id, approval.agent, approval.fetched_sha)
             await asyncio.to_thread(self.applied(approval.agent).tag_proposal, approval.id, approval.fetched_sha)
-        except RepoError as exc:
+        except (ConfigError, PolicyError, RepoError) as exc:
             return "failed", str(exc)
         await self._ensure_record(approval.agent, "", approval.requested_by)
-        return await self._deploy(approval.id, approval.agent, approval.fetched_sha)
+        result = await self._deploy(approval.id, approval.agent, approval.fetched_sha)
+        await self.store.drop_approval_bundle(approval.id)  # the commit is in this node's applied repo now
+        return result
+
+    async def _receive(self, approval_id: int, name: str, sha: str) -> None:
+        """Bring the approved commit into this node's applied repo from its bundle in the database, when it
+        was proposed on another node (a hive over several hosts), and check it against this node's host
+        policy. A refused bundle raises with the reason, before anything here names the commit."""
+        applied = self.applied(name)
+        if await asyncio.to_thread(self._tagged, name, approval_id):
+            return  # proposed and checked here (or received and checked before a restart)
+        if not await asyncio.to_thread(applied.has_commit, sha):
+            stored = await self.store.get_approval_bundle(approval_id)
+            if stored is None:
+                raise BadBundle(f"commit {sha[:12]} was proposed on another node and the database holds no "
+                                f"bundle of it for approval #{approval_id}: ask again")
+            try:
+                await asyncio.to_thread(import_bundle, applied, stored[1], sha)
+            except BadBundle as exc:
+                raise BadBundle(f"the config bundle of approval #{approval_id} is refused: {exc}") from None
+        await asyncio.to_thread(self._validate, name, sha)  # again after a crash before the tag: never skipped
+
+    def _tagged(self, name: str, approval_id: int) -> bool:
+        applied = self.applied(name)
+        return applied.exists() and applied.ref_sha(tag_ref(TagKind.PROPOSAL, approval_id)) is not None
 
     async def _apply_closed(self, approval: ApprovalRecord) -> None:
+        await self.store.drop_approval_bundle(approval.id)
         if approval.status != "denied":
             return
         applied = self.applied(approval.agent)
         try:
-            if approval.fetched_sha is not None:
+            if approval.fetched_sha is not None and await asyncio.to_thread(applied.has_commit, approval.fetched_sha):
                 await asyncio.to_thread(applied.tag_proposal, approval.id, approval.fetched_sha)
                 await asyncio.to_thread(applied.mark, TagKind.DENIED, approval.id)
         except RepoError:

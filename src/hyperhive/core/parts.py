@@ -82,7 +82,7 @@ class HiveParts:
         self.retention = Retention(settings, self.store, self.events)
         self.leadership = Leadership(self.store, settings.node, duties=[self.retention], ttl=settings.node_timeout)
         self.questions = Questions(self.store, self.registry, self.broker, self.events)
-        self.approvals = Approvals(self.store, self.registry, self.events, self.notify)
+        self.approvals = Approvals(self.store, self.registry, self.events, self.notify, settings.node)
         self.schedules = Schedules(self.store, self.registry, self.broker, self.approvals, self.events)
         self.configs = AgentConfigs(settings.state_dir, self.registry)
         self.images = ImageService(settings.state_dir, settings.runtime, claude_bin(settings))

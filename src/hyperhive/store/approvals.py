@@ -4,6 +4,7 @@ cannot both win."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .records import ApprovalRecord, ApprovalStatus
@@ -13,7 +14,9 @@ class ApprovalStore(ABC):
     @abstractmethod
     async def add_approval(self, kind: str, agent: str, requested_by: str, *, commit_ref: str | None,
                            fetched_sha: str | None, description: str, payload: dict[str, Any],
-                           status: ApprovalStatus, at: float, note: str | None = None) -> ApprovalRecord: ...
+                           status: ApprovalStatus, at: float, note: str | None = None,
+                           node: str | None = None) -> ApprovalRecord:
+        """`node`: the node that carries out the approved work (None: any)."""
 
     @abstractmethod
     async def get_approval(self, approval_id: int) -> ApprovalRecord | None: ...
@@ -36,3 +39,25 @@ class ApprovalStore(ABC):
     @abstractmethod
     async def update_approval(self, approval_id: int, *, payload: dict[str, Any] | None = None,
                               fetched_sha: str | None = None) -> None: ...
+
+    # --- the approved commit as a git bundle, carried to the agent's node (a hive over several hosts) ---
+    @abstractmethod
+    async def put_approval_bundle(self, approval_id: int, sha: str, bundle: bytes) -> None:
+        """Store (or replace) the bundle that carries commit `sha` for the approval."""
+
+    @abstractmethod
+    async def get_approval_bundle(self, approval_id: int) -> tuple[str, bytes] | None:
+        """(sha, bundle) stored with the approval, or None."""
+
+    @abstractmethod
+    async def drop_approval_bundle(self, approval_id: int) -> None: ...
+
+    async def watch_approvals(self, node: str, wake: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+        """Call `wake` whenever work may have been approved for `node` on another node, and once after every
+        (re)connect; returns the call that stops watching. One process on one store (SQLite): nothing to
+        watch, since every approval is made where it runs."""
+
+        async def stop() -> None:
+            return None
+
+        return stop

@@ -1,33 +1,41 @@
 """PostgreSQL side of ApprovalStore (mixed into PostgresStore). Resolving is one conditional row update,
-so two nodes approving and denying one id at once cannot both win."""
+so two nodes approving and denying one id at once cannot both win. Approving also tells the node that carries
+out the work (`pg_notify('hive_approved_work', node)` in the same transaction), which then runs it."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
 from ._pg_db import Conn, PostgresDatabase
+from ._pg_listen import Listener
 from .approvals import ApprovalStore
 from .base import StoreError
 from .records import ApprovalRecord, ApprovalStatus
 
+# payload: the node that carries out newly approved work (Channel.APPROVALS is the news of cards)
+APPROVALS_CHANNEL = "hive_approved_work"
+
 
 class PostgresApprovals(ApprovalStore):
     db: PostgresDatabase
+    url: str
 
     async def add_approval(self, kind: str, agent: str, requested_by: str, *, commit_ref: str | None,
                            fetched_sha: str | None, description: str, payload: dict[str, Any],
-                           status: ApprovalStatus, at: float, note: str | None = None) -> ApprovalRecord:
+                           status: ApprovalStatus, at: float, note: str | None = None,
+                           node: str | None = None) -> ApprovalRecord:
         resolved = None if status == "pending" else at
 
         async def insert(conn: Conn) -> ApprovalRecord:
             return await _one_approval(await conn.execute(
                 "INSERT INTO approvals (kind, agent, requested_by, commit_ref, fetched_sha, description, payload, "
-                "status, requested_at, resolved_at, note, done_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING *",
+                "status, requested_at, resolved_at, note, done_at, node) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING *",
                 (kind, agent, requested_by, commit_ref, fetched_sha, description, Jsonb(payload), status, at,
-                 resolved, note, resolved)))
+                 resolved, note, resolved, node)))
 
         return await self.db.write(insert)
 
@@ -57,6 +65,8 @@ class PostgresApprovals(ApprovalStore):
                 "UPDATE approvals SET status = %s, note = %s, resolved_at = %s, done_at = %s "
                 "WHERE id = %s AND status = 'pending' RETURNING *",
                 (status, note, at, at if done else None, approval_id))).fetchone()
+            if row and status == "approved" and row["node"] is not None:
+                await conn.execute("SELECT pg_notify(%s, %s)", (APPROVALS_CHANNEL, row["node"]))
             return ApprovalRecord(**row) if row else None
 
         return await self.db.write(update)
@@ -79,6 +89,44 @@ class PostgresApprovals(ApprovalStore):
                 "WHERE id = %s", (Jsonb(payload) if payload is not None else None, fetched_sha, approval_id))
 
         await self.db.write(update)
+
+    async def put_approval_bundle(self, approval_id: int, sha: str, bundle: bytes) -> None:
+        async def upsert(conn: Conn) -> None:
+            await conn.execute(
+                "INSERT INTO approval_bundles (approval_id, sha, bundle) VALUES (%s, %s, %s) "
+                "ON CONFLICT (approval_id) DO UPDATE SET sha = excluded.sha, bundle = excluded.bundle",
+                (approval_id, sha, bundle))
+
+        await self.db.write(upsert)
+
+    async def get_approval_bundle(self, approval_id: int) -> tuple[str, bytes] | None:
+        async def select(conn: Conn) -> tuple[str, bytes] | None:
+            row = await (await conn.execute("SELECT sha, bundle FROM approval_bundles WHERE approval_id = %s",
+                                            (approval_id,))).fetchone()
+            return (row["sha"], bytes(row["bundle"])) if row else None
+
+        return await self.db.read(select)
+
+    async def drop_approval_bundle(self, approval_id: int) -> None:
+        async def delete(conn: Conn) -> None:
+            await conn.execute("DELETE FROM approval_bundles WHERE approval_id = %s", (approval_id,))
+
+        await self.db.write(delete)
+
+    async def watch_approvals(self, node: str, wake: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+        """A listening connection of its own (LISTEN first, then `wake` to catch up; see _pg_listen)."""
+
+        async def caught_up() -> None:
+            wake()
+
+        def told(_channel: str, payload: str) -> None:
+            if payload == node:
+                wake()
+
+        listener = Listener(self.url, (APPROVALS_CHANNEL,), told, caught_up)
+        listener.start()
+        await listener.connected.wait()
+        return listener.close
 
 
 async def _one_approval(cursor: Any, approval_id: int | None = None) -> ApprovalRecord:

@@ -131,6 +131,7 @@ class ApprovalRecord:
     resolved_at: float | None = None
     note: str | None = None
     done_at: float | None = None
+    node: str | None = None  # the node that carries out the approved work (the agent's); None: any node
 
 
 ScheduleStatus = Literal["awaiting_approval", "active", "paused", "cancelled", "done"]

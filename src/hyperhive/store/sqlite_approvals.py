@@ -17,15 +17,17 @@ class SQLiteApprovals(ApprovalStore):
 
     async def add_approval(self, kind: str, agent: str, requested_by: str, *, commit_ref: str | None,
                            fetched_sha: str | None, description: str, payload: dict[str, Any],
-                           status: ApprovalStatus, at: float, note: str | None = None) -> ApprovalRecord:
+                           status: ApprovalStatus, at: float, note: str | None = None,
+                           node: str | None = None) -> ApprovalRecord:
         resolved = None if status == "pending" else at
 
         def insert(conn: sqlite3.Connection) -> ApprovalRecord:
             cursor = conn.execute(
                 "INSERT INTO approvals (kind, agent, requested_by, commit_ref, fetched_sha, description, payload, "
-                "status, requested_at, resolved_at, note, done_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "status, requested_at, resolved_at, note, done_at, node) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (kind, agent, requested_by, commit_ref, fetched_sha, description, json.dumps(payload), status, at,
-                 resolved, note, resolved),
+                 resolved, note, resolved, node),
             )
             assert cursor.lastrowid is not None
             return _approval(conn, cursor.lastrowid)
@@ -81,6 +83,23 @@ class SQLiteApprovals(ApprovalStore):
                 conn.execute("UPDATE approvals SET fetched_sha = ? WHERE id = ?", (fetched_sha, approval_id))
 
         await self.db.write(update)
+
+    async def put_approval_bundle(self, approval_id: int, sha: str, bundle: bytes) -> None:
+        await self.db.write(lambda conn: conn.execute(
+            "INSERT OR REPLACE INTO approval_bundles (approval_id, sha, bundle) VALUES (?, ?, ?)",
+            (approval_id, sha, bundle)))
+
+    async def get_approval_bundle(self, approval_id: int) -> tuple[str, bytes] | None:
+        def select(conn: sqlite3.Connection) -> tuple[str, bytes] | None:
+            row = conn.execute("SELECT sha, bundle FROM approval_bundles WHERE approval_id = ?",
+                               (approval_id,)).fetchone()
+            return (row["sha"], bytes(row["bundle"])) if row else None
+
+        return await self.db.read(select)
+
+    async def drop_approval_bundle(self, approval_id: int) -> None:
+        await self.db.write(lambda conn: conn.execute("DELETE FROM approval_bundles WHERE approval_id = ?",
+                                                      (approval_id,)))
 
 
 def _approval(conn: sqlite3.Connection, approval_id: int) -> ApprovalRecord:
