@@ -8,7 +8,7 @@ Every outcome reaches the requester (and the manager) as an `approval_resolved` 
 
 In a hive over several hosts an approval may name the node that carries out its work (`node`: the agent's, for
 a config change). Any node approves or denies (one conditional row update); the named node runs the work: the
-store wakes it (`watch_approvals`), and it picks the row up from the database, also at start."""
+node is told (Channel.APPROVED_WORK), and it picks the row up from the database, also at start."""
 
 from __future__ import annotations
 
@@ -84,7 +84,6 @@ class Approvals:
         self._idle = asyncio.Event()
         self._idle.set()
         self._seen: set[int] = set()  # approved work queued or run by this node (a wake must not repeat it)
-        self._unwatch: Callable[[], Awaitable[None]] | None = None
 
     def register(self, kind: str, handlers: KindHandlers) -> None:
         self._kinds[kind] = handlers
@@ -98,8 +97,15 @@ class Approvals:
             log.info("resuming approved %s #%d for %s", a.kind, a.id, a.agent)
             self._enqueue(a.id)
         self._worker = asyncio.create_task(self._work(), name="approvals")
-        if self.node is not None:
-            self._unwatch = await self.store.watch_approvals(self.node, lambda: self._queue.put_nowait(CATCH_UP))
+
+    def told_approved(self, node: str) -> None:
+        """Another node approved work that `node` carries out (Channel.APPROVED_WORK)."""
+        if node == self.node:
+            self.catch_up()
+
+    def catch_up(self) -> None:
+        """Re-read the approved work this node carries out (told of some, or the listener reconnected)."""
+        self._queue.put_nowait(CATCH_UP)
 
     def here(self, record: ApprovalRecord) -> bool:
         """Whether this node carries out the approval's work (a row naming no node: any node does)."""
@@ -118,8 +124,6 @@ class Approvals:
         return sorted(mine, key=lambda a: a.id)
 
     async def close(self) -> None:
-        if self._unwatch is not None:
-            await self._unwatch()
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -236,6 +240,7 @@ class Approvals:
         self._enqueue(approval_id)
 
     def _enqueue(self, approval_id: int) -> None:
+        self._seen.add(approval_id)  # a catch-up must not queue it again
         self._idle.clear()
         self._queue.put_nowait(approval_id)
 
@@ -266,7 +271,7 @@ class Approvals:
         record = await self._get(approval_id)
         if record.status != "approved" or record.done_at is not None:
             return  # done already (queued twice: handed over by another node, woken, resumed at start)
-        if not self.here(record):  # its node was woken by the approval itself (watch_approvals)
+        if not self.here(record):  # its node was told by the approval itself (APPROVED_WORK)
             log.info("approved %s #%d is carried out by node %s", record.kind, record.id, record.node)
             return
         status, note = await self._kinds[record.kind].approved(record)

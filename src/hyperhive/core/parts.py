@@ -124,7 +124,8 @@ class HiveParts:
         # Mail other nodes commit for agents here wakes their readers, as local mail does; their beats, agent
         # rows and commands for this node are followed too (core/nodes.py, core/remote_verbs.py).
         await self.nodes.watch({Channel.MAIL: self.broker.inboxes.notify, **self.remote_verbs.handlers(),
-                                Channel.APPROVALS: self.nodes.approval_news(self.approvals.follow)}, self._caught_up)
+                                Channel.APPROVALS: self.nodes.approval_news(self.approvals.follow),
+                                Channel.APPROVED_WORK: self.approvals.told_approved}, self._caught_up)
         await self.registry.load()
         one_host = not self.settings.database  # SQLite: this node is the whole hive, whatever it was called
         for agent in self.registry.all():
@@ -182,6 +183,7 @@ class HiveParts:
         """The listener (re)connected: re-read what other nodes may have told meanwhile."""
         self.broker.inboxes.notify_all()
         self.remote_verbs.caught_up()
+        self.approvals.catch_up()
 
     # --- status -----------------------------------------------------------------------------------
     async def status_rows(self, names: list[str] | None = None) -> list[StatusRow]:

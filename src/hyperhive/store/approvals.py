@@ -4,7 +4,6 @@ cannot both win."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .records import ApprovalRecord, ApprovalStatus
@@ -51,13 +50,3 @@ class ApprovalStore(ABC):
 
     @abstractmethod
     async def drop_approval_bundle(self, approval_id: int) -> None: ...
-
-    async def watch_approvals(self, node: str, wake: Callable[[], None]) -> Callable[[], Awaitable[None]]:
-        """Call `wake` whenever work may have been approved for `node` on another node, and once after every
-        (re)connect; returns the call that stops watching. One process on one store (SQLite): nothing to
-        watch, since every approval is made where it runs."""
-
-        async def stop() -> None:
-            return None
-
-        return stop

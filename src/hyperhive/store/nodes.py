@@ -19,6 +19,7 @@ class Channel(StrEnum):
     COMMANDS = "hive_commands"  # a lifecycle verb waits for a node; payload: that node's name
     COMMAND_DONE = "hive_command_done"  # a command was claimed or finished; payload: its id
     APPROVALS = "hive_approvals"  # an approval was shown or resolved; payload: JSON id, agent, status
+    APPROVED_WORK = "hive_approved_work"  # approved work waits for a node; payload: that node's name
 
 
 @dataclass(frozen=True)

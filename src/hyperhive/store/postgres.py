@@ -175,10 +175,12 @@ class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresSchedules, Pos
         holder = _holder_args(self.mail_holder)
 
         async def update(conn: Conn) -> list[int]:
-            rows = await (await conn.execute(  # mail leased to another holder (or incarnation) is not ours to ack
+            # Mail leased to another node, or retaken by a later incarnation of this one, is not ours to ack;
+            # mail an earlier (dead) incarnation held is, when this one read it and acks it at once (recv ack)
+            rows = await (await conn.execute(
                 "UPDATE messages SET acked_at = %(at)s, delivered_at = coalesce(delivered_at, %(at)s) "
                 "WHERE id = ANY(%(ids)s) AND recipient = %(to)s AND acked_at IS NULL AND (lease_owner IS NULL "
-                "OR %(node)s::text IS NULL OR (lease_owner = %(node)s AND lease_epoch = %(epoch)s)) RETURNING id",
+                "OR %(node)s::text IS NULL OR (lease_owner = %(node)s AND lease_epoch <= %(epoch)s)) RETURNING id",
                 {"at": at, "ids": list(ids), "to": recipient, **holder})).fetchall()
             acked = {row["id"] for row in rows}
             return [i for i in ids if i in acked]  # in the caller's order, as the SQLite backend answers

@@ -1,22 +1,19 @@
 """PostgreSQL side of ApprovalStore (mixed into PostgresStore). Resolving is one conditional row update,
 so two nodes approving and denying one id at once cannot both win. Approving also tells the node that carries
-out the work (`pg_notify('hive_approved_work', node)` in the same transaction), which then runs it."""
+out the work (`pg_notify('hive_approved_work', node)` in the same transaction, Channel.APPROVED_WORK), which
+then runs it."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
 from ._pg_db import Conn, PostgresDatabase
-from ._pg_listen import Listener
 from .approvals import ApprovalStore
 from .base import StoreError
+from .nodes import Channel
 from .records import ApprovalRecord, ApprovalStatus
-
-# payload: the node that carries out newly approved work (Channel.APPROVALS is the news of cards)
-APPROVALS_CHANNEL = "hive_approved_work"
 
 
 class PostgresApprovals(ApprovalStore):
@@ -66,7 +63,7 @@ class PostgresApprovals(ApprovalStore):
                 "WHERE id = %s AND status = 'pending' RETURNING *",
                 (status, note, at, at if done else None, approval_id))).fetchone()
             if row and status == "approved" and row["node"] is not None:
-                await conn.execute("SELECT pg_notify(%s, %s)", (APPROVALS_CHANNEL, row["node"]))
+                await conn.execute("SELECT pg_notify(%s, %s)", (Channel.APPROVED_WORK.value, row["node"]))
             return ApprovalRecord(**row) if row else None
 
         return await self.db.write(update)
@@ -112,21 +109,6 @@ class PostgresApprovals(ApprovalStore):
             await conn.execute("DELETE FROM approval_bundles WHERE approval_id = %s", (approval_id,))
 
         await self.db.write(delete)
-
-    async def watch_approvals(self, node: str, wake: Callable[[], None]) -> Callable[[], Awaitable[None]]:
-        """A listening connection of its own (LISTEN first, then `wake` to catch up; see _pg_listen)."""
-
-        async def caught_up() -> None:
-            wake()
-
-        def told(_channel: str, payload: str) -> None:
-            if payload == node:
-                wake()
-
-        listener = Listener(self.url, (APPROVALS_CHANNEL,), told, caught_up)
-        listener.start()
-        await listener.connected.wait()
-        return listener.close
 
 
 async def _one_approval(cursor: Any, approval_id: int | None = None) -> ApprovalRecord:
