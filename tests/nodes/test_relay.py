@@ -96,9 +96,13 @@ def test_operator_to_alice_on_n1_to_bob_on_n2_to_operator(
             assert any("from operator" in p and "please ask bob" in p for p in prompts)
             assert any("from alice" in p and "bob, the operator says hi" in p for p in prompts)
             # Each agent's turns ran on its own node: its harness and turn events came from there.
+            # The ack follows the turn's end, but the harness reports its events in batches of their own: wait.
             for name, node in (("alice", n1), ("bob", n2)):
-                kinds = [e["kind"] for e in node.host.request("events", agent=name, limit=500)["events"]]
-                assert "turn.turn_end" in kinds, f"{name} has no turn_end event"
+                def turn_ended(name: str = name, node: HiveProcess = node) -> bool:
+                    kinds = [e["kind"] for e in node.host.request("events", agent=name, limit=500)["events"]]
+                    return "turn.turn_end" in kinds
+
+                wait_for(turn_ended, timeout=30)
             # Each node's supervisor ran only its own agent: one sandbox and harness log each.
             for node, own in ((n1, "alice"), (n2, "bob")):
                 assert sorted(p.name for p in (node.settings.runtime_dir / "sandboxes").iterdir()) == [own]
