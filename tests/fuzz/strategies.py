@@ -10,14 +10,11 @@ from typing import Any, get_args
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from hyperhive.protocol.agent_requests import AnyAgentRequest
-from hyperhive.protocol.host_requests import AnyHostRequest
+from hyperhive.protocol.agent_requests import AgentRequest
+from hyperhive.protocol.fields import verbs_of
+from hyperhive.protocol.host_requests import HostRequest
 
 INT64_MAX = 2**63 - 1
-
-
-def models_of(union: Any) -> list[type[BaseModel]]:
-    return list(get_args(get_args(union)[0]))
 
 
 def cmd_of(model: type[BaseModel]) -> str:
@@ -25,8 +22,8 @@ def cmd_of(model: type[BaseModel]) -> str:
     return cmd
 
 
-HOST_MODELS = models_of(AnyHostRequest)
-AGENT_MODELS = models_of(AnyAgentRequest)
+HOST_MODELS: list[type[BaseModel]] = list(verbs_of(HostRequest))  # every verb, as the sockets parse them
+AGENT_MODELS: list[type[BaseModel]] = list(verbs_of(AgentRequest))
 
 EDGE_INTS = [0, 1, -1, 42, 2**31, INT64_MAX, INT64_MAX + 1, -INT64_MAX - 2, 2**64, 10**30]
 EDGE_FLOATS = [0.0, -0.0, 0.5, 1e-300, 1e300, -1e300, 3.0e9, 2.5e11]
