@@ -6,17 +6,20 @@ read when it is proposed. Across nodes: making the bundle on the proposing node,
 database, and importing it (checks + `git bundle verify` + `unpack-objects --strict`) on the agent's node.
 Real git, a config repo with a seed and `--commits` commits of agent.toml, a real SQLite store.
 
-    python -m bench.config_bundles [--runs 3] [--commits 20]
+    .venv/bin/python bench/config_bundles.py [--runs 3] [--commits 20]
 """
 
 from __future__ import annotations
 
 import asyncio
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `bench/config_bundles.py`, as the others
 
 from bench._common import header, parser, report
 
