@@ -18,26 +18,10 @@ from hyperhive.core.hive import Hive
 from hyperhive.core.states import ObservedState
 from hyperhive.protocol import MANAGER_NAME
 from hyperhive.store import ApprovalRecord, Store
-from hyperhive.store.postgres import PostgresStore
-from hyperhive.store.sqlite import SQLiteStore
 from tests.config.helpers import commit_file, with_model
 from tests.support.configs import commit_agent_toml
 from tests.support.hive import settings_for
 from tests.support.postgres import PostgresServer
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, short_tmp: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        made: Store = SQLiteStore(short_tmp / "hive.db")
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        made = PostgresStore(server.new_database())
-    await made.open()
-    try:
-        yield made
-    finally:
-        await made.close()
 
 
 async def test_a_bundle_is_stored_with_its_approval_on_both_backends(store: Store) -> None:

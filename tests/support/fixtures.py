@@ -9,6 +9,8 @@ import pytest
 
 from hyperhive.core.hive import Hive
 from hyperhive.daemon import make_hive
+from hyperhive.store import Store
+from hyperhive.store.sqlite import SQLiteStore
 
 from .hive import HiveProcess, settings_for
 from .postgres import PostgresServer, running_postgres
@@ -49,3 +51,21 @@ def hive_proc(short_tmp: Path) -> Iterator[HiveProcess]:
         yield proc
     finally:
         proc.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store(request: pytest.FixtureRequest, short_tmp: Path) -> AsyncIterator[Store]:
+    """An open store on each backend (litestar's way with its channel backends): SQLite, and a fresh
+    database on the real PostgreSQL server the suite starts itself."""
+    if request.param == "sqlite":
+        made: Store = SQLiteStore(short_tmp / "hive.db")
+    else:
+        from hyperhive.store.postgres import PostgresStore  # the `postgres` extra
+
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        made = PostgresStore(server.new_database())
+    await made.open()
+    try:
+        yield made
+    finally:
+        await made.close()
