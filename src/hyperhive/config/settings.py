@@ -111,26 +111,16 @@ def load_settings(
         manager=values["manager"],
         database=values["database"],
         node=values["node"],
-        retention_days=_positive_days(values["retention_days"]),
-        node_timeout=_positive_seconds("node_timeout", values["node_timeout"]),
+        retention_days=_positive("retention_days", values["retention_days"], "days"),
+        node_timeout=_positive("node_timeout", values["node_timeout"], "seconds"),
     )
 
 
-def _positive_days(text: str) -> float:
+def _positive(name: str, text: str, unit: str) -> float:
     try:
-        days = float(text)
+        number = float(text)
     except ValueError:
-        days = -1.0
-    if not days > 0 or days == float("inf"):
-        raise ValueError(f"retention_days must be a positive number of days, not {text!r}")
-    return days
-
-
-def _positive_seconds(name: str, text: str) -> float:
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not seconds > 0 or seconds == float("inf"):
-        raise ValueError(f"{name} must be a positive number of seconds, not {text!r}")
-    return seconds
+        number = -1.0
+    if not number > 0 or number == float("inf"):
+        raise ValueError(f"{name} must be a positive number of {unit}, not {text!r}")
+    return number
