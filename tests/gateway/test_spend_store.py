@@ -32,4 +32,4 @@ async def test_totals_survive_a_restart_and_old_rows_are_pruned(short_tmp: Path)
         rows = await hive.store.usage_totals("agent", 0)
         assert [(r.key, r.calls, r.tokens) for r in rows] == [("alice", 1, 1100)]  # the 401-day-old row is gone
         spent = hive.gateway.spend.ledger.spent("alice", NOW + 60)
-        assert (spent.day_tokens, round(spent.month_usd, 6)) == (1100, round((600 * 5 + 500 * 25) / 1e6, 6))
+        assert (spent.day.tokens, round(spent.month.usd, 6)) == (1100, round((600 * 5 + 500 * 25) / 1e6, 6))

@@ -8,7 +8,7 @@ import re
 import tomllib
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -23,8 +23,9 @@ _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 M = TypeVar("M", bound=BaseModel)
 
 
-def parse_toml(text: str, source: str) -> dict[str, Any]:
-    """Parse TOML text, or raise ConfigError with the line (and column) of the syntax error."""
+def parse_toml(text: str, source: str) -> dict[str, object]:
+    """Parse TOML text, or raise ConfigError with the line (and column) of the syntax error. What it holds
+    is anybody's until `validate` reads it into its model."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_CONFIG_BYTES:
         raise ConfigError(source, [ConfigIssue("", f"the file is larger than {MAX_CONFIG_BYTES} bytes")])
     try:
@@ -38,7 +39,7 @@ def parse_toml(text: str, source: str) -> dict[str, Any]:
         raise ConfigError(source, [ConfigIssue("", f"not valid TOML: {reason}")], line=line) from None
 
 
-def validate(model: type[M], data: dict[str, Any], source: str) -> M:
+def validate(model: type[M], data: Mapping[str, object], source: str) -> M:
     """Validate parsed TOML against `model`; every pydantic error becomes a ConfigIssue naming its key."""
     try:
         return model.model_validate(data)

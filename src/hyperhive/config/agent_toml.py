@@ -6,6 +6,7 @@ generated from the field docstrings below."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import tomli_w
@@ -153,6 +154,6 @@ def _prune(value: Any) -> Any:
     return value
 
 
-def _ordered(data: dict[str, Any]) -> dict[str, Any]:
+def _ordered(data: Mapping[str, object]) -> dict[str, object]:
     """The model's field order, so the file reads top to bottom as the docs do."""
     return {name: data[name] for name in AgentConfig.model_fields if name in data}

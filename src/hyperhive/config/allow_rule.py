@@ -10,7 +10,7 @@ so comments in agent.toml do not survive; the operator sees the whole change as 
 from __future__ import annotations
 
 import tomllib
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 import tomli_w
 
@@ -23,18 +23,26 @@ from .sections import DEFAULT_ALLOWED_TOOLS
 
 def with_rule_allowed(text: str, rule: str) -> str:
     """agent.toml's text with `rule` out of `[tools] ask` and in `[tools] allow` (validated)."""
-    data: dict[str, Any] = tomllib.loads(text)
-    tools = data.setdefault("tools", {})
-    tools["ask"] = [r for r in tools.get("ask", []) if r != rule]
+    data: dict[str, object] = tomllib.loads(text)
+    table = data.get("tools")
+    tools: dict[str, object] = dict(table) if isinstance(table, dict) else {}
+    tools["ask"] = [r for r in _rules(tools, "ask", []) if r != rule]
     if not tools["ask"]:
         del tools["ask"]
-    allow = list(tools.get("allow", DEFAULT_ALLOWED_TOOLS))
+    allow = _rules(tools, "allow", DEFAULT_ALLOWED_TOOLS)
     if rule not in allow:
         allow.append(rule)
     tools["allow"] = allow
+    data["tools"] = tools
     new = tomli_w.dumps(data)
     load_agent_config(new)  # never propose what cannot be deployed
     return new
+
+
+def _rules(tools: Mapping[str, object], key: str, default: Sequence[str]) -> list[str]:
+    """A list of rules of the `[tools]` table as written (a wrong type is load_agent_config's to refuse)."""
+    value = tools.get(key, default)
+    return [str(r) for r in value] if isinstance(value, list | tuple) else list(default)
 
 
 def commit_rule_allowed(proposed: ProposedRepo, rule: str, message: str) -> str | None:

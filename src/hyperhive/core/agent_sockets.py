@@ -10,7 +10,7 @@ import contextlib
 import logging
 import shutil
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from hyperhive.config.settings import HiveSettings
 from hyperhive.gateway.server import Gateway
@@ -28,7 +28,7 @@ MANAGER_SOCKET = "manager.sock"
 class Session(Protocol):
     """One connection's conversation with the hive (core/verbs/agent.py's AgentSession)."""
 
-    async def handle(self, conn: Connection, obj: dict[str, Any]) -> dict[str, Any] | None: ...
+    async def handle(self, conn: Connection, obj: dict[str, object]) -> dict[str, object] | None: ...
 
     async def closed(self) -> None: ...
 
@@ -85,7 +85,7 @@ class AgentSockets:
         def connect(conn: Connection) -> None:
             sessions[id(conn)] = self.session(name, manager)
 
-        async def handle(conn: Connection, obj: dict[str, Any]) -> dict[str, Any] | None:
+        async def handle(conn: Connection, obj: dict[str, object]) -> dict[str, object] | None:
             return await sessions[id(conn)].handle(conn, obj)
 
         async def close(conn: Connection) -> None:

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any, overload
+from typing import overload
 
 from hyperhive.broker import Broker
 from hyperhive.protocol import MANAGER_NAME, OPERATOR, SYSTEM_SENDER
 from hyperhive.store import EventRecord
 
-from .events import EventLog
+from .events import EventLog, Payload, payload_dict
 from .registry import AgentRegistry
 from .speech import SpeechLimit
 
@@ -23,14 +23,14 @@ class Announcer:
         self.speech = speech
 
     @overload
-    async def __call__(self, kind: str, agent: str | None, payload: dict[str, Any],
+    async def __call__(self, kind: str, agent: str | None, payload: Payload,
                        recipients: tuple[str, ...] = ..., *, caused_by: None = None) -> EventRecord: ...
 
     @overload
-    async def __call__(self, kind: str, agent: str | None, payload: dict[str, Any],
+    async def __call__(self, kind: str, agent: str | None, payload: Payload,
                        recipients: tuple[str, ...] = ..., *, caused_by: str) -> EventRecord | None: ...
 
-    async def __call__(self, kind: str, agent: str | None, payload: dict[str, Any],
+    async def __call__(self, kind: str, agent: str | None, payload: Payload,
                        recipients: tuple[str, ...] = (MANAGER_NAME, OPERATOR), *,
                        caused_by: str | None = None) -> EventRecord | None:
         """Store an event and put it in the inboxes of the manager and the operator (as mail from
@@ -39,8 +39,9 @@ class Announcer:
         any text of its own must be in the payload as `agent_words(...)`."""
         if caused_by is not None and not self.speech.allow(caused_by):
             return None
-        event = await self.events.append(kind, agent, payload)
-        body = json.dumps({"event": kind, "agent": agent, **payload}, ensure_ascii=False)
+        fields = payload_dict(payload)
+        event = await self.events.append(kind, agent, fields)
+        body = json.dumps({"event": kind, "agent": agent, **fields}, ensure_ascii=False)
         targets = [r for r in recipients if r == OPERATOR or self.registry.get(r) is not None]
         if targets:
             await self.broker.deliver(SYSTEM_SENDER, targets, body)

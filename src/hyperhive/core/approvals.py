@@ -16,11 +16,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from hyperhive.protocol import MANAGER_NAME, OPERATOR, ErrorCode, HiveError, rfc3339
+from hyperhive.protocol.replies import Approval
 from hyperhive.store import ApprovalRecord, ApprovalStatus, Store, StoreError
 
 from .announce import Announcer
@@ -44,12 +45,13 @@ class KindHandlers:
     quiet: bool = False  # no approval_resolved mail: the requester waits on the resolution itself (tool_use)
 
 
-def approval_view(a: ApprovalRecord) -> dict[str, Any]:
-    return {"id": a.id, "kind": a.kind, "agent": a.agent, "requested_by": a.requested_by,
-            "commit_ref": a.commit_ref, "fetched_sha": a.fetched_sha, "description": a.description,
-            "status": a.status, "requested_at": rfc3339(a.requested_at), "resolved_at": rfc3339(a.resolved_at),
-            "note": a.note, "done": a.done_at is not None, "diff": a.payload.get("diff"),
-            "details": {k: v for k, v in a.payload.items() if k != "diff"}}
+def approval_view(a: ApprovalRecord) -> Approval:
+    """The wire's approval: what replies answer and `approval_*` events carry."""
+    return Approval(id=a.id, kind=a.kind, agent=a.agent, requested_by=a.requested_by, commit_ref=a.commit_ref,
+                    fetched_sha=a.fetched_sha, description=a.description, status=a.status,
+                    requested_at=rfc3339(a.requested_at), resolved_at=rfc3339(a.resolved_at), note=a.note,
+                    done=a.done_at is not None, diff=a.payload.get("diff"),
+                    details={k: v for k, v in a.payload.items() if k != "diff"})
 
 
 class Handover(Protocol):
@@ -146,12 +148,13 @@ class Approvals:
     # --- requests ---------------------------------------------------------------------------------
     async def request(self, kind: str, agent: str, requested_by: str, *, description: str = "",
                       commit_ref: str | None = None, fetched_sha: str | None = None,
-                      payload: dict[str, Any] | None = None, node: str | None = None) -> ApprovalRecord:
+                      payload: Mapping[str, object] | None = None, node: str | None = None) -> ApprovalRecord:
+        """`payload`: the kind's own keys (a tool call's input, a schedule's prompt, …), kept on the record."""
         if kind not in self._kinds:
             raise HiveError(ErrorCode.BAD_REQUEST, f"unknown approval kind {kind!r}")
         record = await self.store.add_approval(
             kind, agent, requested_by, commit_ref=commit_ref, fetched_sha=fetched_sha, description=description,
-            payload=payload or {}, status="pending", at=time.time(), node=node)
+            payload=dict(payload or {}), status="pending", at=time.time(), node=node)
         self._pending[record.id] = agent
         await self._changed(record, "approval_requested")
         return record
@@ -297,11 +300,11 @@ class Approvals:
         recipients = {MANAGER_NAME}
         if record.requested_by != OPERATOR:
             recipients.add(record.requested_by)
-        view = approval_view(record)
-        view.pop("diff", None)
-        if record.requested_by != OPERATOR:  # what the requesting agent wrote, quoted as its words
+        approval = approval_view(record)
+        view = approval.model_dump(mode="json", exclude={"diff"})
+        if record.requested_by != OPERATOR:  # what the requesting agent wrote, quoted as its words (not a str)
             view["description"] = agent_words(record.requested_by, record.description)
             view["details"] = {k: agent_words(record.requested_by, str(v)) if k in AGENT_WRITTEN else v
-                               for k, v in view["details"].items()}
+                               for k, v in approval.details.items()}
         await self.notify("approval_resolved", record.agent, {"approval": view},
-                               recipients=tuple(sorted(recipients)))
+                          recipients=tuple(sorted(recipients)))

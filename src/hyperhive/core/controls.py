@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from typing import Any
 
 from hyperhive.protocol import ErrorCode, HiveError
+from hyperhive.protocol.replies import Control
 
 QUEUE_LIMIT = 100
 
 
 class Controls:
     def __init__(self) -> None:
-        self._streams: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+        self._streams: dict[str, set[asyncio.Queue[Control]]] = defaultdict(set)
         self._opened: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
 
-    def open(self, name: str) -> asyncio.Queue[dict[str, Any]]:
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
+    def open(self, name: str) -> asyncio.Queue[Control]:
+        queue: asyncio.Queue[Control] = asyncio.Queue(QUEUE_LIMIT)
         self._streams[name].add(queue)
         self._opened.pop(name, asyncio.Event()).set()
         return queue
@@ -31,7 +31,7 @@ class Controls:
         """The event the next stream of `name` to open sets (take it before checking `connected`)."""
         return self._opened[name]
 
-    def close(self, name: str, queue: asyncio.Queue[dict[str, Any]]) -> None:
+    def close(self, name: str, queue: asyncio.Queue[Control]) -> None:
         self._streams[name].discard(queue)
         if not self._streams[name]:
             del self._streams[name]
@@ -39,11 +39,11 @@ class Controls:
     def connected(self, name: str) -> bool:
         return bool(self._streams.get(name))
 
-    def push(self, name: str, control: dict[str, Any]) -> None:
+    def push(self, name: str, control: Control) -> None:
         queues = self._streams.get(name)
         if not queues:
             raise HiveError(
-                ErrorCode.CONFLICT, f"{name}'s harness is not connected, so it cannot take {control['control']!r}"
+                ErrorCode.CONFLICT, f"{name}'s harness is not connected, so it cannot take {control.control!r}"
             )
         for queue in queues:
             if queue.full():  # a harness that stopped reading controls gets the newest ones

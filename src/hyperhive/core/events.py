@@ -9,8 +9,9 @@ with its sequence number, so a page can load history and then follow without gap
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+
+from pydantic import BaseModel
 
 from hyperhive.store import EventRecord, NewEvent, Store
 
@@ -21,6 +22,15 @@ TRANSCRIPT_KEEP = 5000
 PRUNE_EVERY = 500
 
 EventListener = Callable[[list[EventRecord]], None]
+# An event's payload: a wire model (an approval, a question, …) or the kind's own few keys.
+Payload = BaseModel | Mapping[str, object]
+
+
+def payload_dict(payload: Payload | None) -> dict[str, object]:
+    """The payload as stored: a model as it is on the wire (its JSON form, fields in order)."""
+    if isinstance(payload, BaseModel):
+        return payload.model_dump(mode="json")
+    return dict(payload or {})
 
 
 class EventLog:
@@ -34,8 +44,8 @@ class EventLog:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
-    async def append(self, kind: str, agent: str | None = None, payload: dict[str, Any] | None = None) -> EventRecord:
-        return (await self.append_many([NewEvent(kind, agent, payload or {})]))[0]
+    async def append(self, kind: str, agent: str | None = None, payload: Payload | None = None) -> EventRecord:
+        return (await self.append_many([NewEvent(kind, agent, payload_dict(payload))]))[0]
 
     async def append_many(self, events: Sequence[NewEvent]) -> list[EventRecord]:
         stored = await self.store.append_events(events)

@@ -20,6 +20,7 @@ from hyperhive.gateway.clock import Clock
 from hyperhive.gateway.server import Gateway
 from hyperhive.gateway.spend import Spend, SpendHooks
 from hyperhive.protocol import HiveError
+from hyperhive.protocol.replies import Control
 from hyperhive.store import Store
 
 from .announce import Announcer
@@ -106,7 +107,7 @@ def make_gateway(parts: GatewayParts, clock: Clock, ceilings: HiveCeilings) -> G
         parts.registry.changes.changed(name)
         await parts.events.append("budget_restored", name, {})
         with contextlib.suppress(HiveError):  # no harness connected: its next turn simply goes through
-            parts.controls.push(name, {"control": "budget_restored"})
+            parts.controls.push(name, Control(control="budget_restored"))
 
     hooks = SpendHooks(agent_limits, ceilings, exhausted, restored,
                        parts.registry.changes.changed)

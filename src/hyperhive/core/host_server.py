@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import grp
-from typing import Any
 
-from hyperhive.protocol import ok_response
 from hyperhive.protocol.host_requests import HOST_REQUEST
 from hyperhive.protocol.parsing import parse_request
 
@@ -29,14 +27,10 @@ class HostServer:
     async def close(self) -> None:
         await self.server.close()
 
-    async def handle(self, conn: Connection, obj: dict[str, Any]) -> dict[str, Any] | None:
+    async def handle(self, conn: Connection, obj: dict[str, object]) -> dict[str, object] | None:
+        """`obj`: the request line's JSON object, not yet read as a request."""
         request = parse_request(HOST_REQUEST, obj)
-        stream = HOST_VERBS.streams.get(type(request))
-        if stream is not None:  # writes its own lines until the client hangs up
-            await stream(self.hive, conn, request)
-            return None
-        reply = await HOST_VERBS.answers[type(request)](self.hive, request)
-        return ok_response(request.req_id, **reply.wire())
+        return await HOST_VERBS.dispatch(self.hive, conn, request)
 
 
 def _group_exists(name: str) -> bool:

@@ -7,9 +7,8 @@ and nothing else: an agent the operator paused by hand before stays paused."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from hyperhive.protocol import ErrorCode, HiveError
+from hyperhive.protocol.replies import Paused, Resumed
 from hyperhive.store.records import ScheduleStatus
 
 from .parts import HiveParts
@@ -17,17 +16,17 @@ from .parts import HiveParts
 PAUSED_ALL, RESUMED_ALL = "paused_all", "resumed_all"
 
 
-async def pause_all(hive: HiveParts) -> dict[str, Any]:
+async def pause_all(hive: HiveParts) -> Paused:
     agents = [a.name for a in hive.registry.all() if not a.paused and a.lifecycle != "destroyed"]
     schedules = [s.id for s in await hive.store.list_schedules(["active"])]
     lines = [f"{name}: paused" for name in agents] + [f"schedule #{sid}: disarmed" for sid in schedules]
     payload = {"agents": agents, "schedules": schedules, "lines": lines}
     event = await hive.notify(PAUSED_ALL, None, payload)  # the plan first: a crash half-way can be undone
     await _apply(hive, agents, schedules, paused=True)
-    return {"paused_agents": agents, "paused_schedules": schedules, "event_seq": event.seq}
+    return Paused(paused_agents=agents, paused_schedules=schedules, event_seq=event.seq)
 
 
-async def resume_all(hive: HiveParts) -> dict[str, Any]:
+async def resume_all(hive: HiveParts) -> Resumed:
     last = await hive.store.events_before(None, kinds=[PAUSED_ALL, RESUMED_ALL], limit=1)
     if not last or last[-1].kind != PAUSED_ALL:
         raise HiveError(ErrorCode.CONFLICT, "nothing to resume: no `pause --all` is in force")
@@ -38,7 +37,7 @@ async def resume_all(hive: HiveParts) -> dict[str, Any]:
     lines = [f"{name}: resumed" for name in agents] + [f"schedule #{sid}: rearmed" for sid in schedules]
     event = await hive.notify(RESUMED_ALL, None, {"agents": agents, "schedules": schedules, "lines": lines,
                                                   "undoes": last[-1].seq})
-    return {"resumed_agents": agents, "resumed_schedules": schedules, "event_seq": event.seq}
+    return Resumed(resumed_agents=agents, resumed_schedules=schedules, event_seq=event.seq)
 
 
 async def _apply(hive: HiveParts, agents: list[str], schedules: list[int], *, paused: bool) -> None:

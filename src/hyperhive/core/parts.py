@@ -9,7 +9,7 @@ import asyncio
 import logging
 import os
 from contextlib import AsyncExitStack
-from typing import Any, Protocol
+from typing import Protocol
 
 from hyperhive.broker import Broker
 from hyperhive.config.settings import HiveSettings
@@ -17,7 +17,7 @@ from hyperhive.gateway.clock import Clock, SystemClock
 from hyperhive.images import ImageService
 from hyperhive.images.approval import fail_interrupted_builds
 from hyperhive.images.gc import ImageCollector
-from hyperhive.protocol import MANAGER_NAME, HiveError, StatusRow
+from hyperhive.protocol import MANAGER_NAME, HiveError, StatusRow, Urls
 from hyperhive.store import EventRecord, MessageRecord, Store
 from hyperhive.store.auto import open_store
 from hyperhive.store.nodes import Channel
@@ -218,9 +218,9 @@ class HiveParts:
         home = self.dashboard_home()
         return f"{home}/agents/{name}" if home is not None else None
 
-    def urls(self) -> dict[str, Any]:
+    def urls(self) -> Urls:
         home = self.dashboard_home()
-        return {"domain": os.uname().nodename, "home": home + "/" if home is not None else None, "services": {}}
+        return Urls(domain=os.uname().nodename, home=home + "/" if home is not None else None, services={})
 
     # --- change announcements ---------------------------------------------------------------------
     def _messages_sent(self, messages: list[MessageRecord]) -> None:

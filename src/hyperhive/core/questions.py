@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
 
 from hyperhive.broker import Broker
 from hyperhive.protocol import OPERATOR, SYSTEM_SENDER, ErrorCode, HiveError
+from hyperhive.protocol.replies import Question
 from hyperhive.store import NewMessage, QuestionRecord, QuestionStatus, Store
 
 from .events import EventLog
@@ -26,10 +26,11 @@ EXPIRED = "[expired]"
 CANCELLED = "[cancelled]"
 
 
-def question_view(q: QuestionRecord) -> dict[str, Any]:
-    return {"id": q.id, "asker": q.asker, "target": q.target, "question": q.question, "options": q.options,
-            "multi": q.multi, "asked_at": q.asked_at, "expires_at": q.expires_at, "status": q.status,
-            "answer": q.answer, "answered_by": q.answered_by, "answered_at": q.answered_at}
+def question_view(q: QuestionRecord) -> Question:
+    """The wire's question: what replies answer and `question_*` events carry."""
+    return Question(id=q.id, asker=q.asker, target=q.target, question=q.question, options=q.options, multi=q.multi,
+                    asked_at=q.asked_at, expires_at=q.expires_at, status=q.status, answer=q.answer,
+                    answered_by=q.answered_by, answered_at=q.answered_at)
 
 
 class Questions:

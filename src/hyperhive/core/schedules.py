@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from hyperhive.broker import Broker
 from hyperhive.protocol import MANAGER_NAME, OPERATOR, SCHEDULE_SENDER, ErrorCode, HiveError, rfc3339
-from hyperhive.store import ApprovalRecord, NewMessage, ScheduleRecord, Store
+from hyperhive.protocol.replies import Schedule
+from hyperhive.store import ApprovalRecord, NewMessage, ScheduleRecord, ScheduleStatus, Store
 
 from .approvals import Approvals, KindHandlers, WorkResult
 from .events import EventLog
@@ -25,11 +26,28 @@ MIN_INTERVAL_SECONDS = 1.0
 KIND = "schedule_prompt"
 
 
-def schedule_view(s: ScheduleRecord) -> dict[str, Any]:
-    return {"id": s.id, "targets": s.targets, "body": s.body, "description": s.description,
-            "first_fire_at": rfc3339(s.first_fire_at), "next_fire_at": rfc3339(s.next_fire_at),
-            "interval_seconds": s.interval_seconds, "status": s.status, "created_by": s.created_by,
-            "approval_id": s.approval_id, "last_fired_at": rfc3339(s.last_fired_at), "fire_count": s.fire_count}
+class SchedulePrompt(TypedDict):
+    """A `schedule_prompt` approval's payload: what the operator approves, and the schedule it arms."""
+
+    schedule_id: int
+    targets: list[str]
+    body: str
+    first_fire_at: str | None
+    interval_seconds: float | None
+    summary: str
+
+
+class _Rearmed(TypedDict, total=False):
+    status: ScheduleStatus
+    next_fire_at: float | None
+
+
+def schedule_view(s: ScheduleRecord) -> Schedule:
+    """The wire's schedule: what replies answer and `schedule_updated` events carry."""
+    return Schedule(id=s.id, targets=s.targets, body=s.body, description=s.description,
+                    first_fire_at=rfc3339(s.first_fire_at), next_fire_at=rfc3339(s.next_fire_at),
+                    interval_seconds=s.interval_seconds, status=s.status, created_by=s.created_by,
+                    approval_id=s.approval_id, last_fired_at=rfc3339(s.last_fired_at), fire_count=s.fire_count)
 
 
 def next_slot(due: float, interval: float | None, now: float) -> float | None:
@@ -72,9 +90,9 @@ class Schedules:
                                                       time.time())
         every = f", every {interval_seconds:g} s" if interval_seconds else ""
         what = description or f"scheduled prompt to {', '.join(resolved)}"
-        payload = {"schedule_id": schedule.id, "targets": resolved, "body": body,
-                   "first_fire_at": rfc3339(first_fire_at), "interval_seconds": interval_seconds,
-                   "summary": f"to {', '.join(resolved)} from {rfc3339(first_fire_at)}{every}"}
+        payload = SchedulePrompt(schedule_id=schedule.id, targets=resolved, body=body,
+                                 first_fire_at=rfc3339(first_fire_at), interval_seconds=interval_seconds,
+                                 summary=f"to {', '.join(resolved)} from {rfc3339(first_fire_at)}{every}")
         if authorised:
             approval = await self._authorised(agent, what, payload)
         else:
@@ -84,13 +102,13 @@ class Schedules:
         await self._event(schedule)
         return schedule, approval
 
-    async def _authorised(self, agent: str, description: str, payload: dict[str, Any]) -> ApprovalRecord:
+    async def _authorised(self, agent: str, description: str, payload: SchedulePrompt) -> ApprovalRecord:
         """Every target hangs below the requester (the tree is the operator's: set_parent, or an approved
         agent.toml), so it is active at once; an approved row keeps the audit trail."""
         now = time.time()
         note = f"authorised without a card: every target is in {agent}'s subtree"
         record = await self.store.add_approval(KIND, agent, agent, commit_ref=None, fetched_sha=None,
-                                                    description=description, payload=payload, status="approved",
+                                                    description=description, payload=dict(payload), status="approved",
                                                     at=now, note=note)
         return await self.store.finish_approval(record.id, "approved", note, now)
 
@@ -152,7 +170,7 @@ class Schedules:
         current = await self._require(schedule_id)
         if current.status not in ("active", "paused"):
             raise HiveError(ErrorCode.CONFLICT, f"schedule #{schedule_id} is {current.status}")
-        fields: dict[str, Any] = {"status": "paused" if paused else "active"}
+        fields: _Rearmed = {"status": "paused" if paused else "active"}
         if not paused and current.next_fire_at is not None and current.interval_seconds:
             fields["next_fire_at"] = next_slot(current.next_fire_at, current.interval_seconds, time.time() - 1e-3)
         schedule = await self.store.update_schedule(schedule_id, **fields)

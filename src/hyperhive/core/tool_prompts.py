@@ -16,13 +16,15 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypedDict
 
 from hyperhive.config import ConfigError, RepoError
 from hyperhive.config.allow_rule import commit_rule_allowed
 from hyperhive.config.sections import ToolsConfig
 from hyperhive.protocol import OPERATOR, ErrorCode, HiveError, ok_response
 from hyperhive.protocol import agent_requests as rq
+from hyperhive.protocol.replies import PermissionDecision
 from hyperhive.store import ApprovalRecord, EventRecord, Store
 
 from .approvals import Approvals, KindHandlers, WorkResult
@@ -39,16 +41,23 @@ FIND_LIMIT = 200  # the newest tool_use approvals of the agent searched for a to
 DESCRIBE_CHARS = 300
 
 
-def answer_for(status: str, note: str | None, tool_input: Any) -> dict[str, Any]:
+class TurnMessage(TypedDict):
+    """The message an agent's running turn handles, kept on its tool_use approvals."""
+
+    message_id: object
+    message_from: object
+
+
+def answer_for(status: str, note: str | None, tool_input: Mapping[str, object]) -> PermissionDecision:
     """The CLI's permission decision for a resolved approval (any other status than approved refuses)."""
     if status == "approved":
-        return {"behavior": "allow", "updatedInput": tool_input}
+        return PermissionDecision(behavior="allow", updatedInput=dict(tool_input))
     if status == "denied":
-        return {"behavior": "deny", "message": note or "The operator denied this call."}
-    return {"behavior": "deny", "message": f"This call was not run: {note or status}."}
+        return PermissionDecision(behavior="deny", message=note or "The operator denied this call.")
+    return PermissionDecision(behavior="deny", message=f"This call was not run: {note or status}.")
 
 
-def describe(tool: str, tool_input: dict[str, Any]) -> str:
+def describe(tool: str, tool_input: Mapping[str, object]) -> str:
     main = tool_input.get("command") or tool_input.get("url") or tool_input.get("file_path") or tool_input
     return f"{tool}: {str(main)[:DESCRIBE_CHARS]}"
 
@@ -58,10 +67,10 @@ class ToolPrompts:
         self.store = store
         self.approvals = approvals
         self.deployments = deployments
-        self._answers: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._answers: dict[int, asyncio.Future[PermissionDecision]] = {}
         self._waiting: Counter[int] = Counter()
         self._reattach: dict[int, asyncio.TimerHandle] = {}
-        self._current: dict[str, dict[str, Any]] = {}  # agent -> the message its running turn handles
+        self._current: dict[str, TurnMessage] = {}  # agent -> the message its running turn handles
         self._tasks: set[asyncio.Task[None]] = set()
         events.listen(self._events)
 
@@ -83,23 +92,23 @@ class ToolPrompts:
     async def serve(self, agent: str, conn: Connection, req: rq.ToolPrompt) -> None:
         answer = await self._answer(agent, conn, req)
         if answer is not None:
-            await conn.send(ok_response(req.req_id, **answer))
+            await conn.send(ok_response(req.req_id, **answer.wire()))
 
-    async def _answer(self, agent: str, conn: Connection, req: rq.ToolPrompt) -> dict[str, Any] | None:
+    async def _answer(self, agent: str, conn: Connection, req: rq.ToolPrompt) -> PermissionDecision | None:
         rules, timeout = await self._rules_of(agent, req)
         record = await self._find(agent, req.tool_use_id)
         if record is None:
             rule = matching_rule(rules, req.tool, req.input)
             if rule is None:  # the CLI prompts for any call no rule allows; only ask rules reach the operator
-                return {"behavior": "deny", "message": f"No permission rule allows {req.tool} here, so it was "
-                                                       "refused (nobody was asked)."}
+                return PermissionDecision(behavior="deny", message=f"No permission rule allows {req.tool} here, so "
+                                                                   "it was refused (nobody was asked).")
             record = await self.approvals.request(
                 KIND, agent, agent, description=describe(req.tool, req.input),
                 payload={"tool": req.tool, "input": req.input, "tool_use_id": req.tool_use_id, "rule": rule,
-                         "timeout_seconds": timeout, **self._current.get(agent, {})})
+                         "timeout_seconds": timeout, **(self._current.get(agent) or {})})
         return await self._wait(record, conn, float(record.payload.get("timeout_seconds") or timeout))
 
-    async def _wait(self, record: ApprovalRecord, conn: Connection, timeout: float) -> dict[str, Any] | None:
+    async def _wait(self, record: ApprovalRecord, conn: Connection, timeout: float) -> PermissionDecision | None:
         tool_input = record.payload.get("input", {})
         answer = self._answers.setdefault(record.id, asyncio.get_running_loop().create_future())
         current = await self._get(record.id)  # resolved before the future existed: answer now
@@ -184,7 +193,8 @@ class ToolPrompts:
                     answer.set_result(answer_for(e.payload["status"], e.payload.get("note"),
                                                  e.payload.get("details", {}).get("input", {})))
             elif e.kind == "turn.turn_start" and e.agent:
-                self._current[e.agent] = {"message_id": e.payload.get("id"), "message_from": e.payload.get("from")}
+                self._current[e.agent] = TurnMessage(message_id=e.payload.get("id"),
+                                                     message_from=e.payload.get("from"))
 
     async def _approved(self, record: ApprovalRecord) -> WorkResult:
         return "approved", None  # the waiting call was woken by the resolution itself; the CLI runs it

@@ -10,21 +10,22 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from typing import Any
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 RULE = re.compile(r"^(?P<tool>[A-Za-z][A-Za-z0-9_]*)(?:\((?P<spec>.*)\))?$", re.DOTALL)
 PATH_KEYS = ("file_path", "notebook_path", "path")
 
 
-def matching_rule(rules: list[str], tool: str, tool_input: dict[str, Any]) -> str | None:
+# A tool's input is the model's JSON, whatever the tool takes: read by key, each value as text.
+def matching_rule(rules: list[str], tool: str, tool_input: Mapping[str, object]) -> str | None:
     for rule in rules:
         if rule_matches(rule, tool, tool_input):
             return rule
     return None
 
 
-def rule_matches(rule: str, tool: str, tool_input: dict[str, Any]) -> bool:
+def rule_matches(rule: str, tool: str, tool_input: Mapping[str, object]) -> bool:
     found = RULE.match(rule)
     if found is None or found["tool"] != tool:
         return False

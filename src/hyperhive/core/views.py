@@ -43,20 +43,30 @@ def dump_messages(found: list[MessageRecord]) -> list[dict[str, object]]:
     return [m.model_dump(mode="json") for m in messages(found)]
 
 
-# The services keep their `*_view` dicts for event payloads; the wire's model is read from the same dict, so
-# an event and a reply show an approval (question, schedule) alike.
-def approval(a: ApprovalRecord) -> rp.Approval:
-    return rp.Approval.model_validate(approval_view(a))
-
-
-def question(q: QuestionRecord) -> rp.Question:
-    return rp.Question.model_validate(question_view(q))
-
-
-def schedule(s: ScheduleRecord) -> rp.Schedule:
-    return rp.Schedule.model_validate(schedule_view(s))
+# The services build these models for their events too, so an event and a reply show an approval (question,
+# schedule) alike.
+approval = approval_view
+question = question_view
+schedule = schedule_view
 
 
 def reminder(r: ReminderRecord) -> rp.Reminder:
     return rp.Reminder(id=r.id, agent=r.agent, body=r.body, due_at=rfc3339(r.due_at),
                        created_at=rfc3339(r.created_at))
+
+
+# The replies of a verb that made or changed one record: what it answers, built in one place.
+def approval_reply(a: ApprovalRecord) -> rp.ApprovalReply:
+    return rp.ApprovalReply(approval=approval(a))
+
+
+def question_reply(q: QuestionRecord) -> rp.QuestionReply:
+    return rp.QuestionReply(question=question(q))
+
+
+def reminder_reply(r: ReminderRecord) -> rp.ReminderReply:
+    return rp.ReminderReply(reminder=reminder(r))
+
+
+def schedule_reply(s: ScheduleRecord) -> rp.ScheduleReply:
+    return rp.ScheduleReply(schedule=schedule(s))

@@ -6,7 +6,7 @@ window reads as zero, so a reset needs no sweep."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
 
@@ -40,12 +40,28 @@ def month_end(at: float) -> float:
 
 
 @dataclass
+class Window:
+    """What was spent in one budget window (a UTC day or month): the window's start and its totals."""
+
+    start: float = 0.0
+    tokens: int = 0
+    usd: float = 0.0
+
+    def roll(self, start: float) -> Window:
+        """This window at `start`: totals of an earlier window read as zero."""
+        if self.start != start:
+            self.start, self.tokens, self.usd = start, 0, 0.0
+        return self
+
+    def add(self, tokens: int, usd: float) -> None:
+        self.tokens += tokens
+        self.usd += usd
+
+
+@dataclass
 class Spent:
-    day: float = 0.0  # the start of the day these day totals belong to
-    day_tokens: int = 0
-    day_usd: float = 0.0
-    month: float = 0.0
-    month_usd: float = 0.0
+    day: Window = field(default_factory=Window)
+    month: Window = field(default_factory=Window)
 
 
 @dataclass(frozen=True)
@@ -70,29 +86,25 @@ class Ledger:
 
     def add(self, scope: str, at: float, tokens: int, usd: float) -> None:
         spent = self._current(scope, at)
-        spent.day_tokens += tokens
-        spent.day_usd += usd
-        spent.month_usd += usd
+        for window in (spent.day, spent.month):
+            window.add(tokens, usd)
 
     def spent(self, scope: str, now: float) -> Spent:
         return self._current(scope, now)
 
     def _current(self, scope: str, at: float) -> Spent:
         spent = self._spent.setdefault(scope, Spent())
-        day, month = day_start(at), month_start(at)
-        if spent.day != day:
-            spent.day, spent.day_tokens, spent.day_usd = day, 0, 0.0
-        if spent.month != month:
-            spent.month, spent.month_usd = month, 0.0
+        spent.day.roll(day_start(at))
+        spent.month.roll(month_start(at))
         return spent
 
 
 def first_exhausted(scope: str, limits: Limits, spent: Spent, now: float) -> Exhausted | None:
     """The first of `limits` that `spent` has reached, if any."""
     checks: list[tuple[BudgetName, float | None, float, float]] = [
-        ("daily_tokens", limits.daily_tokens, spent.day_tokens, day_end(now)),
-        ("daily_usd", limits.daily_usd, spent.day_usd, day_end(now)),
-        ("monthly_usd", limits.monthly_usd, spent.month_usd, month_end(now)),
+        ("daily_tokens", limits.daily_tokens, spent.day.tokens, day_end(now)),
+        ("daily_usd", limits.daily_usd, spent.day.usd, day_end(now)),
+        ("monthly_usd", limits.monthly_usd, spent.month.usd, month_end(now)),
     ]
     for name, limit, used, resets_at in checks:
         if limit is not None and used >= limit:

@@ -57,16 +57,11 @@ class Spend:
         """The current day's and month's totals from the store, and the old rows pruned."""
         now = self.clock.now()
         await self.store.prune_usage(now - KEEP_SECONDS)
-        for since, tokens_too in ((month_start(now), False), (day_start(now), True)):
+        for since, daily in ((month_start(now), False), (day_start(now), True)):
             for total in await self.store.usage_totals("agent", since):
-                spent = self.ledger.spent(total.key, now)
-                hive = self.ledger.spent(HIVE, now)
-                for s in (spent, hive):
-                    if tokens_too:
-                        s.day_tokens += total.tokens
-                        s.day_usd += total.cost_usd
-                    else:
-                        s.month_usd += total.cost_usd
+                for scope in (total.key, HIVE):
+                    spent = self.ledger.spent(scope, now)
+                    (spent.day if daily else spent.month).add(total.tokens, total.cost_usd)
         self._schedule_prune()
 
     async def close(self) -> None:

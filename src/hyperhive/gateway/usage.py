@@ -7,8 +7,8 @@ APIs, restated input counts). A non-streaming answer carries one `usage` object 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 MAX_JSON_BODY = 4 << 20  # a non-streaming answer larger than this is not parsed for usage
 
@@ -67,15 +67,15 @@ class UsageReader:
             return None
         return Usage(**{name: self._counts.get(name, 0) for name in _FIELDS.values()})
 
-    def _event(self, event: dict[str, Any]) -> None:
+    def _event(self, event: Mapping[str, object]) -> None:
         if event.get("type") == "message_start":
-            message = event.get("message") or {}
+            message = _object(event.get("message"))
             self.model = str(message.get("model") or "")
             self._take(message.get("usage"))
         elif event.get("type") == "message_delta":
             self._take(event.get("usage"))
 
-    def _take(self, usage: Any) -> None:
+    def _take(self, usage: object) -> None:
         # Later reports restate counts (the final output count replaces the first); they never add.
         if isinstance(usage, dict):
             for wire, name in _FIELDS.items():
@@ -85,9 +85,14 @@ class UsageReader:
                     self.seen = True
 
 
-def _loads(raw: bytes) -> dict[str, Any]:
+# The API's JSON as it comes: read by key, each value checked before use; what is not an object reads as empty
+# (a malformed body meters nothing, it never fails the relay).
+def _loads(raw: bytes) -> Mapping[str, object]:
     try:
-        value = json.loads(raw)
+        return _object(json.loads(raw))
     except ValueError:
         return {}
+
+
+def _object(value: object) -> Mapping[str, object]:
     return value if isinstance(value, dict) else {}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, TypedDict
 
 from hyperhive.broker import Lease
 from hyperhive.protocol import MANAGER_NAME, SELF_SENDER, ErrorCode, HiveError, ok_response
@@ -29,6 +30,13 @@ log = logging.getLogger(__name__)
 PRESENCE_ROLES = frozenset({"harness", "serve"})
 
 
+class _HarnessFields(TypedDict, total=False):
+    """The fields of an agent's record its harness reports (`harness_state`)."""
+
+    active_model: str
+    needs_login: bool
+
+
 class AgentSession:
     """One connection on an agent's socket."""
 
@@ -39,19 +47,15 @@ class AgentSession:
         self.role: str | None = None
         self._lease: Lease | None = None
 
-    async def handle(self, conn: Connection, obj: dict[str, Any]) -> dict[str, Any] | None:
+    async def handle(self, conn: Connection, obj: dict[str, object]) -> dict[str, object] | None:
+        """`obj`: the request line's JSON object, not yet read as a request."""
         request = parse_request(rq.AGENT_REQUEST, obj)
         self.hive.registry.require(self.name)  # an unregistered agent's socket answers nothing else
         cmd = type(request).verb_name()
         if cmd in rq.MANAGER_ONLY and not self.manager:
             raise HiveError(ErrorCode.NOT_ALLOWED, f"{cmd} is the manager's: only {MANAGER_NAME}'s "
                                                    "manager.sock takes it")
-        stream = AGENT_VERBS.streams.get(type(request))
-        if stream is not None:  # writes its own lines on this connection
-            await stream(self, conn, request)
-            return None
-        reply = await AGENT_VERBS.answers[type(request)](self, request)
-        return ok_response(request.req_id, **reply.wire())
+        return await AGENT_VERBS.dispatch(self, conn, request)
 
     async def closed(self) -> None:
         if self._lease is not None:
@@ -154,11 +158,12 @@ class AgentSession:
             "message_id": message.id, "from": message.sender, "note": agent_words(self.name, end.note)},
             caused_by=self.name)
 
-    async def _track_turn(self, kind: str, payload: dict[str, Any]) -> None:
+    async def _track_turn(self, kind: str, payload: Mapping[str, object]) -> None:
         """The gateway meters each call against the turn in hand (the message id the turn answers); the
         loop breaker counts turn starts."""
-        if kind == "turn_start" and isinstance(payload.get("id"), int):
-            self.hive.gateway.spend.turn_started(self.name, payload["id"])
+        message_id = payload.get("id")
+        if kind == "turn_start" and isinstance(message_id, int):
+            self.hive.gateway.spend.turn_started(self.name, message_id)
             await self.hive.loop_breaker.turn_started(self.name)
         elif kind == "turn_end":
             self.hive.gateway.spend.turn_ended(self.name)
@@ -168,7 +173,7 @@ class AgentSession:
 
     @answers(rq.HarnessState)
     async def harness_state(self, req: rq.HarnessState) -> rp.Done:
-        changes: dict[str, Any] = {}
+        changes: _HarnessFields = {}
         if req.model is not None:
             changes["active_model"] = req.model
         was = self.hive.registry.require(self.name).needs_login
@@ -188,8 +193,8 @@ class AgentSession:
         """One bare ok line, then one line per operator control until the harness hangs up."""
         queue = self.hive.controls.open(self.name)
 
-        async def send_control(control: dict[str, Any]) -> None:
-            await conn.send(ok_response(req.req_id, **control))
+        async def send_control(control: rp.Control) -> None:
+            await conn.send(ok_response(req.req_id, **control.wire()))
 
         try:
             await conn.send(ok_response(req.req_id))
@@ -199,19 +204,17 @@ class AgentSession:
 
     @answers(rq.Ask)
     async def ask(self, req: rq.Ask) -> rp.QuestionReply:
-        q = await self.hive.questions.ask(self.name, req.question, list(req.options), req.multi, req.ttl_seconds,
-                                          req.to)
-        return rp.QuestionReply(question=views.question(q))
+        return views.question_reply(await self.hive.questions.ask(
+            self.name, req.question, list(req.options), req.multi, req.ttl_seconds, req.to))
 
     @answers(rq.Answer)
     async def answer(self, req: rq.Answer) -> rp.QuestionReply:
-        answered = await self.hive.questions.answer(req.id, req.answer, self.name)
-        return rp.QuestionReply(question=views.question(answered))
+        return views.question_reply(await self.hive.questions.answer(req.id, req.answer, self.name))
 
     @answers(rq.Remind)
     async def remind(self, req: rq.Remind) -> rp.ReminderReply:
-        reminder = await self.hive.reminders.add(self.name, req.message, le.due_time(req.delay_seconds, req.at))
-        return rp.ReminderReply(reminder=views.reminder(reminder))
+        due = le.due_time(req.delay_seconds, req.at)
+        return views.reminder_reply(await self.hive.reminders.add(self.name, req.message, due))
 
     @answers(rq.GetLooseEnds)
     async def get_loose_ends(self, req: rq.GetLooseEnds) -> rp.LooseEndsReply:
@@ -237,12 +240,11 @@ class AgentSession:
 
     @answers(rq.CancelSchedule)
     async def cancel_schedule(self, req: rq.CancelSchedule) -> rp.ScheduleReply:
-        cancelled = await self.hive.schedules.cancel(req.id, self.name, req.targets)
-        return rp.ScheduleReply(schedule=views.schedule(cancelled))
+        return views.schedule_reply(await self.hive.schedules.cancel(req.id, self.name, req.targets))
 
     @answers(rq.FireScheduleNow)
     async def fire_schedule_now(self, req: rq.FireScheduleNow) -> rp.ScheduleReply:
-        return rp.ScheduleReply(schedule=views.schedule(await self.hive.schedules.fire_now(req.id, self.name)))
+        return views.schedule_reply(await self.hive.schedules.fire_now(req.id, self.name))
 
     @streams(rq.WatchInbox)
     async def watch_inbox(self, conn: Connection, req: rq.WatchInbox) -> None:
@@ -260,7 +262,7 @@ class AgentSession:
         await send_line(None)  # the newest unread too: it may have come meanwhile
         await conn.stream_until_hangup(next_arrival, send_line)
 
-    async def _inbox_line(self, req: rq.WatchInbox) -> dict[str, Any]:
+    async def _inbox_line(self, req: rq.WatchInbox) -> dict[str, object]:
         newest = await self.hive.store.inbox_messages(self.name, 1, unread_only=True)
         preview = [rp.Newest(id=m.id, sender=m.sender, preview=m.body[:200]) for m in newest]
         news = rp.InboxNews(unread=await self.hive.store.count_unacked(self.name),
@@ -275,19 +277,17 @@ class AgentSession:
     # --- the manager's ----------------------------------------------------------------------------
     @answers(rq.RequestInitConfig)
     async def request_init_config(self, req: rq.RequestInitConfig) -> rp.ApprovalReply:
-        approval = await self.hive.deployments.request_init_config(self.name, req.name, req.description)
-        return rp.ApprovalReply(approval=views.approval(approval))
+        return views.approval_reply(await self.hive.deployments.request_init_config(self.name, req.name,
+                                                                                   req.description))
 
     @answers(rq.RequestApplyCommit)
     async def request_apply_commit(self, req: rq.RequestApplyCommit) -> rp.ApprovalReply:
-        approval = await self.hive.deployments.request_apply_commit(self.name, req.agent, req.commit_ref,
-                                                                    req.description)
-        return rp.ApprovalReply(approval=views.approval(approval))
+        return views.approval_reply(await self.hive.deployments.request_apply_commit(
+            self.name, req.agent, req.commit_ref, req.description))
 
     @answers(rq.RequestSpawn)
     async def request_spawn(self, req: rq.RequestSpawn) -> rp.ApprovalReply:
-        approval = await self.hive.deployments.request_spawn(self.name, req.name, req.description)
-        return rp.ApprovalReply(approval=views.approval(approval))
+        return views.approval_reply(await self.hive.deployments.request_spawn(self.name, req.name, req.description))
 
     @answers(rq.ManageAgent)
     async def manage_agent(self, req: rq.ManageAgent) -> rp.AgentStatuses:
@@ -314,7 +314,7 @@ class AgentSession:
 
     @answers(rq.Rollback)
     async def rollback(self, req: rq.Rollback) -> rp.ApprovalReply:
-        return rp.ApprovalReply(approval=views.approval(await self.hive.deployments.rollback(self.name, req.agent)))
+        return views.approval_reply(await self.hive.deployments.rollback(self.name, req.agent))
 
     def _paused(self) -> bool:
         agent = self.hive.registry.get(self.name)

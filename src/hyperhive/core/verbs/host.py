@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 import hyperhive
 from hyperhive.config import AgentConfig, ConfigError, dump_agent_config, load_agent_config, render_template
-from hyperhive.protocol import OPERATOR, ErrorCode, HiveError, Urls, ok_response, rfc3339
+from hyperhive.protocol import OPERATOR, ErrorCode, HiveError, ok_response, rfc3339
 from hyperhive.protocol import host_requests as rq
 from hyperhive.protocol import replies as rp
 from hyperhive.store import AgentRecord
@@ -51,7 +51,7 @@ async def _rows(hive: Hive, names: list[str] | None) -> rp.AgentStatuses:
 
 @answers(rq.GetUrls)
 async def urls(hive: Hive, req: rq.GetUrls) -> rp.UrlsReply:
-    return rp.UrlsReply(urls=Urls.model_validate(hive.urls()))
+    return rp.UrlsReply(urls=hive.urls())
 
 
 @answers(rq.SetPaused)
@@ -112,10 +112,11 @@ async def events(hive: Hive, req: rq.Events) -> rp.Events:
     return rp.Events(events=[views.event_view(e) for e in found])
 
 
-@answers(rq.Interrupt)
-async def interrupt(hive: Hive, req: rq.Interrupt) -> rp.Done:
+@answers(rq.Interrupt, rq.NewSession, rq.Compact)
+async def control(hive: Hive, req: rq.Interrupt | rq.NewSession | rq.Compact) -> rp.Done:
+    """The controls that carry nothing but their name, which is the verb's: the harness gets it as it is."""
     hive.registry.require(req.name)
-    hive.controls.push(req.name, {"control": "interrupt"})
+    hive.controls.push(req.name, rp.Control(control=req.verb_name()))
     return rp.Done()
 
 
@@ -129,22 +130,8 @@ async def set_model(hive: Hive, req: rq.SetModel) -> rp.AgentStatuses:
                                                f"{req.model!r} is not in its available_models (agent.toml)")
     await hive.registry.update(req.name, active_model=req.model)
     if hive.controls.connected(req.name):
-        hive.controls.push(req.name, {"control": "set_model", "model": req.model})
+        hive.controls.push(req.name, rp.Control(control="set_model", model=req.model))
     return await _rows(hive, [req.name])
-
-
-@answers(rq.NewSession)
-async def new_session(hive: Hive, req: rq.NewSession) -> rp.Done:
-    hive.registry.require(req.name)
-    hive.controls.push(req.name, {"control": "new_session"})
-    return rp.Done()
-
-
-@answers(rq.Compact)
-async def compact(hive: Hive, req: rq.Compact) -> rp.Done:
-    hive.registry.require(req.name)
-    hive.controls.push(req.name, {"control": "compact"})
-    return rp.Done()
 
 
 @answers(rq.LoggedIn)
@@ -152,7 +139,7 @@ async def logged_in(hive: Hive, req: rq.LoggedIn) -> rp.AgentStatuses:
     was_waiting = hive.registry.require(req.name).needs_login
     await hive.registry.update(req.name, needs_login=False)
     if hive.controls.connected(req.name):
-        hive.controls.push(req.name, {"control": "logged_in"})
+        hive.controls.push(req.name, rp.Control(control="logged_in"))
     if was_waiting:
         await hive.notify("logged_in", req.name, {})
     else:
@@ -168,12 +155,12 @@ async def questions(hive: Hive, req: rq.ListQuestions) -> rp.Questions:
 
 @answers(rq.AnswerQuestion)
 async def answer(hive: Hive, req: rq.AnswerQuestion) -> rp.QuestionReply:
-    return rp.QuestionReply(question=views.question(await hive.questions.answer(req.id, req.answer, OPERATOR)))
+    return views.question_reply(await hive.questions.answer(req.id, req.answer, OPERATOR))
 
 
 @answers(rq.CancelQuestion)
 async def cancel_question(hive: Hive, req: rq.CancelQuestion) -> rp.QuestionReply:
-    return rp.QuestionReply(question=views.question(await hive.questions.cancel(req.id, None)))
+    return views.question_reply(await hive.questions.cancel(req.id, None))
 
 
 @answers(rq.ListReminders)
@@ -183,7 +170,7 @@ async def reminders(hive: Hive, req: rq.ListReminders) -> rp.Reminders:
 
 @answers(rq.CancelReminder)
 async def cancel_reminder(hive: Hive, req: rq.CancelReminder) -> rp.ReminderReply:
-    return rp.ReminderReply(reminder=views.reminder(await hive.reminders.cancel(req.id, None)))
+    return views.reminder_reply(await hive.reminders.cancel(req.id, None))
 
 
 @answers(rq.LooseEnds)
@@ -231,7 +218,7 @@ async def schedules(hive: Hive, req: rq.ListSchedules) -> rp.Schedules:
 async def create_schedule(hive: Hive, req: rq.CreateSchedule) -> rp.ScheduleReply:
     first = le.due_time(None, req.first_fire_at)
     created = await hive.schedules.create(req.targets, req.body, first, req.interval_seconds, req.description)
-    return rp.ScheduleReply(schedule=views.schedule(created))
+    return views.schedule_reply(created)
 
 
 @answers(rq.UpdateSchedule)
@@ -239,22 +226,22 @@ async def update_schedule(hive: Hive, req: rq.UpdateSchedule) -> rp.ScheduleRepl
     fields = req.model_dump(exclude_none=True, exclude={"cmd", "id", "req_id", "version"})
     if "next_fire_at" in fields:
         fields["next_fire_at"] = le.due_time(None, fields["next_fire_at"])
-    return rp.ScheduleReply(schedule=views.schedule(await hive.schedules.update(req.id, **fields)))
+    return views.schedule_reply(await hive.schedules.update(req.id, **fields))
 
 
 @answers(rq.SetSchedulePaused)
 async def set_schedule_paused(hive: Hive, req: rq.SetSchedulePaused) -> rp.ScheduleReply:
-    return rp.ScheduleReply(schedule=views.schedule(await hive.schedules.set_paused(req.id, req.paused)))
+    return views.schedule_reply(await hive.schedules.set_paused(req.id, req.paused))
 
 
 @answers(rq.CancelSchedule)
 async def cancel_schedule(hive: Hive, req: rq.CancelSchedule) -> rp.ScheduleReply:
-    return rp.ScheduleReply(schedule=views.schedule(await hive.schedules.cancel(req.id, None, req.targets)))
+    return views.schedule_reply(await hive.schedules.cancel(req.id, None, req.targets))
 
 
 @answers(rq.FireSchedule)
 async def fire_schedule(hive: Hive, req: rq.FireSchedule) -> rp.ScheduleReply:
-    return rp.ScheduleReply(schedule=views.schedule(await hive.schedules.fire_now(req.id, None)))
+    return views.schedule_reply(await hive.schedules.fire_now(req.id, None))
 
 
 async def _each(hive: Hive, req: rq.Scoped[rp.AgentStatuses], action: Callable[[str], Awaitable[None]]
@@ -389,12 +376,12 @@ async def sandbox_shell(hive: Hive, req: rq.SandboxShell) -> rp.SandboxEntry:
 
 @answers(rq.PauseAll)
 async def pause_all(hive: Hive, req: rq.PauseAll) -> rp.Paused:
-    return rp.Paused.model_validate(await kill_switch.pause_all(hive))
+    return await kill_switch.pause_all(hive)
 
 
 @answers(rq.ResumeAll)
 async def resume_all(hive: Hive, req: rq.ResumeAll) -> rp.Resumed:
-    return rp.Resumed.model_validate(await kill_switch.resume_all(hive))
+    return await kill_switch.resume_all(hive)
 
 
 @streams(rq.SubscribeAgentStatus)

@@ -11,8 +11,11 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from hyperhive.protocol import ok_response
 from hyperhive.protocol.fields import Request
 from hyperhive.protocol.replies import Reply
+
+from ..lineserver import Connection
 
 R = TypeVar("R", bound=Reply)
 Answer = Callable[[Any, Any], Awaitable[Reply]]  # (hive or session, request) → its reply
@@ -21,10 +24,11 @@ _ANSWERS = "__answers__"
 _STREAMS = "__streams__"
 
 
-def answers(request: type[Request[R]]) -> Callable[[Callable[[Any, Any], Awaitable[R]]],
-                                                    Callable[[Any, Any], Awaitable[R]]]:
+def answers(*requests: type[Request[R]]) -> Callable[[Callable[[Any, Any], Awaitable[R]]],
+                                                      Callable[[Any, Any], Awaitable[R]]]:
+    """Several requests may share a handler when they differ by their verb's name only."""
     def mark(fn: Callable[[Any, Any], Awaitable[R]]) -> Callable[[Any, Any], Awaitable[R]]:
-        setattr(fn, _ANSWERS, request)
+        setattr(fn, _ANSWERS, requests)
         return fn
 
     return mark
@@ -32,7 +36,7 @@ def answers(request: type[Request[R]]) -> Callable[[Callable[[Any, Any], Awaitab
 
 def streams(request: type[Request[Any]]) -> Callable[[Stream], Stream]:
     def mark(fn: Stream) -> Stream:
-        setattr(fn, _STREAMS, request)
+        setattr(fn, _STREAMS, (request,))
         return fn
 
     return mark
@@ -50,13 +54,21 @@ class VerbTable:
         table = cls({}, {})
         for fn in namespace.values():
             for attr, into in ((_ANSWERS, table.answers), (_STREAMS, table.streams)):
-                request = getattr(fn, attr, None)
-                if request is None:
-                    continue
-                if request in table.answers or request in table.streams:
-                    raise TypeError(f"{request.__name__} has two handlers")
-                into[request] = fn  # type: ignore[assignment]
+                for request in getattr(fn, attr, ()):
+                    if request in table.answers or request in table.streams:
+                        raise TypeError(f"{request.__name__} has two handlers")
+                    into[request] = fn  # type: ignore[assignment]
         return table
+
+    async def dispatch(self, target: object, conn: Connection, request: Request[Any]) -> dict[str, object] | None:
+        """Run the request's handler on `target` (the hive, or an agent's session): a stream writes its own lines
+        on the connection (None); an answer becomes its success line."""
+        stream = self.streams.get(type(request))
+        if stream is not None:
+            await stream(target, conn, request)
+            return None
+        reply = await self.answers[type(request)](target, request)
+        return ok_response(request.req_id, **reply.wire())
 
     def __contains__(self, request: type[Request[Any]]) -> bool:
         return request in self.answers or request in self.streams
