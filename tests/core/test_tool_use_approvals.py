@@ -93,6 +93,20 @@ async def test_the_wire_one_card_per_call_and_a_harness_hangup_cancels(hive: Hiv
     assert len(await hive.store.list_approvals(kind="tool_use")) == 1
 
 
+async def test_an_approved_prompt_answers_allow_with_the_calls_exact_input(hive: Hive) -> None:
+    """The permission decision the CLI gets: `allow` with the input the operator saw, nothing else."""
+    harness = await add_agent(hive, "alice")
+    await harness.request("hello", role="harness")
+    socket = hive.settings.agent_socket_dir("alice") / "mcp.sock"
+    waiting = asyncio.create_task(prompt(socket, "Bash", TOUCH, "toolu_1"))
+    card = (await pending_tool_use(hive, 1))[0]
+    await hive.approvals.approve(card.id)
+    answer = await asyncio.wait_for(waiting, 30)
+    assert {k: v for k, v in answer.items() if k not in ("version", "ok", "req_id")} == {
+        "behavior": "allow", "updatedInput": TOUCH}
+    await harness.close()
+
+
 async def prompt(socket: Path, tool: str, tool_input: dict[str, str], tool_use_id: str) -> dict[str, Any]:
     client = AsyncSocketClient(socket)
     try:
