@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypedDict
 from hyperhive.client import AsyncSocketClient
 from hyperhive.client.errors import Unreachable
 from hyperhive.protocol import HiveError
-from hyperhive.protocol.agent_requests import ToolPrompt
+from hyperhive.protocol import agent_requests as rq
 from hyperhive.protocol.replies import PermissionDecision
 
 from .reconnect import Reconnect
@@ -93,7 +93,7 @@ async def ask_hive(socket_path: Path, tool_name: str, tool_input: Mapping[str, o
         try:
             await client.connect()
             pauses.done()
-            return await client.verb(ToolPrompt, tool=tool_name, input=tool_input, tool_use_id=tool_use_id,
+            return await client.verb(rq.ToolPrompt, tool=tool_name, input=tool_input, tool_use_id=tool_use_id,
                                      ask=rules, timeout_seconds=timeout or None)
         except Unreachable:
             await pauses.pause()  # hive-c0re is restarting: the approval is kept; ask again when it is back
