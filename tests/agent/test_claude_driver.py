@@ -237,7 +237,7 @@ async def test_mcp_tools_are_called_counted_and_denied_without_a_rule(claude_bin
     stats = outcome.stats
     assert stats.tool_calls == 3 and stats.num_turns == 4
     assert stats.tool_breakdown == {"mcp__t__echo": 1, "mcp__hyperhive__echo": 1, "mcp__t__secret": 1}
-    assert stats.permission_denials == ("mcp__t__secret",)
+    assert stats.permission_denials == ["mcp__t__secret"]
     assert stats.input_tokens == 400  # the result line sums every request of the turn
 
 

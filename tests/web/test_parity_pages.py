@@ -4,7 +4,6 @@ with context size and cost on the agent page."""
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 from typing import Any
 
 import pytest
@@ -52,8 +51,8 @@ async def test_mail_for_a_purged_agent_is_dropped_in_the_flow_never_handed_to_a_
 
 def _turn(started_at: float, cost: float, prompt: int, model: str = "claude-sonnet-4-5") -> dict[str, Any]:
     """A turn_stats event as the harness reports it (agent/loop.py: the driver's TurnStats and the wake)."""
-    stats = asdict(TurnStats(model=model, duration_ms=1200, input_tokens=prompt, output_tokens=300, cost_usd=cost,
-                             num_turns=1, tool_calls=1, tool_breakdown={"Bash": 1}, result_kind="success"))
+    stats = TurnStats(model=model, duration_ms=1200, input_tokens=prompt, output_tokens=300, cost_usd=cost,
+                      num_turns=1, tool_calls=1, tool_breakdown={"Bash": 1}, result_kind="success").model_dump()
     return {"kind": "turn_stats", "payload": stats | {"message_id": 1, "wake_from": "operator",
                                                       "started_at": started_at}}
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 from hyperhive.config import DEFAULT_MODEL, AgentConfig
 from hyperhive.config.sections import CompactionConfig, ToolsConfig
 
 from .claude_driver import BrainConfig
 from .claude_files import HYPERHIVE_SERVER
+from .permission_prompt import McpServer
 from .prompts import MANAGER_GUIDE, system_prompt
 
 
@@ -19,7 +19,7 @@ def mcp_command(socket: Path) -> list[str]:
 
 
 def brain_for(name: str, config: AgentConfig | None, socket: Path, description: str = "") -> BrainConfig:
-    servers: dict[str, dict[str, Any]] = {}
+    servers: dict[str, McpServer] = {}
     tools = config.tools if config is not None else ToolsConfig()
     compaction = config.compaction if config is not None else CompactionConfig()
     allowed = [f"mcp__{HYPERHIVE_SERVER}", *tools.allowed()]

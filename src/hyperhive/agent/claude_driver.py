@@ -20,11 +20,12 @@ from typing import Any
 
 from .claude_files import BrainConfig, ClaudeFiles
 from .permission_prompt import permission_args
+from .stream_json import StreamLine
 from .turn_stats import OutcomeKind, Stop, TurnOutcome, TurnRecord, TurnStats
 
 __all__ = ["BrainConfig", "ClaudeDriver", "OutcomeKind", "TurnOutcome", "TurnStats"]
 
-OnEvent = Callable[[dict[str, Any]], Awaitable[None]]
+OnEvent = Callable[[StreamLine], Awaitable[None]]
 OnStderr = Callable[[str], Awaitable[None]]
 
 # SIGINT ends a turn in ~0.1 s (measured); past this the group gets SIGKILL.
@@ -267,7 +268,7 @@ async def _lines(stream: asyncio.StreamReader) -> AsyncIterator[bytes]:
         yield pending
 
 
-def _json_object(raw: bytes) -> dict[str, Any]:
+def _json_object(raw: bytes) -> StreamLine:
     value = json.loads(raw)
     if not isinstance(value, dict):
         raise ValueError("not a JSON object")

@@ -11,15 +11,34 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
-from .permission_prompt import add_prompt_settings
+from .permission_prompt import McpServer, add_prompt_settings
 from .turn_ledger import LEDGER_ENV
 
 HYPERHIVE_SERVER = "hyperhive"
 # The CLI deletes transcripts older than this many days at start (30 by default); an agent's one session
 # may sit idle for months and must still resume.
 TRANSCRIPT_KEEP_DAYS = 36500
+
+
+class Permissions(TypedDict, total=False):
+    allow: list[str]
+    deny: list[str]
+    ask: list[str]
+
+
+class ClaudeSettings(TypedDict):
+    """`settings.json`: the permission rules, and how long the CLI keeps transcripts."""
+
+    permissions: Permissions
+    cleanupPeriodDays: int
+
+
+class McpConfig(TypedDict):
+    """`mcp.json`, the CLI's `--mcp-config`."""
+
+    mcpServers: dict[str, McpServer]
 
 
 @dataclass(frozen=True)
@@ -31,7 +50,7 @@ class BrainConfig:
     allowed_tools: list[str]
     """Permission rules granted without asking (`mcp__hyperhive`, `Read`, `Bash(git *)`…); a call to any
     other tool is denied (in `--print` nobody can say yes) and listed in the turn's permission denials."""
-    mcp_servers: dict[str, dict[str, Any]]
+    mcp_servers: dict[str, McpServer]
     """Extra MCP servers: name -> {"command", "args", "env"} (or any server entry the CLI accepts)."""
     hyperhive_mcp_command: list[str]
     """Starts the `hyperhive` MCP server; empty: no hive tools (a test, or a brain without a hive)."""
@@ -58,7 +77,7 @@ class ClaudeFiles:
         self.settings = self.dir / "settings.json"
         self.mcp = self.dir / "mcp.json"
         self.turn_ledger = self.dir / "pulled.jsonl"
-        self.hosted: dict[str, Any] | None = None
+        self.hosted: McpServer | None = None
         """The `hyperhive` entry of the harness's resident tool server (tool_host.py); None: start
         `hyperhive_mcp_command` over stdio for each turn."""
 
@@ -70,8 +89,8 @@ class ClaudeFiles:
         _write_if_changed(self.mcp, _dumps(mcp_config_for(self.brain, self.turn_ledger, self.hosted)))
 
 
-def settings_for(brain: BrainConfig) -> dict[str, Any]:
-    permissions: dict[str, list[str]] = {"allow": list(brain.allowed_tools)}
+def settings_for(brain: BrainConfig) -> ClaudeSettings:
+    permissions: Permissions = {"allow": list(brain.allowed_tools)}
     if brain.denied_tools:
         permissions["deny"] = list(brain.denied_tools)
     if brain.ask_tools:
@@ -80,14 +99,14 @@ def settings_for(brain: BrainConfig) -> dict[str, Any]:
 
 
 def mcp_config_for(brain: BrainConfig, turn_ledger: Path | None = None,
-                   hosted: dict[str, Any] | None = None) -> dict[str, Any]:
+                   hosted: McpServer | None = None) -> McpConfig:
     """The CLI's `--mcp-config`. `turn_ledger`: where the hive's tools record the mail the model pulls (see
     turn_ledger.py); `hosted`: the harness's resident `hyperhive` server, used instead of a stdio one."""
     if HYPERHIVE_SERVER in brain.mcp_servers:
         raise ValueError(f"the MCP server name {HYPERHIVE_SERVER!r} is reserved for the hive's own tools")
-    servers: dict[str, Any] = {}
+    servers: dict[str, McpServer] = {}
     if hosted is not None and brain.hyperhive_mcp_command:
-        servers[HYPERHIVE_SERVER] = dict(hosted)
+        servers[HYPERHIVE_SERVER] = hosted.copy()
     elif brain.hyperhive_mcp_command:
         command, *args = brain.hyperhive_mcp_command
         env = {LEDGER_ENV: str(turn_ledger)} if turn_ledger is not None else {}
@@ -95,7 +114,7 @@ def mcp_config_for(brain: BrainConfig, turn_ledger: Path | None = None,
     if HYPERHIVE_SERVER in servers:
         add_prompt_settings(servers[HYPERHIVE_SERVER], brain)  # ask rules: the operator answers prompts
     for name, server in brain.mcp_servers.items():
-        entry = {k: v for k, v in server.items() if v is not None}
+        entry = server.copy()
         if "command" in entry:
             entry.setdefault("type", "stdio")
             entry["args"] = list(entry.get("args") or [])
@@ -104,7 +123,7 @@ def mcp_config_for(brain: BrainConfig, turn_ledger: Path | None = None,
     return {"mcpServers": servers}
 
 
-def _dumps(value: Any) -> str:
+def _dumps(value: ClaudeSettings | McpConfig) -> str:
     return json.dumps(value, indent=2, sort_keys=True) + "\n"
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from hyperhive.config import load_agent_config
+from hyperhive.protocol import agent_requests as rq
 
 from .brain import brain_for
 from .link import HiveLink
@@ -27,10 +28,10 @@ PRIVATE_ENV_PREFIXES = ("HYPERHIVE_",)
 async def run_harness(socket: Path, state_dir: Path, config_path: Path | None, claude_bin: Path,
                       environ: Mapping[str, str], timings: LoopTimings) -> None:
     link = HiveLink(socket)
-    me = await link.call("whoami")
+    me = await link.verb(rq.Whoami)
     await link.close()
-    config = load_agent_config(config_path.read_text(), expected_name=me["name"]) if config_path else None
-    brain = brain_for(me["name"], config, socket)
+    config = load_agent_config(config_path.read_text(), expected_name=me.name) if config_path else None
+    brain = brain_for(me.name, config, socket)
     base_env = {k: v for k, v in environ.items() if not k.startswith(PRIVATE_ENV_PREFIXES)}
     driver = driver_for(claude_bin, state_dir, brain, base_env, environ)  # resident or per-turn: a setting
     loop = TurnLoop(socket, driver, brain, state_dir, timings)

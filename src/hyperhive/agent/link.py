@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hyperhive.client import AsyncSocketClient, Unreachable
+from hyperhive.protocol import agent_requests as rq
+from hyperhive.protocol.fields import Request
+from hyperhive.protocol.replies import Identity, Reply
 
 from .reconnect import Reconnect
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R", bound=Reply)
 
 
 class HiveLink:
@@ -31,17 +36,24 @@ class HiveLink:
         self._connected_once = False
         self._restating: asyncio.Task[None] | None = None
         self.client = AsyncSocketClient(path)
-        self.hello: dict[str, Any] = {}
+        self.hello: Identity | None = None  # the hive's answer to `hello` (with a role)
 
-    async def call(self, cmd: str, **fields: Any) -> dict[str, Any]:
+    async def call(self, cmd: str, **fields: Any) -> dict[str, object]:
         """Like a request, but a missing daemon is waited for; errors from the hive still raise."""
+        return await self._riding_out(lambda: self.client.request(cmd, **fields))
+
+    async def verb(self, kind: type[Request[R]], **fields: Any) -> R:
+        """`call` by the verb's request model, its reply read as its reply model (None fields not sent)."""
+        return await self._riding_out(lambda: self.client.verb(kind, **fields))
+
+    async def _riding_out(self, ask: Callable[[], Awaitable[T]]) -> T:
         reconnect = Reconnect(self.path)
         try:
             while True:
                 try:
                     if not self.client.connected:
                         await self._connect()
-                    return await self.client.request(cmd, **fields)
+                    return await ask()
                 except Unreachable as exc:
                     log.info("hive unreachable (%s); waiting for it", exc.message)
                     await self.client.close()
@@ -53,7 +65,7 @@ class HiveLink:
         await self.client.close()  # a connection the hive hung up (a daemon restart) is closed, not dropped
         await self.client.connect()
         if self.role is not None:
-            self.hello = await self.client.request("hello", role=self.role)
+            self.hello = await self.client.verb(rq.Hello, role=self.role)
         if self._connected_once and self.on_reconnect is not None:
             # Not awaited here: this link is in the middle of a call; keep a reference so it runs to its end.
             self._restating = asyncio.get_running_loop().create_task(self.on_reconnect())

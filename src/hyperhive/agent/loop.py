@@ -21,20 +21,24 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import NamedTuple
 
 from hyperhive.client import Unreachable, stream
 from hyperhive.protocol import HiveError
+from hyperhive.protocol import agent_requests as rq
+from hyperhive.protocol.models import Message
+from hyperhive.protocol.replies import Control
 
 from ._watch import IN_CLOSE_WRITE, IN_MOVED_TO, FileWatch
-from .claude_driver import BrainConfig, ClaudeDriver, TurnOutcome
+from .claude_driver import BrainConfig, ClaudeDriver, OutcomeKind, TurnOutcome
 from .link import HiveLink
 from .prompts import checkpoint_prompt, wake_prompt
 from .reconnect import Reconnect
 from .reporter import Reporter
 from .session_file import SessionFile
+from .stream_json import StreamLine, session_of
 from .tool_host import ToolHost
 from .turn_ledger import TurnLedger
 
@@ -52,6 +56,14 @@ class LoopTimings:
     rate_limit_max: float = 3600.0
     login_retry: float = 600.0  # needs_login: retry on `logged_in`, or after this long anyway
     budget_retry_min: float = 30.0  # budget_exhausted without a word from the hive: retry no sooner
+
+
+class _Said(NamedTuple):
+    """The last `harness_state` the loop sent: said again to a daemon that restarted."""
+
+    activity: rq.HarnessActivity
+    detail: str | None
+    needs_login: bool | None
 
 
 class TurnLoop:
@@ -79,7 +91,7 @@ class TurnLoop:
         self._budget_restored = asyncio.Event()
         self._to_ack: list[int] = []
         self._main: asyncio.Task[None] | None = None
-        self._last_state: dict[str, Any] | None = None
+        self._last_state: _Said | None = None
         self._context_tokens = 0  # the last turn's prompt size: how full the session is
         self.control_attempts = 0  # connections the control stream opened (or tried to)
 
@@ -95,7 +107,7 @@ class TurnLoop:
         self._main = asyncio.current_task()
         self.reporter.start()
         await self.mail.call("whoami")  # connects and says hello
-        self.model = self.mail.hello.get("active_model") or self.brain.model
+        self.model = (self.mail.hello.active_model if self.mail.hello else None) or self.brain.model
         controls = asyncio.create_task(self._follow_controls(), name="controls")
         try:
             await self._state("idle")
@@ -103,9 +115,9 @@ class TurnLoop:
                 self.tools.start_soon()
             while True:
                 await self._ack_done()
-                got = await self.mail.call("recv", wait_seconds=RECV_WAIT, max=1)
-                for message in got["messages"]:
-                    await self._handle(message, got["pending"])
+                got = await self.mail.verb(rq.Recv, wait_seconds=RECV_WAIT, max=1)
+                for message in got.messages:
+                    await self._handle(message, got.pending)
                     await self._compact_if_full()
                     await self._state("idle")
         finally:
@@ -119,7 +131,7 @@ class TurnLoop:
             await self.mail.close()
             await self.side.close()
 
-    async def _handle(self, message: dict[str, Any], pending: int) -> None:
+    async def _handle(self, message: Message, pending: int) -> None:
         failures = 0
         compacted = False
         login_tries = 0
@@ -132,7 +144,7 @@ class TurnLoop:
             outcome = await self._turn(message, pending)
             kind = outcome.kind
             if kind in ("ok", "interrupted"):
-                await self._finish(message["id"])
+                await self._finish(message.id)
                 if login_tries:
                     await self._state("thinking", needs_login=False)
                 return
@@ -158,13 +170,13 @@ class TurnLoop:
                     await self._park(message, outcome)
                     return
 
-    async def _turn(self, message: dict[str, Any], pending: int) -> TurnOutcome:
+    async def _turn(self, message: Message, pending: int) -> TurnOutcome:
         async with self._turn_lock:
             self._interrupted = False
             started = time.time()
-            self.reporter.emit("turn_start", {"id": message["id"], "from": message["sender"],
-                                              "body": message["body"], "unread": pending, "model": self.model})
-            await self._state("thinking", detail=f"on #{message['id']} from {message['sender']}")
+            self.reporter.emit("turn_start", {"id": message.id, "from": message.sender,
+                                              "body": message.body, "unread": pending, "model": self.model})
+            await self._state("thinking", detail=f"on #{message.id} from {message.sender}")
             outcome = await self._run_turn(wake_prompt(message, pending))
             if self._interrupted and outcome.kind != "ok":
                 outcome = _with_kind(outcome, "interrupted", "interrupted by the operator")
@@ -173,11 +185,10 @@ class TurnLoop:
                 self._remember_session(outcome.session_id)
             self._context_tokens = outcome.stats.context_tokens
             ok = outcome.kind == "ok"
-            self.reporter.emit("turn_end", {"id": message["id"], "ok": ok, "kind": outcome.kind,
+            self.reporter.emit("turn_end", {"id": message.id, "ok": ok, "kind": outcome.kind,
                                             "note": outcome.note})
-            stats = asdict(outcome.stats) | {"message_id": message["id"], "wake_from": message["sender"],
-                                             "started_at": started}
-            self.reporter.emit("turn_stats", stats)
+            self.reporter.emit("turn_stats", outcome.stats.model_dump() | {
+                "message_id": message.id, "wake_from": message.sender, "started_at": started})
             return outcome
 
     async def _settle_pulled(self, kept: bool) -> None:
@@ -204,9 +215,10 @@ class TurnLoop:
         self.ledger.clear()  # a ledger left by a harness that died: its messages were never acked, so came back
         await self._use_hosted_tools()
 
-        async def on_event(line: dict[str, Any]) -> None:
-            if line.get("type") == "system" and line.get("subtype") == "init" and line.get("session_id"):
-                self._remember_session(str(line["session_id"]))  # a crash mid-turn still resumes it
+        async def on_event(line: StreamLine) -> None:
+            session = session_of(line)
+            if line.get("type") == "system" and line.get("subtype") == "init" and session:
+                self._remember_session(session)  # a crash mid-turn still resumes it
             self.reporter.emit("stream", line)
 
         async def on_stderr(text: str) -> None:
@@ -229,17 +241,17 @@ class TurnLoop:
         if self.tools is not None:
             await self.tools.release()  # what the tools still hold (a recv after the turn's end) goes back
 
-    async def _park(self, message: dict[str, Any], outcome: TurnOutcome) -> None:
-        self.reporter.emit("turn_end", {"id": message["id"], "ok": False, "kind": outcome.kind, "parked": True,
-                                        "from": message["sender"], "note": f"parked after two failed turns: "
-                                                                           f"{outcome.note}"})
+    async def _park(self, message: Message, outcome: TurnOutcome) -> None:
+        self.reporter.emit("turn_end", {"id": message.id, "ok": False, "kind": outcome.kind, "parked": True,
+                                        "from": message.sender, "note": f"parked after two failed turns: "
+                                                                        f"{outcome.note}"})
         await self.reporter.flush()
-        await self._finish(message["id"])
+        await self._finish(message.id)
 
     async def _wait_for_login(self) -> None:
         """Until the credentials in the CLI's config dir change (`hivectl login NAME` wrote them), or the
         operator says `logged_in`, or the retry timer runs out."""
-        name = self.mail.hello.get("name", "NAME")
+        name = self.mail.hello.name if self.mail.hello else "NAME"
         config_dir = Path(self.driver.env["CLAUDE_CONFIG_DIR"])
         config_dir.mkdir(parents=True, exist_ok=True)
         watch = FileWatch(config_dir, CREDENTIAL_FILES, IN_CLOSE_WRITE | IN_MOVED_TO)
@@ -292,8 +304,8 @@ class TurnLoop:
             await self._settle_pulled(outcome.kind == "ok")
             if outcome.session_id:
                 self._remember_session(outcome.session_id)
-            self.reporter.emit("turn_stats", asdict(outcome.stats) | {"message_id": None, "wake_from": "compaction",
-                                                                     "started_at": started})
+            self.reporter.emit("turn_stats", outcome.stats.model_dump() | {
+                "message_id": None, "wake_from": "compaction", "started_at": started})
             await self._ack_done()
             await self._compact(f"the session passed {self.brain.compact_percent}% of the context")
 
@@ -304,17 +316,14 @@ class TurnLoop:
 
     async def _restate(self) -> None:
         if self._last_state is not None:
-            await self._state(**self._last_state)
+            await self._state(*self._last_state)
 
-    async def _state(self, activity: str, *, detail: str | None = None, needs_login: bool | None = None) -> None:
-        self._last_state = {"activity": activity, "detail": detail, "needs_login": needs_login}
-        fields: dict[str, Any] = {"activity": activity, "model": self.model, "session_id": self.session_id}
-        if detail is not None:
-            fields["detail"] = detail[:500]
-        if needs_login is not None:
-            fields["needs_login"] = needs_login
+    async def _state(self, activity: rq.HarnessActivity, detail: str | None = None,
+                     needs_login: bool | None = None) -> None:
+        self._last_state = _Said(activity, detail, needs_login)
         try:
-            await self.side.call("harness_state", **fields)
+            await self.side.verb(rq.HarnessState, activity=activity, model=self.model, session_id=self.session_id,
+                                 detail=detail[:500] if detail is not None else None, needs_login=needs_login)
         except HiveError as exc:
             log.warning("harness_state refused: %s", exc.message)
 
@@ -327,20 +336,20 @@ class TurnLoop:
             try:
                 async for line in stream(self.socket, "control_stream"):
                     reconnect.done()
-                    if "control" in line:
-                        await self._control(line)
+                    if "control" in line:  # the first line is the bare `ok` that opens the stream
+                        await self._control(Control.model_validate(line))
             except Unreachable:
                 await reconnect.pause()
 
-    async def _control(self, control: dict[str, Any]) -> None:
-        kind = control["control"]
+    async def _control(self, control: Control) -> None:
+        kind = control.control
         log.info("control: %s", kind)
         if kind == "interrupt":
             if self.driver.running():
                 self._interrupted = True
                 await self.driver.interrupt()
         elif kind == "set_model":
-            self.model = str(control["model"])
+            self.model = control.model or self.model
             await self._state("thinking" if self.driver.running() else "idle")
         elif kind == "new_session":
             self.session_id = None
@@ -358,7 +367,5 @@ class TurnLoop:
             self._budget_restored.set()
 
 
-def _with_kind(outcome: TurnOutcome, kind: str, note: str) -> TurnOutcome:
-    from dataclasses import replace
-
-    return replace(outcome, kind=kind, note=note)  # type: ignore[arg-type]
+def _with_kind(outcome: TurnOutcome, kind: OutcomeKind, note: str) -> TurnOutcome:
+    return replace(outcome, kind=kind, note=note)

@@ -16,9 +16,9 @@ import inspect
 import json
 import logging
 import typing
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import pydantic
 
@@ -32,21 +32,62 @@ REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized", 
            405: "Method Not Allowed", 411: "Length Required", 413: "Content Too Large"}
 
 
+class ToolListing(TypedDict):
+    """A tool as `tools/list` shows it."""
+
+    name: str
+    description: str
+    inputSchema: dict[str, object]
+
+
+class TextContent(TypedDict):
+    type: str
+    text: str
+
+
+class ToolResult(TypedDict):
+    """`tools/call`'s result."""
+
+    content: list[TextContent]
+    isError: bool
+
+
+class RpcProblem(TypedDict):
+    code: int
+    message: str
+
+
+class RpcResult(TypedDict):
+    jsonrpc: str
+    id: object
+    result: Mapping[str, object]
+
+
+class RpcError(TypedDict):
+    jsonrpc: str
+    id: object
+    error: RpcProblem
+
+
+RpcAnswer = RpcResult | RpcError
+
+
 @dataclass(frozen=True)
 class _Entry:
     fn: Tool
     arguments: type[pydantic.BaseModel]
-    listing: dict[str, Any]
+    listing: ToolListing
 
 
 def _entry(fn: Tool) -> _Entry:
     hints = typing.get_type_hints(fn)
-    fields: dict[str, Any] = {}
-    for name, param in inspect.signature(fn).parameters.items():
-        default = ... if param.default is inspect.Parameter.empty else param.default
-        fields[name] = (hints.get(name, Any), default)
+    empty = inspect.Parameter.empty
+    fields: Mapping[str, Any] = {  # name -> (annotation, default), as create_model takes them
+        name: (hints.get(name, Any), ... if param.default is empty else param.default)
+        for name, param in inspect.signature(fn).parameters.items()}
     model = pydantic.create_model(f"{fn.__name__}Arguments", **fields)
-    listing = {"name": fn.__name__, "description": inspect.getdoc(fn) or "", "inputSchema": model.model_json_schema()}
+    listing: ToolListing = {"name": fn.__name__, "description": inspect.getdoc(fn) or "",
+                            "inputSchema": model.model_json_schema()}
     return _Entry(fn, model, listing)
 
 
@@ -124,7 +165,7 @@ class McpHttpServer:
         return (200, answer) if answer is not None else (202, None)
 
     # --- JSON-RPC ------------------------------------------------------------------------------------------
-    async def _rpc(self, message: Any) -> dict[str, Any] | None:
+    async def _rpc(self, message: object) -> RpcAnswer | None:
         if not isinstance(message, dict) or not isinstance(message.get("method"), str):
             return None if isinstance(message, dict) and "id" not in message else _error(
                 message.get("id") if isinstance(message, dict) else None, -32600, "not a JSON-RPC request")
@@ -144,7 +185,7 @@ class McpHttpServer:
             return _result(rid, await self._call(str(params.get("name")), params.get("arguments") or {}))
         return _error(rid, -32601, f"method not found: {method}")
 
-    async def _call(self, name: str, arguments: Any) -> dict[str, Any]:
+    async def _call(self, name: str, arguments: object) -> ToolResult:
         entry = self.tools.get(name)
         if entry is None:
             return _tool_text(f"Unknown tool: {name}", error=True)
@@ -161,15 +202,15 @@ class McpHttpServer:
                               error=True)
 
 
-def _tool_text(text: str, *, error: bool = False) -> dict[str, Any]:
+def _tool_text(text: str, *, error: bool = False) -> ToolResult:
     return {"content": [{"type": "text", "text": text}], "isError": error}
 
 
-def _result(rid: Any, result: dict[str, Any]) -> dict[str, Any]:
+def _result(rid: object, result: Mapping[str, object]) -> RpcResult:
     return {"jsonrpc": "2.0", "id": rid, "result": result}
 
 
-def _error(rid: Any, code: int, message: str) -> dict[str, Any]:
+def _error(rid: object, code: int, message: str) -> RpcError:
     return {"jsonrpc": "2.0", "id": rid, "error": {"code": code, "message": message}}
 
 

@@ -15,12 +15,15 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 from hyperhive.client import AsyncSocketClient
 from hyperhive.client.errors import Unreachable
 from hyperhive.protocol import HiveError
+from hyperhive.protocol import agent_requests as rq
+from hyperhive.protocol.replies import PermissionDecision
 
 from .reconnect import Reconnect
 
@@ -30,6 +33,18 @@ PROMPT_TOOL = f"mcp__hyperhive__{TOOL_NAME}"  # claude_files.HYPERHIVE_SERVER (w
 TIMEOUT_MARGIN_SECONDS = 600
 ASK_RULES_ENV = "HIVE_ASK_RULES"
 ASK_TIMEOUT_ENV = "HIVE_ASK_TIMEOUT_SECONDS"
+
+
+class McpServer(TypedDict, total=False):
+    """An entry of the CLI's mcp.json: a stdio server (`command`…) or an HTTP one (`url`…)."""
+
+    type: str  # stdio, http
+    command: str
+    args: list[str]
+    env: dict[str, str]
+    url: str
+    headers: dict[str, str]
+    timeout: int  # ms the CLI waits for one call
 
 
 class AskRules(Protocol):
@@ -49,7 +64,7 @@ def permission_args(brain: AskRules) -> list[str]:
     return ["--permission-prompts", "none"]
 
 
-def add_prompt_settings(server: dict[str, Any], brain: AskRules) -> None:
+def add_prompt_settings(server: McpServer, brain: AskRules) -> None:
     """The hyperhive server's entry in mcp.json, with ask rules: a `timeout` that outlasts the operator's,
     and for a stdio server (one per turn) the rules and timeout in its env; the harness's resident server
     was given them when it started (tool_host.py)."""
@@ -69,8 +84,8 @@ def _rules_from_env() -> tuple[list[str], float | None]:
     return [str(r) for r in rules] if isinstance(rules, list) else [], timeout
 
 
-async def ask_hive(socket_path: Path, tool_name: str, tool_input: dict[str, Any], tool_use_id: str,
-                   rules: list[str], timeout: float | None) -> dict[str, Any]:
+async def ask_hive(socket_path: Path, tool_name: str, tool_input: Mapping[str, object], tool_use_id: str,
+                   rules: list[str], timeout: float | None) -> PermissionDecision:
     """The hive's answer to one prompt; waits as long as the hive says (through its restarts)."""
     pauses = Reconnect(socket_path)
     while True:
@@ -78,13 +93,12 @@ async def ask_hive(socket_path: Path, tool_name: str, tool_input: dict[str, Any]
         try:
             await client.connect()
             pauses.done()
-            answer = await client.request("tool_prompt", tool=tool_name, input=tool_input, tool_use_id=tool_use_id,
-                                          ask=rules, **({"timeout_seconds": timeout} if timeout else {}))
-            return {k: v for k, v in answer.items() if k in ("behavior", "updatedInput", "message")}
+            return await client.verb(rq.ToolPrompt, tool=tool_name, input=tool_input, tool_use_id=tool_use_id,
+                                     ask=rules, timeout_seconds=timeout or None)
         except Unreachable:
             await pauses.pause()  # hive-c0re is restarting: the approval is kept; ask again when it is back
         except HiveError as exc:
-            return {"behavior": "deny", "message": f"the hive could not ask the operator: {exc.message}"}
+            return PermissionDecision(behavior="deny", message=f"the hive could not ask the operator: {exc.message}")
         finally:
             await client.close()
 
@@ -97,11 +111,11 @@ class PermissionPromptTool:
         self.rules = rules
         self.timeout = timeout
 
-    async def permission_prompt(self, tool_name: str, input: dict[str, Any], tool_use_id: str | None = None) -> str:
+    async def permission_prompt(self, tool_name: str, input: dict[str, object], tool_use_id: str | None = None) -> str:
         """Claude Code's permission prompt (not for the model): asks the operator whether this call may run."""
         answer = await ask_hive(self.socket_path, tool_name, input, tool_use_id or f"anon-{uuid.uuid4()}",
                                 self.rules, self.timeout)
-        return json.dumps(answer)
+        return json.dumps(answer.wire())
 
 
 def register(functions: list[Any], socket_path: Path, rules: list[str] | None = None,

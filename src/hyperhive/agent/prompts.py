@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from hyperhive.protocol import MANAGER_NAME
+from hyperhive.protocol.models import Message
 
 HIVE_GUIDE = """You are {name}, an agent in a hyperhive: a swarm of Claude Code agents on one host, steered by a \
 human operator. {description}
@@ -25,11 +24,11 @@ def system_prompt(name: str, description: str, extra: str = "") -> str:
     return text + ("\n" + extra.strip() + "\n" if extra.strip() else "")
 
 
-def wake_prompt(message: dict[str, Any], pending: int) -> str:
+def wake_prompt(message: Message, pending: int) -> str:
     """Minimal on purpose: who, what, and how much more is waiting. The history is in the session."""
-    reply = f", in reply to #{message['in_reply_to']}" if message.get("in_reply_to") else ""
+    reply = f", in reply to #{message.in_reply_to}" if message.in_reply_to else ""
     more = f" ({pending} more waiting)" if pending else ""
-    return f"Message #{message['id']} from {message['sender']}{reply}{more}:\n\n{message['body']}"
+    return f"Message #{message.id} from {message.sender}{reply}{more}:\n\n{message.body}"
 
 
 def checkpoint_prompt(percent: int) -> str:

@@ -8,7 +8,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import Any
+from collections.abc import Mapping
+from typing import TypedDict
 
 from hyperhive.protocol import HiveError
 
@@ -22,10 +23,17 @@ STRING_MAX = 16 * 1024  # a tool result with a whole file in it: the transcript 
 QUEUE_MAX = 20_000  # a hive gone for long: drop the oldest stream lines rather than grow without bound
 
 
+class Pending(TypedDict):
+    """One transcript event as `report` takes it (protocol's ReportedEvent checks it on the hive's side)."""
+
+    kind: str
+    payload: dict[str, object]
+
+
 class Reporter:
     def __init__(self, link: HiveLink) -> None:
         self.link = link
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[Pending] = []
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -34,10 +42,10 @@ class Reporter:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="reporter")
 
-    def emit(self, kind: str, payload: dict[str, Any]) -> None:
+    def emit(self, kind: str, payload: Mapping[str, object]) -> None:
         if len(self._pending) >= QUEUE_MAX:
             del self._pending[0]
-        self._pending.append({"kind": kind, "payload": shrink(payload)})
+        self._pending.append({"kind": kind, "payload": {key: shrink(value) for key, value in payload.items()}})
         self._idle.clear()
         self._wake.set()
 
@@ -65,7 +73,7 @@ class Reporter:
             self._idle.set()
 
 
-def take_batch(pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def take_batch(pending: list[Pending]) -> list[Pending]:
     """Remove and return the oldest events that fit in one request."""
     size = 0
     count = 0
@@ -79,7 +87,7 @@ def take_batch(pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return batch
 
 
-def shrink(value: Any) -> Any:
+def shrink(value: object) -> object:
     if isinstance(value, str):
         return value if len(value) <= STRING_MAX else value[:STRING_MAX] + f"… [{len(value) - STRING_MAX} more chars]"
     if isinstance(value, dict):

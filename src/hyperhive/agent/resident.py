@@ -28,6 +28,7 @@ from typing import Any
 
 from .claude_driver import STDERR_TAIL, STOP_GRACE, ClaudeDriver, OnEvent, OnStderr, _json_object, _lines
 from .claude_files import BrainConfig
+from .stream_json import InputLine, StreamLine, session_of
 from .turn_stats import TurnOutcome, TurnRecord
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ class _Cli:
         self.tasks: list[asyncio.Task[Any]] = []
         self.exited = asyncio.Event()
 
-    def send(self, line: dict[str, Any]) -> None:
+    def send(self, line: InputLine) -> None:
         assert self.proc.stdin is not None
         if not self.proc.stdin.is_closing():
             self.proc.stdin.write(json.dumps(line).encode() + b"\n")
@@ -212,13 +213,12 @@ class ResidentDriver(ClaudeDriver):
             except ValueError:
                 await self._stderr_line(f"[stdout] {raw.decode(errors='replace')}")
                 continue
-            if isinstance(line.get("session_id"), str):
-                cli.session = line["session_id"]
+            cli.session = session_of(line) or cli.session
             if line.get("type") in ("control_response", "control_request"):
                 continue  # the interrupt's answer: ours, not the transcript's
             await self._dispatch(cli, line)
 
-    async def _dispatch(self, cli: _Cli, line: dict[str, Any]) -> None:
+    async def _dispatch(self, cli: _Cli, line: StreamLine) -> None:
         turn = self._turn
         if turn is None or turn.done.done() or cli is not self._cli:
             log.debug("a line from the resident CLI outside a turn: %s", line.get("type"))

@@ -11,9 +11,9 @@ import contextlib
 import logging
 import os
 from pathlib import Path
-from typing import Any
 
 from hyperhive.client import Unreachable, stream
+from hyperhive.protocol.replies import InboxNews, Newest
 
 from .link import HiveLink
 from .reconnect import Reconnect
@@ -53,23 +53,24 @@ class PeerServe:
             try:
                 async for line in stream(self.socket, "watch_inbox"):
                     reconnect.done()
-                    newest = line.get("newest")
-                    if newest and newest["id"] > self._told:
-                        await self._notify(line)
+                    if "unread" not in line:
+                        continue  # the bare `ok` that opens the stream
+                    news = InboxNews.model_validate(line)
+                    if news.newest and news.newest.id > self._told:
+                        await self._notify(news.newest, news.unread)
             except Unreachable:
                 await reconnect.pause()
                 with contextlib.suppress(Unreachable):
                     await self.presence.call("heartbeat")
 
-    async def _notify(self, line: dict[str, Any]) -> None:
+    async def _notify(self, newest: Newest, unread: int) -> None:
         """Once per new message, also for one that came while the stream was down (seen on reconnect)."""
-        newest = line["newest"]
-        self._told = int(newest["id"])
-        log.info("new mail #%s from %s (%s unread)", newest["id"], newest["sender"], line["unread"])
+        self._told = newest.id
+        log.info("new mail #%s from %s (%s unread)", newest.id, newest.sender, unread)
         if not self.on_mail:
             return
-        env = {**os.environ, "HIVE_MAIL_ID": str(newest["id"]), "HIVE_MAIL_FROM": str(newest["sender"]),
-               "HIVE_MAIL_PREVIEW": str(newest["preview"]), "HIVE_MAIL_UNREAD": str(line["unread"])}
+        env = {**os.environ, "HIVE_MAIL_ID": str(newest.id), "HIVE_MAIL_FROM": newest.sender,
+               "HIVE_MAIL_PREVIEW": newest.preview, "HIVE_MAIL_UNREAD": str(unread)}
         process = await asyncio.create_subprocess_shell(self.on_mail, env=env, stdin=asyncio.subprocess.DEVNULL)
         code = await process.wait()
         if code != 0:

@@ -21,9 +21,9 @@ import secrets
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
 
 from .mcp_http import McpHttpServer
+from .permission_prompt import McpServer
 from .tools import INSTRUCTIONS, SERVER_NAME, HiveTools, hive_tools
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class Endpoint:
     url: str
     token: str
 
-    def mcp_entry(self) -> dict[str, Any]:
+    def mcp_entry(self) -> McpServer:
         return {"type": "http", "url": self.url, "headers": {"Authorization": f"Bearer {self.token}"}}
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import inspect
 import json
 import types
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
@@ -160,7 +160,7 @@ def _plain(annotation: Any) -> Any:
     return annotation
 
 
-def derived_tool(call: Callable[..., Awaitable[dict[str, Any]]], kind: type[rq.AgentRequest[Any]]
+def derived_tool(call: Callable[..., Awaitable[Mapping[str, object]]], kind: type[rq.AgentRequest[Any]]
                  ) -> Callable[..., Awaitable[str]]:
     """The tool of a verb: one parameter per field of its request model, the reply read as its model."""
     face = FACES.get(kind)
@@ -212,7 +212,7 @@ class HiveTools:
         known = {f.__name__ for f in self.functions}
         self.functions += [f for f in self._tools(manager=True) if f.__name__ not in known]
 
-    async def call(self, cmd: str, **fields: Any) -> dict[str, Any]:
+    async def call(self, cmd: str, **fields: Any) -> dict[str, object]:
         return await self.client.request(cmd, **{k: v for k, v in fields.items() if v is not None})
 
     async def recv(self, wait_seconds: float = 0, max: int = 32) -> str:

@@ -11,9 +11,13 @@ import re
 import signal
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal, cast
+
+from hyperhive.protocol.agent_requests import Count, TurnUsage
+
+from .stream_json import AssistantLine, RateLimitLine, ResultLine, StreamLine, SystemLine, session_of
 
 OutcomeKind = Literal["ok", "error", "interrupted", "rate_limited", "auth_failed", "prompt_too_long", "crashed",
                       "timeout", "budget_exhausted"]
@@ -31,23 +35,10 @@ AUTH_PHRASES = ("invalid api key", "/login", "not logged in", "authentication_er
                 "oauth token has expired", "oauth token has been revoked")
 
 
-@dataclass(frozen=True)
-class TurnStats:
-    model: str = ""
-    duration_ms: int = 0  # the CLI's own measure (from its start to its result)
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_creation_tokens: int = 0
-    cost_usd: float = 0.0
-    num_turns: int = 0
-    tool_calls: int = 0
-    tool_breakdown: dict[str, int] = field(default_factory=dict)
-    result_kind: str = ""  # the result line's subtype ("success", "error_during_execution"…); "" without one
-    terminal_reason: str = ""  # the CLI's reason to stop ("completed", "api_error", "aborted_tools"…)
-    permission_denials: tuple[str, ...] = ()  # tools the model called without an allow rule
-    wall_ms: int = 0  # from spawning the CLI to its exit, as the harness saw it
-    context_tokens: int = 0  # the last API call's prompt (input + cache tokens): how full the session is
+class TurnStats(TurnUsage):
+    """The turn's `TurnUsage` (what the `turn_stats` report carries), and how full the session is."""
+
+    context_tokens: Count = 0  # the last API call's prompt (input + cache tokens)
 
 
 @dataclass(frozen=True)
@@ -70,33 +61,33 @@ class TurnRecord:
     def __init__(self, model: str) -> None:
         self.model = model
         self.session_id: str | None = None
-        self.result: dict[str, Any] | None = None
+        self.result: ResultLine | None = None
         self.tools: dict[str, str] = {}  # tool_use id -> name; a block can repeat across lines
         self.reset_at: float | None = None  # epoch seconds a subscription limit lifts
         self.retry_delay: float | None = None  # the CLI's last back-off on a 429 (it follows retry-after)
-        self.api_error: dict[str, Any] = {}  # the last synthetic assistant message's error fields
+        self.api_error: AssistantLine = {}  # the last synthetic assistant message (its error fields)
         self.context_tokens = 0
 
-    def feed(self, line: dict[str, Any]) -> None:
+    def feed(self, line: StreamLine) -> None:
+        """One parsed line; its `type` says which shape it has (stream_json.py)."""
         kind = line.get("type")
-        if isinstance(line.get("session_id"), str):
-            self.session_id = line["session_id"]
+        self.session_id = session_of(line) or self.session_id
         if kind == "system":
-            self._system(line)
+            self._system(cast(SystemLine, line))
         elif kind == "assistant":
-            self._assistant(line)
+            self._assistant(cast(AssistantLine, line))
         elif kind == "rate_limit_event":
-            self._rate_limit(line.get("rate_limit_info"))
+            self._rate_limit(cast(RateLimitLine, line).get("rate_limit_info"))
         elif kind == "result":
-            self.result = line
+            self.result = cast(ResultLine, line)
 
-    def _system(self, line: dict[str, Any]) -> None:
+    def _system(self, line: SystemLine) -> None:
         if line.get("subtype") == "init" and line.get("model"):
             self.model = str(line["model"])
         elif line.get("subtype") == "api_retry" and line.get("error_status") == 429:
             self.retry_delay = _number(line.get("retry_delay_ms")) / 1000
 
-    def _assistant(self, line: dict[str, Any]) -> None:
+    def _assistant(self, line: AssistantLine) -> None:
         message = line.get("message") or {}
         usage = message.get("usage")
         if isinstance(usage, dict) and not line.get("is_api_error_message"):
@@ -106,10 +97,9 @@ class TurnRecord:
                 self.tools[str(block.get("id"))] = str(block.get("name"))
         if line.get("is_api_error_message"):
             self.api_error = line
-            params = line.get("api_error_params") or {}
-            self._rate_limit(params.get("rate_limit_info"))
+            self._rate_limit((line.get("api_error_params") or {}).get("rate_limit_info"))
 
-    def _rate_limit(self, info: Any) -> None:
+    def _rate_limit(self, info: object) -> None:
         if isinstance(info, dict) and info.get("status") == "rejected" and info.get("resetsAt"):
             self.reset_at = _number(info["resetsAt"])
 
@@ -119,9 +109,11 @@ class TurnRecord:
         return any(MISSING_SESSION in str(e) for e in errors)
 
     def stats(self, wall_ms: int) -> TurnStats:
-        r = self.result or {}
+        r: ResultLine = self.result or {}
         usage = r.get("usage") or {}
-        return TurnStats(
+        # Not validated here: the hive checks the bounds when it stores the report, and refusing one there
+        # costs a transcript line, never the turn.
+        return TurnStats.model_construct(
             model=self.model, duration_ms=int(_number(r.get("duration_ms"))),
             input_tokens=int(_number(usage.get("input_tokens"))),
             output_tokens=int(_number(usage.get("output_tokens"))),
@@ -130,8 +122,8 @@ class TurnRecord:
             cost_usd=_number(r.get("total_cost_usd")), num_turns=int(_number(r.get("num_turns"))),
             tool_calls=len(self.tools), tool_breakdown=dict(Counter(self.tools.values())),
             result_kind=str(r.get("subtype") or ""), terminal_reason=str(r.get("terminal_reason") or ""),
-            permission_denials=tuple(str(d.get("tool_name")) for d in r.get("permission_denials") or []
-                                     if isinstance(d, dict)),
+            permission_denials=[str(d.get("tool_name")) for d in r.get("permission_denials") or []
+                                if isinstance(d, dict)],
             wall_ms=wall_ms, context_tokens=self.context_tokens)
 
     def outcome(self, returncode: int, stderr_tail: list[str], stopped: Stop | None, session_id: str | None,
@@ -154,7 +146,7 @@ class TurnRecord:
         text = str(r.get("result") or "; ".join(str(e) for e in r.get("errors") or []) or r.get("subtype"))
         return self._error_kind(r, text, " ".join(stderr_tail)), text
 
-    def _error_kind(self, r: dict[str, Any], text: str, stderr: str) -> OutcomeKind:
+    def _error_kind(self, r: ResultLine, text: str, stderr: str) -> OutcomeKind:
         status = r.get("api_error_status") or self.api_error.get("api_error_status")
         error_type = str(r.get("api_error_type") or self.api_error.get("api_error_type") or "")
         lowered = f"{text} {stderr}".lower()
@@ -198,7 +190,7 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def _number(value: Any) -> float:
+def _number(value: object) -> float:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
 
 

@@ -49,7 +49,8 @@ class AsyncSocketClient:
                 await self._writer.wait_closed()
         self._reader = self._writer = None
 
-    async def request(self, cmd: str, **fields: Any) -> dict[str, Any]:
+    async def request(self, cmd: str, **fields: Any) -> dict[str, object]:
+        """One request; its raw line (read it with its reply model, or call `verb`)."""
         async with self._lock:
             if not self.connected:
                 await self.close()  # a connection the hive hung up is closed here, not left to the collector
@@ -73,7 +74,7 @@ class AsyncSocketClient:
         return cast(R, kind.reply_model().model_validate(line))
 
 
-async def stream(path: Path, cmd: str, **fields: Any) -> AsyncIterator[dict[str, Any]]:
+async def stream(path: Path, cmd: str, **fields: Any) -> AsyncIterator[dict[str, object]]:
     """Send one streaming request on a connection of its own and yield every line (the first is the bare
     `ok` that says the stream is open). Raises Unreachable when the hive closes the connection."""
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import json
 from pathlib import Path
-from typing import Any
 
 from hyperhive.protocol import ErrorCode, HiveError
 
@@ -43,11 +42,12 @@ def raise_for(response: dict[str, object]) -> dict[str, object]:
     raise RequestFailed(error_code, str(response.get("error") or "the hive refused the request"))
 
 
-def decode_response(line: bytes) -> dict[str, Any]:
+def decode_response(line: bytes) -> dict[str, object]:
     """One response line: its object when ok, else RequestFailed with the hive's sentence."""
     try:
         response = json.loads(line)
     except json.JSONDecodeError:
         raise RequestFailed(ErrorCode.INTERNAL, f"the hive sent a line that is not JSON: {line[:80]!r}") from None
-    raise_for(response)
-    return dict(response)
+    if not isinstance(response, dict):
+        raise RequestFailed(ErrorCode.INTERNAL, f"the hive sent a line that is not an object: {line[:80]!r}")
+    return raise_for(response)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ class SocketClient:
         self.path = path
         self.timeout = timeout
 
-    def request(self, cmd: str, **fields: Any) -> dict[str, Any]:
+    def request(self, cmd: str, **fields: Any) -> dict[str, object]:
         with self._connect() as sock, sock.makefile("rwb") as stream:
             stream.write(encode_line({"cmd": cmd, **fields}))
             stream.flush()
@@ -32,7 +33,7 @@ class SocketClient:
         line = self.request(kind.verb_name(), **{k: v for k, v in fields.items() if v is not None})
         return cast(R, kind.reply_model().model_validate(line))
 
-    def stream(self, cmd: str, **fields: Any) -> Iterator[dict[str, Any]]:
+    def stream(self, cmd: str, **fields: Any) -> Iterator[dict[str, object]]:
         """Send one request and yield every response line until the hive closes the connection."""
         with self._connect(timeout=None) as sock, sock.makefile("rwb") as stream:
             stream.write(encode_line({"cmd": cmd, **fields}))
@@ -50,7 +51,7 @@ class SocketClient:
             raise unreachable(self.path, exc) from None
         return sock
 
-    def _read(self, stream: Any) -> dict[str, Any]:
+    def _read(self, stream: io.BufferedIOBase) -> dict[str, object]:
         try:
             line = stream.readline()
         except TimeoutError:

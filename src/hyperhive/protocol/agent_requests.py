@@ -168,13 +168,12 @@ class NotePayload(ReportPayload):
     text: ReportText
 
 
-class TurnStatsPayload(ReportPayload):
+class TurnUsage(ReportPayload):
+    """What one turn cost and called: the harness's `TurnStats` (agent/turn_stats.py) and, with the wake,
+    the `turn_stats` payload. Field order is the payload's key order."""
+
     model: ShortText = ""
-    message_id: MessageId | None = None
-    wake_from: ShortText | None = None
-    started_at: float | None = None
-    duration_ms: Count = 0
-    wall_ms: Count = 0
+    duration_ms: Count = 0  # the CLI's own measure (from its start to its result)
     input_tokens: Count = 0
     output_tokens: Count = 0
     cache_read_tokens: Count = 0
@@ -183,9 +182,16 @@ class TurnStatsPayload(ReportPayload):
     num_turns: Count = 0
     tool_calls: Count = 0
     tool_breakdown: dict[ShortText, Count] = Field(default={}, max_length=500)
-    result_kind: ShortText = ""
-    terminal_reason: ShortText = ""
-    permission_denials: list[ShortText] = Field(default=[], max_length=500)
+    result_kind: ShortText = ""  # the result line's subtype ("success", "error_during_execution"…)
+    terminal_reason: ShortText = ""  # the CLI's reason to stop ("completed", "api_error", "aborted_tools"…)
+    permission_denials: list[ShortText] = Field(default=[], max_length=500)  # tools called without a rule
+    wall_ms: Count = 0  # from spawning the CLI to its exit, as the harness saw it
+
+
+class TurnStatsPayload(TurnUsage):
+    message_id: MessageId | None = None
+    wake_from: ShortText | None = None
+    started_at: float | None = None
 
 
 class OpenPayload(ReportPayload):

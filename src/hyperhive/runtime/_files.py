@@ -19,7 +19,46 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
+
+from .base import LimitReportRecord
+from .limits import LimitPlanRecord
+
+
+class Identity(TypedDict):
+    """The agent's own uid for a sandbox that drops root (identity.py), and the sources it stages."""
+
+    uid: int
+    gid: int
+    stage: list[str]
+
+
+class KeeperOrders(TypedDict):
+    """launch.json: one run's orders, written by start() for the keeper."""
+
+    name: str
+    mode: str  # bwrap, process
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str
+    log_path: str
+    log_max_bytes: int
+    log_backups: int
+    limits: LimitPlanRecord
+    identity: NotRequired[Identity]
+
+
+class KeeperState(TypedDict):
+    """keeper.json, written by the keeper once its sandbox runs (its ready line says the same)."""
+
+    keeper_pid: int
+    keeper_start: int | None
+    sandbox_pid: int
+    sandbox_start: int | None
+    started_at: float
+    mode: str
+    log_path: str
+    limits: LimitReportRecord
 
 
 @dataclass(frozen=True)

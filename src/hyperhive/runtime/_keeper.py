@@ -12,10 +12,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from . import _proc
-from ._files import KeeperFiles
+from ._files import KeeperFiles, KeeperOrders, KeeperState
+from .base import ExitInfo
 from .identity import STAGED_BWRAP, enter_identity
 from .limits import LimitPlan, enter_limits, kill_cgroup, release_limits
 from .logfile import RotatingLog
@@ -28,7 +29,7 @@ _DRAIN_SECONDS = 2.0  # after the sandbox ends, how long a leftover writer may h
 class StartFailed(RuntimeError):
     """The sandbox ended before it was up (bwrap failed before it created the namespaces); `record` is how."""
 
-    def __init__(self, message: str, record: dict[str, Any]) -> None:
+    def __init__(self, message: str, record: ExitInfo) -> None:
         super().__init__(message)
         self.record = record
 
@@ -37,7 +38,7 @@ class Keeper:
     """One run of one sandbox. `orders` is launch.json: argv, env, cwd, mode ("bwrap" or "process"),
     log_path, log_max_bytes, log_backups, limits."""
 
-    def __init__(self, orders: dict[str, Any], files: KeeperFiles) -> None:
+    def __init__(self, orders: KeeperOrders, files: KeeperFiles) -> None:
         self.orders = orders
         self.files = files
         self.mode: str = orders["mode"]
@@ -54,7 +55,7 @@ class Keeper:
             signal.signal(signum, lambda *_: None)  # the wakeup fd carries them to the loop
 
     # --- start ------------------------------------------------------------------------------------
-    def start(self) -> dict[str, Any]:
+    def start(self) -> KeeperState:
         """Start the sandbox; returns keeper.json's content. Raises RuntimeError with what went wrong."""
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         info_r, info_w = os.pipe2(os.O_CLOEXEC) if self.mode == "bwrap" else (-1, -1)
@@ -120,8 +121,8 @@ class Keeper:
                            record)
 
     # --- run --------------------------------------------------------------------------------------
-    def wait(self) -> dict[str, Any]:
-        """Serve the sandbox until it has ended; returns exit.json's content."""
+    def wait(self) -> ExitInfo:
+        """Serve the sandbox until it has ended; returns how (exit.json's content)."""
         assert self.child is not None
         selector = selectors.DefaultSelector()
         selector.register(self._out_r, selectors.EVENT_READ)
@@ -224,7 +225,7 @@ class Keeper:
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(pid, 0)
 
-    def _exit_record(self, status: int) -> dict[str, Any]:
+    def _exit_record(self, status: int) -> ExitInfo:
         returncode: int | None = status
         signum: int | None = None
         if status < 0:
@@ -237,8 +238,7 @@ class Keeper:
             detail = ("stopped before the command started" if self.requested
                       else f"bwrap could not set up the sandbox: {said}" if said
                       else "bwrap could not set up the sandbox")
-        record = {"returncode": returncode, "signal": signum, "ended_at": time.time(),
-                  "requested": self.requested, "detail": detail}
+        record = ExitInfo(returncode, signum, time.time(), self.requested, detail)
         how = f"code {returncode}" if signum is None else f"signal {signum}"
         self._log_line(f"sandbox {self.orders['name']} ended: {how}{' (stop requested)' if self.requested else ''}")
         return record

@@ -14,10 +14,9 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from typing import Any
 
 from . import _proc
-from ._files import KeeperFiles, read_json
+from ._files import KeeperFiles, KeeperState, read_json
 from .base import ExitCallback, ExitInfo, LimitReport
 from .limits import LimitPlan, release_limits
 
@@ -27,9 +26,9 @@ log = logging.getLogger(__name__)
 class Run:
     """One start of one sandbox, as the daemon knows it."""
 
-    def __init__(self, files: KeeperFiles, state: dict[str, Any], pidfd: int | None) -> None:
+    def __init__(self, files: KeeperFiles, state: KeeperState | None, pidfd: int | None) -> None:
         self.files = files
-        self.state = state
+        self.state = state  # None: it ended before it was up
         self.exit: ExitInfo | None = None
         self._pidfd = pidfd
         self._callbacks: list[ExitCallback] = []
@@ -44,7 +43,7 @@ class Run:
             ended = read_json(files.exit)  # ended before it was up (bwrap setup failed)
             if ended is None:
                 return None
-            run = cls(files, {}, None)
+            run = cls(files, None, None)
             run.exit = ExitInfo.from_dict(ended)
             return run
         run = cls(files, state, _proc.open_pidfd(int(state["keeper_pid"]), int(state["keeper_start"])))
@@ -54,20 +53,22 @@ class Run:
 
     @property
     def started_at(self) -> float | None:
-        return self.state.get("started_at")
+        return self.state.get("started_at") if self.state else None
 
     @property
     def sandbox_pid(self) -> int | None:
-        pid = self.state.get("sandbox_pid")
+        pid = self.state.get("sandbox_pid") if self.state else None
         return int(pid) if pid else None
 
     @property
     def limits(self) -> LimitReport | None:
-        data = self.state.get("limits")
+        data = self.state.get("limits") if self.state else None
         return LimitReport.from_dict(data) if data else None
 
-    def same_keeper(self, state: dict[str, Any] | None) -> bool:
-        return state is not None and all(self.state.get(k) == state.get(k) for k in ("keeper_pid", "keeper_start"))
+    def same_keeper(self, state: KeeperState | None) -> bool:
+        mine = self.state
+        return (state is not None and mine is not None and mine.get("keeper_pid") == state.get("keeper_pid")
+                and mine.get("keeper_start") == state.get("keeper_start"))
 
     def arm(self) -> None:
         """Start watching (idempotent); an ended run reports at once."""
@@ -154,7 +155,7 @@ class Run:
         Its sandbox died with it (bwrap's --die-with-parent, the command's parent-death signal); make sure,
         and free the cgroups."""
         killed = ""
-        pid, started = self.state.get("sandbox_pid"), self.state.get("sandbox_start")
+        pid, started = (self.state.get("sandbox_pid"), self.state.get("sandbox_start")) if self.state else (None, None)
         if pid and started:
             fd = _proc.open_pidfd(int(pid), int(started))
             if fd is not None:

@@ -10,14 +10,15 @@ import contextlib
 import json
 import os
 import signal
-from typing import Any
+from collections.abc import Mapping
+from typing import cast
 
 from . import _proc
-from ._files import KeeperFiles
+from ._files import KeeperFiles, KeeperState
 from .errors import SandboxStartError
 
 
-async def spawn_keeper(python: str, files: KeeperFiles, timeout: float) -> tuple[dict[str, Any], int]:
+async def spawn_keeper(python: str, files: KeeperFiles, timeout: float) -> tuple[KeeperState, int]:
     """Start the keeper for `files` and wait for its one-line report. Returns the report (what it wrote to
     keeper.json) and a pidfd of the keeper; raises SandboxStartError with what went wrong."""
     ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
@@ -39,7 +40,7 @@ async def spawn_keeper(python: str, files: KeeperFiles, timeout: float) -> tuple
     finally:
         os.close(ready_r)
     if report.get("ok"):
-        return report, pidfd
+        return cast(KeeperState, report), pidfd  # keeper.main's ready line: `ok` and keeper.json's content
     silent = not _proc.has_exited(pidfd)
     if silent:  # alive but mute: its sandbox dies with it (--die-with-parent, parent-death signal)
         _proc.send_signal(pidfd, signal.SIGKILL)
@@ -48,7 +49,7 @@ async def spawn_keeper(python: str, files: KeeperFiles, timeout: float) -> tuple
     raise SandboxStartError(f"sandbox {files.dir.name!r}: {_problem(report, files, silent, timeout)}")
 
 
-def _problem(report: dict[str, Any], files: KeeperFiles, silent: bool, timeout: float) -> str:
+def _problem(report: Mapping[str, object], files: KeeperFiles, silent: bool, timeout: float) -> str:
     if report.get("error") == "busy":
         return "another keeper already runs it"
     if report.get("error"):
@@ -68,7 +69,7 @@ def _keeper_env() -> dict[str, str]:
     return env
 
 
-async def _read_line(fd: int, timeout: float) -> dict[str, Any]:
+async def _read_line(fd: int, timeout: float) -> dict[str, object]:
     """One JSON object on one line from a pipe, without blocking the loop; {} on EOF, timeout or garbage."""
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 from .spec import SandboxSpec
 
@@ -27,6 +27,23 @@ class SandboxState(StrEnum):
     STOPPED = "stopped"  # created and never started, or ended after stop() or kill()
     EXITED = "exited"  # ended on its own: a crash, or a clean exit nobody asked for
     ABSENT = "absent"  # no record: never created, or destroyed
+
+
+class ExitRecord(TypedDict):
+    """`ExitInfo` as JSON: the keeper's exit.json."""
+
+    returncode: int | None
+    signal: int | None
+    ended_at: float
+    requested: bool
+    detail: str
+
+
+class LimitReportRecord(TypedDict):
+    """`LimitReport` as JSON (in keeper.json and in the keeper's orders)."""
+
+    applied: dict[str, str]
+    unapplied: list[str]
 
 
 @dataclass(frozen=True)
@@ -54,8 +71,9 @@ class ExitInfo:
             text = "ended"
         return f"{text} ({self.detail})" if self.detail else text
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self) -> ExitRecord:
+        return ExitRecord(returncode=self.returncode, signal=self.signal, ended_at=self.ended_at,
+                          requested=self.requested, detail=self.detail)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ExitInfo:
@@ -71,7 +89,7 @@ class LimitReport:
     applied: Mapping[str, str] = field(default_factory=dict)
     unapplied: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> LimitReportRecord:
         return {"applied": dict(self.applied), "unapplied": list(self.unapplied)}
 
     @classmethod

@@ -22,8 +22,8 @@ import posixpath
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
+from ._files import KeeperOrders
 from .base import SandboxView
 from .errors import RuntimeUnavailable
 from .identity import STAGE, agent_uid, drops_root, hand_over, share_socket
@@ -71,7 +71,7 @@ class BwrapRuntime(KeeperRuntime):
         for sock in spec.socket_dir.glob("*.sock"):
             share_socket(sock, spec.name)
 
-    def _orders(self, spec: SandboxSpec, plan: LimitPlan) -> dict[str, Any]:
+    def _orders(self, spec: SandboxSpec, plan: LimitPlan) -> KeeperOrders:
         orders = super()._orders(spec, plan)
         if drops_root():
             orders["argv"], stage = unprivileged_argv(orders["argv"])

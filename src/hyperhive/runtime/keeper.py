@@ -21,9 +21,9 @@ import os
 import resource
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TextIO
 
 from . import _proc
 from ._files import KeeperFiles, read_json, remove, write_json
@@ -44,17 +44,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _report(ready, {"ok": False, "error": "busy"}, 1)
     remove(files.exit, files.keeper)
     _proc.set_child_subreaper()
+    orders = read_json(files.launch)
+    if orders is None:
+        return _report(ready, {"ok": False, "error": f"no orders at {files.launch}"}, 1)
     try:
-        keeper = Keeper(read_json(files.launch) or {}, files)
+        keeper = Keeper(orders, files)
         state = keeper.start()
     except StartFailed as exc:
-        write_json(files.exit, exc.record)
+        write_json(files.exit, exc.record.to_dict())
         return _report(ready, {"ok": False, "error": str(exc)}, 1)
     except (RuntimeError, OSError, KeyError, ValueError) as exc:
         return _report(ready, {"ok": False, "error": str(exc)}, 1)
     write_json(files.keeper, state)
     _report(ready, {"ok": True, **state}, 0)
-    write_json(files.exit, keeper.wait())
+    write_json(files.exit, keeper.wait().to_dict())
     return 0
 
 
@@ -68,7 +71,7 @@ def _take_lock(files: KeeperFiles) -> int | None:
     return fd  # held, open, until this process exits
 
 
-def _report(ready: Any, message: dict[str, Any], code: int) -> int:
+def _report(ready: TextIO, message: Mapping[str, object], code: int) -> int:
     with contextlib.suppress(OSError):
         ready.write(json.dumps(message) + "\n")
         ready.close()

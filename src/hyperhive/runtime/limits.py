@@ -15,10 +15,10 @@ import resource
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from ._cgroup_empty import kill_all, remove_dirs
-from .base import LimitReport
+from .base import LimitReport, LimitReportRecord
 from .cgroups import CgroupParent, find_parents
 from .spec import Limits
 
@@ -26,6 +26,16 @@ LimitsBackend = Literal["auto", "rlimit"]
 _MIB = 1024 * 1024
 _CPU_PERIOD_US = 100_000
 _CONTROLLER = {"memory_mb": "memory", "cpu_percent": "cpu", "pids": "pids"}
+
+
+class LimitPlanRecord(TypedDict):
+    """`LimitPlan` as JSON, in the keeper's orders."""
+
+    report: LimitReportRecord
+    cgroup_dirs: list[str]
+    join: list[str]
+    kill_file: str | None
+    rlimits: list[list[int]]
 
 
 @dataclass(frozen=True)
@@ -41,7 +51,7 @@ class LimitPlan:
     """cgroup.kill of a v2 cgroup: SIGKILLs every process in it."""
     rlimits: tuple[tuple[int, int], ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> LimitPlanRecord:
         return {"report": self.report.to_dict(), "cgroup_dirs": list(self.cgroup_dirs), "join": list(self.join),
                 "kill_file": self.kill_file, "rlimits": [list(pair) for pair in self.rlimits]}
 

@@ -14,11 +14,11 @@ from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from hyperhive.protocol.names import InvalidName, check_agent_name
 
-from ._files import KeeperFiles, read_json, write_json
+from ._files import KeeperFiles, KeeperOrders, read_json, write_json
 from ._keeper import KILL_REQUEST
 from ._run import Run
 from ._spawn import spawn_keeper
@@ -215,7 +215,7 @@ class KeeperRuntime(Runtime):
                              run.limits, self.warning)
 
     # --- starting a keeper ------------------------------------------------------------------------
-    def _orders(self, spec: SandboxSpec, plan: LimitPlan) -> dict[str, Any]:
+    def _orders(self, spec: SandboxSpec, plan: LimitPlan) -> KeeperOrders:
         argv, env, cwd = self._command(spec)
         return {"name": spec.name, "mode": self.mode, "argv": argv, "env": env, "cwd": cwd,
                 "log_path": str(spec.log_path), "log_max_bytes": self.config.log_max_bytes,

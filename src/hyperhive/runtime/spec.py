@@ -78,9 +78,9 @@ class SandboxSpec:
     image: Path | None = None
     """The root of an image (hyperhive.images) to show as the sandbox's system; None: the host's /usr."""
 
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = _stringify({**asdict(self), "env": dict(self.env)})
-        return data
+    def to_dict(self) -> dict[str, object]:
+        """spec.json: the fields as JSON values (paths as strings), read back by `from_dict`."""
+        return {key: _stringify(value) for key, value in {**asdict(self), "env": dict(self.env)}.items()}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SandboxSpec:
@@ -130,7 +130,7 @@ def target_problem(target: str) -> str | None:
     return None
 
 
-def _stringify(value: Any) -> Any:
+def _stringify(value: object) -> object:
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, dict):
