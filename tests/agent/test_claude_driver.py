@@ -372,8 +372,13 @@ def test_crash_notes_name_the_signal_and_the_stderr_tail() -> None:
 @pytest.mark.claude
 async def test_a_turn_past_its_timeout_is_stopped(driver: ClaudeDriver, api: ScriptedApi) -> None:
     api.script(reply.hang(threading.Event()))
-    outcome = await turn(driver, "hello", timeout=1.0)
-    assert outcome.kind == "timeout" and outcome.session_id
+    outcome = await turn(driver, "hello", timeout=2.0)
+    assert outcome.kind == "timeout"  # the API never answers: only the stop can have ended this turn
+    # The CLI prints its session id before it calls the API, and the driver reads stdout to its end: once the
+    # request reached the API, the stopped turn must keep that session. On a machine so loaded that the CLI had
+    # not started within the timeout there is no session yet, and none to keep.
+    if api.message_requests:
+        assert outcome.session_id
 
 
 @pytest.mark.claude
