@@ -201,7 +201,7 @@ _PAYLOADS: dict[str, type[ReportPayload]] = {
 class ReportedEvent(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: Literal["turn_start", "stream", "note", "turn_end", "turn_stats", "harness"]
-    payload: dict[str, Any] = {}
+    payload: dict[str, object] = {}
 
     @model_validator(mode="after")
     def _payload_fits_its_kind(self) -> ReportedEvent:
@@ -392,7 +392,7 @@ class ToolPrompt(AgentRequest[rp.PermissionDecision]):
     faces: ClassVar[frozenset[Face]] = frozenset({"harness"})
     cmd: Literal["tool_prompt"]
     tool: str = Field(min_length=1, max_length=200)
-    input: dict[str, Any]
+    input: dict[str, object]
     tool_use_id: str = Field(min_length=1, max_length=200)
     ask: list[Annotated[str, Field(max_length=500)]] = Field(default=[], max_length=200)
     """The ask rules the agent's turn runs under; the hive prefers the agent's deployed config when it has one."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -77,7 +77,7 @@ class Event(WireModel):
     at: str
     agent: str | None
     kind: str
-    payload: dict[str, Any]
+    payload: dict[str, object]
 
 
 class Urls(WireModel):

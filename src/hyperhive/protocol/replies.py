@@ -332,5 +332,5 @@ class PermissionDecision(Sparse):
     """`tool_prompt`'s answer, as the CLI's permission prompt tool wants it."""
 
     behavior: str  # allow, deny
-    updatedInput: dict[str, Any] | None = None  # the CLI's spelling
+    updatedInput: dict[str, object] | None = None  # the CLI's spelling
     message: str | None = None
