@@ -15,6 +15,7 @@ from .fields import (
     Face,
     Id,
     ModelName,
+    NewSchedule,
     R,
     Recipient,
     Recipients,
@@ -295,16 +296,11 @@ class CancelLooseEnd(AgentRequest[rp.LooseEndCancelled]):
     id: Id
 
 
-class RequestSchedulePrompt(AgentRequest[rp.ScheduleRequested]):
+class RequestSchedulePrompt(NewSchedule, AgentRequest[rp.ScheduleRequested]):
     """Ask the operator to approve a prompt sent to `targets` at `first_fire_at`, then every
     `interval_seconds` if given."""
 
     cmd: Literal["request_schedule_prompt"]
-    targets: Recipients
-    body: Body
-    first_fire_at: When
-    interval_seconds: Seconds | None = None
-    description: str = Field(default="", max_length=500)
 
 
 class ListSchedules(AgentRequest[rp.Schedules]):
