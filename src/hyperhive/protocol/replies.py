@@ -6,7 +6,7 @@ envelope's own keys. Records several replies share (an approval, a question, …
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -41,19 +41,25 @@ class Approval(WireModel):
     details: dict[str, Any]  # the kind's own payload (a tool_use's input, an image build's state, …)
 
 
+QuestionStatus = Literal["open", "answered", "expired", "cancelled"]
+
+
 class Question(WireModel):
+    """A question as the store keeps it (store.QuestionRecord) and the wire carries it: its times are Unix
+    seconds on both, as the original's."""
+
     id: int
     asker: str
     target: str  # "operator" or an agent's name
     question: str
     options: list[str]
     multi: bool
-    asked_at: float  # Unix seconds, as the original's
+    asked_at: float
     expires_at: float | None
-    status: str  # open, answered, expired, cancelled
-    answer: str | None
-    answered_by: str | None
-    answered_at: float | None
+    status: QuestionStatus = "open"
+    answer: str | None = None
+    answered_by: str | None = None
+    answered_at: float | None = None
 
 
 class Reminder(WireModel):

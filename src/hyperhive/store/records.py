@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from hyperhive.protocol.replies import Question
+from hyperhive.protocol.replies import QuestionStatus as QuestionStatus  # the store names it too
+
 AgentKind = Literal["managed", "peer"]
 
 # Columns of `agents` that callers may change through Store.update_agent.
@@ -94,23 +97,8 @@ class ReminderRecord:
     message_id: int | None = None
 
 
-QuestionStatus = Literal["open", "answered", "expired", "cancelled"]
-
-
-@dataclass(frozen=True)
-class QuestionRecord:
-    id: int
-    asker: str
-    target: str  # "operator" or an agent's name
-    question: str
-    options: list[str]
-    multi: bool
-    asked_at: float
-    expires_at: float | None
-    status: QuestionStatus = "open"
-    answer: str | None = None
-    answered_by: str | None = None
-    answered_at: float | None = None
+# A question is kept as the wire carries it (its times are Unix seconds there too): one model for both.
+QuestionRecord = Question
 
 
 ApprovalStatus = Literal["pending", "approved", "denied", "failed", "cancelled"]
