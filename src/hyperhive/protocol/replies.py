@@ -102,14 +102,26 @@ class Image(WireModel):
 
 
 class UsageTotal(WireModel):
+    """Sums over a group of metered calls (`key`: the agent, the model or the UTC day, by grouping), as the
+    store totals them (store.usage) and the wire carries them."""
+
     key: str
     calls: int
     input_tokens: int
     output_tokens: int
     cache_read_tokens: int
     cache_write_tokens: int
-    tokens: int
+    tokens: int  # the four kinds together
     cost_usd: float
+
+    @classmethod
+    def of(cls, key: str, calls: int, input_tokens: int, output_tokens: int, cache_read_tokens: int,
+           cache_write_tokens: int, cost_usd: float) -> UsageTotal:
+        """The total of these sums, its `tokens` added up from them."""
+        tokens = input_tokens + output_tokens + cache_read_tokens + cache_write_tokens
+        return cls(key=key, calls=calls, input_tokens=input_tokens, output_tokens=output_tokens,
+                   cache_read_tokens=cache_read_tokens, cache_write_tokens=cache_write_tokens, tokens=tokens,
+                   cost_usd=cost_usd)
 
 
 class Prices(WireModel):
