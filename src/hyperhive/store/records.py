@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from hyperhive.protocol.models import Letter
 from hyperhive.protocol.replies import Question
 from hyperhive.protocol.replies import QuestionStatus as QuestionStatus  # the store names it too
 
@@ -54,18 +55,9 @@ class NewMessage:
     acked_at: float | None = None
 
 
-@dataclass(frozen=True)
-class MessageRecord:
-    id: int
-    sender: str
-    recipient: str
-    body: str
-    sent_at: float
-    delivered_at: float | None
-    acked_at: float | None
-    in_reply_to: int | None
-    broadcast: bool
-    dropped_at: float | None = None  # its recipient was purged: never delivered, never handed to a namesake
+class MessageRecord(Letter[float]):
+    """A message as the store keeps it: its times Unix seconds. A purged recipient's unread mail is dropped
+    (`dropped_at`): never delivered, never handed to a namesake."""
 
 
 @dataclass(frozen=True)
