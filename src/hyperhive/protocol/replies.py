@@ -6,11 +6,11 @@ envelope's own keys. Records several replies share (an approval, a question, …
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Generic, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from .models import AgentKind, Event, Message, StatusRow, Urls, WireModel
+from .models import AgentKind, Event, Message, StatusRow, TimeT, Urls, WireModel
 
 
 class Reply(BaseModel):
@@ -62,12 +62,19 @@ class Question(WireModel):
     answered_at: float | None = None
 
 
-class Reminder(WireModel):
+class ReminderBase(WireModel, Generic[TimeT]):
+    """A reminder, whichever way its times are written: RFC 3339 on the wire (`Reminder`), Unix seconds in the
+    store (`store.ReminderRecord`, which also keeps how it ended)."""
+
     id: int
     agent: str
     body: str
-    due_at: str | None
-    created_at: str | None
+    due_at: TimeT
+    created_at: TimeT
+
+
+class Reminder(ReminderBase[str | None]):
+    """A reminder as the wire carries it."""
 
 
 class Schedule(WireModel):

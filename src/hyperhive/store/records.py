@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from hyperhive.protocol.models import Letter
-from hyperhive.protocol.replies import Question
+from hyperhive.protocol.replies import Question, ReminderBase
 from hyperhive.protocol.replies import QuestionStatus as QuestionStatus  # the store names it too
 
 AgentKind = Literal["managed", "peer"]
@@ -77,13 +77,7 @@ class EventRecord:
     payload: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class ReminderRecord:
-    id: int
-    agent: str
-    body: str
-    due_at: float
-    created_at: float
+class ReminderRecord(ReminderBase[float]):
     delivered_at: float | None = None
     cancelled_at: float | None = None
     message_id: int | None = None
