@@ -1,4 +1,8 @@
-"""Rows as the store hands them out. Times are Unix seconds; the protocol layer formats them."""
+"""Rows as the store hands them out. Times are Unix seconds; the protocol layer formats them.
+
+Where a row is what the wire carries (a question, a usage total) the store hands out the protocol's own
+model; where only the times' spelling differs (a message, a reminder) the row and the wire's model share a
+base generic over the time type (protocol.models.Letter, replies.ReminderBase)."""
 
 from __future__ import annotations
 
