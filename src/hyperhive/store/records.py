@@ -6,7 +6,7 @@ base generic over the time type (protocol.models.Letter, replies.ReminderBase)."
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from hyperhive.protocol.models import Letter
@@ -14,13 +14,6 @@ from hyperhive.protocol.replies import Question, ReminderBase
 from hyperhive.protocol.replies import QuestionStatus as QuestionStatus  # the store names it too
 
 AgentKind = Literal["managed", "peer"]
-
-# Columns of `agents` that callers may change through Store.update_agent.
-AGENT_MUTABLE_FIELDS = frozenset(
-    {"description", "parent", "paused", "status_text", "status_set_at", "active_model", "deployed_sha",
-     "needs_login", "needs_update", "last_seen", "lifecycle", "running_build", "node", "observed"}
-)
-
 
 @dataclass(frozen=True)
 class AgentRecord:
@@ -43,6 +36,10 @@ class AgentRecord:
     running_build: str | None = None  # JSON: what its running sandbox was started with (core/builds.py)
     node: str | None = None  # the node whose supervisor runs it (a hive over several hosts)
     observed: str | None = None  # its sandbox's state as its node's supervisor last saw it (for the other nodes)
+
+
+# Columns of `agents` that callers may change through Store.update_agent: all but what names the agent.
+AGENT_MUTABLE_FIELDS = frozenset(f.name for f in fields(AgentRecord)) - {"name", "kind", "created_at"}
 
 
 @dataclass(frozen=True)
