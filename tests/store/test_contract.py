@@ -109,7 +109,8 @@ async def test_reminders_respect_the_limit_and_deliver_once(store: Store) -> Non
 
 
 async def test_a_question_is_asked_with_its_message_and_closed_once(store: Store) -> None:
-    q = QuestionRecord(0, "a", "operator", "colour?", ["red", "green"], True, 1.0, 100.0)
+    q = QuestionRecord(id=0, asker="a", target="operator", question="colour?", options=["red", "green"], multi=True,
+                       asked_at=1.0, expires_at=100.0)
     stored, told = await store.add_question(q, lambda s: msg("a", "operator", f"question #{s.id}"))
     assert told is not None and told.body == f"question #{stored.id}"
     assert (stored.options, stored.multi, stored.status) == (["red", "green"], True, "open")

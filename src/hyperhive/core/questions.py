@@ -59,7 +59,8 @@ class Questions:
             require_may_send(self.broker, asker, target)  # a question carries the asker's text: a send's rule
         now = time.time()
         ttl = min(ttl_seconds or MAX_TTL_SECONDS, MAX_TTL_SECONDS)
-        record = QuestionRecord(0, asker, target, question, options, multi, now, now + ttl)
+        record = QuestionRecord(id=0, asker=asker, target=target, question=question, options=options,
+                                multi=multi, asked_at=now, expires_at=now + ttl)
 
         def tell_target(q: QuestionRecord) -> NewMessage:
             body = json.dumps({"event": "question_asked", "id": q.id, "from": asker, "question": question,

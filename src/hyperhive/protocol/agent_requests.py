@@ -15,6 +15,7 @@ from .fields import (
     Face,
     Id,
     ModelName,
+    NewSchedule,
     R,
     Recipient,
     Recipients,
@@ -207,7 +208,7 @@ _PAYLOADS: dict[str, type[ReportPayload]] = {
 class ReportedEvent(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: Literal["turn_start", "stream", "note", "turn_end", "turn_stats", "harness"]
-    payload: dict[str, Any] = {}
+    payload: dict[str, object] = {}
 
     @model_validator(mode="after")
     def _payload_fits_its_kind(self) -> ReportedEvent:
@@ -301,16 +302,11 @@ class CancelLooseEnd(AgentRequest[rp.LooseEndCancelled]):
     id: Id
 
 
-class RequestSchedulePrompt(AgentRequest[rp.ScheduleRequested]):
+class RequestSchedulePrompt(NewSchedule, AgentRequest[rp.ScheduleRequested]):
     """Ask the operator to approve a prompt sent to `targets` at `first_fire_at`, then every
     `interval_seconds` if given."""
 
     cmd: Literal["request_schedule_prompt"]
-    targets: Recipients
-    body: Body
-    first_fire_at: When
-    interval_seconds: Seconds | None = None
-    description: str = Field(default="", max_length=500)
 
 
 class ListSchedules(AgentRequest[rp.Schedules]):
@@ -398,7 +394,7 @@ class ToolPrompt(AgentRequest[rp.PermissionDecision]):
     faces: ClassVar[frozenset[Face]] = frozenset({"harness"})
     cmd: Literal["tool_prompt"]
     tool: str = Field(min_length=1, max_length=200)
-    input: dict[str, Any]
+    input: dict[str, object]
     tool_use_id: str = Field(min_length=1, max_length=200)
     ask: list[Annotated[str, Field(max_length=500)]] = Field(default=[], max_length=200)
     """The ask rules the agent's turn runs under; the hive prefers the agent's deployed config when it has one."""

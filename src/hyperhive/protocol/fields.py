@@ -105,6 +105,17 @@ class Scope(BaseModel):
         return self.all or self.agents
 
 
+class NewSchedule(BaseModel):
+    """What a schedule is made of, from an agent (`request_schedule_prompt`, approved first) or the operator
+    (`create_schedule`): a prompt to `targets` at `first_fire_at`, then every `interval_seconds` if given."""
+
+    targets: Recipients
+    body: Body
+    first_fire_at: When
+    interval_seconds: Seconds | None = None
+    description: str = Field(default="", max_length=500)
+
+
 R = TypeVar("R", bound=Reply)
 # Who calls a verb, so a test can check each has its face: `cli` a hivectl (or hive-c0re) command, `mcp` an
 # agent's tool, `harness` the turn loop or a peer's serve loop, `dashboard` the web pages, `script` nobody of

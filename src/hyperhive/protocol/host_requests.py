@@ -16,6 +16,7 @@ from .fields import (
     Id,
     Label,
     ModelName,
+    NewSchedule,
     R,
     Recipient,
     Recipients,
@@ -213,13 +214,8 @@ class ListSchedules(HostRequest[rp.Schedules]):
     all: bool = False
 
 
-class CreateSchedule(HostRequest[rp.ScheduleReply]):
+class CreateSchedule(NewSchedule, HostRequest[rp.ScheduleReply]):
     cmd: Literal["create_schedule"]
-    targets: Recipients
-    body: Body
-    first_fire_at: When
-    interval_seconds: Seconds | None = None
-    description: str = Field(default="", max_length=500)
 
 
 class UpdateSchedule(HostRequest[rp.ScheduleReply]):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -59,17 +59,27 @@ class StatusRow(WireModel):
     node_offline: bool = False  # its node's heartbeat lapsed (state is then node_offline); its mail waits
 
 
-class Message(WireModel):
+TimeT = TypeVar("TimeT")
+
+
+class Letter(WireModel, Generic[TimeT]):
+    """A message, whichever way its times are written: RFC 3339 text on the wire (`Message`), Unix seconds in
+    the store (`store.MessageRecord`)."""
+
     id: int
     sender: str
     recipient: str
     body: str
-    sent_at: str
-    delivered_at: str | None = None
-    acked_at: str | None = None
+    sent_at: TimeT
+    delivered_at: TimeT | None = None
+    acked_at: TimeT | None = None
     in_reply_to: int | None = None
     broadcast: bool = False
-    dropped_at: str | None = None  # its recipient was purged before reading it: never delivered
+    dropped_at: TimeT | None = None  # its recipient was purged before reading it: never delivered
+
+
+class Message(Letter[str]):
+    """A message as the wire carries it."""
 
 
 class Event(WireModel):
@@ -77,7 +87,7 @@ class Event(WireModel):
     at: str
     agent: str | None
     kind: str
-    payload: dict[str, Any]
+    payload: dict[str, object]
 
 
 class Urls(WireModel):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
@@ -14,7 +15,7 @@ from .wire import SCHEMA_VERSION, ErrorCode, HiveError
 T = TypeVar("T")
 
 
-def parse_request(adapter: TypeAdapter[T], obj: dict[str, Any]) -> T:
+def parse_request(adapter: TypeAdapter[T], obj: Mapping[str, object]) -> T:
     cmd = obj.get("cmd")
     if not isinstance(cmd, str) or not cmd:
         raise HiveError(ErrorCode.BAD_REQUEST, 'the request has no "cmd" naming its verb')

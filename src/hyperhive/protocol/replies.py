@@ -6,11 +6,11 @@ envelope's own keys. Records several replies share (an approval, a question, …
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from .models import AgentKind, Event, Message, StatusRow, Urls, WireModel
+from .models import AgentKind, Event, Message, StatusRow, TimeT, Urls, WireModel
 
 
 class Reply(BaseModel):
@@ -41,27 +41,40 @@ class Approval(WireModel):
     details: dict[str, Any]  # the kind's own payload (a tool_use's input, an image build's state, …)
 
 
+QuestionStatus = Literal["open", "answered", "expired", "cancelled"]
+
+
 class Question(WireModel):
+    """A question as the store keeps it (store.QuestionRecord) and the wire carries it: its times are Unix
+    seconds on both, as the original's."""
+
     id: int
     asker: str
     target: str  # "operator" or an agent's name
     question: str
     options: list[str]
     multi: bool
-    asked_at: float  # Unix seconds, as the original's
+    asked_at: float
     expires_at: float | None
-    status: str  # open, answered, expired, cancelled
-    answer: str | None
-    answered_by: str | None
-    answered_at: float | None
+    status: QuestionStatus = "open"
+    answer: str | None = None
+    answered_by: str | None = None
+    answered_at: float | None = None
 
 
-class Reminder(WireModel):
+class ReminderBase(WireModel, Generic[TimeT]):
+    """A reminder, whichever way its times are written: RFC 3339 on the wire (`Reminder`), Unix seconds in the
+    store (`store.ReminderRecord`, which also keeps how it ended)."""
+
     id: int
     agent: str
     body: str
-    due_at: str | None
-    created_at: str | None
+    due_at: TimeT
+    created_at: TimeT
+
+
+class Reminder(ReminderBase[str | None]):
+    """A reminder as the wire carries it."""
 
 
 class Schedule(WireModel):
@@ -96,14 +109,26 @@ class Image(WireModel):
 
 
 class UsageTotal(WireModel):
+    """Sums over a group of metered calls (`key`: the agent, the model or the UTC day, by grouping), as the
+    store totals them (store.usage) and the wire carries them."""
+
     key: str
     calls: int
     input_tokens: int
     output_tokens: int
     cache_read_tokens: int
     cache_write_tokens: int
-    tokens: int
+    tokens: int  # the four kinds together
     cost_usd: float
+
+    @classmethod
+    def of(cls, key: str, calls: int, input_tokens: int, output_tokens: int, cache_read_tokens: int,
+           cache_write_tokens: int, cost_usd: float) -> UsageTotal:
+        """The total of these sums, its `tokens` added up from them."""
+        tokens = input_tokens + output_tokens + cache_read_tokens + cache_write_tokens
+        return cls(key=key, calls=calls, input_tokens=input_tokens, output_tokens=output_tokens,
+                   cache_read_tokens=cache_read_tokens, cache_write_tokens=cache_write_tokens, tokens=tokens,
+                   cost_usd=cost_usd)
 
 
 class Prices(WireModel):
@@ -332,5 +357,5 @@ class PermissionDecision(Sparse):
     """`tool_prompt`'s answer, as the CLI's permission prompt tool wants it."""
 
     behavior: str  # allow, deny
-    updatedInput: dict[str, Any] | None = None  # the CLI's spelling
+    updatedInput: dict[str, object] | None = None  # the CLI's spelling
     message: str | None = None

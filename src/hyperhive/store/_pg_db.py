@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypedDict, TypeVar
 
 import psycopg
 from psycopg.rows import DictRow, dict_row
@@ -37,12 +37,27 @@ _SERVER_SIDE = {
     "tcp_keepalives_count": _KEEPALIVE_COUNT, "tcp_user_timeout": _TCP_USER_TIMEOUT_MS,
     "idle_in_transaction_session_timeout": 30_000,
 }
-CONNECT_OPTIONS: dict[str, Any] = {
-    "keepalives": 1, "keepalives_idle": _KEEPALIVE_IDLE, "keepalives_interval": _KEEPALIVE_INTERVAL,
-    "keepalives_count": _KEEPALIVE_COUNT, "tcp_user_timeout": _TCP_USER_TIMEOUT_MS, "connect_timeout": 10,
-    "application_name": "hyperhive",
-    "options": " ".join(f"-c {name}={value}" for name, value in _SERVER_SIDE.items()),
-}
+
+
+class ConnectOptions(TypedDict):
+    """The libpq keywords every connection of a node passes."""
+
+    keepalives: int
+    keepalives_idle: int
+    keepalives_interval: int
+    keepalives_count: int
+    tcp_user_timeout: int
+    connect_timeout: int
+    application_name: str
+    options: str
+
+
+CONNECT_OPTIONS = ConnectOptions(
+    keepalives=1, keepalives_idle=_KEEPALIVE_IDLE, keepalives_interval=_KEEPALIVE_INTERVAL,
+    keepalives_count=_KEEPALIVE_COUNT, tcp_user_timeout=_TCP_USER_TIMEOUT_MS, connect_timeout=10,
+    application_name="hyperhive",
+    options=" ".join(f"-c {name}={value}" for name, value in _SERVER_SIDE.items()),
+)
 
 
 class PostgresDatabase:

@@ -4,7 +4,7 @@ cannot both win."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from collections.abc import Mapping
 
 from .records import ApprovalRecord, ApprovalStatus
 
@@ -12,7 +12,7 @@ from .records import ApprovalRecord, ApprovalStatus
 class ApprovalStore(ABC):
     @abstractmethod
     async def add_approval(self, kind: str, agent: str, requested_by: str, *, commit_ref: str | None,
-                           fetched_sha: str | None, description: str, payload: dict[str, Any],
+                           fetched_sha: str | None, description: str, payload: Mapping[str, object],
                            status: ApprovalStatus, at: float, note: str | None = None,
                            node: str | None = None) -> ApprovalRecord:
         """`node`: the node that carries out the approved work (None: any)."""
@@ -32,11 +32,11 @@ class ApprovalStore(ABC):
 
     @abstractmethod
     async def finish_approval(self, approval_id: int, status: ApprovalStatus, note: str | None, at: float,
-                              payload: dict[str, Any] | None = None) -> ApprovalRecord:
+                              payload: Mapping[str, object] | None = None) -> ApprovalRecord:
         """Record the end of approved work (a deploy): its final status and note."""
 
     @abstractmethod
-    async def update_approval(self, approval_id: int, *, payload: dict[str, Any] | None = None,
+    async def update_approval(self, approval_id: int, *, payload: Mapping[str, object] | None = None,
                               fetched_sha: str | None = None) -> None: ...
 
     # --- the approved commit as a git bundle, carried to the agent's node (a hive over several hosts) ---

@@ -6,7 +6,6 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 
 class Channel(StrEnum):
@@ -51,7 +50,7 @@ class CommandRecord:
     node: str
     agent: str
     verb: str
-    args: dict[str, Any]
+    args: dict[str, object]
     status: str  # pending, running, done, failed (error_code and error say why), expired (never claimed)
     error_code: str | None = None
     error: str | None = None
@@ -104,7 +103,7 @@ class NodeStore(ABC):
 
     # --- lifecycle verbs carried out by another node ----------------------------------------------
     @abstractmethod
-    async def add_command(self, node: str, agent: str, verb: str, args: dict[str, Any]) -> int:
+    async def add_command(self, node: str, agent: str, verb: str, args: dict[str, object]) -> int:
         """Queue a verb for `node` (and tell it); its id."""
 
     @abstractmethod

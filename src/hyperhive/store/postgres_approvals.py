@@ -5,6 +5,7 @@ then runs it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -21,7 +22,7 @@ class PostgresApprovals(ApprovalStore):
     url: str
 
     async def add_approval(self, kind: str, agent: str, requested_by: str, *, commit_ref: str | None,
-                           fetched_sha: str | None, description: str, payload: dict[str, Any],
+                           fetched_sha: str | None, description: str, payload: Mapping[str, object],
                            status: ApprovalStatus, at: float, note: str | None = None,
                            node: str | None = None) -> ApprovalRecord:
         resolved = None if status == "pending" else at
@@ -69,7 +70,7 @@ class PostgresApprovals(ApprovalStore):
         return await self.db.write(update)
 
     async def finish_approval(self, approval_id: int, status: ApprovalStatus, note: str | None, at: float,
-                              payload: dict[str, Any] | None = None) -> ApprovalRecord:
+                              payload: Mapping[str, object] | None = None) -> ApprovalRecord:
         async def update(conn: Conn) -> ApprovalRecord:
             return await _one_approval(await conn.execute(
                 "UPDATE approvals SET status = %s, note = %s, done_at = %s, payload = coalesce(%s, payload) "
@@ -78,7 +79,7 @@ class PostgresApprovals(ApprovalStore):
 
         return await self.db.write(update)
 
-    async def update_approval(self, approval_id: int, *, payload: dict[str, Any] | None = None,
+    async def update_approval(self, approval_id: int, *, payload: Mapping[str, object] | None = None,
                               fetched_sha: str | None = None) -> None:
         async def update(conn: Conn) -> None:
             await conn.execute(

@@ -32,8 +32,8 @@ class PostgresUsage(UsageStore):
 
         async def select(conn: Conn) -> list[UsageTotal]:
             rows = await (await conn.execute(sql, {"since": since, "agent": agent, "turn": turn})).fetchall()
-            return [UsageTotal(str(r["key"]), int(r["calls"]), int(r["i"]), int(r["o"]), int(r["cr"]), int(r["cw"]),
-                               float(r["cost"])) for r in rows]
+            return [UsageTotal.of(str(r["key"]), int(r["calls"]), int(r["i"]), int(r["o"]), int(r["cr"]), int(r["cw"]),
+                                  float(r["cost"])) for r in rows]
 
         return await self.db.read(select)
 

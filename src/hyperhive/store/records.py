@@ -1,18 +1,19 @@
-"""Rows as the store hands them out. Times are Unix seconds; the protocol layer formats them."""
+"""Rows as the store hands them out. Times are Unix seconds; the protocol layer formats them.
+
+Where a row is what the wire carries (a question, a usage total) the store hands out the protocol's own
+model; where only the times' spelling differs (a message, a reminder) the row and the wire's model share a
+base generic over the time type (protocol.models.Letter, replies.ReminderBase)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
+from hyperhive.protocol.models import Letter
+from hyperhive.protocol.replies import Question, ReminderBase
+from hyperhive.protocol.replies import QuestionStatus as QuestionStatus  # the store names it too
+
 AgentKind = Literal["managed", "peer"]
-
-# Columns of `agents` that callers may change through Store.update_agent.
-AGENT_MUTABLE_FIELDS = frozenset(
-    {"description", "parent", "paused", "status_text", "status_set_at", "active_model", "deployed_sha",
-     "needs_login", "needs_update", "last_seen", "lifecycle", "running_build", "node", "observed"}
-)
-
 
 @dataclass(frozen=True)
 class AgentRecord:
@@ -37,6 +38,10 @@ class AgentRecord:
     observed: str | None = None  # its sandbox's state as its node's supervisor last saw it (for the other nodes)
 
 
+# Columns of `agents` that callers may change through Store.update_agent: all but what names the agent.
+AGENT_MUTABLE_FIELDS = frozenset(f.name for f in fields(AgentRecord)) - {"name", "kind", "created_at"}
+
+
 @dataclass(frozen=True)
 class NewMessage:
     sender: str
@@ -51,18 +56,9 @@ class NewMessage:
     acked_at: float | None = None
 
 
-@dataclass(frozen=True)
-class MessageRecord:
-    id: int
-    sender: str
-    recipient: str
-    body: str
-    sent_at: float
-    delivered_at: float | None
-    acked_at: float | None
-    in_reply_to: int | None
-    broadcast: bool
-    dropped_at: float | None = None  # its recipient was purged: never delivered, never handed to a namesake
+class MessageRecord(Letter[float]):
+    """A message as the store keeps it: its times Unix seconds. A purged recipient's unread mail is dropped
+    (`dropped_at`): never delivered, never handed to a namesake."""
 
 
 @dataclass(frozen=True)
@@ -82,35 +78,14 @@ class EventRecord:
     payload: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class ReminderRecord:
-    id: int
-    agent: str
-    body: str
-    due_at: float
-    created_at: float
+class ReminderRecord(ReminderBase[float]):
     delivered_at: float | None = None
     cancelled_at: float | None = None
     message_id: int | None = None
 
 
-QuestionStatus = Literal["open", "answered", "expired", "cancelled"]
-
-
-@dataclass(frozen=True)
-class QuestionRecord:
-    id: int
-    asker: str
-    target: str  # "operator" or an agent's name
-    question: str
-    options: list[str]
-    multi: bool
-    asked_at: float
-    expires_at: float | None
-    status: QuestionStatus = "open"
-    answer: str | None = None
-    answered_by: str | None = None
-    answered_at: float | None = None
+# A question is kept as the wire carries it (its times are Unix seconds there too): one model for both.
+QuestionRecord = Question
 
 
 ApprovalStatus = Literal["pending", "approved", "denied", "failed", "cancelled"]

@@ -286,4 +286,5 @@ def _agent(row: sqlite3.Row) -> AgentRecord:
 
 
 def _message(row: sqlite3.Row) -> MessageRecord:
-    return MessageRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], bool(row[8]), row[9])
+    return MessageRecord(id=row[0], sender=row[1], recipient=row[2], body=row[3], sent_at=row[4], delivered_at=row[5],
+                         acked_at=row[6], in_reply_to=row[7], broadcast=bool(row[8]), dropped_at=row[9])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
+from collections.abc import Mapping
 
 from ._sqlite_db import SQLiteDatabase, Where
 from .approvals import ApprovalStore
@@ -16,7 +16,7 @@ class SQLiteApprovals(ApprovalStore):
     db: SQLiteDatabase
 
     async def add_approval(self, kind: str, agent: str, requested_by: str, *, commit_ref: str | None,
-                           fetched_sha: str | None, description: str, payload: dict[str, Any],
+                           fetched_sha: str | None, description: str, payload: Mapping[str, object],
                            status: ApprovalStatus, at: float, note: str | None = None,
                            node: str | None = None) -> ApprovalRecord:
         resolved = None if status == "pending" else at
@@ -64,7 +64,7 @@ class SQLiteApprovals(ApprovalStore):
         return await self.db.write(update)
 
     async def finish_approval(self, approval_id: int, status: ApprovalStatus, note: str | None, at: float,
-                              payload: dict[str, Any] | None = None) -> ApprovalRecord:
+                              payload: Mapping[str, object] | None = None) -> ApprovalRecord:
         def update(conn: sqlite3.Connection) -> ApprovalRecord:
             conn.execute("UPDATE approvals SET status = ?, note = ?, done_at = ? WHERE id = ?",
                          (status, note, at, approval_id))
@@ -74,7 +74,7 @@ class SQLiteApprovals(ApprovalStore):
 
         return await self.db.write(update)
 
-    async def update_approval(self, approval_id: int, *, payload: dict[str, Any] | None = None,
+    async def update_approval(self, approval_id: int, *, payload: Mapping[str, object] | None = None,
                               fetched_sha: str | None = None) -> None:
         def update(conn: sqlite3.Connection) -> None:
             if payload is not None:

@@ -28,7 +28,7 @@ class SQLiteLooseEnds(LooseEndStore):
             cursor = conn.execute("INSERT INTO reminders (agent, body, due_at, created_at) VALUES (?, ?, ?, ?)",
                                   (agent, body, due_at, created_at))
             assert cursor.lastrowid is not None
-            return ReminderRecord(cursor.lastrowid, agent, body, due_at, created_at)
+            return ReminderRecord(id=cursor.lastrowid, agent=agent, body=body, due_at=due_at, created_at=created_at)
 
         return await self.db.write(insert)
 

@@ -18,6 +18,6 @@ def insert_messages(conn: sqlite3.Connection, messages: Sequence[NewMessage]) ->
             (m.sender, m.recipient, m.body, m.sent_at, m.in_reply_to, m.broadcast, m.delivered_at, m.acked_at),
         )
         assert cursor.lastrowid is not None
-        stored.append(MessageRecord(cursor.lastrowid, m.sender, m.recipient, m.body, m.sent_at,
-                                    None, None, m.in_reply_to, m.broadcast))
+        stored.append(MessageRecord(id=cursor.lastrowid, sender=m.sender, recipient=m.recipient, body=m.body,
+                                    sent_at=m.sent_at, in_reply_to=m.in_reply_to, broadcast=m.broadcast))
     return stored

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from typing import Any
+from collections.abc import Mapping
 
 from ._sqlite_db import SQLiteDatabase
 from .nodes import COMMAND_EXPIRED, COMMAND_PENDING, COMMAND_RUNNING, CommandRecord, LeaseRecord, NodeRecord, NodeStore
@@ -61,7 +61,7 @@ class SQLiteNodes(NodeStore):
         await self.db.write(release)
 
     # --- commands (one node on SQLite: kept for the contract, never needed between nodes) -------------
-    async def add_command(self, node: str, agent: str, verb: str, args: dict[str, Any]) -> int:
+    async def add_command(self, node: str, agent: str, verb: str, args: Mapping[str, object]) -> int:
         def insert(conn: sqlite3.Connection) -> int:
             cursor = conn.execute("INSERT INTO node_commands (node, agent, verb, args, created_at) "
                                   "VALUES (?, ?, ?, ?, ?)", (node, agent, verb, json.dumps(args), time.time()))

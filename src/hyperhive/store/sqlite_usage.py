@@ -41,7 +41,7 @@ class SQLiteUsage(UsageStore):
                f"GROUP BY key ORDER BY {order}")
 
         def select(conn: sqlite3.Connection) -> list[UsageTotal]:
-            return [UsageTotal(str(row[0]), row[1], row[2], row[3], row[4], row[5], row[6])
+            return [UsageTotal.of(str(row[0]), row[1], row[2], row[3], row[4], row[5], row[6])
                     for row in conn.execute(sql, args)]
 
         return await self.db.read(select)

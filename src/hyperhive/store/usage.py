@@ -6,6 +6,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Literal
 
+from hyperhive.protocol import replies
+
 UsageGrouping = Literal["agent", "model", "day"]
 
 
@@ -30,21 +32,8 @@ class UsageRecord:
         return self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
 
 
-@dataclass(frozen=True)
-class UsageTotal:
-    """Sums over a group of calls (`key`: the agent, the model or the UTC day, by grouping)."""
-
-    key: str
-    calls: int
-    input_tokens: int
-    output_tokens: int
-    cache_read_tokens: int
-    cache_write_tokens: int
-    cost_usd: float
-
-    @property
-    def tokens(self) -> int:
-        return self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
+# Totals are kept as the wire carries them: one model for both.
+UsageTotal = replies.UsageTotal
 
 
 class UsageStore(ABC):

@@ -54,7 +54,7 @@ async def usage_snapshot(d: Dashboard) -> dict[str, Any]:
 
 def _cell(rows: list[UsageTotal], agent: str) -> dict[str, Any]:
     found = next((r for r in rows if r.key == agent), None)
-    return total_view(found or UsageTotal(agent, 0, 0, 0, 0, 0, 0.0)).model_dump(mode="json")
+    return total_view(found or UsageTotal.of(agent, 0, 0, 0, 0, 0, 0.0)).model_dump(mode="json")
 
 
 def cost_bars(days: list[dict[str, Any]]) -> list[Bar]:

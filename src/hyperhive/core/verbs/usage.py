@@ -23,9 +23,9 @@ def total_view(total: UsageTotal) -> rp.UsageTotal:
 
 
 def sum_totals(rows: list[UsageTotal], key: str = "total") -> UsageTotal:
-    return UsageTotal(key, sum(r.calls for r in rows), sum(r.input_tokens for r in rows),
-                      sum(r.output_tokens for r in rows), sum(r.cache_read_tokens for r in rows),
-                      sum(r.cache_write_tokens for r in rows), sum(r.cost_usd for r in rows))
+    return UsageTotal.of(key, sum(r.calls for r in rows), sum(r.input_tokens for r in rows),
+                         sum(r.output_tokens for r in rows), sum(r.cache_read_tokens for r in rows),
+                         sum(r.cache_write_tokens for r in rows), sum(r.cost_usd for r in rows))
 
 
 @answers(rq.UsageReport)
