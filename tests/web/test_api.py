@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -146,6 +147,33 @@ async def test_agent_snapshot_renders_the_transcript_and_pages_backwards(operato
     older = (await operator.get(f"/agents/bob/transcript.json?before={events[0]['seq']}")).json()
     assert len(older["events"]) == 52 and not older["has_more"]
     assert older["events"][0]["items"][0]["type"] == "turn_start"
+
+
+async def test_a_snapshot_sends_each_item_as_the_feed_does_key_for_key(app: Starlette, hive: Hive,
+                                                                       operator: Operator) -> None:
+    """Snapshots validate and dump the typed items (pydantic); the feed encodes the very dicts: a key a
+    type forgot, or one its dump adds (a null `bad`), would make a backfilled transcript differ from a live one."""
+    board: Dashboard = app.state.dashboard
+    await _peer(operator)
+    start = board.feed.cursor()
+    todo = line.tool_use("t2", "TodoWrite", todos=[{"content": "a", "status": "pending", "activeForm": "A"}])
+    for kind, payload in [
+        ("turn.turn_start", {"from": "operator", "body": "go", "unread": 1, "id": 1}),
+        ("turn.stream", line.init()),
+        ("turn.stream", line.assistant(line.text("Looking."), {"type": "thinking", "thinking": "hm"}, todo)),
+        ("turn.stream", line.tool_result("t2", "x\n" * 50, is_error=True)),
+        ("turn.stream", line.result()), ("turn.note", {"text": "a note"}), ("turn.harness", {"activity": "idle"}),
+        ("turn.turn_end", {"ok": True, "kind": "success"}), ("turn.turn_stats", {"duration_ms": 900}),
+        ("container_crash", {"exit": "status 1"}), ("something_new", {"a": [1]}),
+    ]:
+        await hive.events.append(kind, "bob", payload)
+    live = [json.loads(u.encoded) for u in board.feed.since(start) if u.topic in ("turn", "container", "something")]
+    backfill = (await operator.get("/agents/bob/transcript.json")).json()["events"]
+    assert [e["items"] for e in backfill] == [e["items"] for e in live]
+    assert [list(i) for e in backfill for i in e["items"]] == [list(i) for e in live for i in e["items"]]
+    assert {i["type"] for e in backfill for i in e["items"]} == {
+        "turn_start", "init", "text", "thinking", "tool", "result", "final", "note", "harness", "turn_end", "stats",
+        "event"}
 
 
 async def test_a_flood_of_mail_recomputes_status_rows_a_few_times_a_second(app: Starlette, hive: Hive,

@@ -325,7 +325,7 @@ async def test_schedules_view_creates_edits_pauses_fires_and_cancels(page: Any, 
 
     other = await call_verb(hive, {"cmd": "create_schedule", "targets": ["bob"], "body": "made by hivectl",
                                    "first_fire_at": time.time() + 600, "description": "from elsewhere"})
-    await expect(page.locator(f'article[data-schedule="{other["schedule"]["id"]}"]')).to_contain_text("once")
+    await expect(page.locator(f'article[data-schedule="{other.wire()["schedule"]["id"]}"]')).to_contain_text("once")
     await card.locator('button[data-do="cancel"]').click()
     await expect(page.locator("dialog#confirm")).to_contain_text(f"Cancel schedule #{schedule.id}?")
     await page.locator('dialog#confirm button[value="ok"]').click()

@@ -36,9 +36,9 @@ async def test_mail_for_a_purged_agent_is_dropped_in_the_flow_never_handed_to_a_
     stranger = await add_agent(hive, "alice")  # a new agent that happens to take the name
     try:
         assert (await stranger.request("recv", wait_seconds=0.2))["messages"] == []
-        row = (await call_verb(hive, {"cmd": "agent_status", "names": ["alice"]}))["agent_statuses"][0]
+        row = (await call_verb(hive, {"cmd": "agent_status", "names": ["alice"]})).wire()["agent_statuses"][0]
         assert row["unread"] == 0
-        recent = (await call_verb(hive, {"cmd": "recent", "limit": 10}))["messages"]
+        recent = (await call_verb(hive, {"cmd": "recent", "limit": 10})).wire()["messages"]
         assert all(m["dropped_at"] for m in recent if m["recipient"] == "alice")
         await call_verb(hive, {"cmd": "send", "to": "alice", "body": "for the newcomer"})
         got = (await stranger.request("recv", wait_seconds=5))["messages"]
@@ -67,7 +67,7 @@ async def test_turn_stats_outlive_the_transcript_and_show_context_and_cost(
     finally:
         await alice.close()
     await hive.store.prune_events("alice", "turn.", 0)  # the transcript's bound took them all
-    row = (await call_verb(hive, {"cmd": "agent_status", "names": ["alice"]}))["agent_statuses"][0]
+    row = (await call_verb(hive, {"cmd": "agent_status", "names": ["alice"]})).wire()["agent_statuses"][0]
     assert (row["context_tokens"], row["context_window"], row["cost_usd_24h"]) == (50_000, 200_000, 0.25)
     await page.goto(f"{server.url}/agents/alice")
     await expect(page.locator("#context")).to_have_text("ctx 50.0k / 200.0k (25 %) · $0.250 24h")

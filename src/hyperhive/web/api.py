@@ -4,19 +4,22 @@ and the live stream."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Awaitable, Callable
 
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from hyperhive.protocol import MAX_LINE_BYTES, ErrorCode, HiveError, decode_line
+from hyperhive.protocol.replies import Reply
 
 from . import snapshots
 from .dashboard import Dashboard
 from .dispatch import call_verb, run_action
 from .responses import json_route
 from .sse import stream_response
+from .stats import Stats
 from .usage import usage_json
 
 
@@ -28,7 +31,7 @@ def dashboard(request: Request) -> Dashboard:
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")  # ASCII digits only: str.isdigit() also says yes to "²"
 
 
-async def _body(request: Request) -> dict[str, Any]:
+async def _body(request: Request) -> dict[str, object]:
     """The posted JSON object, held to the same rules as a line on host.sock (size, depth, text)."""
     raw = bytearray()
     async for chunk in request.stream():  # read no more than the limit, whatever the client sends
@@ -47,24 +50,14 @@ def _int(request: Request, name: str, default: int | None, high: int) -> int | N
     return min(int(text), high)
 
 
-@json_route
-async def swarm_json(request: Request) -> snapshots.SwarmPage:
-    return await snapshots.swarm(dashboard(request))
+def page_json(snapshot: Callable[[Dashboard], Awaitable[BaseModel]]) -> Callable[[Request], Awaitable[Response]]:
+    """The `.json` twin of a page that shows the whole hive: its snapshot."""
 
+    @json_route
+    async def route(request: Request) -> BaseModel:
+        return await snapshot(dashboard(request))
 
-@json_route
-async def call_json(request: Request) -> snapshots.CallPage:
-    return await snapshots.your_call(dashboard(request))
-
-
-@json_route
-async def flow_json(request: Request) -> snapshots.FlowPage:
-    return await snapshots.flow(dashboard(request))
-
-
-@json_route
-async def schedules_json(request: Request) -> snapshots.SchedulesPage:
-    return await snapshots.schedules(dashboard(request))
+    return route
 
 
 @json_route
@@ -81,7 +74,7 @@ async def transcript_json(request: Request) -> snapshots.Transcript:
 
 
 @json_route
-async def stats_json(request: Request) -> dict[str, Any]:
+async def stats_json(request: Request) -> Stats:
     d, name = dashboard(request), request.path_params["name"]
     d.hive.registry.require(name)
     return await snapshots.stats(d, name)
@@ -94,13 +87,13 @@ async def logs_json(request: Request) -> snapshots.LogsPage:
 
 
 @json_route
-async def post_verb(request: Request) -> dict[str, Any]:
+async def post_verb(request: Request) -> Reply:
     """Any host verb by `cmd`: `{"cmd": "send", "to": "bob", "body": "hi"}`."""
     return await call_verb(dashboard(request).hive, await _body(request))
 
 
 @json_route
-async def post_action(request: Request) -> dict[str, Any]:
+async def post_action(request: Request) -> Reply:
     """A lifecycle action on one agent: `{"action": "restart", "name": "bob"}`."""
     body = await _body(request)
     action, name = body.get("action"), body.get("name")
@@ -114,10 +107,10 @@ async def live_stream(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/swarm.json", swarm_json),
-    Route("/call.json", call_json),
-    Route("/flow.json", flow_json),
-    Route("/schedules.json", schedules_json),
+    Route("/swarm.json", page_json(snapshots.swarm), name="swarm_json"),
+    Route("/call.json", page_json(snapshots.your_call), name="call_json"),
+    Route("/flow.json", page_json(snapshots.flow), name="flow_json"),
+    Route("/schedules.json", page_json(snapshots.schedules), name="schedules_json"),
     Route("/usage.json", usage_json),
     Route("/agents/{name}.json", agent_json),
     Route("/agents/{name}/transcript.json", transcript_json),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
@@ -16,6 +16,7 @@ from hyperhive.core.verbs.host import HOST_VERBS
 from hyperhive.protocol import ErrorCode, HiveError, check_agent_name
 from hyperhive.protocol.host_requests import HOST_REQUEST
 from hyperhive.protocol.parsing import parse_request
+from hyperhive.protocol.replies import Reply
 
 if TYPE_CHECKING:
     from hyperhive.core.hive import Hive
@@ -23,14 +24,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-async def call_verb(hive: Hive, request: dict[str, Any]) -> dict[str, Any]:
-    """Run one host verb given as JSON and answer its reply's JSON (the keys of its line on host.sock);
-    raises HiveError with a stable code and a sentence. In process, `verbs.host.run` answers typed."""
+async def call_verb(hive: Hive, request: dict[str, object]) -> Reply:
+    """Run one host verb given as JSON and answer its reply model (`.wire()` is the keys of its line on
+    host.sock); raises HiveError with a stable code and a sentence."""
     parsed = parse_request(HOST_REQUEST, request)
     verb = HOST_VERBS.answers.get(type(parsed))
     if verb is None:  # a streaming verb (subscribe_agent_status): the dashboard has its own stream
         raise HiveError(ErrorCode.UNKNOWN_CMD, f"{request['cmd']!r} is not a request-response verb")
-    return (await verb(hive, parsed)).wire()
+    return await verb(hive, parsed)
 
 
 @cache
@@ -51,9 +52,9 @@ class Action:
     kinds: frozenset[str]  # agent kinds it applies to
     confirm: str = ""  # destructive: the page asks this once before it fires ({name} is the agent)
     label: str = ""
-    extra: tuple[tuple[str, Any], ...] = ()  # fields sent beside the name
+    extra: tuple[tuple[str, bool], ...] = ()  # fields sent beside the name
 
-    def request(self, agent: str) -> dict[str, Any]:
+    def request(self, agent: str) -> dict[str, object]:
         return {"cmd": self.cmd, "name": agent, **dict(self.extra)}
 
 
@@ -95,7 +96,7 @@ def available_actions() -> list[ActionButton]:
             for a in ACTIONS.values() if verb_exists(a.cmd)]
 
 
-async def run_action(hive: Hive, action: str, agent: str) -> dict[str, Any]:
+async def run_action(hive: Hive, action: str, agent: str) -> Reply:
     found = ACTIONS.get(action)
     if found is None or not verb_exists(found.cmd):
         raise HiveError(ErrorCode.UNKNOWN_CMD, f"this hive has no {action!r} action")

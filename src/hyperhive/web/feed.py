@@ -15,10 +15,9 @@ import asyncio
 import json
 import secrets
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
 
 RING_SIZE = 4096
 
@@ -27,7 +26,9 @@ class Behind(Exception):
     """The cursor is older than the ring, or from another epoch: the client must reload its snapshot."""
 
 
-Data = dict[str, Any] | Callable[[], dict[str, Any]]
+# An update's JSON object: each source's own shape (a TypedDict, a model's dump), only ever encoded here.
+JsonObject = Mapping[str, object]
+Data = JsonObject | Callable[[], JsonObject]
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Update:
     agents: tuple[str, ...] = ()  # whom it concerns, for per-agent streams; () concerns everyone
 
     @cached_property
-    def data(self) -> dict[str, Any]:
+    def data(self) -> JsonObject:
         return self.source() if callable(self.source) else self.source
 
     @cached_property

@@ -14,9 +14,10 @@ import asyncio
 import contextlib
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from hyperhive.images.service import ApprovalBuild
+from hyperhive.protocol.replies import Approval
 from hyperhive.runtime.logfollow import LogFollower
 
 if TYPE_CHECKING:
@@ -28,6 +29,13 @@ log = logging.getLogger(__name__)
 
 TOPIC = "imagebuild"
 TAIL_LINES = 60  # what a page loading mid-build shows of the log so far
+
+
+class BuildRef(TypedDict):
+    """Which build an `imagebuild` update is about; every update starts with it."""
+
+    approval: int
+    agent: str
 
 
 class BuildLogs:
@@ -57,7 +65,7 @@ class BuildLogs:
         task.add_done_callback(self._tasks.discard)
 
     async def _follow(self, build: ApprovalBuild) -> None:
-        who = {"approval": build.approval_id, "agent": build.agent}
+        who: BuildRef = {"approval": build.approval_id, "agent": build.agent}
         self.feed.publish(TOPIC, {**who, "started": True}, [build.agent])
         try:
             follower = LogFollower(build.log)
@@ -90,7 +98,7 @@ class BuildLogs:
 class _LineStream:
     """Publishes whole lines with their byte offsets; a partial last line waits for its newline."""
 
-    def __init__(self, feed: LiveFeed, who: dict[str, Any]) -> None:
+    def __init__(self, feed: LiveFeed, who: BuildRef) -> None:
         self.feed = feed
         self.who = who
         self.offset = 0
@@ -107,15 +115,18 @@ class _LineStream:
             self.offset = end
 
 
-def with_build_logs(approvals: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Approval views (as the `pending` and `loose_ends` verbs give them), those still building with
-    their log's tail and where it ends: the snapshot a page starts from."""
-    for a in approvals:
-        details = a.get("details") or {}
-        path = details.get("image_log")
-        if details.get("image_build") == "building" and isinstance(path, str):
-            details["log_tail"], details["log_end"] = log_tail(Path(path))
-    return approvals
+def with_build_logs(approvals: list[Approval]) -> list[Approval]:
+    """Approvals (as the `pending` and `loose_ends` verbs give them), those still building with their
+    log's tail and where it ends in their details: the snapshot a page starts from."""
+    return [_with_build_log(a) for a in approvals]
+
+
+def _with_build_log(approval: Approval) -> Approval:
+    path = approval.details.get("image_log")
+    if approval.details.get("image_build") != "building" or not isinstance(path, str):
+        return approval
+    tail, end = log_tail(Path(path))
+    return approval.model_copy(update={"details": {**approval.details, "log_tail": tail, "log_end": end}})
 
 
 def log_tail(path: Path, lines: int = TAIL_LINES) -> tuple[str, int]:

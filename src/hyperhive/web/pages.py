@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel
@@ -47,11 +46,11 @@ def page(template: str, title: str, tab: str, snapshot: Snapshot) -> Callable[[R
 
 async def usage_page(request: Request) -> Response:
     snap = await usage_snapshot(dashboard(request))
-    return _render(request, "usage.html", {"title": "usage", "tab": "usage", "snapshot": snap,
-                                           "bars": cost_bars(snap["days"])})
+    return _render(request, "usage.html", {"title": "usage", "tab": "usage", "snapshot": snap.model_dump(mode="json"),
+                                           "bars": cost_bars(snap.days)})
 
 
-def _render(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
+def _render(request: Request, template: str, context: dict[str, object], status: int = 200) -> Response:
     context = {"csrf": getattr(request.state, "csrf", ""), **context}
     return templates.TemplateResponse(request, template, context, status_code=status)
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
 
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from hyperhive.protocol import ErrorCode, HiveError, InvalidName, error_response, ok_response
+from hyperhive.protocol.replies import Reply
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +25,18 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INTERNAL: 500,
 }  # every other code is the caller's mistake: 400
 
-Handler = Callable[[Request], Awaitable[BaseModel | dict[str, Any]]]
+# What a route answers: a verb's reply (its keys as on host.sock), a page's model, or a TypedDict's object.
+Result = BaseModel | Mapping[str, object]
+Handler = Callable[[Request], Awaitable[Result]]
 
 
-def ok_json(result: BaseModel | dict[str, Any]) -> JSONResponse:
-    fields = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+def ok_json(result: Result) -> JSONResponse:
+    if isinstance(result, Reply):
+        fields = result.wire()
+    elif isinstance(result, BaseModel):
+        fields = result.model_dump(mode="json")
+    else:
+        fields = dict(result)
     return JSONResponse(ok_response(**fields))
 
 

@@ -5,8 +5,7 @@ idempotently (rows by name, messages by id, transcript events by seq), so nothin
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
@@ -18,9 +17,10 @@ from hyperhive.protocol import host_requests as rq
 from hyperhive.protocol import replies as rp
 
 from .dispatch import ActionButton, available_actions
+from .history import LastTurn, Todo
 from .imagebuilds import with_build_logs
-from .sources import call_counts, event_update
-from .stats import load_turn_stats, summarize
+from .sources import EventUpdate, call_counts, event_update
+from .stats import Stats, load_turn_stats, summarize
 
 if TYPE_CHECKING:
     from .dashboard import Dashboard
@@ -44,12 +44,12 @@ class Snapshot(BaseModel):
 
 class SwarmPage(Snapshot):
     agents: list[StatusRow]
-    last_turns: dict[str, dict[str, Any] | None]  # merged turn events (history.merge_turn)
+    last_turns: dict[str, LastTurn | None]
     actions: list[ActionButton]
 
 
 class CallPage(Snapshot):
-    approvals: list[dict[str, Any]]  # approvals, a building one with its log's tail (imagebuilds.py)
+    approvals: list[rp.Approval]  # a building one with its log's tail (imagebuilds.py)
     questions: list[rp.Question]
     inbox: list[Message]
 
@@ -77,19 +77,19 @@ class ToolRules(BaseModel):
 
 
 class Transcript(BaseModel):
-    events: list[dict[str, Any]]  # stored events as pages get them (sources.event_update)
+    events: list[EventUpdate]
     has_more: bool
 
 
 class AgentPage(Snapshot):
     row: StatusRow
-    loose_ends: dict[str, Any]  # the loose_ends verb's, approvals with their build logs
+    loose_ends: rp.LooseEnds  # the loose_ends verb's, approvals with their build logs
     models: Models
     tools: ToolRules | None
     transcript: Transcript
-    todos: list[dict[str, Any]] | None
+    todos: list[Todo] | None
     inbox: list[Message]
-    stats: dict[str, Any]
+    stats: Stats
     actions: list[ActionButton]
     agents: list[str]
 
@@ -98,11 +98,6 @@ class LogsPage(Snapshot):
     name: str
     path: str
     lines: list[str]
-
-
-def _dump(models: Sequence[BaseModel]) -> list[dict[str, Any]]:
-    """Wire models as plain JSON, for the parts pages amend (a building approval's log)."""
-    return [m.model_dump(mode="json") for m in models]
 
 
 async def _base(d: Dashboard) -> Snapshot:
@@ -124,9 +119,9 @@ async def your_call(d: Dashboard) -> CallPage:
                     inbox=(await run(d.hive, rq.OperatorInbox(cmd="inbox", limit=INBOX_SIZE))).messages)
 
 
-async def approvals(d: Dashboard) -> list[dict[str, Any]]:
+async def approvals(d: Dashboard) -> list[rp.Approval]:
     """Approval rows of every status, newest first."""
-    rows = _dump((await run(d.hive, rq.Pending(cmd="pending"))).approvals)
+    rows = (await run(d.hive, rq.Pending(cmd="pending"))).approvals
     return await asyncio.to_thread(with_build_logs, rows)  # a building one with its log so far
 
 
@@ -161,10 +156,9 @@ async def agent(d: Dashboard, name: str) -> AgentPage:
                      stats=await stats(d, name), actions=available_actions(), agents=d.hive.registry.agent_names())
 
 
-async def loose_ends(d: Dashboard, name: str) -> dict[str, Any]:
-    ends = (await run(d.hive, rq.LooseEnds(cmd="loose_ends", agent=name))).loose_ends.model_dump(mode="json")
-    ends["approvals"] = await asyncio.to_thread(with_build_logs, ends["approvals"])
-    return ends
+async def loose_ends(d: Dashboard, name: str) -> rp.LooseEnds:
+    ends = (await run(d.hive, rq.LooseEnds(cmd="loose_ends", agent=name))).loose_ends
+    return ends.model_copy(update={"approvals": await asyncio.to_thread(with_build_logs, ends.approvals)})
 
 
 async def models(d: Dashboard, name: str) -> Models:
@@ -196,7 +190,7 @@ async def transcript(d: Dashboard, name: str, before: int | None, limit: int = T
     return Transcript(events=[event_update(e) for e in events], has_more=len(events) >= limit)
 
 
-async def stats(d: Dashboard, name: str) -> dict[str, Any]:
+async def stats(d: Dashboard, name: str) -> Stats:
     return summarize(await load_turn_stats(d.hive.store, name), last=d.hive.events.turns.summary(name))
 
 

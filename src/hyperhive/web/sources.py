@@ -16,7 +16,9 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NotRequired
+
+from typing_extensions import TypedDict  # pydantic validates these on Python < 3.12
 
 from hyperhive.core.events import TRANSCRIPT_PREFIX
 from hyperhive.core.views import event_view, message_view
@@ -24,12 +26,12 @@ from hyperhive.protocol import OPERATOR, HiveError, StatusRow, rfc3339
 from hyperhive.store import EventRecord, MessageRecord
 
 from .history import History
-from .transcript import event_items
+from .transcript import Item, Payload, event_items
 
 if TYPE_CHECKING:
     from hyperhive.core.hive import Hive
 
-    from .feed import LiveFeed
+    from .feed import JsonObject, LiveFeed
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +53,27 @@ async def call_counts(hive: Hive) -> dict[str, int]:
             "questions": sum(1 for q in questions if q.target == OPERATOR)}
 
 
-def event_update(event: EventRecord) -> dict[str, Any]:
-    """A stored event as pages get it: the event, plus transcript items for turn events."""
-    data: dict[str, Any] = event_view(event).model_dump(mode="json")
-    data["items"] = event_items(event.kind, event.payload)
+class EventUpdate(TypedDict):
+    """A stored event as pages get it (the `events` verb's Event), with what a transcript draws of it."""
+
+    seq: int
+    at: str
+    agent: str | None
+    kind: str
+    payload: NotRequired[Payload]  # not for turn events: the items carry what a page shows; stream lines are large
+    items: list[Item]
+
+
+def event_update(event: EventRecord) -> EventUpdate:
+    view = event_view(event)
+    update: EventUpdate = {"seq": view.seq, "at": view.at, "agent": view.agent, "kind": view.kind,
+                           "payload": view.payload, "items": event_items(event.kind, event.payload)}
     if event.kind.startswith(TRANSCRIPT_PREFIX):
-        data.pop("payload")  # the items carry what a page shows; stream lines are large
-    return data
+        del update["payload"]
+    return update
 
 
-def _message_data(message: MessageRecord) -> Callable[[], dict[str, Any]]:
+def _message_data(message: MessageRecord) -> Callable[[], JsonObject]:
     return lambda: message_view(message).model_dump(mode="json")
 
 

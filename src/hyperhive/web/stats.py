@@ -6,13 +6,40 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from typing import Any
+
+from typing_extensions import TypedDict  # pydantic validates these on Python < 3.12
 
 from hyperhive.core.turn_log import TurnSummary
 from hyperhive.store import Store, TurnStatsRecord
 
-WINDOWS = {"24h": 24 * 3600, "7d": 7 * 24 * 3600, "30d": 30 * 24 * 3600}
-TOKEN_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens")
+DAY = 24 * 3600
+WINDOWS = {"24h": DAY, "7d": 7 * DAY, "30d": 30 * DAY}
+
+
+class Window(TypedDict):
+    turns: int
+    failed: int
+    turns_per_hour: float
+    p50_ms: float | None
+    p95_ms: float | None
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_creation_tokens: int
+    cost_usd: float
+    tool_calls: int
+    top_tools: list[tuple[str, int]]  # the five most called, with their counts
+
+
+class Context(TypedDict):
+    tokens: int
+    window: int | None
+    percent: float | None
+    cost_usd_24h: float
+
+
+Stats = TypedDict("Stats", {  # the windows' names start with digits: the functional form
+    "24h": Window, "7d": Window, "30d": Window, "covered_since": float | None, "context": Context | None})
 
 
 async def load_turn_stats(store: Store, agent: str, now: float | None = None) -> list[TurnStatsRecord]:
@@ -21,15 +48,14 @@ async def load_turn_stats(store: Store, agent: str, now: float | None = None) ->
 
 
 def summarize(turns: list[TurnStatsRecord], now: float | None = None,
-              last: TurnSummary | None = None) -> dict[str, Any]:
+              last: TurnSummary | None = None) -> Stats:
     now = time.time() if now is None else now
-    result: dict[str, Any] = {name: window(turns, now - span, span) for name, span in WINDOWS.items()}
-    result["covered_since"] = turns[0].started_at if turns else None
-    result["context"] = context(last)
-    return result
+    day, week, month = (window(turns, now - span, span) for span in WINDOWS.values())
+    return {"24h": day, "7d": week, "30d": month, "covered_since": turns[0].started_at if turns else None,
+            "context": context(last)}
 
 
-def context(last: TurnSummary | None) -> dict[str, Any] | None:
+def context(last: TurnSummary | None) -> Context | None:
     """The last turn's prompt against the model's window; None before the first turn."""
     if last is None or last.context_tokens is None:
         return None
@@ -38,7 +64,7 @@ def context(last: TurnSummary | None) -> dict[str, Any] | None:
             "cost_usd_24h": last.cost_usd_24h}
 
 
-def window(turns: list[TurnStatsRecord], since: float, span: float) -> dict[str, Any]:
+def window(turns: list[TurnStatsRecord], since: float, span: float) -> Window:
     chosen = [t for t in turns if t.started_at >= since]
     durations = sorted(float(t.duration_ms) for t in chosen if t.duration_ms)
     tools: Counter[str] = Counter()
@@ -50,8 +76,11 @@ def window(turns: list[TurnStatsRecord], since: float, span: float) -> dict[str,
         "turns_per_hour": round(len(chosen) / (span / 3600), 2),
         "p50_ms": percentile(durations, 50),
         "p95_ms": percentile(durations, 95),
-        **{key: sum(int(getattr(t, key)) for t in chosen) for key in TOKEN_KEYS},
-        "cost_usd": round(sum(t.cost_usd for t in chosen), 4),
+        "input_tokens": sum(t.input_tokens for t in chosen),
+        "output_tokens": sum(t.output_tokens for t in chosen),
+        "cache_read_tokens": sum(t.cache_read_tokens for t in chosen),
+        "cache_creation_tokens": sum(t.cache_creation_tokens for t in chosen),
+        "cost_usd": round(sum((t.cost_usd for t in chosen), 0.0), 4),
         "tool_calls": sum(t.tool_calls for t in chosen),
         "top_tools": tools.most_common(5),
     }
