@@ -120,6 +120,8 @@ async def test_a_real_builds_mmdebstrap_lines_reach_the_card_before_it_can_be_ap
     service = ImageService(Path("/nonexistent-state"), "bwrap", Path(claude_bin))
     store, image_id = await service.store(), (await service.plan(PACKAGES)).final.image_id
     store.remove(image_id)  # a cold build each run
+    build_log = store.log_path(image_id)
+    build_log.unlink(missing_ok=True)  # a line seen in it below is this run's
     with acting_as_init():
         hive = start_hive(short_tmp / "hive", {"HYPERHIVE_MANAGER": "on", "HYPERHIVE_CLAUDE": claude_bin})
         try:
@@ -133,14 +135,20 @@ async def test_a_real_builds_mmdebstrap_lines_reach_the_card_before_it_can_be_ap
                 await expect(page.locator("#live")).to_have_class("live on")
                 asked = asyncio.create_task(asyncio.to_thread(ask_for_packages, hive))
                 card = page.locator("article.card.building")
-                # Only a building card has this log: a line seen in it was pushed while the build ran.
-                await expect(card.locator("pre.buildlog")).to_contain_text("I: downloading packages with apt")
+                # apt's update may take long on a loaded machine: wait for mmdebstrap to write the line, then
+                # for the page to show it. Only a building card has this log: a line seen in it was pushed
+                # while the build ran.
+                await asyncio.to_thread(wait_for, lambda: build_log.exists()
+                                        and "I: downloading packages with apt" in build_log.read_text(), 600)
+                await expect(card.locator("pre.buildlog")).to_contain_text("I: downloading packages with apt",
+                                                                           timeout=30_000)
                 await expect(card.locator("button")).to_have_count(0)
                 await screenshot(page, "image-building")
                 approval = await asked
                 built = page.locator(f'article[data-approval="{approval["id"]}"]')
-                await expect(built.locator("button.good")).to_have_text("approve")
-                await expect(built.locator(".built")).to_contain_text("MB on disk beyond the base (+sl)")
+                await expect(built.locator("button.good")).to_have_text("approve", timeout=30_000)
+                await expect(built.locator(".built")).to_contain_text("MB on disk beyond the base (+sl)",
+                                                                      timeout=30_000)
         finally:
             await asyncio.to_thread(end_hive, hive)
 
