@@ -23,7 +23,6 @@ from hyperhive.protocol import host_requests as rq
 from hyperhive.protocol import replies as rp
 from hyperhive.protocol.fields import verbs_of
 from hyperhive.protocol.wire import ErrorCode
-from hyperhive.runtime.logfollow import LogFollower
 
 from . import _admin, _lifecycle, _shell
 from ._ctl import Ctl, add_commands, add_derived, client_options, command, face, fail, make_ctl, pass_ctl
@@ -491,6 +490,8 @@ def logs(ctl: Ctl, name: str, count: int, follow: bool) -> None:
 
 def _follow_log(path: Path, count: int, as_json: bool) -> None:
     """Read the file itself (woken by inotify): lines stream with no request per line and no polling."""
+    from hyperhive.runtime.logfollow import LogFollower  # the runtime package: only `logs -f` needs it
+
     try:
         follower = LogFollower(path)
     except OSError as exc:
