@@ -52,10 +52,14 @@ def test_importing_hivectl_loads_no_heavy_part_and_builds_no_model() -> None:
 
 
 def test_a_command_builds_only_the_models_it_uses() -> None:
-    code = ("import sys; from hyperhive.cli import hivectl\n"
-            "from hyperhive.protocol import host_requests as rq, replies as rp\nfrom hyperhive.protocol.fields import verbs_of\n"
-            "rq.OperatorSend(cmd='send', to='a', body='hi'); rp.Sent.model_validate({'id': 1, 'ids': [1], 'recipients': ['a']})\n"
-            "print(*[m.__name__ for m in verbs_of(rq.HostRequest) if m.__pydantic_complete__])")
+    code = "\n".join([
+        "from hyperhive.cli import hivectl",
+        "from hyperhive.protocol import host_requests as rq, replies as rp",
+        "from hyperhive.protocol.fields import verbs_of",
+        "rq.OperatorSend(cmd='send', to='a', body='hi')",
+        "rp.Sent.model_validate({'id': 1, 'ids': [1], 'recipients': ['a']})",
+        "print(*[m.__name__ for m in verbs_of(rq.HostRequest) if m.__pydantic_complete__])",
+    ])
     built = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert built.split() == ["OperatorSend"]
 
