@@ -79,9 +79,8 @@ def _named(name: str, verb: type[rq.HostRequest[Any]], description: str) -> Call
     """A command taking NAME and --description: a new agent's or a peer's."""
 
     def make(fn: F) -> click.Command:
-        fn = face(verb)(command(fn))
-        return click.command(name)(click.argument("name")(click.option("--description", default="", help=description)(
-            pass_ctl(fn))))
+        described = click.option("--description", default="", help=description)(pass_ctl(command(face(verb)(fn))))
+        return click.command(name)(click.argument("name")(described))
 
     return make
 
