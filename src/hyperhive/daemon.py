@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from hyperhive.config.settings import HiveSettings
 from hyperhive.core.hive import Hive
 from hyperhive.core.parts import DashboardService
+from hyperhive.protocol.fields import build_deferred
 from hyperhive.store import Store
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ def _dashboard_server(hive: Hive) -> DashboardService:
 
 async def run_daemon(settings: HiveSettings, ready_fd: int | None = None) -> None:
     check_settings(settings)
+    build_deferred()  # the protocol's models are built on first use (decisions.md); here, before any request
     stop = asyncio.Event()
     with _stop_on_signals(stop):
         async with make_hive(settings):

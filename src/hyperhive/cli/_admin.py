@@ -5,25 +5,21 @@ original (`hive-c0re register-peer damocles`) works as typed, and both CLIs alwa
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import click
 
 from hyperhive.protocol import host_requests as rq
 
 from . import _lifecycle
-from ._ctl import Ctl, command, face, pass_ctl
+from ._ctl import Ctl, F, command, face, one_call, pass_ctl
 from ._output import emit_json, one_line, table
 
 APPROVAL_STATUSES = ["pending", "approved", "denied", "failed", "cancelled"]
 
 
-@click.command("list")
-@pass_ctl
-@command
-@face(rq.ListAgents)
-def list_agents(ctl: Ctl) -> None:
-    """Names of every agent."""
-    agents = ctl.verb(rq.ListAgents).agents
-    emit_json(agents) if ctl.as_json else click.echo("\n".join(agents))
+list_agents = one_call("list", rq.ListAgents, lambda r: (r.agents, "\n".join(r.agents)), "Names of every agent.")
 
 
 @click.command("pending")
@@ -79,24 +75,24 @@ def deny(ctl: Ctl, approval_id: int, words: tuple[str, ...], note: str | None) -
     click.echo(f"denied #{a.id} ({a.kind} for {a.agent})") if not ctl.as_json else emit_json(a)
 
 
-@click.command("request-spawn")
-@click.argument("name")
-@click.option("--description", default="", help="What the agent is for (shown on the approval).")
-@pass_ctl
-@command
-@face(rq.RequestSpawn)
+def _named(name: str, verb: type[rq.HostRequest[Any]], description: str) -> Callable[[F], click.Command]:
+    """A command taking NAME and --description: a new agent's or a peer's."""
+
+    def make(fn: F) -> click.Command:
+        described = click.option("--description", default="", help=description)(pass_ctl(command(face(verb)(fn))))
+        return click.command(name)(click.argument("name")(described))
+
+    return make
+
+
+@_named("request-spawn", rq.RequestSpawn, "What the agent is for (shown on the approval).")
 def request_spawn(ctl: Ctl, name: str, description: str) -> None:
     """Queue a new agent from the template as a pending approval (approve it to create and start it)."""
     a = ctl.verb(rq.RequestSpawn, name=name, description=description).approvals[0]
     click.echo(f"approval #{a.id} ({a.status}): spawn {name}") if not ctl.as_json else emit_json(a)
 
 
-@click.command("register-peer")
-@click.argument("name")
-@click.option("--description", default="", help="What this peer is, for the listing.")
-@pass_ctl
-@command
-@face(rq.RegisterPeer)
+@_named("register-peer", rq.RegisterPeer, "What this peer is, for the listing.")
 def register_peer(ctl: Ctl, name: str, description: str) -> None:
     """Make a socket dir for an agent the hive does not run, and list it as a peer."""
     result = ctl.verb(rq.RegisterPeer, name=name, description=description)

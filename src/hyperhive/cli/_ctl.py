@@ -120,6 +120,22 @@ def add_commands(group: click.Group, commands: Iterable[click.Command]) -> None:
         group.add_command(cmd)
 
 
+def one_call(name: str, verb: type[Request[R]], show: Callable[[R], tuple[object, str]],
+             help_text: str) -> click.Command:
+    """A command that calls a verb with no arguments and prints what `show` picks from its reply: the first for
+    scripts (--json), the second for people."""
+
+    @click.command(name, help=help_text)
+    @pass_ctl
+    @command
+    @face(verb)
+    def run(ctl: Ctl) -> None:
+        for_scripts, for_people = show(ctl.verb(verb))
+        emit_json(for_scripts) if ctl.as_json else click.echo(for_people)
+
+    return run
+
+
 def derived(kind: type[Request[Any]]) -> click.Command:
     """A command made from a request model, for a verb with no hand-made one: `hivectl loose-ends --agent
     bob`. Each field is an option (a list repeats it, a bool is a flag); the daemon checks the values, so its

@@ -14,7 +14,6 @@ from typing import Any
 
 import click
 
-from hyperhive.images.buildlogs import BuildLogTail
 from hyperhive.protocol import StatusRow
 from hyperhive.protocol import host_requests as rq
 
@@ -121,6 +120,8 @@ def _build_log_printed(ctl: Ctl, config: str | None) -> contextlib.AbstractConte
         packages = None  # the daemon says what is wrong with it
     if ctl.as_json or not packages:
         return contextlib.nullcontext()
+    from hyperhive.images.buildlogs import BuildLogTail  # the images package is large; only spawn needs it
+
     image_dir = ctl.verb(rq.Images).image_dir
     return BuildLogTail(Path(image_dir) / "logs", lambda line: click.echo(f"image build: {line}"))
 

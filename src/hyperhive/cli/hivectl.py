@@ -23,10 +23,9 @@ from hyperhive.protocol import host_requests as rq
 from hyperhive.protocol import replies as rp
 from hyperhive.protocol.fields import verbs_of
 from hyperhive.protocol.wire import ErrorCode
-from hyperhive.runtime.logfollow import LogFollower
 
 from . import _admin, _lifecycle, _shell
-from ._ctl import Ctl, add_commands, add_derived, client_options, command, face, fail, make_ctl, pass_ctl
+from ._ctl import Ctl, add_commands, add_derived, client_options, command, face, fail, make_ctl, one_call, pass_ctl
 from ._output import age, emit_json, one_line, table
 
 EXIT_NOT_RUNNING = 3
@@ -45,14 +44,8 @@ add_commands(main, _admin.COMMANDS + _lifecycle.COMMANDS + _shell.COMMANDS)
 main.add_command(_admin.pending, "approvals")  # this CLI's name for the original's `pending`
 
 
-@main.command()
-@pass_ctl
-@command
-@face(rq.Ping)
-def ping(ctl: Ctl) -> None:
-    """Check that the daemon answers."""
-    result = ctl.verb(rq.Ping)
-    emit_json(result) if ctl.as_json else click.echo(f"hive-c0re {result.daemon_version} is running")
+main.add_command(one_call("ping", rq.Ping, lambda r: (r, f"hive-c0re {r.daemon_version} is running"),
+                          "Check that the daemon answers."))
 
 
 @main.command()
@@ -168,36 +161,28 @@ def flow(ctl: Ctl, limit: int) -> None:
         click.echo(f"#{m.id} {m.sender} → {m.recipient} [{state}]: {one_line(m.body)}")
 
 
-@main.command()
-@click.argument("name", required=False)
-@click.option("--all", "every", is_flag=True, help="Every agent, and disarm every schedule (the kill switch).")
-@pass_ctl
-@command
-@face(rq.SetPaused, rq.PauseAll)
-def pause(ctl: Ctl, name: str | None, every: bool) -> None:
-    """Pause an agent: it takes no new turns; its mail waits. --all: every agent and schedule at once."""
-    if every:
-        paused = ctl.verb(rq.PauseAll)
-        _switched(ctl, paused, paused.paused_agents, paused.paused_schedules, "paused")
-        return
-    ctl.verb(rq.SetPaused, name=_one_name(name), paused=True)
-    click.echo(f"{name} paused") if not ctl.as_json else emit_json({"paused": name})
+def _pause_command(word: str, every_verb: type[rq.HostRequest[Any]], every_help: str, help_text: str) -> None:
+    """`pause` and `resume`: one agent by name (set_paused), or every agent and schedule (--all)."""
+    done = word + "d"
+
+    @main.command(word, help=help_text)
+    @click.argument("name", required=False)
+    @click.option("--all", "every", is_flag=True, help=every_help)
+    @pass_ctl
+    @command
+    @face(rq.SetPaused, every_verb)
+    def switch(ctl: Ctl, name: str | None, every: bool) -> None:
+        if every:
+            _switched(ctl, ctl.verb(every_verb), done)
+            return
+        ctl.verb(rq.SetPaused, name=_one_name(name), paused=every_verb is rq.PauseAll)
+        click.echo(f"{name} {done}") if not ctl.as_json else emit_json({done: name})
 
 
-@main.command()
-@click.argument("name", required=False)
-@click.option("--all", "every", is_flag=True, help="Undo exactly the last `pause --all`.")
-@pass_ctl
-@command
-@face(rq.ResumeAll)
-def resume(ctl: Ctl, name: str | None, every: bool) -> None:
-    """Resume a paused agent (and lift a loop breaker's pause). --all: undo the last `pause --all`."""
-    if every:
-        resumed = ctl.verb(rq.ResumeAll)
-        _switched(ctl, resumed, resumed.resumed_agents, resumed.resumed_schedules, "resumed")
-        return
-    ctl.verb(rq.SetPaused, name=_one_name(name), paused=False)
-    click.echo(f"{name} resumed") if not ctl.as_json else emit_json({"resumed": name})
+_pause_command("pause", rq.PauseAll, "Every agent, and disarm every schedule (the kill switch).",
+               "Pause an agent: it takes no new turns; its mail waits. --all: every agent and schedule at once.")
+_pause_command("resume", rq.ResumeAll, "Undo exactly the last `pause --all`.",
+               "Resume a paused agent (and lift a loop breaker's pause). --all: undo the last `pause --all`.")
 
 
 def _one_name(name: str | None) -> str:
@@ -206,13 +191,14 @@ def _one_name(name: str | None) -> str:
     return name
 
 
-def _switched(ctl: Ctl, result: rp.Reply, agents: list[str], schedules: list[int], done: str) -> None:
+def _switched(ctl: Ctl, result: rp.Reply, done: str) -> None:
+    """What `pause --all` paused (`paused_agents`, …) or `resume --all` resumed."""
     if ctl.as_json:
         emit_json(result)
         return
-    for agent in agents:
+    for agent in getattr(result, f"{done}_agents"):
         click.echo(f"{agent}: {done}")
-    for sid in schedules:
+    for sid in getattr(result, f"{done}_schedules"):
         click.echo(f"schedule #{sid}: {done}")
 
 
@@ -386,14 +372,8 @@ _schedule_command("cancel-schedule", rq.CancelSchedule, "cancelled", "Cancel a s
 _schedule_command("fire-schedule", rq.FireSchedule, "fired", "Fire a schedule once, now.")
 
 
-@main.command("dashboard-url")
-@pass_ctl
-@command
-@face(rq.DashboardUrl)
-def dashboard_url(ctl: Ctl) -> None:
-    """The dashboard's login URL (it carries the secret token: keep it to yourself)."""
-    url = ctl.verb(rq.DashboardUrl).url
-    click.echo(url) if not ctl.as_json else emit_json({"url": url})
+main.add_command(one_call("dashboard-url", rq.DashboardUrl, lambda r: ({"url": r.url}, r.url),
+                          "The dashboard's login URL (it carries the secret token: keep it to yourself)."))
 
 
 @main.command()
@@ -441,14 +421,8 @@ def set_model(ctl: Ctl, name: str, model: str) -> None:
     click.echo(f"{name}: model {model}") if not ctl.as_json else emit_json({"model": model, "name": name})
 
 
-@main.command()
-@pass_ctl
-@command
-@face(rq.GetUrls)
-def urls(ctl: Ctl) -> None:
-    """The dashboard and service URLs."""
-    result = ctl.verb(rq.GetUrls).urls
-    emit_json(result) if ctl.as_json else click.echo(f"dashboard: {result.home}")
+main.add_command(one_call("urls", rq.GetUrls, lambda r: (r.urls, f"dashboard: {r.urls.home}"),
+                          "The dashboard and service URLs."))
 
 
 @main.command()
@@ -491,6 +465,8 @@ def logs(ctl: Ctl, name: str, count: int, follow: bool) -> None:
 
 def _follow_log(path: Path, count: int, as_json: bool) -> None:
     """Read the file itself (woken by inotify): lines stream with no request per line and no polling."""
+    from hyperhive.runtime.logfollow import LogFollower  # the runtime package: only `logs -f` needs it
+
     try:
         follower = LogFollower(path)
     except OSError as exc:

@@ -9,7 +9,7 @@ from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, model_validator
 
-from .models import parse_rfc3339
+from .models import WireModel, parse_rfc3339
 from .names import check_agent_name
 from .replies import Reply
 from .wire import INT64_MAX, MAX_BODY_BYTES, MAX_REQ_ID_CHARS
@@ -131,7 +131,7 @@ class Request(BaseModel, Generic[R]):
     `class Ping(HostRequest[Pong])`. The socket's request parser (`verbs_of`) and the type of what a client
     gets back (`reply_model`) are read from that one declaration."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built on first use: decisions.md
     faces: ClassVar[frozenset[Face]] = frozenset()
     req_id: ReqId = None
     version: Cursor | None = None
@@ -170,7 +170,24 @@ def verbs_of(base: type[Q]) -> list[type[Q]]:
     return list(found.values())
 
 
+_PARSERS: list[TypeAdapter[Any]] = []
+
+
 def request_parser(base: type[Request[Any]]) -> TypeAdapter[Any]:
-    """One discriminated union of every verb under `base`, tagged by `cmd`: what a socket's lines parse as."""
+    """One discriminated union of every verb under `base`, tagged by `cmd`: what a socket's lines parse as.
+    Built on first use, as the models are (a CLI never parses a request); a server builds it at start."""
     tagged: Any = Annotated[Union[tuple(verbs_of(base))], Field(discriminator="cmd")]  # noqa: UP007
-    return TypeAdapter(tagged)
+    _PARSERS.append(TypeAdapter(tagged, config=ConfigDict(defer_build=True)))
+    return _PARSERS[-1]
+
+
+def build_deferred() -> None:
+    """Build what `defer_build` left for first use: the sockets' parsers and every request, reply and wire
+    model. A server calls it once at start, so its first request of a verb is answered as fast as the next."""
+    for parser in _PARSERS:
+        parser.rebuild()
+    pending: list[type[BaseModel]] = [Request, Reply, WireModel]
+    while pending:
+        model = pending.pop()
+        pending.extend(model.__subclasses__())
+        model.model_rebuild()

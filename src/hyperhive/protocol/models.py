@@ -22,7 +22,7 @@ def parse_rfc3339(text: str) -> float:
 
 
 class WireModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built on first use
 
 
 class StatusRow(WireModel):

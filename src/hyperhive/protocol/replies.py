@@ -16,7 +16,7 @@ from .models import AgentKind, Event, Message, StatusRow, TimeT, Urls, WireModel
 class Reply(BaseModel):
     """A verb's answer. Reading one ignores unknown keys: the envelope's `version`, `ok` and `req_id`."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)  # built on first use
 
     def wire(self) -> dict[str, Any]:
         """The keys this reply puts on its line, in order."""
