@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hyperhive.core.hive import Hive
 from hyperhive.store import AgentRecord
-from hyperhive.store.sqlite import SQLiteStore
+from hyperhive.store.auto import open_store
 from tests.support.fixtures import on_both_backends
 from tests.support.hive import settings_for
 from tests.support.postgres import PostgresServer
@@ -24,7 +24,7 @@ async def test_an_agent_belongs_to_the_node_that_made_it(hive: Hive) -> None:
 async def test_rows_from_before_nodes_are_claimed_by_the_first_node(short_tmp: Path) -> None:
     settings = settings_for(short_tmp, node="n7")
     settings.state_dir.mkdir(parents=True)
-    store = SQLiteStore(settings.db_path)
+    store = open_store(settings.database, settings.db_path)  # the run's backend
     await store.open()
     await store.create_agent(AgentRecord("old", "peer", created_at=1.0))  # node: None, as before nodes
     await store.close()
