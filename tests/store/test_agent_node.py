@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from hyperhive.core.hive import Hive
 from hyperhive.store import AgentRecord
 from hyperhive.store.auto import open_store
@@ -44,6 +46,7 @@ async def test_a_node_does_not_start_another_nodes_agents(short_tmp: Path, postg
         assert not n1.supervisor.runs_here(n1.registry.require("far"))
 
 
+@pytest.mark.sqlite_only("the embedded one-host hive; on PostgreSQL a node under a new name is another node")
 async def test_a_one_host_hive_keeps_its_agents_when_its_host_is_renamed(short_tmp: Path) -> None:
     """On SQLite the node is the whole hive: agents stored under the host's old name are this node's, not
     agents of a node that went offline (their verbs would go nowhere)."""
