@@ -4,7 +4,7 @@ stopped at the end of the session. No system service, no mock.
 
 `HYPERHIVE_TEST_DATABASE=postgresql` runs the whole suite on it: every hive a test starts (see
 `settings_for` in tests/support/hive.py) gets a fresh database of its own, made from a template database
-migrated once per session (CREATE DATABASE … TEMPLATE: 0.3 s a database on the loaded CI machine, against 0.5 s
+migrated once per session (CREATE DATABASE … TEMPLATE: 0.3 s a database on a loaded 2-core machine, against 0.5 s
 for an empty one migrated)."""
 
 from __future__ import annotations
