@@ -4,13 +4,13 @@ run another build (here: a Claude CLI upgraded under an agent a daemon restart a
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import httpx
 
 from tests.core.test_lifecycle import FAST_RESTART, harness_pids, row
 from tests.support.hive import HiveProcess, wait_for
+from tests.support.postgres import hive_database
 
 
 def wrapper(path: Path, real: str, note: str) -> None:
@@ -62,6 +62,6 @@ def test_url_and_needs_update_after_a_cli_upgrade(short_tmp: Path, claude_bin: s
 
 
 def _running_build(hive: HiveProcess) -> str | None:
-    with sqlite3.connect(hive.settings.db_path) as db:
+    with hive_database(hive.settings) as db:
         value = db.execute("SELECT running_build FROM agents WHERE name = 'alice'").fetchone()[0]
     return str(value) if value is not None else None

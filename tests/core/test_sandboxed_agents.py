@@ -189,7 +189,8 @@ def test_an_agent_sees_only_its_own_home_and_cannot_write_the_host(
     for canary in canaries:
         canary.write_text("must stay invisible")
     hidden = [homes / "bob" / "state" / "secret.txt", homes / "bob" / "state", short_tmp / "host-secret.txt",
-              hive.settings.state_dir / "hive.db", hive.settings.runtime_dir / "host.sock",
+              *[hive.settings.db_path] * (not hive.settings.database),  # the SQLite file, on that backend
+              hive.settings.runtime_dir / "host.sock",
               hive.settings.runtime_dir / "sandboxes", source_tree / "pyproject.toml", *canaries]
     hidden += [p for p in (Path("/root/.claude"), Path("/root/.bashrc"), Path("/work/shared")) if p.exists()]
     # "hidden" must mean hidden, not absent: every path probed exists on the host.

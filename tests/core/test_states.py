@@ -8,7 +8,7 @@ from pathlib import Path
 
 from hyperhive.core.registry import AgentRegistry
 from hyperhive.core.states import ObservedState, WantedState
-from hyperhive.store.sqlite import SQLiteStore
+from hyperhive.store import Store
 
 PROTOCOL_MD = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 
@@ -29,19 +29,14 @@ def test_a_wanted_state_is_observed_under_the_same_name() -> None:
     assert f"{ObservedState.RESTARTING}" == "restarting" and ObservedState("failed") is ObservedState.FAILED
 
 
-async def test_change_state_is_announced_when_the_state_changes(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "hive.db")
-    await store.open()
-    try:
-        registry = AgentRegistry(store)
-        changes = registry.changes.subscribe()
-        registry.change_state("bob", ObservedState.STARTING)
-        assert await changes.next_batch() == ["bob"]
-        registry.change_state("bob", ObservedState.STARTING)  # no change: nothing to announce
-        registry.change_state("amy", ObservedState.RUNNING)
-        registry.change_state("bob", ObservedState.RUNNING)
-        assert await changes.next_batch() == ["amy", "bob"]
-        assert registry.observed_state("bob") is ObservedState.RUNNING
-        assert registry.observed_state("carl") is None
-    finally:
-        await store.close()
+async def test_change_state_is_announced_when_the_state_changes(store: Store) -> None:
+    registry = AgentRegistry(store)
+    changes = registry.changes.subscribe()
+    registry.change_state("bob", ObservedState.STARTING)
+    assert await changes.next_batch() == ["bob"]
+    registry.change_state("bob", ObservedState.STARTING)  # no change: nothing to announce
+    registry.change_state("amy", ObservedState.RUNNING)
+    registry.change_state("bob", ObservedState.RUNNING)
+    assert await changes.next_batch() == ["amy", "bob"]
+    assert registry.observed_state("bob") is ObservedState.RUNNING
+    assert registry.observed_state("carl") is None

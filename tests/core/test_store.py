@@ -16,6 +16,7 @@ from hyperhive.store.migrate import MigrationError, load_migrations, migrate_sql
 from hyperhive.store.sqlite import SQLiteStore
 
 
+@pytest.mark.sqlite_only("SQLite's migration runner (PostgreSQL's: tests/store/test_migrations_backends.py)")
 def test_migrations_apply_once_and_are_recorded(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "hive.db", isolation_level=None)
     applied = migrate_sqlite(conn)
@@ -25,6 +26,7 @@ def test_migrations_apply_once_and_are_recorded(tmp_path: Path) -> None:
     assert {"agents", "messages", "events", "schema_migrations"} <= tables
 
 
+@pytest.mark.sqlite_only("SQLite's migration runner (PostgreSQL's: tests/store/test_migrations_backends.py)")
 def test_a_database_from_a_newer_hyperhive_is_refused(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "hive.db", isolation_level=None)
     migrate_sqlite(conn)
@@ -50,6 +52,7 @@ def traced(monkeypatch: pytest.MonkeyPatch) -> list[tuple[sqlite3.Connection, li
     return opened
 
 
+@pytest.mark.sqlite_only("the SQLite writer thread's batching (PostgreSQL's: tests/store/test_pg_group_commit.py)")
 async def test_concurrent_writes_are_batched(tmp_path: Path, traced: list[tuple[sqlite3.Connection, list[str]]]
                                              ) -> None:
     store = SQLiteStore(tmp_path / "hive.db")
@@ -66,6 +69,7 @@ async def test_concurrent_writes_are_batched(tmp_path: Path, traced: list[tuple[
     assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 500
 
 
+@pytest.mark.sqlite_only("SQLite's synchronous=FULL pragma on each connection")
 async def test_every_connection_commits_with_synchronous_full(
     tmp_path: Path, traced: list[tuple[sqlite3.Connection, list[str]]]
 ) -> None:
@@ -98,6 +102,7 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.sqlite_only("the SQLite WAL replayed after a kill -9 (PostgreSQL: tests/store/test_daemon_on_postgres.py)")
 def test_answered_writes_survive_a_kill9_of_the_writer_process(tmp_path: Path) -> None:
     db = tmp_path / "hive.db"
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(db)], stdout=subprocess.PIPE, text=True)
@@ -119,6 +124,7 @@ def test_answered_writes_survive_a_kill9_of_the_writer_process(tmp_path: Path) -
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+@pytest.mark.sqlite_only("the SQLite writer thread's batch of jobs")
 async def test_one_failing_job_does_not_fail_its_batch(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "hive.db")
     await store.open()

@@ -3,7 +3,6 @@ context size and cost reach the status row, and stay there across a daemon kill 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 
 from tests.support import api_replies as reply
 from tests.support.hive import HiveProcess, wait_for
+from tests.support.postgres import hive_database
 from tests.support.scripted_api import ScriptedApi
 from tests.web.test_live_hive import AGENT_TOML
 
@@ -49,7 +49,7 @@ def test_a_real_turn_is_a_row_with_context_and_cost(live: tuple[HiveProcess, Scr
     # one API call: its prompt is input + cache read + cache creation, against the default window
     assert (row["context_tokens"], row["context_window"]) == (32_000, 200_000)
     assert isinstance(row["cost_usd_24h"], float)
-    with sqlite3.connect(hive.settings.db_path) as db:
+    with hive_database(hive.settings) as db:
         turns = db.execute("SELECT agent, wake_from, ok, input_tokens, cache_read_tokens FROM turn_stats").fetchall()
     assert turns == [("alice", "operator", 1, 1200, 30_000)]
     hive.kill9()

@@ -22,9 +22,11 @@ from hyperhive.gateway.clock import SystemClock
 from hyperhive.gateway.server import Gateway
 from hyperhive.gateway.spend import Spend, SpendHooks
 from hyperhive.gateway.upstream import Address, ignored_proxy
-from hyperhive.store.sqlite import SQLiteStore
+from hyperhive.store import Store
+from hyperhive.store.auto import open_store
 from hyperhive.store.usage import UsageTotal
 from tests.support.api_replies import Reply, message_json, sse_events
+from tests.support.hive import settings_for
 
 HIVE_KEY = "sk-ant-hive-key"
 REPLY = Reply(text="word " * 50, input_tokens=1200, output_tokens=100, cache_read_tokens=7)
@@ -100,7 +102,7 @@ class KeepAliveApi:
 class Rig:
     gateway: Gateway
     api: KeepAliveApi
-    store: SQLiteStore
+    store: Store
     socket: Path
 
     async def totals(self) -> list[UsageTotal]:
@@ -121,7 +123,7 @@ async def rig(short_tmp: Path) -> AsyncIterator[Rig]:
     api = KeepAliveApi(short_tmp / "api.sock")
     server = await asyncio.start_unix_server(api.serve, path=str(api.path))
     (short_tmp / "agents" / "alice").mkdir(parents=True)
-    store = SQLiteStore(short_tmp / "hive.db")
+    store = open_store(settings_for(short_tmp).database, short_tmp / "hive.db")  # the run's backend
     await store.open()
     spend = Spend(store, SystemClock(), SpendHooks(_no_limits, HiveBudget, _nothing, _nothing, lambda name: None))
     gateway = Gateway(short_tmp, {"ANTHROPIC_UNIX_SOCKET": str(api.path), "ANTHROPIC_API_KEY": HIVE_KEY}, spend)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from hyperhive.core.hive import Hive
 from hyperhive.store import AgentRecord
-from hyperhive.store.sqlite import SQLiteStore
+from hyperhive.store.auto import open_store
 from tests.support.fixtures import on_both_backends
 from tests.support.hive import settings_for
 from tests.support.postgres import PostgresServer
@@ -24,7 +26,7 @@ async def test_an_agent_belongs_to_the_node_that_made_it(hive: Hive) -> None:
 async def test_rows_from_before_nodes_are_claimed_by_the_first_node(short_tmp: Path) -> None:
     settings = settings_for(short_tmp, node="n7")
     settings.state_dir.mkdir(parents=True)
-    store = SQLiteStore(settings.db_path)
+    store = open_store(settings.database, settings.db_path)  # the run's backend
     await store.open()
     await store.create_agent(AgentRecord("old", "peer", created_at=1.0))  # node: None, as before nodes
     await store.close()
@@ -44,6 +46,7 @@ async def test_a_node_does_not_start_another_nodes_agents(short_tmp: Path, postg
         assert not n1.supervisor.runs_here(n1.registry.require("far"))
 
 
+@pytest.mark.sqlite_only("the embedded one-host hive; on PostgreSQL a node under a new name is another node")
 async def test_a_one_host_hive_keeps_its_agents_when_its_host_is_renamed(short_tmp: Path) -> None:
     """On SQLite the node is the whole hive: agents stored under the host's old name are this node's, not
     agents of a node that went offline (their verbs would go nowhere)."""

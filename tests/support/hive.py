@@ -18,8 +18,13 @@ from typing import Any
 from hyperhive.client import SocketClient
 from hyperhive.config.settings import HiveSettings, load_settings
 
+from .postgres import SuiteDatabases
+
 
 def settings_for(root: Path, **overrides: str) -> HiveSettings:
+    """Settings for a hive under `root`; on a PostgreSQL run (HYPERHIVE_TEST_DATABASE) its own database."""
+    if "database" not in overrides:
+        overrides["database"] = SuiteDatabases.for_root(root)
     values = {"state_dir": str(root / "state"), "runtime_dir": str(root / "run"), "runtime": "process",
               "dashboard": "127.0.0.1:0", "manager": "off", **overrides}
     return load_settings(values, environ={})
@@ -64,9 +69,11 @@ class HiveProcess:
     def __init__(self, root: Path, env: dict[str, str] | None = None, verb: str = "run") -> None:
         self.root = root
         self.verb = verb  # `serve` is the original's name for `run`
-        self.settings = settings_for(root)
+        chosen = (env or {}).get("HYPERHIVE_DATABASE")  # several nodes on one database name it
+        self.settings = settings_for(root) if chosen is None else settings_for(root, database=chosen)
         self.log_path = root / "hive-c0re.log"
-        self.env = {**os.environ, "HYPERHIVE_STATE_DIR": str(self.settings.state_dir),
+        self.env = {**os.environ, "HYPERHIVE_DATABASE": self.settings.database,
+                    "HYPERHIVE_STATE_DIR": str(self.settings.state_dir),
                     "HYPERHIVE_RUNTIME_DIR": str(self.settings.runtime_dir), "HYPERHIVE_RUNTIME": "process",
                     "HYPERHIVE_DASHBOARD": "127.0.0.1:0", "HYPERHIVE_MANAGER": "off", **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None

@@ -10,13 +10,13 @@ arrives as a notification: nothing falls between the two.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
 import psycopg
 
 from ._pg_db import CONNECT_OPTIONS
+from ._shared import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +40,8 @@ class Listener:
         self._task = asyncio.create_task(self._run(), name="pg-listen")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         delay = RETRY_FIRST

@@ -12,6 +12,7 @@ from psycopg.types.json import Jsonb
 
 from ._pg_db import Conn, PostgresDatabase
 from ._pg_listen import Listener
+from ._shared import agent_insert
 from .base import Store, StoreError
 from .nodes import Channel, MailHolder
 from .postgres_approvals import PostgresApprovals
@@ -60,14 +61,7 @@ class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresSchedules, Pos
     async def create_agent(self, agent: AgentRecord) -> None:
         async def insert(conn: Conn) -> None:
             try:
-                await conn.execute(
-                    "INSERT INTO agents (name, kind, description, parent, paused, status_text, status_set_at, "
-                    "active_model, deployed_sha, needs_login, needs_update, last_seen, created_at, lifecycle, node) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    (agent.name, agent.kind, agent.description, agent.parent, agent.paused, agent.status_text,
-                     agent.status_set_at, agent.active_model, agent.deployed_sha, agent.needs_login,
-                     agent.needs_update, agent.last_seen, agent.created_at, agent.lifecycle, agent.node),
-                )
+                await conn.execute(*agent_insert(agent, "%s"))
             except psycopg.errors.UniqueViolation:
                 raise StoreError(f"an agent named {agent.name!r} already exists") from None
             await notify(conn, Channel.AGENTS, agent.name)  # the other nodes' registries learn of it

@@ -13,11 +13,11 @@ transaction, so one caller's bad row cannot fail the others' sends.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 
 from ._pg_db import PostgresDatabase
+from ._shared import cancel_and_wait
 from .base import StoreUnavailable
 from .postgres_messages import insert_messages
 from .records import MessageRecord, NewMessage
@@ -48,11 +48,8 @@ class MailWriter:
         return await done
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         queued, self._queue = self._queue, []
         _fail(queued, StoreUnavailable("the store is closed"))
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ._shared import agent_insert
 from ._sqlite_db import SQLiteDatabase, Where
 from .base import Store, StoreError
 from .migrate import migrate_sqlite
@@ -50,14 +51,7 @@ class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, SQLiteSchedules, SQLiteMaint
     async def create_agent(self, agent: AgentRecord) -> None:
         def insert(conn: sqlite3.Connection) -> None:
             try:
-                conn.execute(
-                    "INSERT INTO agents (name, kind, description, parent, paused, status_text, status_set_at, "
-                    "active_model, deployed_sha, needs_login, needs_update, last_seen, created_at, lifecycle, node) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (agent.name, agent.kind, agent.description, agent.parent, agent.paused, agent.status_text,
-                     agent.status_set_at, agent.active_model, agent.deployed_sha, agent.needs_login,
-                     agent.needs_update, agent.last_seen, agent.created_at, agent.lifecycle, agent.node),
-                )
+                conn.execute(*agent_insert(agent, "?"))
             except sqlite3.IntegrityError:
                 raise StoreError(f"an agent named {agent.name!r} already exists") from None
 
