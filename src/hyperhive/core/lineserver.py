@@ -19,7 +19,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -96,9 +96,11 @@ class Connection:
         self._too_long = False  # a discarded line ended: say so before the next line
         self._line_began: float | None = None  # monotonic time of the unfinished line's first byte
 
-    async def send(self, obj: dict[str, Any]) -> None:
+    async def send(self, obj: Mapping[str, object]) -> None:
         self.writer.write(encode_line(obj))
-        await self.writer.drain()
+        transport = self.writer.transport
+        if transport.get_write_buffer_size() or transport.is_closing():  # else the socket took it all
+            await self.writer.drain()
 
     async def read_line(self) -> bytes | object | None:
         """The next line; TOO_LONG for a line over the limit (discarded); None at end of stream.

@@ -40,9 +40,23 @@ class Where:
     def add_in(self, column: str, values: Sequence[object]) -> Where:
         return self.add(f"{column} IN ({','.join('?' * len(values))})", *values)
 
+    def when(self, condition: str, value: object | None) -> Where:
+        """`condition` on `value`, when there is one (a filter left out is None)."""
+        return self if value is None else self.add(condition, value)
+
+    def either(self, first: str, second: str, name: str | None) -> Where:
+        """Rows where `name` is in either column (sender or recipient, asker or target), when there is one."""
+        return self if name is None else self.add(f"({first} = ? OR {second} = ?)", name, name)
+
+    def newest(self, conn: sqlite3.Connection, select: str, limit: int) -> list[sqlite3.Row]:
+        """The newest `limit` rows of `select` ("SELECT … FROM table") that match, newest first."""
+        return conn.execute(f"{select} {self.sql} ORDER BY id DESC LIMIT ?", (*self.args, limit)).fetchall()
+
     @property
     def sql(self) -> str:
         return f"WHERE {' AND '.join(self.conditions)}" if self.conditions else ""
+
+
 MAX_BATCH = 512
 
 
@@ -130,22 +144,30 @@ class SQLiteDatabase:
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[Job]) -> None:
         outcomes: list[tuple[Any, BaseException | None]] = []
+        # A lone job needs no savepoint: if it fails, rolling the transaction back undoes exactly it. Each
+        # statement saved is a trip through sqlite3 and a hand-over of the GIL with the event loop.
+        alone = len(batch) == 1
         try:
             conn.execute("BEGIN IMMEDIATE")
             for fn, _, _ in batch:
-                conn.execute("SAVEPOINT job")
+                if not alone:
+                    conn.execute("SAVEPOINT job")
                 try:
                     outcomes.append((fn(conn), None))
-                    conn.execute("RELEASE job")
+                    if not alone:
+                        conn.execute("RELEASE job")
                 except Exception as exc:  # one job's failure is that job's answer, not the batch's
-                    conn.execute("ROLLBACK TO job")
-                    conn.execute("RELEASE job")
+                    if alone:
+                        _roll_back(conn)
+                    else:
+                        conn.execute("ROLLBACK TO job")
+                        conn.execute("RELEASE job")
                     outcomes.append((None, exc))
-            conn.execute("COMMIT")
+            if conn.in_transaction:
+                conn.execute("COMMIT")
         except sqlite3.Error as exc:
             log.exception("write transaction failed; %d jobs fail with it", len(batch))
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            _roll_back(conn)
             outcomes = [(None, exc)] * len(batch)
         # One wake-up per event loop for the whole batch: each call_soon_threadsafe writes the loop's
         # self-pipe and makes this thread and the loop's trade the GIL once more.
@@ -157,6 +179,11 @@ class SQLiteDatabase:
 
 
 Settled = tuple["asyncio.Future[Any]", Any, BaseException | None]
+
+
+def _roll_back(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
 
 
 def _settle(answers: list[Settled]) -> None:

@@ -166,15 +166,8 @@ class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, SQLiteSchedules, SQLiteMaint
         self, limit: int, before_id: int | None = None, involving: str | None = None
     ) -> list[MessageRecord]:
         def select(conn: sqlite3.Connection) -> list[MessageRecord]:
-            where = Where()
-            if before_id is not None:
-                where.add("id < ?", before_id)
-            if involving is not None:
-                where.add("(sender = ? OR recipient = ?)", involving, involving)
-            rows = conn.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages {where.sql} ORDER BY id DESC LIMIT ?", (*where.args, limit)
-            )
-            return [_message(row) for row in rows]
+            where = Where().when("id < ?", before_id).either("sender", "recipient", involving)
+            return [_message(row) for row in where.newest(conn, f"SELECT {_MESSAGE_COLUMNS} FROM messages", limit)]
 
         return await self.db.read(select)
 
