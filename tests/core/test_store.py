@@ -14,6 +14,7 @@ import pytest
 from hyperhive.store import NewMessage, _sqlite_db
 from hyperhive.store.migrate import MigrationError, load_migrations, migrate_sqlite
 from hyperhive.store.sqlite import SQLiteStore
+from hyperhive.store.sqlite_messages import insert_messages
 
 
 def test_migrations_apply_once_and_are_recorded(tmp_path: Path) -> None:
@@ -85,6 +86,7 @@ import asyncio, sys, time
 from pathlib import Path
 from hyperhive.store import NewMessage, _sqlite_db
 from hyperhive.store.sqlite import SQLiteStore
+from hyperhive.store.sqlite_messages import insert_messages
 
 async def main() -> None:
     store = SQLiteStore(Path(sys.argv[1]))
@@ -117,6 +119,26 @@ def test_answered_writes_survive_a_kill9_of_the_writer_process(tmp_path: Path) -
     assert not set(answered) - stored, f"{len(set(answered) - stored)} answered writes were lost"
     assert len(stored) < 50_000  # it really died mid-stream
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+async def test_a_lone_failing_job_leaves_nothing_behind(tmp_path: Path,
+                                                       traced: list[tuple[sqlite3.Connection, list[str]]]) -> None:
+    """A batch of one job runs without a savepoint (one statement less each way): when it fails halfway, the
+    transaction is rolled back, so nothing of it is committed, and the next write commits alone."""
+    store = SQLiteStore(tmp_path / "hive.db")
+    await store.open()
+
+    def halfway(conn: sqlite3.Connection) -> None:
+        insert_messages(conn, [NewMessage("a", "b", "half", time.time())])
+        raise ValueError("broken after its insert")
+
+    with pytest.raises(ValueError, match="broken after"):
+        await store.db.write(halfway)
+    await store.insert_messages([NewMessage("a", "b", "whole", time.time())])
+    assert [m.body for m in await store.unacked_messages("b", 10)] == ["whole"]
+    writer = traced[0][1]
+    assert not [s for s in writer if s.startswith("SAVEPOINT")], "a lone job ran in a savepoint"
+    await store.close()
 
 
 async def test_one_failing_job_does_not_fail_its_batch(tmp_path: Path) -> None:

@@ -101,10 +101,14 @@ class SQLiteDatabase:
             self._reader_conns.clear()
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self.submit(fn)
+
+    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """Queue a write job now; the future resolves once its batch is committed."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._jobs.put((fn, future, loop))
-        return await future
+        return future
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         loop = asyncio.get_running_loop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import time
@@ -97,7 +98,10 @@ class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, SQLiteSchedules, SQLiteMaint
 
     # --- messages ---------------------------------------------------------------------------------
     async def insert_messages(self, messages: Sequence[NewMessage]) -> list[MessageRecord]:
-        return await self.db.write(lambda conn: insert_messages(conn, messages))
+        return await self.insert_messages_now(messages)
+
+    def insert_messages_now(self, messages: Sequence[NewMessage]) -> asyncio.Future[list[MessageRecord]]:
+        return self.db.submit(lambda conn: insert_messages(conn, messages))
 
     async def get_message(self, message_id: int) -> MessageRecord | None:
         def select(conn: sqlite3.Connection) -> MessageRecord | None:
