@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
