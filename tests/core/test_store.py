@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -138,6 +139,34 @@ async def test_a_lone_failing_job_leaves_nothing_behind(tmp_path: Path,
     assert [m.body for m in await store.unacked_messages("b", 10)] == ["whole"]
     writer = traced[0][1]
     assert not [s for s in writer if s.startswith("SAVEPOINT")], "a lone job ran in a savepoint"
+    await store.close()
+
+
+async def test_a_failing_send_in_a_batch_of_sends_fails_alone(
+        tmp_path: Path, traced: list[tuple[sqlite3.Connection, list[str]]]) -> None:
+    """Sends (replayable jobs) batch without savepoints; when one fails, the batch is rolled back and run
+    again with a savepoint per job, so the others still commit, once."""
+    store = SQLiteStore(tmp_path / "hive.db")
+    await store.open()
+    started, gate = threading.Event(), threading.Event()
+
+    def hold(conn: sqlite3.Connection) -> None:  # the writer waits here while the batch is queued behind
+        started.set()
+        gate.wait(10)
+
+    held = asyncio.ensure_future(store.db.write(hold))
+    await asyncio.to_thread(started.wait, 10)
+    now = time.time()
+    sends = [store.insert_messages_now([NewMessage("a", "b", "first", now)]),
+             store.insert_messages_now([NewMessage("a", None, "no recipient", now)]),  # type: ignore[arg-type]
+             store.insert_messages_now([NewMessage("a", "b", "third", now)])]
+    gate.set()
+    await held
+    results = await asyncio.gather(*sends, return_exceptions=True)
+    assert isinstance(results[1], sqlite3.IntegrityError)
+    assert [m.body for m in await store.unacked_messages("b", 10)] == ["first", "third"]
+    writer = traced[0][1]
+    assert writer.count("ROLLBACK") == 1 and writer.count("SAVEPOINT job") == 3, writer[-20:]
     await store.close()
 
 

@@ -101,7 +101,7 @@ class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, SQLiteSchedules, SQLiteMaint
         return await self.insert_messages_now(messages)
 
     def insert_messages_now(self, messages: Sequence[NewMessage]) -> asyncio.Future[list[MessageRecord]]:
-        return self.db.submit(lambda conn: insert_messages(conn, messages))
+        return self.db.submit(lambda conn: insert_messages(conn, messages), replayable=True)
 
     async def get_message(self, message_id: int) -> MessageRecord | None:
         def select(conn: sqlite3.Connection) -> MessageRecord | None:
@@ -149,7 +149,7 @@ class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, SQLiteSchedules, SQLiteMaint
                 [(at, i) for i in ids],
             )
 
-        await self.db.write(update)
+        await self.db.write(update, replayable=True)
 
     async def ack_messages(self, recipient: str, ids: Sequence[int], at: float) -> list[int]:
         def update(conn: sqlite3.Connection) -> list[int]:
@@ -164,7 +164,7 @@ class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, SQLiteSchedules, SQLiteMaint
                     acked.append(message_id)
             return acked
 
-        return await self.db.write(update)
+        return await self.db.write(update, replayable=True)
 
     async def recent_messages(
         self, limit: int, before_id: int | None = None, involving: str | None = None
