@@ -5,7 +5,10 @@ recipient returns it; with `ack` as the recv tool does, and without, as the harn
 throughput (answered sends per second: each answer means the message was committed and fsynced) for one
 sender and for 50 concurrent agents.
 
-    .venv/bin/python bench/broker.py [--messages N] [--rounds N] [--runs N] [--profile PATH]
+    .venv/bin/python bench/broker.py [--messages N] [--rounds N] [--runs N] [--profile PATH] [--src DIR]
+
+`--src DIR` runs the daemon from another tree's `src/` (e.g. `git archive <commit> src | tar -x -C /tmp/old`):
+before and after, interleaved, under the same load.
 
 `--profile PATH` runs the daemon under bench/_profiled.py and writes a pstats profile of its CPU per phase:
 PATH.latency (send→recv with ack) and PATH.fifty (50 agents). With yappi installed in the venv (not a
@@ -126,9 +129,9 @@ class Profile:
             print(f"profile of {name}: {self.path}.{name}")
 
 
-def one_run(messages: int, rounds: int, profile: Profile) -> dict[str, float]:
+def one_run(messages: int, rounds: int, profile: Profile, src: Path | None = None) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="hhb-", dir="/tmp") as root:
-        hive = HiveProcess(Path(root))
+        hive = HiveProcess(Path(root), env={"PYTHONPATH": str(src.resolve())} if src else None)
         hive.log_level = "WARNING"
         hive.command_prefix = profile.prefix()
         hive.start()
@@ -162,12 +165,14 @@ def main() -> None:
     args_parser.add_argument("--rounds", type=int, default=2_000)
     args_parser.add_argument("--profile", type=Path, default=None, metavar="PATH",
                              help="profile the daemon (one run): PATH.latency and PATH.fifty, pstats")
+    args_parser.add_argument("--src", type=Path, default=None, metavar="DIR",
+                             help="run the daemon from this src/ directory (another commit's) instead")
     args = args_parser.parse_args()
     header("broker: a real hive-c0re, 50 registered agents")
     runs = []
     for run in range(1 if args.profile else args.runs):
         profile = Profile(args.profile)
-        runs.append(one_run(args.messages, args.rounds, profile))
+        runs.append(one_run(args.messages, args.rounds, profile, args.src))
         print(f"run {run + 1}: " + ", ".join(f"{k} {v:,.2f}" for k, v in runs[-1].items()), flush=True)
         profile.rename()
     report(runs, lambda key, v: f"{v:.2f} ms" if "send→recv" in key else f"{v:,.0f}" + ("" if "µs" in key else " /s"))
