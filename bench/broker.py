@@ -5,17 +5,27 @@ recipient returns it; with `ack` as the recv tool does, and without, as the harn
 throughput (answered sends per second: each answer means the message was committed and fsynced) for one
 sender and for 50 concurrent agents.
 
-    .venv/bin/python bench/broker.py [--messages N] [--rounds N] [--runs N]
+    .venv/bin/python bench/broker.py [--messages N] [--rounds N] [--runs N] [--profile PATH] [--src DIR]
+
+`--src DIR` runs the daemon from another tree's `src/` (e.g. `git archive <commit> src | tar -x -C /tmp/old`):
+before and after, interleaved, under the same load.
+
+`--profile PATH` runs the daemon under bench/_profiled.py and writes a pstats profile of its CPU per phase:
+PATH.latency (send→recv with ack) and PATH.fifty (50 agents). With yappi installed in the venv (not a
+dependency) it covers every thread, the SQLite writer's too; without, cProfile sees the event loop only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -90,29 +100,61 @@ def daemon_cpu(hive: HiveProcess) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def one_run(messages: int, rounds: int) -> dict[str, float]:
+class Profile:
+    """Profiles of the daemon's phases (bench/_profiled.py): SIGUSR2 starts one, the next ends and writes it."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.phases: list[str] = []
+
+    def prefix(self) -> list[str]:
+        return [sys.executable, str(Path(__file__).with_name("_profiled.py")), str(self.path)] if self.path else []
+
+    @contextlib.contextmanager
+    def phase(self, hive: HiveProcess, name: str) -> Iterator[None]:
+        if self.path is None or hive.proc is None:
+            yield
+            return
+        hive.proc.send_signal(signal.SIGUSR2)
+        try:
+            yield
+        finally:
+            hive.proc.send_signal(signal.SIGUSR2)
+            self.phases.append(name)
+
+    def rename(self) -> None:
+        """PATH.1, PATH.2 (numbered by the daemon) get their phase's name."""
+        for number, name in enumerate(self.phases, 1):
+            Path(f"{self.path}.{number}").replace(f"{self.path}.{name}")
+            print(f"profile of {name}: {self.path}.{name}")
+
+
+def one_run(messages: int, rounds: int, profile: Profile, src: Path | None = None) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="hhb-", dir="/tmp") as root:
-        hive = HiveProcess(Path(root))
+        hive = HiveProcess(Path(root), env={"PYTHONPATH": str(src.resolve())} if src else None)
         hive.log_level = "WARNING"
+        hive.command_prefix = profile.prefix()
         hive.start()
         try:
             for i in range(50):
                 hive.host.request("register_peer", name=f"a{i}")
-            samples = asyncio.run(latency(hive, rounds))
+            with profile.phase(hive, "latency"):
+                samples = asyncio.run(latency(hive, rounds))
             unacked = asyncio.run(latency(hive, rounds, ack=False))
             return {"send→recv p50": percentile(samples, 0.5) * 1e3, "send→recv p99": percentile(samples, 0.99) * 1e3,
                     "send→recv mean": statistics.fmean(samples) * 1e3,
                     "send→recv p50, recv without ack": percentile(unacked, 0.5) * 1e3,
                     "sends/s, 1 agent, one per request": asyncio.run(throughput(hive, 1, messages // 2)),
                     "sends/s, 1 agent, send_batch of 100": asyncio.run(batched_throughput(hive, messages)),
-                    **fifty_agents(hive, messages)}
+                    **fifty_agents(hive, messages, profile)}
         finally:
             hive.stop()
 
 
-def fifty_agents(hive: HiveProcess, messages: int) -> dict[str, float]:
+def fifty_agents(hive: HiveProcess, messages: int, profile: Profile) -> dict[str, float]:
     used = daemon_cpu(hive)
-    rate = asyncio.run(throughput(hive, 50, messages))
+    with profile.phase(hive, "fifty"):
+        rate = asyncio.run(throughput(hive, 50, messages))
     return {"sends/s, 50 agents": rate,
             "daemon CPU per send, 50 agents (µs)": (daemon_cpu(hive) - used) / (messages // 50 * 50) * 1e6}
 
@@ -121,12 +163,18 @@ def main() -> None:
     args_parser = parser(__doc__)
     args_parser.add_argument("--messages", type=int, default=10_000)
     args_parser.add_argument("--rounds", type=int, default=2_000)
+    args_parser.add_argument("--profile", type=Path, default=None, metavar="PATH",
+                             help="profile the daemon (one run): PATH.latency and PATH.fifty, pstats")
+    args_parser.add_argument("--src", type=Path, default=None, metavar="DIR",
+                             help="run the daemon from this src/ directory (another commit's) instead")
     args = args_parser.parse_args()
     header("broker: a real hive-c0re, 50 registered agents")
     runs = []
-    for run in range(args.runs):
-        runs.append(one_run(args.messages, args.rounds))
+    for run in range(1 if args.profile else args.runs):
+        profile = Profile(args.profile)
+        runs.append(one_run(args.messages, args.rounds, profile, args.src))
         print(f"run {run + 1}: " + ", ".join(f"{k} {v:,.2f}" for k, v in runs[-1].items()), flush=True)
+        profile.rename()
     report(runs, lambda key, v: f"{v:.2f} ms" if "send→recv" in key else f"{v:,.0f}" + ("" if "µs" in key else " /s"))
 
 

@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from hyperhive.store import NewMessage, _sqlite_db
 from hyperhive.store.migrate import MigrationError, load_migrations, migrate_sqlite
 from hyperhive.store.sqlite import SQLiteStore
+from hyperhive.store.sqlite_messages import insert_messages
 
 
 @pytest.mark.sqlite_only("SQLite's migration runner (PostgreSQL's: tests/store/test_migrations_backends.py)")
@@ -89,6 +91,7 @@ import asyncio, sys, time
 from pathlib import Path
 from hyperhive.store import NewMessage, _sqlite_db
 from hyperhive.store.sqlite import SQLiteStore
+from hyperhive.store.sqlite_messages import insert_messages
 
 async def main() -> None:
     store = SQLiteStore(Path(sys.argv[1]))
@@ -122,6 +125,56 @@ def test_answered_writes_survive_a_kill9_of_the_writer_process(tmp_path: Path) -
     assert not set(answered) - stored, f"{len(set(answered) - stored)} answered writes were lost"
     assert len(stored) < 50_000  # it really died mid-stream
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+@pytest.mark.sqlite_only("the SQLite writer thread's batch of jobs")
+async def test_a_lone_failing_job_leaves_nothing_behind(tmp_path: Path,
+                                                       traced: list[tuple[sqlite3.Connection, list[str]]]) -> None:
+    """A batch of one job runs without a savepoint (one statement less each way): when it fails halfway, the
+    transaction is rolled back, so nothing of it is committed, and the next write commits alone."""
+    store = SQLiteStore(tmp_path / "hive.db")
+    await store.open()
+
+    def halfway(conn: sqlite3.Connection) -> None:
+        insert_messages(conn, [NewMessage("a", "b", "half", time.time())])
+        raise ValueError("broken after its insert")
+
+    with pytest.raises(ValueError, match="broken after"):
+        await store.db.write(halfway)
+    await store.insert_messages([NewMessage("a", "b", "whole", time.time())])
+    assert [m.body for m in await store.unacked_messages("b", 10)] == ["whole"]
+    writer = traced[0][1]
+    assert not [s for s in writer if s.startswith("SAVEPOINT")], "a lone job ran in a savepoint"
+    await store.close()
+
+
+@pytest.mark.sqlite_only("the SQLite writer thread's batch of jobs")
+async def test_a_failing_send_in_a_batch_of_sends_fails_alone(
+        tmp_path: Path, traced: list[tuple[sqlite3.Connection, list[str]]]) -> None:
+    """Sends (replayable jobs) batch without savepoints; when one fails, the batch is rolled back and run
+    again with a savepoint per job, so the others still commit, once."""
+    store = SQLiteStore(tmp_path / "hive.db")
+    await store.open()
+    started, gate = threading.Event(), threading.Event()
+
+    def hold(conn: sqlite3.Connection) -> None:  # the writer waits here while the batch is queued behind
+        started.set()
+        gate.wait(10)
+
+    held = asyncio.ensure_future(store.db.write(hold))
+    await asyncio.to_thread(started.wait, 10)
+    now = time.time()
+    sends = [store.insert_messages_now([NewMessage("a", "b", "first", now)]),
+             store.insert_messages_now([NewMessage("a", None, "no recipient", now)]),  # type: ignore[arg-type]
+             store.insert_messages_now([NewMessage("a", "b", "third", now)])]
+    gate.set()
+    await held
+    results = await asyncio.gather(*sends, return_exceptions=True)
+    assert isinstance(results[1], sqlite3.IntegrityError)
+    assert [m.body for m in await store.unacked_messages("b", 10)] == ["first", "third"]
+    writer = traced[0][1]
+    assert writer.count("ROLLBACK") == 1 and writer.count("SAVEPOINT job") == 3, writer[-20:]
+    await store.close()
 
 
 @pytest.mark.sqlite_only("the SQLite writer thread's batch of jobs")

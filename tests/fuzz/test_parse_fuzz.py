@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -68,6 +69,24 @@ def test_decode_line_gives_an_object_or_bad_json(line: bytes) -> None:
         return
     assert isinstance(obj, dict)
     encode_line(obj)  # what was accepted can be written back (no lone surrogate, no NaN)
+
+
+@pytest.mark.parametrize(("line", "sentence"), [
+    ('{"cmd":"list","req_id":"\\ud800"}'.encode("utf-16-le"), "lone surrogate"),  # an escape, not b"\\u"
+    ('{"cmd":"list","req_id":"\\udfff"}'.encode("utf-32"), "lone surrogate"),
+    ('{"cmd":"list","req_id":"\\ud800"}'.encode("utf-8-sig"), "lone surrogate"),
+    (b'{"cmd":"list","x":"\xed\xa0\x80"}', "lone surrogate"),  # UTF-8 bytes of a surrogate: not ASCII
+    (b'{"cmd":"list","x":' + b"[" * 100 + b"]" * 100 + b"}", "nests deeper"),  # 101 levels: just over
+], ids=["utf16-escape", "utf32-escape", "utf8-bom-escape", "utf8-bytes", "101-levels"])
+def test_lines_that_skip_no_check(line: bytes, sentence: str) -> None:
+    """decode_line walks the tree only for lines that may break a rule: every kind of such line is walked."""
+    with pytest.raises(HiveError, match=sentence) as caught:
+        decode_line(line)
+    assert caught.value.code == ErrorCode.BAD_JSON
+
+
+def test_a_line_just_within_the_depth_is_taken() -> None:
+    assert "x" in decode_line(b'{"x":' + b"[" * 99 + b"]" * 99 + b"}")  # 100 levels, the object's own included
 
 
 def test_the_corpus_lines_are_each_judged() -> None:

@@ -89,7 +89,7 @@ class Broker:
         if handoffs:
             # Handed over from the insert's own completion, so a send cancelled meanwhile (the daemon
             # stopping) still gives committed mail to its reader: stored acked, it must not go unread.
-            insert = asyncio.ensure_future(self.store.insert_messages(planned))
+            insert = self.store.insert_messages_now(planned)
             insert.add_done_callback(lambda done: self._hand_over(handoffs, done))
             stored = await asyncio.shield(insert)
         else:

@@ -87,7 +87,9 @@ class Inboxes:
         return self._arrived[recipient]
 
     def notify(self, recipient: str) -> None:
-        self._arrived.pop(recipient, asyncio.Event()).set()
+        arrived = self._arrived.pop(recipient, None)  # no event: nobody looked since the last arrival
+        if arrived is not None:
+            arrived.set()
 
     def notify_all(self) -> None:
         """Wake every waiting reader to look again (after a store reconnect, when mail may have come untold)."""

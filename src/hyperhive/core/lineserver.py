@@ -19,7 +19,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -96,9 +96,11 @@ class Connection:
         self._too_long = False  # a discarded line ended: say so before the next line
         self._line_began: float | None = None  # monotonic time of the unfinished line's first byte
 
-    async def send(self, obj: dict[str, Any]) -> None:
+    async def send(self, obj: Mapping[str, object]) -> None:
         self.writer.write(encode_line(obj))
-        await self.writer.drain()
+        transport = self.writer.transport
+        if transport.get_write_buffer_size() or transport.is_closing():  # else the socket took it all
+            await self.writer.drain()
 
     async def read_line(self) -> bytes | object | None:
         """The next line; TOO_LONG for a line over the limit (discarded); None at end of stream.
@@ -112,6 +114,8 @@ class Connection:
             chunk = await self._read_chunk()
             if not chunk:
                 return self._at_eof()
+            if self._whole_line(chunk):
+                return chunk
             self._add(chunk)
 
     async def until_hangup(self) -> None:
@@ -160,6 +164,12 @@ class Connection:
         self._scanned = 0
         self._line_began = None  # the next line's clock starts when it is waited for (read_line)
         return line if end <= self.limits.max_line_bytes else TOO_LONG
+
+    def _whole_line(self, chunk: bytes) -> bool:
+        """The common case, a request read in one piece: nothing is held and the chunk is one line within the
+        limit, so it is the line itself (no copy into the buffer, nothing to count against the budget)."""
+        return (not self._buffer and not self._discarding and chunk.find(b"\n") == len(chunk) - 1
+                and len(chunk) <= self.limits.max_line_bytes + 1)
 
     def _add(self, chunk: bytes) -> None:
         if self._line_began is None:

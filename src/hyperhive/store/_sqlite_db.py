@@ -22,7 +22,9 @@ from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-Job = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+# (the job, its answer, the answer's loop, whether it may run twice: a function of the connection alone)
+Job = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]", asyncio.AbstractEventLoop, bool]
+Outcome = tuple[Any, BaseException | None]
 
 
 @dataclass
@@ -40,9 +42,23 @@ class Where:
     def add_in(self, column: str, values: Sequence[object]) -> Where:
         return self.add(f"{column} IN ({','.join('?' * len(values))})", *values)
 
+    def when(self, condition: str, value: object | None) -> Where:
+        """`condition` on `value`, when there is one (a filter left out is None)."""
+        return self if value is None else self.add(condition, value)
+
+    def either(self, first: str, second: str, name: str | None) -> Where:
+        """Rows where `name` is in either column (sender or recipient, asker or target), when there is one."""
+        return self if name is None else self.add(f"({first} = ? OR {second} = ?)", name, name)
+
+    def newest(self, conn: sqlite3.Connection, select: str, limit: int) -> list[sqlite3.Row]:
+        """The newest `limit` rows of `select` ("SELECT … FROM table") that match, newest first."""
+        return conn.execute(f"{select} {self.sql} ORDER BY id DESC LIMIT ?", (*self.args, limit)).fetchall()
+
     @property
     def sql(self) -> str:
         return f"WHERE {' AND '.join(self.conditions)}" if self.conditions else ""
+
+
 MAX_BATCH = 512
 
 
@@ -86,11 +102,16 @@ class SQLiteDatabase:
                 conn.close()
             self._reader_conns.clear()
 
-    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def write(self, fn: Callable[[sqlite3.Connection], T], *, replayable: bool = False) -> T:
+        return await self.submit(fn, replayable=replayable)
+
+    def submit(self, fn: Callable[[sqlite3.Connection], T], *, replayable: bool = False) -> asyncio.Future[T]:
+        """Queue a write job now; the future resolves once its batch is committed. `replayable`: the job
+        touches nothing but the connection, so a batch it is in may run it again (see _run_batch)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put((fn, future, loop))
-        return await future
+        self._jobs.put((fn, future, loop, replayable))
+        return future
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         loop = asyncio.get_running_loop()
@@ -129,34 +150,64 @@ class SQLiteDatabase:
             conn.close()
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[Job]) -> None:
-        outcomes: list[tuple[Any, BaseException | None]] = []
+        """One transaction. A lone job, or a batch of replayable jobs (the broker's sends, acks), runs without
+        savepoints: two statements less per job, each a trip through sqlite3 and a hand-over of the GIL with
+        the event loop. Should one of the batch fail, it is rolled back and run again, a savepoint per job."""
+        outcomes: list[Outcome] | None = None
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for fn, _, _ in batch:
-                conn.execute("SAVEPOINT job")
-                try:
-                    outcomes.append((fn(conn), None))
-                    conn.execute("RELEASE job")
-                except Exception as exc:  # one job's failure is that job's answer, not the batch's
-                    conn.execute("ROLLBACK TO job")
-                    conn.execute("RELEASE job")
-                    outcomes.append((None, exc))
-            conn.execute("COMMIT")
+            if len(batch) == 1 or all(job[3] for job in batch):
+                outcomes = _run_unguarded(conn, batch)
+            if outcomes is None:
+                outcomes = _run_guarded(conn, batch)
         except sqlite3.Error as exc:
             log.exception("write transaction failed; %d jobs fail with it", len(batch))
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            _roll_back(conn)
             outcomes = [(None, exc)] * len(batch)
         # One wake-up per event loop for the whole batch: each call_soon_threadsafe writes the loop's
         # self-pipe and makes this thread and the loop's trade the GIL once more.
         settled: dict[asyncio.AbstractEventLoop, list[Settled]] = {}
-        for (_, future, loop), (result, error) in zip(batch, outcomes, strict=True):
+        for (_, future, loop, _), (result, error) in zip(batch, outcomes, strict=True):
             settled.setdefault(loop, []).append((future, result, error))
         for loop, answers in settled.items():
             loop.call_soon_threadsafe(_settle, answers)
 
 
 Settled = tuple["asyncio.Future[Any]", Any, BaseException | None]
+
+
+def _run_unguarded(conn: sqlite3.Connection, batch: list[Job]) -> list[Outcome] | None:
+    """The jobs in one transaction without savepoints. When one fails, the transaction is rolled back: a
+    lone job's failure is its answer; a batch answers None, to be run again guarded."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        results = [fn(conn) for fn, _, _, _ in batch]
+    except Exception as exc:
+        _roll_back(conn)
+        return [(None, exc)] if len(batch) == 1 else None
+    conn.execute("COMMIT")
+    return [(result, None) for result in results]
+
+
+def _run_guarded(conn: sqlite3.Connection, batch: list[Job]) -> list[Outcome]:
+    """The jobs in one transaction, each in its own savepoint: one job's failure is that job's answer."""
+    outcomes: list[Outcome] = []
+    conn.execute("BEGIN IMMEDIATE")
+    for fn, _, _, _ in batch:
+        conn.execute("SAVEPOINT job")
+        try:
+            outcomes.append((fn(conn), None))
+            conn.execute("RELEASE job")
+        except Exception as exc:
+            conn.execute("ROLLBACK TO job")
+            conn.execute("RELEASE job")
+            outcomes.append((None, exc))
+    conn.execute("COMMIT")
+    return outcomes
+
+
+def _roll_back(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
 
 
 def _settle(answers: list[Settled]) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -71,6 +72,11 @@ class Store(LooseEndStore, ApprovalStore, ScheduleStore, MaintenanceStore, Usage
     @abstractmethod
     async def insert_messages(self, messages: Sequence[NewMessage]) -> list[MessageRecord]:
         """Insert all of them in one transaction; they are durable when this returns."""
+
+    def insert_messages_now(self, messages: Sequence[NewMessage]) -> asyncio.Future[list[MessageRecord]]:
+        """insert_messages begun before this returns, as a future that outlives a cancelled caller (a hand-off
+        must happen once the insert commits). A store that can queue the write at once skips the task."""
+        return asyncio.ensure_future(self.insert_messages(messages))
 
     @abstractmethod
     async def get_message(self, message_id: int) -> MessageRecord | None: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import time
@@ -91,7 +92,10 @@ class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, SQLiteSchedules, SQLiteMaint
 
     # --- messages ---------------------------------------------------------------------------------
     async def insert_messages(self, messages: Sequence[NewMessage]) -> list[MessageRecord]:
-        return await self.db.write(lambda conn: insert_messages(conn, messages))
+        return await self.insert_messages_now(messages)
+
+    def insert_messages_now(self, messages: Sequence[NewMessage]) -> asyncio.Future[list[MessageRecord]]:
+        return self.db.submit(lambda conn: insert_messages(conn, messages), replayable=True)
 
     async def get_message(self, message_id: int) -> MessageRecord | None:
         def select(conn: sqlite3.Connection) -> MessageRecord | None:
@@ -139,7 +143,7 @@ class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, SQLiteSchedules, SQLiteMaint
                 [(at, i) for i in ids],
             )
 
-        await self.db.write(update)
+        await self.db.write(update, replayable=True)
 
     async def ack_messages(self, recipient: str, ids: Sequence[int], at: float) -> list[int]:
         def update(conn: sqlite3.Connection) -> list[int]:
@@ -154,21 +158,14 @@ class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, SQLiteSchedules, SQLiteMaint
                     acked.append(message_id)
             return acked
 
-        return await self.db.write(update)
+        return await self.db.write(update, replayable=True)
 
     async def recent_messages(
         self, limit: int, before_id: int | None = None, involving: str | None = None
     ) -> list[MessageRecord]:
         def select(conn: sqlite3.Connection) -> list[MessageRecord]:
-            where = Where()
-            if before_id is not None:
-                where.add("id < ?", before_id)
-            if involving is not None:
-                where.add("(sender = ? OR recipient = ?)", involving, involving)
-            rows = conn.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages {where.sql} ORDER BY id DESC LIMIT ?", (*where.args, limit)
-            )
-            return [_message(row) for row in rows]
+            where = Where().when("id < ?", before_id).either("sender", "recipient", involving)
+            return [_message(row) for row in where.newest(conn, f"SELECT {_MESSAGE_COLUMNS} FROM messages", limit)]
 
         return await self.db.read(select)
 

@@ -97,13 +97,8 @@ class SQLiteLooseEnds(LooseEndStore):
     async def questions(self, status: QuestionStatus | None = None, involving: str | None = None,
                         limit: int = 200) -> list[QuestionRecord]:
         def select(conn: sqlite3.Connection) -> list[QuestionRecord]:
-            where = Where()
-            if status is not None:
-                where.add("status = ?", status)
-            if involving is not None:
-                where.add("(asker = ? OR target = ?)", involving, involving)
-            rows = conn.execute(f"SELECT * FROM questions {where.sql} ORDER BY id DESC LIMIT ?", (*where.args, limit))
-            return [_question(row) for row in rows]
+            where = Where().when("status = ?", status).either("asker", "target", involving)
+            return [_question(row) for row in where.newest(conn, "SELECT * FROM questions", limit)]
 
         return await self.db.read(select)
 
