@@ -6,7 +6,6 @@ crafted names, a kill -9 of the daemon that leaves the sandboxes running for the
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -26,10 +25,8 @@ import hyperhive
 from hyperhive.client import RequestFailed
 from hyperhive.runtime import _proc
 from hyperhive.runtime._files import KeeperFiles, read_json
-from hyperhive.runtime.bwrap import BwrapRuntime
-from hyperhive.runtime.local import LocalConfig
 from tests.support import api_replies as reply
-from tests.support.hive import HiveProcess, wait_for
+from tests.support.hive import HiveProcess, end_hive, wait_for
 from tests.support.needs import require_bwrap
 from tests.support.reaper import acting_as_init
 from tests.support.scripted_api import ScriptedApi, after_tool
@@ -65,19 +62,6 @@ def start_hive(root: Path, env: dict[str, str] | None = None) -> HiveProcess:
     hive = HiveProcess(root, env={"HYPERHIVE_RUNTIME": "bwrap", **(env or {})})
     hive.start()
     return hive
-
-
-def end_hive(hive: HiveProcess) -> None:
-    """Stop the daemon, then every sandbox it left (the agents outlive a daemon by design)."""
-    hive.stop()
-
-    async def destroy_all() -> None:
-        runtime = BwrapRuntime(LocalConfig(hive.settings.runtime_dir))
-        for handle in await runtime.handles():
-            await runtime.adopt(handle)
-            await runtime.destroy(handle, timeout=5)
-
-    asyncio.run(destroy_all())
 
 
 @pytest.fixture

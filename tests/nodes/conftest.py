@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.hive import HiveProcess
+from tests.support.hive import HiveProcess, end_hive
 from tests.support.postgres import PostgresServer
 
 # Short, so a dead node is noticed within seconds; long enough (beats every third) that a node starved
@@ -35,7 +35,7 @@ def cluster(short_tmp: Path, postgres_server: PostgresServer) -> Iterator[MakeNo
 
     yield node
     for proc in made:
-        proc.stop()
+        end_hive(proc)  # the daemon, then the agents it left
 
 
 def row(node: HiveProcess, name: str) -> dict[str, Any]:

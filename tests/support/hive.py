@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -162,3 +163,19 @@ def hive_process(root: Path) -> Any:
         yield hive
     finally:
         hive.stop()
+
+
+def end_hive(hive: HiveProcess) -> None:
+    """Stop the daemon, then every sandbox it left (the agents outlive a daemon by design, so a test that
+    only stops its daemon leaves its agents running after it)."""
+    hive.stop()
+    from hyperhive.runtime.local import LocalConfig
+    from hyperhive.runtime.process import ProcessRuntime
+
+    async def destroy_all() -> None:
+        runtime = ProcessRuntime(LocalConfig(hive.settings.runtime_dir))  # any keeper's sandbox: bwrap's too
+        for handle in await runtime.handles():
+            await runtime.adopt(handle)
+            await runtime.destroy(handle, timeout=5)
+
+    asyncio.run(destroy_all())

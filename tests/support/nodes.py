@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg
 
-from .hive import HiveProcess
+from .hive import HiveProcess, end_hive
 from .needs import unavailable
 from .postgres import PostgresServer
 
@@ -38,7 +38,7 @@ def started(*nodes: HiveProcess) -> Iterator[None]:
     with contextlib.ExitStack() as stack:
         for node in nodes:
             stack.callback(lambda node=node: print(f"--- {node.root.name}'s log ---\n{node.log_text()[-20_000:]}"))
-            stack.callback(node.stop)
+            stack.callback(end_hive, node)  # the daemon, then the agents it left
             node.start()
         yield
 
