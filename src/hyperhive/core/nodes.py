@@ -16,8 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Coroutine, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
 
 from hyperhive.protocol import HiveError
 from hyperhive.store import Store, StoreError
@@ -100,26 +99,29 @@ class Nodes:
         """Listen for what other nodes commit: nodes' beats, agent rows, and `more` (mail, commands)."""
         def reconnected() -> None:
             caught_up()
-            self._spawn(self._catch_up())
+            self._spawn(self._catch_up)
 
-        handlers: dict[Channel, Handler] = {Channel.NODES: self._told,
-                                            Channel.AGENTS: lambda name: self._spawn(self.registry.refresh(name)),
-                                            **more}
+        def agent_moved(name: str) -> None:
+            self._spawn(lambda: self.registry.refresh(name))
+
+        handlers: dict[Channel, Handler] = {Channel.NODES: self._told, Channel.AGENTS: agent_moved, **more}
         await self.store.watch(handlers, reconnected)
 
     async def _catch_up(self) -> None:
         await self.registry.reload()
         await self.refresh()
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Run `work()` in a task. The coroutine is made inside the task, so a task cancelled before it
+        started (the node stopping) leaves no coroutine that was never awaited."""
         task = asyncio.create_task(self._logged(work))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     @staticmethod
-    async def _logged(work: Coroutine[Any, Any, None]) -> None:
+    async def _logged(work: Callable[[], Awaitable[None]]) -> None:
         try:
-            await work
+            await work()
         except (StoreError, HiveError) as exc:  # the next notification or reconnect catches up
             log.warning("could not follow another node's change: %s", exc)
 

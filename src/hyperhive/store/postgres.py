@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json
 
 from ._pg_db import Conn, PostgresDatabase
 from ._pg_listen import Listener
@@ -212,7 +212,7 @@ class PostgresStore(PostgresLooseEnds, PostgresApprovals, PostgresSchedules, Pos
                 at = e.at if e.at is not None else time.time()
                 row = await (await conn.execute(
                     "INSERT INTO events (at, agent, kind, payload) VALUES (%s, %s, %s, %s) RETURNING seq",
-                    (at, e.agent, e.kind, Jsonb(e.payload)))).fetchone()
+                    (at, e.agent, e.kind, Json(e.payload)))).fetchone()
                 if row is None:
                     raise StoreError("the database returned no event row")
                 stored.append(EventRecord(row["seq"], at, e.agent, e.kind, e.payload))

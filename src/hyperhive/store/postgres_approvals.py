@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json
 
 from ._pg_db import Conn, PostgresDatabase
 from .approvals import ApprovalStore
@@ -32,7 +32,7 @@ class PostgresApprovals(ApprovalStore):
                 "INSERT INTO approvals (kind, agent, requested_by, commit_ref, fetched_sha, description, payload, "
                 "status, requested_at, resolved_at, note, done_at, node) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING *",
-                (kind, agent, requested_by, commit_ref, fetched_sha, description, Jsonb(payload), status, at,
+                (kind, agent, requested_by, commit_ref, fetched_sha, description, Json(payload), status, at,
                  resolved, note, resolved, node)))
 
         return await self.db.write(insert)
@@ -75,7 +75,7 @@ class PostgresApprovals(ApprovalStore):
             return await _one_approval(await conn.execute(
                 "UPDATE approvals SET status = %s, note = %s, done_at = %s, payload = coalesce(%s, payload) "
                 "WHERE id = %s RETURNING *",
-                (status, note, at, Jsonb(payload) if payload is not None else None, approval_id)), approval_id)
+                (status, note, at, Json(payload) if payload is not None else None, approval_id)), approval_id)
 
         return await self.db.write(update)
 
@@ -84,7 +84,7 @@ class PostgresApprovals(ApprovalStore):
         async def update(conn: Conn) -> None:
             await conn.execute(
                 "UPDATE approvals SET payload = coalesce(%s, payload), fetched_sha = coalesce(%s, fetched_sha) "
-                "WHERE id = %s", (Jsonb(payload) if payload is not None else None, fetched_sha, approval_id))
+                "WHERE id = %s", (Json(payload) if payload is not None else None, fetched_sha, approval_id))
 
         await self.db.write(update)
 

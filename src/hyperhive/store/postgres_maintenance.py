@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, fields
 
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json
 
 from ._pg_db import Conn, PostgresDatabase
 from .maintenance import MaintenanceStore, Oldest
@@ -59,7 +59,7 @@ class PostgresMaintenance(MaintenanceStore):
 
     async def add_turn_stats(self, row: TurnStatsRecord) -> None:
         values = asdict(row)
-        values["tool_breakdown"] = Jsonb(values["tool_breakdown"])
+        values["tool_breakdown"] = Json(values["tool_breakdown"])
         columns = ", ".join(_TURN_COLUMNS)
         marks = ", ".join(f"%({c})s" for c in _TURN_COLUMNS)
 
