@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import api_replies as reply
-from tests.support.hive import HiveProcess, wait_for
+from tests.support.hive import HiveProcess, all_acked, replies_from, wait_for
 from tests.support.scripted_api import ScriptedApi, after_tool
 
 pytestmark = pytest.mark.claude
@@ -63,19 +63,9 @@ def test_operator_to_alice_to_bob_to_operator(hive_with_api: tuple[HiveProcess, 
     spawn(hive, "bob", [], network)
     sent = hive.host.request("send", to="alice", body="please ask bob to greet me")
 
-    def bobs_reply() -> list[dict[str, object]]:
-        inbox = hive.host.request("inbox", limit=20, unread_only=False)["messages"]
-        return [m for m in inbox if m["sender"] == "bob"]
-
-    (answer,) = wait_for(bobs_reply, timeout=90)
+    (answer,) = wait_for(lambda: replies_from(hive, "bob"), timeout=90)
     assert answer["body"] == "hello operator, from bob"
-
-    def all_acked() -> bool:
-        messages = hive.host.request("recent", limit=50)["messages"]
-        agent_mail = [m for m in messages if m["recipient"] in ("alice", "bob")]
-        return len(agent_mail) == 2 and all(m["acked_at"] for m in agent_mail)
-
-    wait_for(all_acked, timeout=30)
+    wait_for(lambda: all_acked(hive, ("alice", "bob"), 2), timeout=30)
     messages = hive.host.request("recent", limit=50)["messages"]
     to_bob = [m for m in messages if m["recipient"] == "bob"]
     assert [(m["sender"], m["body"]) for m in to_bob] == [("alice", "bob, the operator says hi")]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import api_replies as reply
-from tests.support.hive import HiveProcess, wait_for
+from tests.support.hive import HiveProcess, all_acked, replies_from, wait_for
 from tests.support.nodes import network_namespaces, node_process, postgres_for, started
 from tests.support.postgres import PostgresServer
 from tests.support.scripted_api import ScriptedApi, after_tool
@@ -78,19 +78,9 @@ def test_operator_to_alice_on_n1_to_bob_on_n2_to_operator(
             assert rows == {"alice": "n1", "bob": "n2"}
             sent = n1.host.request("send", to="alice", body="please ask bob to greet me")
 
-            def bobs_reply() -> list[dict[str, object]]:
-                inbox = n1.host.request("inbox", limit=20, unread_only=False)["messages"]
-                return [m for m in inbox if m["sender"] == "bob"]
-
-            (answer,) = wait_for(bobs_reply, timeout=90)
+            (answer,) = wait_for(lambda: replies_from(n1, "bob"), timeout=90)
             assert answer["body"] == "hello operator, from bob on n2"
-
-            def all_acked() -> bool:
-                mail = [m for m in n1.host.request("recent", limit=50)["messages"]
-                        if m["recipient"] in ("alice", "bob")]
-                return len(mail) == 2 and all(m["acked_at"] for m in mail)
-
-            wait_for(all_acked, timeout=30)
+            wait_for(lambda: all_acked(n1, ("alice", "bob"), 2), timeout=30)
             assert sent["recipients"] == ["alice"]
             prompts = [r.last_user_text for r in api.message_requests if not r.tool_results]
             assert any("from operator" in p and "please ask bob" in p for p in prompts)

@@ -179,3 +179,15 @@ def end_hive(hive: HiveProcess) -> None:
             await runtime.destroy(handle, timeout=5)
 
     asyncio.run(destroy_all())
+
+
+def replies_from(hive: HiveProcess, sender: str) -> list[dict[str, Any]]:
+    """What `sender` sent to the operator, read or not (the operator's inbox on `hive`)."""
+    inbox = hive.host.request("inbox", limit=20, unread_only=False)["messages"]
+    return [m for m in inbox if m["sender"] == sender]
+
+
+def all_acked(hive: HiveProcess, recipients: tuple[str, ...], count: int) -> bool:
+    """Exactly `count` messages went to `recipients`, and each was acked (its turn ended)."""
+    mail = [m for m in hive.host.request("recent", limit=50)["messages"] if m["recipient"] in recipients]
+    return len(mail) == count and all(m["acked_at"] for m in mail)
