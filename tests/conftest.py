@@ -23,7 +23,12 @@ def short_tmp() -> Iterator[Path]:
     try:
         yield path
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        from tests.support.hive import reap_sandboxes
+
+        try:
+            reap_sandboxes(path)  # keepers a test's in-process hives left would outlive the suite
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

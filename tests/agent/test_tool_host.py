@@ -124,3 +124,54 @@ def rpc(endpoint: Endpoint, method: str, params: dict[str, Any]) -> dict[str, An
     assert got["id"] == 7
     result: dict[str, Any] = got["result"]
     return result
+
+
+async def test_tools_cancelled_while_saying_hello_close_their_hive_connection(short_tmp: Path) -> None:
+    """A harness stopping while its tool server starts cancels `hive_tools` mid-hello: the connection it
+    opened must close then (left to the collector, it outlived its loop as a ResourceWarning)."""
+    accepted: asyncio.Queue[asyncio.StreamReader] = asyncio.Queue()
+    over = asyncio.Event()
+
+    async def never_answers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await accepted.put(reader)  # the test reads what the tools send
+        await over.wait()
+        writer.close()
+
+    server = await asyncio.start_unix_server(never_answers, str(short_tmp / "mcp.sock"))
+    try:
+        starting = asyncio.create_task(hive_tools(short_tmp / "mcp.sock"))
+        reader = await asyncio.wait_for(accepted.get(), 10)
+        assert (await asyncio.wait_for(reader.readline(), 10)).startswith(b'{"cmd":"hello"')
+        starting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await starting
+        assert await asyncio.wait_for(reader.read(), 10) == b""  # end of stream: the tools hung up
+    finally:
+        over.set()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_closing_the_tool_server_closes_a_clis_idle_keepalive_connection(hive: Hive, short_tmp: Path) -> None:
+    """A turn's CLI keeps its HTTP connection open between calls; closing the server must close it too, not
+    leave it open past the harness (Python 3.11's Server.close leaves accepted connections alone)."""
+    await hive.registry.add(AgentRecord(name="alice", kind="managed", created_at=0.0))
+    await hive.agent_sockets.open("alice")
+    host = ToolHost(hive.settings.agent_socket_dir("alice") / "mcp.sock", short_tmp / "pulled.jsonl")
+    try:
+        endpoint = await host.endpoint()
+        port = int(endpoint.url.split(":")[2].split("/")[0])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).encode()
+        writer.write(b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     + f"Authorization: Bearer {endpoint.token}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                     + body)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        assert head.startswith(b"HTTP/1.1 200")
+        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(
+            b"content-length")))
+        await reader.readexactly(length)  # the answer read whole: the connection is idle, kept alive
+    finally:
+        await host.close()
+    assert await asyncio.wait_for(reader.read(), 10) == b""  # the server hung up
+    writer.close()

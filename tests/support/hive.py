@@ -169,16 +169,29 @@ def end_hive(hive: HiveProcess) -> None:
     """Stop the daemon, then every sandbox it left (the agents outlive a daemon by design, so a test that
     only stops its daemon leaves its agents running after it)."""
     hive.stop()
+    destroy_sandboxes(hive.settings.runtime_dir)
+
+
+def destroy_sandboxes(runtime_dir: Path) -> None:
+    """Destroy every sandbox whose keeper keeps its files under `runtime_dir` (bwrap's too)."""
     from hyperhive.runtime.local import LocalConfig
     from hyperhive.runtime.process import ProcessRuntime
 
     async def destroy_all() -> None:
-        runtime = ProcessRuntime(LocalConfig(hive.settings.runtime_dir))  # any keeper's sandbox: bwrap's too
+        runtime = ProcessRuntime(LocalConfig(runtime_dir))
         for handle in await runtime.handles():
             await runtime.adopt(handle)
             await runtime.destroy(handle, timeout=5)
 
     asyncio.run(destroy_all())
+
+
+def reap_sandboxes(root: Path) -> None:
+    """Destroy the sandboxes of every hive that kept its runtime dir under `root`: a test whose hives ran
+    in-process (a node, a cluster) and ended without destroying its agents must not leave keepers running."""
+    for sandboxes in root.glob("**/sandboxes"):
+        if sandboxes.is_dir() and any(sandboxes.iterdir()):
+            destroy_sandboxes(sandboxes.parent)
 
 
 def replies_from(hive: HiveProcess, sender: str) -> list[dict[str, Any]]:

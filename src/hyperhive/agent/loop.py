@@ -121,15 +121,18 @@ class TurnLoop:
                     await self._compact_if_full()
                     await self._state("idle")
         finally:
-            controls.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await controls
-            await self.reporter.close()
-            await self.driver.close()
-            if self.tools is not None:
-                await self.tools.close()
-            await self.mail.close()
-            await self.side.close()
+            # Every closer runs even if one before it fails or a second cancel lands mid-way: a skipped one
+            # would leave the tool server listening and its hive connections open.
+            async with contextlib.AsyncExitStack() as closing:
+                closing.push_async_callback(self.side.close)
+                closing.push_async_callback(self.mail.close)
+                if self.tools is not None:
+                    closing.push_async_callback(self.tools.close)
+                closing.push_async_callback(self.driver.close)
+                closing.push_async_callback(self.reporter.close)
+                controls.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await controls
 
     async def _handle(self, message: Message, pending: int) -> None:
         failures = 0

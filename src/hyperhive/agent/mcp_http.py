@@ -11,7 +11,6 @@ stays for `hive-ag3nt mcp` over stdio, and the tests compare both servers' tool 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import json
 import logging
@@ -101,6 +100,7 @@ class McpHttpServer:
         self.path = path
         self._server: asyncio.Server | None = None
         self._calls: set[asyncio.Future[tuple[int, Any]]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()  # open keep-alive connections, closed with the server
 
     async def start(self, host: str = "127.0.0.1") -> int:
         """Listen on an ephemeral port of `host`; returns the port."""
@@ -108,14 +108,19 @@ class McpHttpServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def close(self) -> None:
+        calls = list(self._calls)
+        self.cancel_calls()  # and wait: a call cancelled mid-reconnect would open a connection nobody closes
+        await asyncio.gather(*calls, return_exceptions=True)
         if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                self._server.close_clients()  # type: ignore[attr-defined]  # 3.13+; on 3.11 closing is enough
+            self._server.close()  # stops listening; the connections it accepted stay open until closed below
             self._server = None
+        for writer in list(self._writers):  # a CLI's idle keep-alive connection would outlive the server
+            writer.close()
+        self._writers.clear()
 
     # --- HTTP/1.1, keep-alive --------------------------------------------------------------------------------
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
         try:
             while request := await _read_request(reader):
                 call = asyncio.ensure_future(self._http(*request))
@@ -135,6 +140,7 @@ class McpHttpServer:
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
             pass
         finally:
+            self._writers.discard(writer)
             writer.close()
 
     def cancel_calls(self) -> None:

@@ -258,6 +258,9 @@ async def hive_tools(socket_path: Path, turn_ledger: Path | None = None, ask_rul
             tools.manage()
     except HiveError:
         pass  # a tool call will say what is wrong; an MCP server that does not start says nothing useful
+    except BaseException:
+        await tools.client.close()  # cancelled mid-hello (a harness stopping): nobody else holds this connection
+        raise
     return tools
 
 
