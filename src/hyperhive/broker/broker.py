@@ -87,11 +87,10 @@ class Broker:
             fanout.append(len(recipients))
         handoffs = self._claim_readers(planned, now) if self.store.hands_off else {}
         if handoffs:
-            # Handed over from the insert's own completion, so a send cancelled meanwhile (the daemon
-            # stopping) still gives committed mail to its reader: stored acked, it must not go unread.
-            insert = self.store.insert_messages_now(planned)
-            insert.add_done_callback(lambda done: self._hand_over(handoffs, done))
-            stored = await asyncio.shield(insert)
+            # Handed over from the insert's own completion (the loop turn that learns of the commit), so a
+            # send cancelled meanwhile (the daemon stopping) still gives committed mail to its reader: stored
+            # acked, it must not go unread.
+            stored = await self.store.insert_messages_now(planned, lambda done: self._hand_over(handoffs, done))
         else:
             stored = await self.store.insert_messages(planned)
         acked = {r: [stored[i].id for i in indexes] for r, (waiter, indexes) in handoffs.items() if waiter.ack}
@@ -125,15 +124,13 @@ class Broker:
             planned[index] = replace(message, delivered_at=now, acked_at=now if waiter.ack else None)
         return handoffs
 
-    def _hand_over(self, handoffs: dict[str, tuple[Waiter, list[int]]],
-                   insert: asyncio.Future[list[MessageRecord]]) -> None:
-        """Give claimed readers their committed messages; when the insert failed, they look again."""
-        failed = insert.cancelled() or insert.exception() is not None
+    def _hand_over(self, handoffs: dict[str, tuple[Waiter, list[int]]], stored: list[MessageRecord] | None) -> None:
+        """Give claimed readers their committed messages; when the insert failed (None), they look again."""
         for waiter, indexes in handoffs.values():
-            if failed:
+            if stored is None:
                 _resolve(waiter, None)  # nothing was stored: the reader looks again
                 continue
-            handed = [insert.result()[i] for i in indexes]
+            handed = [stored[i] for i in indexes]
             if not waiter.ack:
                 waiter.lease.in_flight.update(m.id for m in handed)  # claimed before anyone else can look
             _resolve(waiter, handed)

@@ -7,8 +7,9 @@ import asyncio
 
 
 class ChangeSubscriber:
-    def __init__(self, feed: ChangeFeed) -> None:
+    def __init__(self, feed: ChangeFeed, counts: bool) -> None:
         self._feed = feed
+        self.counts = counts  # told of changes to a row's counts only (mail, acks, turn stats) too
         self._dirty: dict[str, None] = {}  # insertion-ordered set
         self._ready = asyncio.Event()
 
@@ -31,8 +32,10 @@ class ChangeFeed:
     def __init__(self) -> None:
         self._subscribers: set[ChangeSubscriber] = set()
 
-    def subscribe(self) -> ChangeSubscriber:
-        subscriber = ChangeSubscriber(self)
+    def subscribe(self, counts: bool = True) -> ChangeSubscriber:
+        """`counts=False`: only changes of an agent's record or state (what a lifecycle watcher follows), not
+        the flood of its counts moving with every message."""
+        subscriber = ChangeSubscriber(self, counts)
         self._subscribers.add(subscriber)
         return subscriber
 
@@ -42,3 +45,9 @@ class ChangeFeed:
     def changed(self, key: str) -> None:
         for subscriber in self._subscribers:
             subscriber.mark(key)
+
+    def counts_changed(self, key: str) -> None:
+        """Only the row's counts moved (unread mail, context size, cost): its record and state did not."""
+        for subscriber in self._subscribers:
+            if subscriber.counts:
+                subscriber.mark(key)

@@ -425,7 +425,7 @@ class Deployments:
 
     async def _confirm_running(self, name: str, launched: float) -> None:
         """Push-based: wait for the new harness to say hello (or the sandbox to die first)."""
-        changes = self.registry.changes.subscribe()
+        changes = self.registry.changes.subscribe(counts=False)
         try:
             async with asyncio.timeout(START_CONFIRM_SECONDS):
                 while not self.registry.connected_since(name, launched):

@@ -141,7 +141,7 @@ class Nodes:
         self._publisher = asyncio.create_task(self._publish_observed(), name="nodes-observed")
 
     async def _publish_observed(self) -> None:
-        changes = self.registry.changes.subscribe()
+        changes = self.registry.changes.subscribe(counts=False)  # mail moves no agent's state
         try:
             while True:
                 for name in await changes.next_batch():

@@ -226,16 +226,16 @@ class HiveParts:
     def _messages_sent(self, messages: list[MessageRecord]) -> None:
         for recipient in {m.recipient for m in messages}:
             if self.registry.is_agent(recipient):
-                self.registry.changes.changed(recipient)
+                self.registry.changes.counts_changed(recipient)
 
     def _events_stored(self, events: list[EventRecord]) -> None:
         for agent in {e.agent for e in events if e.kind == STATS_KIND and e.agent}:
             if self.registry.is_agent(agent):
-                self.registry.changes.changed(agent)  # its row's context size and cost moved
+                self.registry.changes.counts_changed(agent)  # its row's context size and cost moved
 
     def _messages_acked(self, recipient: str, ids: list[int]) -> None:
         if self.registry.is_agent(recipient):
-            self.registry.changes.changed(recipient)
+            self.registry.changes.counts_changed(recipient)
 
 
 def _make_dirs(settings: HiveSettings) -> None:

@@ -22,8 +22,13 @@ from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-# (the job, its answer, the answer's loop, whether it may run twice: a function of the connection alone)
-Job = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]", asyncio.AbstractEventLoop, bool]
+# Called in the answer's loop with the job's result (None when it failed) as soon as its batch is known:
+# before the answer's awaiters run, and even when the answer was cancelled meanwhile.
+OnDone = Callable[[Any], None]
+# (the job, its answer, the answer's loop, whether it may run twice: a function of the connection alone, its
+# hook)
+Job = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]", asyncio.AbstractEventLoop, bool,
+            OnDone | None]
 Outcome = tuple[Any, BaseException | None]
 
 
@@ -105,12 +110,15 @@ class SQLiteDatabase:
     async def write(self, fn: Callable[[sqlite3.Connection], T], *, replayable: bool = False) -> T:
         return await self.submit(fn, replayable=replayable)
 
-    def submit(self, fn: Callable[[sqlite3.Connection], T], *, replayable: bool = False) -> asyncio.Future[T]:
+    def submit(self, fn: Callable[[sqlite3.Connection], T], *, replayable: bool = False,
+               on_done: Callable[[T | None], None] | None = None) -> asyncio.Future[T]:
         """Queue a write job now; the future resolves once its batch is committed. `replayable`: the job
-        touches nothing but the connection, so a batch it is in may run it again (see _run_batch)."""
+        touches nothing but the connection, so a batch it is in may run it again (see _run_batch). `on_done`
+        gets the result (None if the job failed) in the same loop turn the batch is settled in, one turn
+        before a done-callback would, and runs even if the future was cancelled."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put((fn, future, loop, replayable))
+        self._jobs.put((fn, future, loop, replayable, on_done))
         return future
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -166,13 +174,13 @@ class SQLiteDatabase:
         # One wake-up per event loop for the whole batch: each call_soon_threadsafe writes the loop's
         # self-pipe and makes this thread and the loop's trade the GIL once more.
         settled: dict[asyncio.AbstractEventLoop, list[Settled]] = {}
-        for (_, future, loop, _), (result, error) in zip(batch, outcomes, strict=True):
-            settled.setdefault(loop, []).append((future, result, error))
+        for (_, future, loop, _, on_done), (result, error) in zip(batch, outcomes, strict=True):
+            settled.setdefault(loop, []).append((future, result, error, on_done))
         for loop, answers in settled.items():
             loop.call_soon_threadsafe(_settle, answers)
 
 
-Settled = tuple["asyncio.Future[Any]", Any, BaseException | None]
+Settled = tuple["asyncio.Future[Any]", Any, BaseException | None, OnDone | None]
 
 
 def _run_unguarded(conn: sqlite3.Connection, batch: list[Job]) -> list[Outcome] | None:
@@ -180,7 +188,7 @@ def _run_unguarded(conn: sqlite3.Connection, batch: list[Job]) -> list[Outcome] 
     lone job's failure is its answer; a batch answers None, to be run again guarded."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        results = [fn(conn) for fn, _, _, _ in batch]
+        results = [job[0](conn) for job in batch]
     except Exception as exc:
         _roll_back(conn)
         return [(None, exc)] if len(batch) == 1 else None
@@ -192,7 +200,7 @@ def _run_guarded(conn: sqlite3.Connection, batch: list[Job]) -> list[Outcome]:
     """The jobs in one transaction, each in its own savepoint: one job's failure is that job's answer."""
     outcomes: list[Outcome] = []
     conn.execute("BEGIN IMMEDIATE")
-    for fn, _, _, _ in batch:
+    for fn, *_ in batch:
         conn.execute("SAVEPOINT job")
         try:
             outcomes.append((fn(conn), None))
@@ -211,7 +219,12 @@ def _roll_back(conn: sqlite3.Connection) -> None:
 
 
 def _settle(answers: list[Settled]) -> None:
-    for future, result, error in answers:
+    for future, result, error, on_done in answers:
+        if on_done is not None:
+            try:
+                on_done(None if error is not None else result)
+            except Exception:  # a hook's bug must not keep the batch's other answers from their callers
+                log.exception("a write's completion hook failed")
         if future.cancelled():
             continue
         if error is not None:

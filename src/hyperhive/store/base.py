@@ -16,6 +16,9 @@ from .records import AgentRecord, EventRecord, MessageRecord, NewEvent, NewMessa
 from .schedules import ScheduleStore
 from .usage import UsageStore
 
+# Told the stored records once an insert is over (None: it failed), in the loop, even if its caller was cancelled.
+OnCommit = Callable[[list[MessageRecord] | None], None]
+
 
 class StoreError(Exception):
     """A storage failure the caller can explain (a conflict, a missing row)."""
@@ -73,10 +76,16 @@ class Store(LooseEndStore, ApprovalStore, ScheduleStore, MaintenanceStore, Usage
     async def insert_messages(self, messages: Sequence[NewMessage]) -> list[MessageRecord]:
         """Insert all of them in one transaction; they are durable when this returns."""
 
-    def insert_messages_now(self, messages: Sequence[NewMessage]) -> asyncio.Future[list[MessageRecord]]:
-        """insert_messages begun before this returns, as a future that outlives a cancelled caller (a hand-off
-        must happen once the insert commits). A store that can queue the write at once skips the task."""
-        return asyncio.ensure_future(self.insert_messages(messages))
+    def insert_messages_now(self, messages: Sequence[NewMessage],
+                            on_commit: OnCommit | None = None) -> asyncio.Future[list[MessageRecord]]:
+        """insert_messages begun before this returns. `on_commit` gets the stored records (None if the
+        insert failed) once it is over, even if the future was cancelled meanwhile: a hand-off must happen
+        once the insert commits. A store that can queue the write at once calls it sooner and skips the task."""
+        insert = asyncio.ensure_future(self.insert_messages(messages))
+        if on_commit is not None:
+            insert.add_done_callback(lambda done: on_commit(
+                None if done.cancelled() or done.exception() is not None else done.result()))
+        return asyncio.shield(insert)  # a caller cancelled meanwhile does not cancel the insert
 
     @abstractmethod
     async def get_message(self, message_id: int) -> MessageRecord | None: ...

@@ -12,7 +12,7 @@ from typing import Any
 
 from ._shared import agent_insert
 from ._sqlite_db import SQLiteDatabase, Where
-from .base import Store, StoreError
+from .base import OnCommit, Store, StoreError
 from .migrate import migrate_sqlite
 from .records import (
     AGENT_MUTABLE_FIELDS,
@@ -94,8 +94,9 @@ class SQLiteStore(SQLiteLooseEnds, SQLiteApprovals, SQLiteSchedules, SQLiteMaint
     async def insert_messages(self, messages: Sequence[NewMessage]) -> list[MessageRecord]:
         return await self.insert_messages_now(messages)
 
-    def insert_messages_now(self, messages: Sequence[NewMessage]) -> asyncio.Future[list[MessageRecord]]:
-        return self.db.submit(lambda conn: insert_messages(conn, messages), replayable=True)
+    def insert_messages_now(self, messages: Sequence[NewMessage],
+                            on_commit: OnCommit | None = None) -> asyncio.Future[list[MessageRecord]]:
+        return self.db.submit(lambda conn: insert_messages(conn, messages), replayable=True, on_done=on_commit)
 
     async def get_message(self, message_id: int) -> MessageRecord | None:
         def select(conn: sqlite3.Connection) -> MessageRecord | None:

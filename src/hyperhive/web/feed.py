@@ -92,9 +92,10 @@ class LiveFeed:
         self.seq += 1
         update = Update(self.seq, topic, data, tuple(agents))
         self._ring.append(update)
-        # Wake every waiter at once; the next waiters wait on a fresh event.
-        wake, self._wake = self._wake, asyncio.Event()
-        wake.set()
+        # Wake every waiter at once. The next waiter makes a fresh event (see wait): a flood of mail with no
+        # page open sets one event once instead of making one per update.
+        if not self._wake.is_set():
+            self._wake.set()
         return update
 
     def since(self, cursor: Cursor) -> list[Update]:
@@ -111,11 +112,12 @@ class LiveFeed:
     async def wait(self, cursor: Cursor) -> list[Update]:
         """Updates after `cursor`, waiting for at least one; [] once the feed is closed."""
         while not self.closed:
-            wake = self._wake
             updates = self.since(cursor)
             if updates:
                 return updates
-            await wake.wait()
+            if self._wake.is_set():  # its waiters were all woken: wait on a fresh one
+                self._wake = asyncio.Event()
+            await self._wake.wait()
         return []
 
     def close(self) -> None:
