@@ -27,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -47,13 +48,18 @@ async def latency(hive: HiveProcess, rounds: int, ack: bool = True) -> list[floa
     sender = AsyncSocketClient(hive.agent_socket("a0"))
     receiver = AsyncSocketClient(hive.agent_socket("a1"))
     samples = []
+
+    async def recv() -> tuple[dict[str, Any], float]:
+        got = await receiver.request("recv", wait_seconds=30, max=1, ack=ack)
+        return got, time.perf_counter()  # the moment the recv returned, whether the send's answer came yet
+
     for i in range(rounds):
-        waiting = asyncio.create_task(receiver.request("recv", wait_seconds=30, max=1, ack=ack))
+        waiting = asyncio.create_task(recv())
         await asyncio.sleep(0.005)  # the recv is blocked in the daemon before the send starts (not timed)
         started = time.perf_counter()
         await sender.request("send", to="a1", body=f"ping {i}")
-        got = await waiting
-        samples.append(time.perf_counter() - started)
+        got, returned = await waiting
+        samples.append(returned - started)
         assert got["messages"][0]["body"] == f"ping {i}"
         if not ack:
             await receiver.request("ack", ids=[got["messages"][0]["id"]])

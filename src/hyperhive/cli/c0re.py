@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,16 @@ def main(ctx: click.Context, runtime_dir: str | None, socket_path: Path | None, 
     ctx.obj = make_ctl("hive-c0re", runtime_dir, socket_path, as_json)
 
 
+def _event_loop_run() -> Callable[[Coroutine[Any, Any, None]], None]:
+    """uvloop's loop when installed (the daemon extra brings it): the broker's requests cost less CPU on it
+    (docs/decisions.md); a bare install runs on asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run
+    return uvloop.run
+
+
 @main.command()
 @setting_options()
 @click.option("--system", is_flag=True, help="Use the system service dirs (/var/lib/hyperhive, /run/hyperhive).")
@@ -52,7 +63,7 @@ def run(ctx: click.Context, /, system: bool, ready_fd: int | None, log_level: st
     except ValueError as exc:  # a setting's value makes no sense: one sentence naming it
         raise click.ClickException(str(exc)) from None
     try:
-        asyncio.run(run_daemon(settings, ready_fd))
+        _event_loop_run()(run_daemon(settings, ready_fd))
     except (SocketInUse, MigrationError, StoreError, PermissionError) as exc:
         raise click.ClickException(str(exc)) from None
     except SettingsRefused as exc:
