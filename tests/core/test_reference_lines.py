@@ -35,7 +35,8 @@ def first_answer(hive: HiveProcess, line: str) -> dict[str, Any]:
         sock.settimeout(60)
         sock.connect(str(hive.settings.host_socket))
         sock.sendall(line.encode() + b"\n")
-        answer: dict[str, Any] = json.loads(sock.makefile("rb").readline())
+        with sock.makefile("rb") as stream:
+            answer: dict[str, Any] = json.loads(stream.readline())
         return answer
 
 

@@ -30,8 +30,8 @@ def exchange(path: Path, data: bytes, answers: int = 1, timeout: float = 20.0) -
         sock.settimeout(timeout)
         sock.connect(str(path))
         sock.sendall(data)
-        stream = sock.makefile("rb")
-        return [json.loads(stream.readline()) for _ in range(answers)]
+        with sock.makefile("rb") as stream:  # closed even when a read fails: no socket left to the gc
+            return [json.loads(stream.readline()) for _ in range(answers)]
 
 
 def one(path: Path, obj: dict[str, Any] | bytes) -> dict[str, Any]:
@@ -56,15 +56,70 @@ def test_an_agent_socket_takes_a_bounded_number_of_connections(hive_proc: HivePr
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as extra:
             extra.settimeout(20)
             extra.connect(str(path))
-            stream = extra.makefile("rb")
-            refused = json.loads(stream.readline())
-            assert stream.readline() == b""  # and closed
+            with extra.makefile("rb") as stream:
+                refused = json.loads(stream.readline())
+                assert stream.readline() == b""  # and closed
         assert refused["code"] == "limit" and "connections" in refused["error"]
+        held.pop().close()
+        assert one(path, {"cmd": "whoami"})["ok"]  # a closed one frees its place at once
     finally:
         for conn in held:
             conn.close()
-    assert one(path, {"cmd": "whoami"})["ok"]  # a closed one frees its place
     assert "refused a connection" in hive_proc.log_text()
+
+
+async def test_a_closed_connection_frees_its_place_before_it_has_ended(short_tmp: Path) -> None:
+    """The daemon may still be ending a connection its client closed (its `on_close` writes to the store):
+    a client that closes one and connects again at once is served, not refused. Those ending are bounded
+    too: they may at most double what the socket holds."""
+    import asyncio
+
+    from hyperhive.core.lineserver import LineLimits, UnixLineServer
+
+    ending = asyncio.Event()
+
+    async def echo(conn: Any, obj: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True}
+
+    async def slow_close(conn: Any) -> None:
+        await ending.wait()
+
+    path = short_tmp / "s.sock"
+    server = UnixLineServer(path, echo, limits=LineLimits(max_connections=2), on_close=slow_close)
+    await server.start()
+    loop = asyncio.get_running_loop()
+    served: list[socket.socket] = []
+    refused: list[socket.socket] = []
+
+    async def connect() -> str:
+        """Connect, ask, and say whether the socket served or refused; a closed socket closes at once."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        await loop.sock_connect(sock, str(path))
+        await loop.sock_sendall(sock, b'{"cmd":"ping"}\n')
+        line = b""
+        while not line.endswith(b"\n"):
+            chunk = await asyncio.wait_for(loop.sock_recv(sock, 4096), 10)
+            assert chunk, "closed without an answer"
+            line += chunk
+        answer = json.loads(line)
+        (served if answer.get("ok") else refused).append(sock)
+        return "served" if answer.get("ok") else answer["code"]
+
+    try:
+        assert [await connect(), await connect(), await connect()] == ["served", "served", "limit"]
+        for _ in range(2):  # close one (its on_close hangs) and connect again at once: served
+            served.pop(0).close()
+            assert await connect() == "served"
+        assert server.connections == 4  # two live, two ending
+        served.pop(0).close()
+        assert await connect() == "limit"  # one live, but twice the limit held: those ending are bounded too
+        ending.set()
+    finally:
+        ending.set()
+        for sock in served + refused:
+            sock.close()
+        await server.close()
 
 
 def test_many_partial_lines_do_not_grow_the_daemon(hive_proc: HiveProcess) -> None:

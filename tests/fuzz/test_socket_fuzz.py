@@ -55,17 +55,17 @@ def _converse(path: Path, lines: list[bytes], ending: str) -> None:
             return
         if ending == "hangup":
             return
-        stream = sock.makefile("rb")
-        for line in lines:
-            if not line.strip():
-                continue  # a blank line is no request: nothing is answered
-            raw = stream.readline()
-            assert raw, f"the daemon closed the connection instead of answering {line[:80]!r}"
-            answer = json.loads(raw)
-            assert answer["version"] == 1
-            if not answer["ok"]:
-                assert answer["code"] != "internal", (line[:200], answer)
-                assert answer["error"]
+        with sock.makefile("rb") as stream:  # closed even when an assert fails: no socket left to the gc
+            for line in lines:
+                if not line.strip():
+                    continue  # a blank line is no request: nothing is answered
+                raw = stream.readline()
+                assert raw, f"the daemon closed the connection instead of answering {line[:80]!r}"
+                answer = json.loads(raw)
+                assert answer["version"] == 1
+                if not answer["ok"]:
+                    assert answer["code"] != "internal", (line[:200], answer)
+                    assert answer["error"]
 
 
 def _alive(daemon: HiveProcess) -> None:

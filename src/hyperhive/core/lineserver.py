@@ -17,9 +17,10 @@ import contextlib
 import grp
 import logging
 import os
+import select
 import socket
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -282,7 +283,7 @@ class UnixLineServer:
         self._on_connect = on_connect
         self._on_close = on_close
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
         self._budget = _Budget(limits.max_pending_bytes)
         self._refusals = _RefusalLog(path)
 
@@ -314,13 +315,24 @@ class UnixLineServer:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
 
+    def _full(self) -> bool:
+        """Whether a new connection must be turned away. A connection whose client has closed it is still
+        ending here (its end of stream unread, its `on_close` running) but holds no place: a client that
+        closes one and connects again at once is served. Those ending may at most double the tasks."""
+        held = len(self._tasks)
+        if held < self.limits.max_connections:
+            return False
+        if held >= 2 * self.limits.max_connections:
+            return True
+        return held - _hung_up(self._tasks.values()) >= self.limits.max_connections
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if len(self._tasks) >= self.limits.max_connections:
+        if self._full():
             await self._turn_away(writer)
             return
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)
+        self._tasks[task] = writer
         conn = Connection(reader, writer, self.limits, self._budget)
         cancelled = False
         try:
@@ -343,7 +355,7 @@ class UnixLineServer:
                     await self._on_close(conn)
             finally:
                 await _close_writer(writer, abort=cancelled)
-                self._tasks.discard(task)
+                self._tasks.pop(task, None)
 
     async def _turn_away(self, writer: asyncio.StreamWriter) -> None:
         reason = (f"this socket already serves {self.limits.max_connections} connections, the most it takes: "
@@ -351,6 +363,21 @@ class UnixLineServer:
         self._refusals.note("connection", f"refused a connection: {reason}")
         writer.write(encode_line(error_response(ErrorCode.LIMIT, reason)))
         await _close_writer(writer, abort=False)
+
+
+def _hung_up(writers: Iterable[asyncio.StreamWriter]) -> int:
+    """How many of these connections' clients have closed their end. The kernel marks a Unix socket hung
+    up (POLLHUP) in the client's close() itself, before this loop reads the end of stream; a client that
+    only shut down its writing half still waits for answers and is not counted."""
+    poller = select.poll()
+    closing = 0
+    for writer in writers:
+        sock = writer.get_extra_info("socket")
+        if writer.transport.is_closing() or sock is None:
+            closing += 1  # closing on our side (its fd may already be another connection's)
+        else:
+            poller.register(sock.fileno(), select.POLLIN)
+    return closing + sum(1 for _fd, events in poller.poll(0) if events & select.POLLHUP)
 
 
 async def _close_writer(writer: asyncio.StreamWriter, *, abort: bool) -> None:
