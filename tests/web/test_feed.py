@@ -69,12 +69,36 @@ def test_lazy_data_is_made_once_when_first_read() -> None:
     feed = LiveFeed()
     made: list[int] = []
 
-    def render() -> dict[str, int]:
+    def render(row: tuple[int, ...]) -> dict[str, int]:
         made.append(1)
-        return {"i": 7}
+        return {"i": row[0]}
 
-    update = feed.publish("message", render)
+    update = feed.publish("message", (7,), render=render)
     assert made == []  # a flood of mail with no page open renders nothing
     assert update.data == {"i": 7} and update.encoded == '{"i":7}'
     assert feed.since(Cursor(feed.epoch, 0))[0].data == {"i": 7}
     assert made == [1]
+
+
+def test_the_ring_of_mail_holds_one_object_the_collector_walks_per_message() -> None:
+    """What the ring keeps of a message is walked by every garbage collection that sees it; a message's
+    update is one tracked object (its row, a tuple of plain values, is untracked by the first pass)."""
+    import gc
+
+    from hyperhive.store import MessageRecord
+    from hyperhive.web.sources import FeedSources
+
+    feed = LiveFeed()
+    sources = FeedSources.__new__(FeedSources)  # only its broker listener, no hive
+    sources.feed, sources._attached = feed, True
+    records = [MessageRecord.model_construct(id=i, sender="amy", recipient="bob", body=f"hi {i}", sent_at=1.0 + i,
+                                             delivered_at=None, acked_at=None, in_reply_to=None, broadcast=False,
+                                             dropped_at=None) for i in range(100)]
+    sources._on_messages(records)
+    del records
+    gc.collect()
+    kept = [u for u in feed.since(Cursor(feed.epoch, 0))]
+    tracked = {id(o) for o in gc.get_objects()}
+    per_update = [sum(id(part) in tracked for part in (u, u._source, u.agents)) for u in kept]
+    assert per_update == [1] * 100
+    assert kept[3].data["body"] == "hi 3" and kept[3].data["sender"] == "amy"  # rendered when sent

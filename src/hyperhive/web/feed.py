@@ -17,7 +17,7 @@ import secrets
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from typing import Any
 
 RING_SIZE = 4096
 
@@ -28,24 +28,40 @@ class Behind(Exception):
 
 # An update's JSON object: each source's own shape (a TypedDict, a model's dump), only ever encoded here.
 JsonObject = Mapping[str, object]
-Data = JsonObject | Callable[[], JsonObject]
+Render = Callable[[Any], JsonObject]
 
 
-@dataclass(frozen=True)
 class Update:
-    seq: int
-    topic: str
-    source: Data  # the data, or what makes it when a stream first sends it (a flood of mail renders lazily)
-    agents: tuple[str, ...] = ()  # whom it concerns, for per-agent streams; () concerns everyone
+    """One numbered update. Its data is given, or rendered from `source` by `render` when a stream first
+    sends it (a flood of mail with no page open renders nothing). Slotted, and a source is best a tuple of
+    plain values: the ring keeps thousands of these, and each object the collector tracks in them is one
+    it walks again and again (docs/decisions.md, the daemon's garbage collector)."""
 
-    @cached_property
+    __slots__ = ("_data", "_encoded", "_render", "_source", "agents", "seq", "topic")
+
+    def __init__(self, seq: int, topic: str, source: Any, agents: tuple[str, ...] = (),
+                 render: Render | None = None) -> None:
+        self.seq = seq
+        self.topic = topic
+        self.agents = agents  # whom it concerns, for per-agent streams; () concerns everyone
+        self._source = source
+        self._render = render
+        self._data: JsonObject | None = None if render else source
+        self._encoded: str | None = None
+
+    @property
     def data(self) -> JsonObject:
-        return self.source() if callable(self.source) else self.source
+        if self._data is None:
+            assert self._render is not None
+            self._data = self._render(self._source)
+        return self._data
 
-    @cached_property
+    @property
     def encoded(self) -> str:
         """The data as JSON, encoded once however many streams send it."""
-        return json.dumps(self.data, separators=(",", ":"), ensure_ascii=False)
+        if self._encoded is None:
+            self._encoded = json.dumps(self.data, separators=(",", ":"), ensure_ascii=False)
+        return self._encoded
 
 
 @dataclass(frozen=True)
@@ -88,9 +104,10 @@ class LiveFeed:
     def cursor(self) -> Cursor:
         return Cursor(self.epoch, self.seq)
 
-    def publish(self, topic: str, data: Data, agents: Iterable[str] = ()) -> Update:
+    def publish(self, topic: str, data: Any, agents: Iterable[str] = (), render: Render | None = None) -> Update:
+        """`data`: the update's JSON object, or with `render`, what it is rendered from when first sent."""
         self.seq += 1
-        update = Update(self.seq, topic, data, tuple(agents))
+        update = Update(self.seq, topic, data, tuple(agents), render)
         self._ring.append(update)
         # Wake every waiter at once. The next waiter makes a fresh event (see wait): a flood of mail with no
         # page open sets one event once instead of making one per update.

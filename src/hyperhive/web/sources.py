@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import operator
 import re
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NotRequired
 
 from typing_extensions import TypedDict  # pydantic validates these on Python < 3.12
@@ -73,8 +73,13 @@ def event_update(event: EventRecord) -> EventUpdate:
     return update
 
 
-def _message_data(message: MessageRecord) -> Callable[[], JsonObject]:
-    return lambda: message_view(message).model_dump(mode="json")
+_MESSAGE_FIELDS = tuple(MessageRecord.model_fields)
+_message_row = operator.attrgetter(*_MESSAGE_FIELDS)  # a tuple of plain values: the collector untracks it
+
+
+def _render_message(row: tuple[Any, ...]) -> JsonObject:
+    return message_view(MessageRecord.model_construct(**dict(zip(_MESSAGE_FIELDS, row, strict=True)))).model_dump(
+        mode="json")
 
 
 class FeedSources:
@@ -147,7 +152,7 @@ class FeedSources:
         if not self._attached:
             return
         for m in messages:  # rendered when a stream sends it: with no page open, a send costs no rendering
-            self.feed.publish("message", _message_data(m), [m.sender, m.recipient])
+            self.feed.publish("message", _message_row(m), (m.sender, m.recipient), render=_render_message)
         if any(m.recipient == OPERATOR for m in messages):
             self._spawn(self._publish_call_counts())
 
