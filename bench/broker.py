@@ -3,7 +3,9 @@
 Prints send→recv latency (p50/p99: from the moment `send` is written until the blocked `recv` of the
 recipient returns it; with `ack` as the recv tool does, and without, as the harness does) and durable send
 throughput (answered sends per second: each answer means the message was committed and fsynced) for one
-sender and for 50 concurrent agents.
+sender and for 50 concurrent agents. And what the machine's wake-ups cost, apart from the hive: `whoami`
+and a lone `send` back to back and after 5 ms of quiet (as the send→recv rounds leave the daemon), and a
+16 KB write + fdatasync in the same file system with no hive at all.
 
     .venv/bin/python bench/broker.py [--messages N] [--rounds N] [--runs N] [--profile PATH] [--src DIR]
 
@@ -66,6 +68,53 @@ async def latency(hive: HiveProcess, rounds: int, ack: bool = True) -> list[floa
     await sender.close()
     await receiver.close()
     return samples
+
+
+async def round_trips(hive: HiveProcess, cmd: str, idle: float, rounds: int = 1000, **fields: Any) -> float:
+    """p50 of one request's round trip (ms), back to back (`idle` 0) or after `idle` seconds of quiet:
+    what the VM's wake-ups cost a request, apart from anything the hive does."""
+    client = AsyncSocketClient(hive.agent_socket("a0"))
+    samples = []
+    for _ in range(rounds):
+        if idle:
+            await asyncio.sleep(idle)
+        started = time.perf_counter()
+        await client.request(cmd, **fields)
+        samples.append(time.perf_counter() - started)
+    await client.close()
+    return percentile(samples, 0.5) * 1e3
+
+
+def fdatasync_p50(directory: Path, idle: float, rounds: int = 1000) -> float:
+    """p50 (ms) of a 16 KB write and fdatasync in the state directory's file system, with no hive at all:
+    the floor under a durable send, back to back or after `idle` seconds of quiet."""
+    fd = os.open(directory / "fdatasync.probe", os.O_RDWR | os.O_CREAT | os.O_TRUNC)
+    try:
+        os.pwrite(fd, bytes(4 << 20), 0)  # overwritten in place, as SQLite reuses its WAL after a checkpoint
+        os.fsync(fd)
+        samples, offset, block = [], 0, b"w" * 16_480
+        for _ in range(rounds):
+            if idle:
+                time.sleep(idle)
+            started = time.perf_counter()
+            os.pwrite(fd, block, offset)
+            os.fdatasync(fd)
+            samples.append(time.perf_counter() - started)
+            offset = (offset + len(block)) % (3 << 20)
+        return percentile(samples, 0.5) * 1e3
+    finally:
+        os.close(fd)
+
+
+def wake_ups(hive: HiveProcess, root: Path) -> dict[str, float]:
+    """The same requests back to back and after 5 ms of quiet (as the send→recv rounds leave the daemon)."""
+    figures = {}
+    for idle, when in ((0.0, "back to back"), (0.005, "after 5 ms idle")):
+        figures[f"whoami round trip p50, {when}"] = asyncio.run(round_trips(hive, "whoami", idle))
+        figures[f"send round trip p50 (no reader), {when}"] = asyncio.run(
+            round_trips(hive, "send", idle, to="a2", body="x"))
+        figures[f"16 KB write + fdatasync p50, {when}"] = fdatasync_p50(root, idle)
+    return figures
 
 
 async def batched_throughput(hive: HiveProcess, total: int, batch: int = 100) -> float:
@@ -150,6 +199,7 @@ def one_run(messages: int, rounds: int, profile: Profile, src: Path | None = Non
             return {"send→recv p50": percentile(samples, 0.5) * 1e3, "send→recv p99": percentile(samples, 0.99) * 1e3,
                     "send→recv mean": statistics.fmean(samples) * 1e3,
                     "send→recv p50, recv without ack": percentile(unacked, 0.5) * 1e3,
+                    **wake_ups(hive, Path(root)),
                     "sends/s, 1 agent, one per request": asyncio.run(throughput(hive, 1, messages // 2)),
                     "sends/s, 1 agent, send_batch of 100": asyncio.run(batched_throughput(hive, messages)),
                     **fifty_agents(hive, messages, profile)}
@@ -181,7 +231,13 @@ def main() -> None:
         runs.append(one_run(args.messages, args.rounds, profile, args.src))
         print(f"run {run + 1}: " + ", ".join(f"{k} {v:,.2f}" for k, v in runs[-1].items()), flush=True)
         profile.rename()
-    report(runs, lambda key, v: f"{v:.2f} ms" if "send→recv" in key else f"{v:,.0f}" + ("" if "µs" in key else " /s"))
+
+    def fmt(key: str, v: float) -> str:
+        if any(word in key for word in (" p50", " p99", " mean")):
+            return f"{v:.2f} ms"
+        return f"{v:,.0f}" + ("" if "µs" in key else " /s")
+
+    report(runs, fmt)
 
 
 if __name__ == "__main__":
