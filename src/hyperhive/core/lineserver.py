@@ -353,6 +353,8 @@ class UnixLineServer:
             try:
                 if self._on_close:
                     await self._on_close(conn)
+            except asyncio.CancelledError:
+                cancelled = True  # shutdown cancelled it while it ended: it ends here all the same (as above)
             finally:
                 await _close_writer(writer, abort=cancelled)
                 self._tasks.pop(task, None)
