@@ -150,8 +150,9 @@ def test_login_runs_the_cli_login_in_the_sandbox_and_the_agent_picks_it_up(short
                 screen = term.shows("Paste code here if prompted")
                 assert "https://claude.ai/oauth/authorize" in screen
                 init = sandbox(hive, "alice")["init"]
-                login = _process(b"auth\0login\0")
-                assert os.readlink(f"/proc/{login}/ns/mnt") == os.readlink(f"/proc/{init}/ns/mnt")  # inside
+                # Inside: only a process in this sandbox shares its mount namespace. (Matched by command
+                # line alone, a login of the same test in a suite run beside this one could be found.)
+                login = _process(b"auth\0login\0", os.readlink(f"/proc/{init}/ns/mnt"))
                 assert os.readlink(f"/proc/{login}/ns/net") == os.readlink("/proc/self/ns/net")  # host network
                 assert b"CLAUDE_CONFIG_DIR=/hive/state/.claude\0" in Path(f"/proc/{login}/environ").read_bytes()
                 # What the login leaves once the code is pasted (no real OAuth here): the agent notices alone.
@@ -166,13 +167,13 @@ def test_login_runs_the_cli_login_in_the_sandbox_and_the_agent_picks_it_up(short
             end_hive(hive)
 
 
-def _process(needle: bytes) -> int:
-    """The pid of the one running process whose command line contains `needle`."""
+def _process(needle: bytes, mnt: str) -> int:
+    """The pid of a running process whose command line contains `needle`, in the mount namespace `mnt`."""
     def find() -> int:
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
                 try:
-                    if needle in (entry / "cmdline").read_bytes():
+                    if needle in (entry / "cmdline").read_bytes() and os.readlink(entry / "ns" / "mnt") == mnt:
                         return int(entry.name)
                 except OSError:
                     continue

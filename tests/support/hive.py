@@ -54,8 +54,12 @@ class AgentConn:
         return result
 
     def close(self) -> None:
-        self.stream.close()
-        self.sock.close()
+        try:
+            self.stream.close()  # flushes what a cut request left unsent: the hive may be gone (a broken pipe)
+        except OSError:
+            pass
+        finally:
+            self.sock.close()
 
     def __enter__(self) -> AgentConn:
         return self
