@@ -145,11 +145,11 @@ class Nodes:
         try:
             while True:
                 for name in await changes.next_batch():
-                    await self._store_observed(name)
+                    await self.store_observed(name)
         finally:
             changes.close()
 
-    async def _store_observed(self, name: str) -> None:
+    async def store_observed(self, name: str) -> None:
         agent = self.registry.get(name)
         state = self.registry.observed_state(name)
         if agent is None or state is None or agent.node not in (None, self.node) or agent.observed == state.value:

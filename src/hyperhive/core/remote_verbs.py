@@ -145,6 +145,9 @@ class RemoteVerbs:
             log.exception("%s of %s for another node failed", command.verb, command.agent)
             code = ErrorCode.INTERNAL.value
             error = f"{command.verb} of {command.agent} failed on node {self.node}: {exc}"
+        # The caller reads the agent's row once the command is done: the state this node left it in is
+        # stored first, not whenever the observed-state publisher gets to it.
+        await self.nodes.store_observed(command.agent)
         await self.store.finish_command(command.id, code, error)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
