@@ -233,9 +233,6 @@ class TurnLoop:
 
     # --- outcomes ---------------------------------------------------------------------------------
     async def _finish(self, message_id: int) -> None:
-        # The turn's record (turn_end, its stats) is stored before its message is acked: whoever sees the
-        # ack finds the turn, and a harness killed between the two loses neither (the message comes back).
-        await self.reporter.flush()
         self._to_ack.append(message_id)
         await self._ack_done()
 
@@ -251,6 +248,7 @@ class TurnLoop:
         self.reporter.emit("turn_end", {"id": message.id, "ok": False, "kind": outcome.kind, "parked": True,
                                         "from": message.sender, "note": f"parked after two failed turns: "
                                                                         f"{outcome.note}"})
+        await self.reporter.flush()
         await self._finish(message.id)
 
     async def _wait_for_login(self) -> None:
