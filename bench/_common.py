@@ -22,6 +22,15 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def idle_states() -> str:
+    """How an idle CPU waits for its next wake-up: on a VM that halts at once (guest halt polling off), every
+    hop of a request after a quiet spell pays the host's wake-up, which latency figures carry."""
+    cpuidle = Path("/sys/devices/system/cpu/cpuidle/current_driver")
+    poll = Path("/sys/module/haltpoll/parameters/guest_halt_poll_ns")
+    driver = cpuidle.read_text().strip() if cpuidle.exists() else "none"
+    return f"cpuidle {driver}" + (f", guest_halt_poll_ns {poll.read_text().strip()}" if poll.exists() else "")
+
+
 def commit() -> str:
     done = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"], capture_output=True,
                           text=True, check=False)
@@ -35,7 +44,7 @@ def header(title: str) -> None:
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"# {title}")
     print(f"machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu_model()}; "
-          f"load average {load}")
+          f"load average {load}; {idle_states()}")
     print(f"date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}; commit {commit()}")
 
 
