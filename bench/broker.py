@@ -4,8 +4,9 @@ Prints send→recv latency (p50/p99: from the moment `send` is written until the
 recipient returns it; with `ack` as the recv tool does, and without, as the harness does) and durable send
 throughput (answered sends per second: each answer means the message was committed and fsynced) for one
 sender and for 50 concurrent agents. And what the machine's wake-ups cost, apart from the hive: `whoami`
-and a lone `send` back to back and after 5 ms of quiet (as the send→recv rounds leave the daemon), and a
-16 KB write + fdatasync in the same file system with no hive at all.
+and a lone `send` back to back and after 5 ms of quiet (as the send→recv rounds leave the daemon), a
+16 KB write + fdatasync in the same file system with no hive at all, and the least a durable relay costs
+(a forked process that fsyncs each line before passing it on: a send→recv with nothing of the hive in it).
 
     .venv/bin/python bench/broker.py [--messages N] [--rounds N] [--runs N] [--profile PATH] [--src DIR]
 
@@ -23,6 +24,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import statistics
 import sys
 import tempfile
@@ -106,6 +108,44 @@ def fdatasync_p50(directory: Path, idle: float, rounds: int = 1000) -> float:
         os.close(fd)
 
 
+def relay_p50(directory: Path, idle: float, rounds: int = 1000) -> float:
+    """p50 (ms) of the least a durable relay can cost here, with no hive: this process writes a line to a
+    forked process, which writes it to a file, fdatasyncs and sends it back on a second socket, which this
+    process is blocked on (a send→recv's shape: two processes, two hops, one fsync, in plain blocking calls)."""
+    inbound, relay_in = socket.socketpair()
+    relay_out, outbound = socket.socketpair()
+    child = os.fork()
+    if child == 0:  # the relay: as little as a durable hop can be
+        try:
+            inbound.close()  # this process's ends, or the relay never sees the end of its input
+            outbound.close()
+            fd = os.open(directory / "relay.probe", os.O_RDWR | os.O_CREAT | os.O_TRUNC)
+            while line := relay_in.recv(4096):
+                os.pwrite(fd, line, 0)
+                os.fdatasync(fd)
+                relay_out.sendall(line)
+        finally:
+            os._exit(0)
+    relay_in.close()
+    relay_out.close()
+    samples = []
+    try:
+        for i in range(rounds):
+            if idle:
+                time.sleep(idle)
+            line = f"ping {i}\n".encode()
+            started = time.perf_counter()
+            inbound.sendall(line)
+            got = outbound.recv(4096)
+            samples.append(time.perf_counter() - started)
+            assert got == line, got
+    finally:
+        inbound.close()
+        outbound.close()
+        os.waitpid(child, 0)
+    return percentile(samples, 0.5) * 1e3
+
+
 def wake_ups(hive: HiveProcess, root: Path) -> dict[str, float]:
     """The same requests back to back and after 5 ms of quiet (as the send→recv rounds leave the daemon)."""
     figures = {}
@@ -114,6 +154,7 @@ def wake_ups(hive: HiveProcess, root: Path) -> dict[str, float]:
         figures[f"send round trip p50 (no reader), {when}"] = asyncio.run(
             round_trips(hive, "send", idle, to="a2", body="x"))
         figures[f"16 KB write + fdatasync p50, {when}"] = fdatasync_p50(root, idle)
+        figures[f"durable relay, no hive, p50, {when}"] = relay_p50(root, idle)
     return figures
 
 
