@@ -110,8 +110,9 @@ def fdatasync_p50(directory: Path, idle: float, rounds: int = 1000) -> float:
 
 def relay_p50(directory: Path, idle: float, rounds: int = 1000) -> float:
     """p50 (ms) of the least a durable relay can cost here, with no hive: this process writes a line to a
-    forked process, which writes it to a file, fdatasyncs and sends it back on a second socket, which this
-    process is blocked on (a send→recv's shape: two processes, two hops, one fsync, in plain blocking calls)."""
+    forked process, which writes it to a file (padded to 16 KB, about a send's WAL frames), fdatasyncs and
+    sends it back on a second socket, which this process is blocked on (a send→recv's shape: two processes,
+    two hops, one fsync, in plain blocking calls)."""
     inbound, relay_in = socket.socketpair()
     relay_out, outbound = socket.socketpair()
     child = os.fork()
@@ -120,10 +121,14 @@ def relay_p50(directory: Path, idle: float, rounds: int = 1000) -> float:
             inbound.close()  # this process's ends, or the relay never sees the end of its input
             outbound.close()
             fd = os.open(directory / "relay.probe", os.O_RDWR | os.O_CREAT | os.O_TRUNC)
+            os.pwrite(fd, bytes(4 << 20), 0)  # as fdatasync_p50: overwritten in place, 16 KB a line as a commit
+            os.fsync(fd)
+            offset = 0
             while line := relay_in.recv(4096):
-                os.pwrite(fd, line, 0)
+                os.pwrite(fd, line.ljust(16_480), offset)
                 os.fdatasync(fd)
                 relay_out.sendall(line)
+                offset = (offset + 16_480) % (3 << 20)
         finally:
             os._exit(0)
     relay_in.close()
