@@ -87,25 +87,42 @@ async def round_trips(hive: HiveProcess, cmd: str, idle: float, rounds: int = 10
     return percentile(samples, 0.5) * 1e3
 
 
+class SyncedBlocks:
+    """16 KB writes (about a send's WAL frames), each fdatasynced, into a file made beforehand and overwritten
+    in place, as SQLite reuses its WAL after a checkpoint: the durable write under a send, with no hive."""
+
+    SIZE = 16_480
+
+    def __init__(self, path: Path) -> None:
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC)
+        os.pwrite(self.fd, bytes(4 << 20), 0)
+        os.fsync(self.fd)
+        self.offset = 0
+
+    def write(self, data: bytes) -> None:
+        os.pwrite(self.fd, data.ljust(self.SIZE), self.offset)
+        os.fdatasync(self.fd)
+        self.offset = (self.offset + self.SIZE) % (3 << 20)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
 def fdatasync_p50(directory: Path, idle: float, rounds: int = 1000) -> float:
     """p50 (ms) of a 16 KB write and fdatasync in the state directory's file system, with no hive at all:
     the floor under a durable send, back to back or after `idle` seconds of quiet."""
-    fd = os.open(directory / "fdatasync.probe", os.O_RDWR | os.O_CREAT | os.O_TRUNC)
+    blocks = SyncedBlocks(directory / "fdatasync.probe")
     try:
-        os.pwrite(fd, bytes(4 << 20), 0)  # overwritten in place, as SQLite reuses its WAL after a checkpoint
-        os.fsync(fd)
-        samples, offset, block = [], 0, b"w" * 16_480
+        samples = []
         for _ in range(rounds):
             if idle:
                 time.sleep(idle)
             started = time.perf_counter()
-            os.pwrite(fd, block, offset)
-            os.fdatasync(fd)
+            blocks.write(b"w")
             samples.append(time.perf_counter() - started)
-            offset = (offset + len(block)) % (3 << 20)
         return percentile(samples, 0.5) * 1e3
     finally:
-        os.close(fd)
+        blocks.close()
 
 
 def relay_p50(directory: Path, idle: float, rounds: int = 1000) -> float:
@@ -120,15 +137,10 @@ def relay_p50(directory: Path, idle: float, rounds: int = 1000) -> float:
         try:
             inbound.close()  # this process's ends, or the relay never sees the end of its input
             outbound.close()
-            fd = os.open(directory / "relay.probe", os.O_RDWR | os.O_CREAT | os.O_TRUNC)
-            os.pwrite(fd, bytes(4 << 20), 0)  # as fdatasync_p50: overwritten in place, 16 KB a line as a commit
-            os.fsync(fd)
-            offset = 0
+            blocks = SyncedBlocks(directory / "relay.probe")
             while line := relay_in.recv(4096):
-                os.pwrite(fd, line.ljust(16_480), offset)
-                os.fdatasync(fd)
+                blocks.write(line)
                 relay_out.sendall(line)
-                offset = (offset + 16_480) % (3 << 20)
         finally:
             os._exit(0)
     relay_in.close()
