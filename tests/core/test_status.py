@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
+from collections.abc import AsyncIterator
 from typing import Any
 
 from hyperhive.client import AsyncSocketClient
@@ -42,36 +44,55 @@ async def test_row_fields_and_status_text(hive: Hive) -> None:
     await client.close()
 
 
-async def subscribe(hive: Hive) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+@contextlib.asynccontextmanager
+async def subscribed(hive: Hive) -> AsyncIterator[asyncio.StreamReader]:
+    """A status subscription, closed however the test ends (a socket left to the collector would fail
+    whichever test runs next, under the suite's strict warning filter)."""
     reader, writer = await asyncio.open_unix_connection(str(hive.settings.host_socket))
-    writer.write(b'{"cmd":"subscribe_agent_status"}\n')
-    await writer.drain()
-    ack = json.loads(await reader.readline())
-    assert ack == {"version": 1, "ok": True}
-    return reader, writer
+    try:
+        writer.write(b'{"cmd":"subscribe_agent_status"}\n')
+        await writer.drain()
+        ack = json.loads(await reader.readline())
+        assert ack == {"version": 1, "ok": True}
+        yield reader
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+async def next_line(reader: asyncio.StreamReader) -> dict[str, Any]:
+    line: dict[str, Any] = json.loads(await asyncio.wait_for(reader.readline(), 5))
+    return line
 
 
 async def next_row(reader: asyncio.StreamReader, name: str) -> dict[str, Any]:
     while True:
-        line = json.loads(await asyncio.wait_for(reader.readline(), 5))
-        for row in line.get("agent_statuses", []):
+        for row in (await next_line(reader)).get("agent_statuses", []):
             if row["name"] == name:
                 return dict(row)
 
 
 async def test_subscription_pushes_changes(hive: Hive) -> None:
-    reader, writer = await subscribe(hive)
-    await host(hive, cmd="register_peer", name="alice")
-    assert (await next_row(reader, "alice"))["running"] is False
-    await host(hive, cmd="send", to="alice", body="one")
-    assert (await next_row(reader, "alice"))["unread"] == 1
-    await host(hive, cmd="set_paused", name="alice", paused=True)
-    assert (await next_row(reader, "alice"))["paused"] is True
-    await host(hive, cmd="unregister_peer", name="alice")
-    line = json.loads(await asyncio.wait_for(reader.readline(), 5))
-    assert line["removed"] == ["alice"]
-    writer.close()
-    await writer.wait_closed()
+    async with subscribed(hive) as reader:
+        await host(hive, cmd="register_peer", name="alice")
+        assert (await next_row(reader, "alice"))["running"] is False
+        await host(hive, cmd="send", to="alice", body="one")
+        assert (await next_row(reader, "alice"))["unread"] == 1
+        await host(hive, cmd="set_paused", name="alice", paused=True)
+        assert (await next_row(reader, "alice"))["paused"] is True
+        await host(hive, cmd="unregister_peer", name="alice")
+        # A change announced before the removal (the unread count's, say) may still be on its way: its row
+        # comes first. Then the removal, and no row of alice after it.
+        line = await next_line(reader)
+        while "removed" not in line:
+            assert [r["name"] for r in line["agent_statuses"]] == ["alice"], line
+            line = await next_line(reader)
+        assert line["removed"] == ["alice"]
+        await host(hive, cmd="register_peer", name="bob")  # a marker: everything before it has been sent
+        line = await next_line(reader)
+        while not any(r["name"] == "bob" for r in line.get("agent_statuses", [])):
+            assert not any(r["name"] == "alice" for r in line.get("agent_statuses", [])), line
+            line = await next_line(reader)
 
 
 def _read_rows_until(sock: socket.socket, name: str, unread: int) -> list[dict[str, Any]]:
@@ -90,37 +111,32 @@ async def test_slow_subscriber_sees_latest_state_and_never_blocks(hive: Hive) ->
     # to a reader that reads nothing: the daemon's writes to it do block.
     await host(hive, cmd="register_peer", name="alice", description="d" * 2000)
     # A subscriber that reads nothing while the burst runs, with a tiny kernel buffer that fills at once.
-    slow = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
-    await asyncio.to_thread(slow.connect, str(hive.settings.host_socket))
-    slow.sendall(b'{"cmd":"subscribe_agent_status"}\n')
-    fast_reader, fast_writer = await subscribe(hive)
-    async with asyncio.timeout(60):  # a daemon held up by the slow reader would hang here, not pass late
-        for i in range(1000):
-            await host(hive, cmd="send", to="alice", body=f"m{i}")
-        row = await next_row(fast_reader, "alice")
-        while row["unread"] != 1000:  # the other subscriber is not held up either
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as slow:
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        await asyncio.to_thread(slow.connect, str(hive.settings.host_socket))
+        slow.sendall(b'{"cmd":"subscribe_agent_status"}\n')
+        async with subscribed(hive) as fast_reader, asyncio.timeout(60):
+            # (a daemon held up by the slow reader would hang here, not pass late)
+            for i in range(1000):
+                await host(hive, cmd="send", to="alice", body=f"m{i}")
             row = await next_row(fast_reader, "alice")
-    slow.settimeout(30)
-    rows = await asyncio.to_thread(_read_rows_until, slow, "alice", 1000)  # the latest state does arrive…
-    assert len(rows) < 500, f"{len(rows)} rows: a slow reader should get coalesced changes, not every one"
-    slow.close()
-    fast_writer.close()
-    await fast_writer.wait_closed()
+            while row["unread"] != 1000:  # the other subscriber is not held up either
+                row = await next_row(fast_reader, "alice")
+        slow.settimeout(30)
+        rows = await asyncio.to_thread(_read_rows_until, slow, "alice", 1000)  # the latest state does arrive…
+        assert len(rows) < 500, f"{len(rows)} rows: a slow reader should get coalesced changes, not every one"
 
 
 async def test_peer_presence_by_heartbeat_window(hive: Hive, monkeypatch: Any) -> None:
     monkeypatch.setattr(registry_module, "PRESENCE_WINDOW_SECONDS", 0.3)
     await host(hive, cmd="register_peer", name="alice")
-    reader, writer = await subscribe(hive)
-    client = AsyncSocketClient(hive.settings.agent_socket_dir("alice") / "mcp.sock")
-    await client.request("heartbeat")
-    await client.close()  # a connection without hello does not make the agent present…
-    row = await next_row(reader, "alice")
-    assert row["running"] is True  # …but the heartbeat does, for the window
-    row = await next_row(reader, "alice")
-    while row["running"]:
+    async with subscribed(hive) as reader:
+        client = AsyncSocketClient(hive.settings.agent_socket_dir("alice") / "mcp.sock")
+        await client.request("heartbeat")
+        await client.close()  # a connection without hello does not make the agent present…
         row = await next_row(reader, "alice")
-    assert row["state"] == "offline"  # announced by the window's timer, without anyone asking
-    writer.close()
-    await writer.wait_closed()
+        assert row["running"] is True  # …but the heartbeat does, for the window
+        row = await next_row(reader, "alice")
+        while row["running"]:
+            row = await next_row(reader, "alice")
+        assert row["state"] == "offline"  # announced by the window's timer, without anyone asking
