@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import socket
 from collections.abc import AsyncIterator
@@ -93,6 +94,42 @@ async def test_subscription_pushes_changes(hive: Hive) -> None:
         while not any(r["name"] == "bob" for r in line.get("agent_statuses", [])):
             assert not any(r["name"] == "alice" for r in line.get("agent_statuses", [])), line
             line = await next_line(reader)
+
+
+async def test_an_agent_removed_while_its_row_is_read_has_no_row(hive: Hive, monkeypatch: Any) -> None:
+    """The unread count is a store read (a round trip on PostgreSQL); an unregister landing meanwhile used
+    to make the row fail with not_found, which ended every status stream in an error line."""
+    await host(hive, cmd="register_peer", name="alice")
+    reading, release = asyncio.Event(), asyncio.Event()
+    held = contextvars.ContextVar("held", default=False)  # only the read under test waits, not the daemon's
+    count_unacked, unacked_counts = hive.store.count_unacked, hive.store.unacked_counts
+
+    async def hold() -> None:
+        if held.get():
+            reading.set()
+            await release.wait()
+
+    async def slow_count(name: str) -> int:
+        await hold()
+        return await count_unacked(name)
+
+    async def slow_counts() -> dict[str, int]:
+        await hold()
+        return await unacked_counts()
+
+    monkeypatch.setattr(hive.store, "count_unacked", slow_count)
+    monkeypatch.setattr(hive.store, "unacked_counts", slow_counts)
+    for read in (lambda: hive.status_row("alice"), lambda: hive.status_rows()):
+        token = held.set(True)
+        row = asyncio.ensure_future(read())  # runs in a copy of this context: held
+        held.reset(token)
+        await asyncio.wait_for(reading.wait(), 5)
+        await asyncio.wait_for(host(hive, cmd="unregister_peer", name="alice"), 5)
+        release.set()
+        assert await asyncio.wait_for(row, 5) in (None, [])
+        reading.clear()
+        release.clear()
+        await host(hive, cmd="register_peer", name="alice")
 
 
 def _read_rows_until(sock: socket.socket, name: str, unread: int) -> list[dict[str, Any]]:

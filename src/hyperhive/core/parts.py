@@ -189,12 +189,19 @@ class HiveParts:
     async def status_rows(self, names: list[str] | None = None) -> list[StatusRow]:
         agents = [self.registry.require(n) for n in names] if names else self.registry.all()
         unread = await self.store.unacked_counts()
-        return [self._row(agent.name, unread.get(agent.name, 0)) for agent in agents]
+        # An agent removed while the counts were read has no row (rather than failing the whole answer).
+        return [self._row(agent.name, unread.get(agent.name, 0)) for agent in agents
+                if self.registry.get(agent.name) is not None]
 
     async def status_row(self, name: str) -> StatusRow | None:
+        """None for an agent that is gone, also when it was removed while its unread count was read: a
+        status stream then says "removed" instead of ending on an error."""
         if self.registry.get(name) is None:
             return None
-        return self._row(name, await self.store.count_unacked(name))
+        unread = await self.store.count_unacked(name)
+        if self.registry.get(name) is None:
+            return None
+        return self._row(name, unread)
 
     def _row(self, name: str, unread: int) -> StatusRow:
         turn = self.gateway.spend.running_turn(name)
