@@ -93,6 +93,24 @@ async def test_the_wire_one_card_per_call_and_a_harness_hangup_cancels(hive: Hiv
     assert len(await hive.store.list_approvals(kind="tool_use")) == 1
 
 
+async def test_a_prompt_asked_again_between_the_commit_and_its_event_answers_both(hive: Hive) -> None:
+    """A resolution is committed before its `approval_updated` event is told. A prompt asked again in that
+    window reads the resolution from the store; the prompt already waiting must get it too, not wait on."""
+    harness = await add_agent(hive, "alice")
+    await harness.request("hello", role="harness")
+    socket = hive.settings.agent_socket_dir("alice") / "mcp.sock"
+    first = asyncio.create_task(prompt(socket, "Bash", TOUCH, "toolu_1"))
+    card = (await pending_tool_use(hive, 1))[0]
+    # The window, held open: the store says denied, and no event has been told yet.
+    resolved = await hive.store.resolve_approval(card.id, "denied", "not now", card.requested_at, done=True)
+    assert resolved is not None
+    again = await asyncio.wait_for(prompt(socket, "Bash", TOUCH, "toolu_1"), 30)
+    assert (again["behavior"], again["message"]) == ("deny", "not now")
+    answered = await asyncio.wait_for(first, 30)
+    assert (answered["behavior"], answered["message"]) == ("deny", "not now")
+    await harness.close()
+
+
 async def test_an_approved_prompt_answers_allow_with_the_calls_exact_input(hive: Hive) -> None:
     """The permission decision the CLI gets: `allow` with the input the operator saw, nothing else."""
     harness = await add_agent(hive, "alice")

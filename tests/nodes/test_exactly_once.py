@@ -34,8 +34,9 @@ async def _after_both_fired(due_at: float, *hives: Hive) -> None:
     """The timers of both nodes are due before this sleep ends (the loop runs them in deadline order); then
     wait for the firings they started."""
     await asyncio.sleep(max(0.0, due_at - time.time()) + 0.05)
-    tasks = [t for h in hives for t in (*h.reminders._timers._tasks, *h.schedules._timers._tasks)]
-    await asyncio.gather(*tasks)
+    for h in hives:
+        await h.reminders._timers.settle()
+        await h.schedules._timers.settle()
 
 
 async def test_a_reminder_both_nodes_armed_is_delivered_once(nodes: StartNode) -> None:

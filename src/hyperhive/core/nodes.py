@@ -16,11 +16,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from hyperhive.protocol import HiveError
 from hyperhive.store import Store, StoreError
 from hyperhive.store.nodes import Channel
+from hyperhive.tasks import Tasks
 
 from .registry import AgentRegistry
 
@@ -36,7 +37,8 @@ class Nodes:
         self.node = node
         self.timeout = timeout
         self._up: dict[str, asyncio.TimerHandle] = {}  # other nodes seen alive: the timer that lapses each
-        self._tasks: set[asyncio.Task[None]] = set()
+        # the next notification or reconnect catches up on a change it could not follow
+        self._tasks = Tasks(log, "could not follow another node's change", (StoreError, HiveError))
         self._publisher: asyncio.Task[None] | None = None
         self.on_down: list[Callable[[str], None]] = []  # told the name of a node that went offline
 
@@ -99,10 +101,10 @@ class Nodes:
         """Listen for what other nodes commit: nodes' beats, agent rows, and `more` (mail, commands)."""
         def reconnected() -> None:
             caught_up()
-            self._spawn(self._catch_up)
+            self._tasks.spawn(self._catch_up)
 
         def agent_moved(name: str) -> None:
-            self._spawn(lambda: self.registry.refresh(name))
+            self._tasks.spawn(lambda: self.registry.refresh(name))
 
         handlers: dict[Channel, Handler] = {Channel.NODES: self._told, Channel.AGENTS: agent_moved, **more}
         await self.store.watch(handlers, reconnected)
@@ -110,20 +112,6 @@ class Nodes:
     async def _catch_up(self) -> None:
         await self.registry.reload()
         await self.refresh()
-
-    def _spawn(self, work: Callable[[], Awaitable[None]]) -> None:
-        """Run `work()` in a task. The coroutine is made inside the task, so a task cancelled before it
-        started (the node stopping) leaves no coroutine that was never awaited."""
-        task = asyncio.create_task(self._logged(work))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    @staticmethod
-    async def _logged(work: Callable[[], Awaitable[None]]) -> None:
-        try:
-            await work()
-        except (StoreError, HiveError) as exc:  # the next notification or reconnect catches up
-            log.warning("could not follow another node's change: %s", exc)
 
     def approval_news(self, follow: Callable[[int, str, str], None]) -> Handler:
         """A handler for Channel.APPROVALS: `follow(id, agent, status)`, and the agent's row announced (its
@@ -166,6 +154,4 @@ class Nodes:
         for timer in self._up.values():
             timer.cancel()
         self._up.clear()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from hyperhive.config import AgentConfig
 from hyperhive.protocol import ErrorCode, HiveError
 from hyperhive.store import Store, StoreError
 from hyperhive.store.nodes import COMMAND_FAILED, COMMAND_PENDING, Channel, CommandRecord
+from hyperhive.tasks import Tasks
 
 from .nodes import Nodes
 from .registry import AgentRegistry
@@ -41,7 +43,7 @@ class RemoteVerbs:
         self.claim_seconds = claim_seconds
         self._waiting: dict[int, asyncio.Event] = {}
         self._local: dict[str, Callable[..., Awaitable[None]]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Tasks(log, "node commands", (StoreError,))  # the next notification claims what is left
         nodes.on_down.append(lambda _node: self.wake_all())
 
     def elsewhere(self, name: str) -> str | None:
@@ -118,20 +120,20 @@ class RemoteVerbs:
             "destroy": lambda name, purge=False: supervisor.destroy_agent(name, purge),
             "revive": lambda name: supervisor.revive_agent(name),
         }
-        self._spawn(self._claim())
+        self._tasks.spawn(self._claim)
 
     def _told_commands(self, node: str) -> None:
         if node == self.node and self._local:
-            self._spawn(self._claim())
+            self._tasks.spawn(self._claim)
 
     def caught_up(self) -> None:
         self.wake_all()
         if self._local:
-            self._spawn(self._claim())
+            self._tasks.spawn(self._claim)
 
     async def _claim(self) -> None:
         for command in await self.store.claim_commands(self.node, self.claim_seconds):
-            self._spawn(self._run(command))
+            self._tasks.spawn(functools.partial(self._run, command))
 
     async def _run(self, command: CommandRecord) -> None:
         code: str | None = None
@@ -150,22 +152,9 @@ class RemoteVerbs:
         await self.nodes.store_observed(command.agent)
         await self.store.finish_command(command.id, code, error)
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        async def logged() -> None:
-            try:
-                await work
-            except StoreError as exc:  # the next notification or reconnect claims what is left
-                log.warning("node commands: %s", exc)
-
-        task = asyncio.create_task(logged())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def close(self) -> None:
         self._local = {}
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
 
 
 def _offline(node: str, name: str, verb: str) -> HiveError:

@@ -16,8 +16,7 @@ import os
 import shutil
 import time
 from collections import defaultdict
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable
 
 from hyperhive.broker import Broker
 from hyperhive.config import AgentConfig, ConfigError, PolicyError, RestartConfig, load_host_policy
@@ -30,6 +29,7 @@ from hyperhive.runtime.base import ExitInfo, Runtime, SandboxHandle, SandboxStat
 from hyperhive.runtime.errors import SandboxError
 from hyperhive.runtime.local import LocalConfig
 from hyperhive.store import AgentRecord, Store
+from hyperhive.tasks import Tasks
 
 from .agent_sockets import AgentSockets
 from .announce import Announcer
@@ -69,7 +69,7 @@ class Supervisor:
         self._restart_timers: dict[str, asyncio.TimerHandle] = {}
         self.restart_policy = RestartPolicy()
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Tasks(log, "lifecycle")
 
     @property
     def warning(self) -> str | None:
@@ -101,7 +101,7 @@ class Supervisor:
         if handle is None:
             change_state(name, ObservedState.STOPPED)  # (none) -> STOPPED: no sandbox (the host restarted)
             if wanted == WantedState.RUNNING:
-                self._spawn_task(self._restart_later(name, "the host restarted", 0.0))
+                self._restart_soon(name, "the host restarted")
             return
         status = await self.runtime.adopt(handle)
         self._handles[name] = handle
@@ -124,9 +124,7 @@ class Supervisor:
         self._unwatch.clear()
         for timer in self._restart_timers.values():
             timer.cancel()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
 
     # --- verbs ------------------------------------------------------------------------------------
     async def start_agent(self, name: str, *, why: str | None = None) -> None:
@@ -285,7 +283,7 @@ class Supervisor:
 
         def on_exit(info: ExitInfo) -> None:
             self._unwatch.pop(name, None)
-            self._spawn_task(self._exited(name, info))
+            self._tasks.spawn(lambda: self._exited(name, info), f"exit of {name}")
 
         self._unwatch[name] = self.runtime.watch(handle, on_exit)
 
@@ -318,12 +316,13 @@ class Supervisor:
             return
         self.registry.change_state(name, ObservedState.RESTARTING)  # RUNNING -> RESTARTING
         loop = asyncio.get_running_loop()
-        self._restart_timers[name] = loop.call_later(
-            decision.delay, lambda: self._spawn_task(self._restart_later(name, f"it {info.describe()}", 0)))
+        self._restart_timers[name] = loop.call_later(decision.delay, self._restart_soon, name, f"it {info.describe()}")
 
-    async def _restart_later(self, name: str, why: str, delay: float) -> None:
-        if delay:
-            await asyncio.sleep(delay)
+    def _restart_soon(self, name: str, why: str) -> None:
+        """Restart `name` now (its restart timer fired, or the host restarted while it was wanted running)."""
+        self._tasks.spawn(lambda: self._restart(name, why), f"restart of {name}")
+
+    async def _restart(self, name: str, why: str) -> None:
         self._restart_timers.pop(name, None)
         agent = self.registry.get(name)
         if agent is None or agent.lifecycle != WantedState.RUNNING:
@@ -364,11 +363,6 @@ class Supervisor:
             raise HiveError(ErrorCode.NOT_ALLOWED, f"{name} is a peer: the hive does not own its lifecycle "
                                                    "(its own container starts and stops it)")
         return agent
-
-    def _spawn_task(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     def _purge_files(self, name: str) -> None:
         settings = self.settings

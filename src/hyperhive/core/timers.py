@@ -5,10 +5,13 @@ already past fires on the next loop turn, which is how what fell due during down
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
+
+from hyperhive.tasks import Tasks
 
 log = logging.getLogger(__name__)
 K = TypeVar("K", bound=Hashable)
@@ -19,7 +22,7 @@ class DueTimers(Generic[K]):
         self._fire = fire
         self._name = name
         self._handles: dict[K, asyncio.TimerHandle] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Tasks(log, name)  # one broken item does not stop the others; it stays pending in the store
 
     def arm(self, key: K, due_at: float) -> None:
         self.disarm(key)
@@ -36,19 +39,14 @@ class DueTimers(Generic[K]):
 
     def _spawn(self, key: K) -> None:
         self._handles.pop(key, None)
-        task = asyncio.get_running_loop().create_task(self._run(key), name=f"{self._name}:{key}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _run(self, key: K) -> None:
-        try:
-            await self._fire(key)
-        except Exception:  # one broken item must not stop the others; it stays pending in the store
-            log.exception("%s %s failed to fire", self._name, key)
+        self._tasks.spawn(functools.partial(self._fire, key), f"{self._name} {key}")
 
     async def close(self) -> None:
         for handle in self._handles.values():
             handle.cancel()
         self._handles.clear()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.settle()
+
+    async def settle(self) -> None:
+        """Until the firings started have ended."""
+        await self._tasks.settle()

@@ -26,6 +26,7 @@ from hyperhive.protocol import OPERATOR, ErrorCode, HiveError, ok_response
 from hyperhive.protocol import agent_requests as rq
 from hyperhive.protocol.replies import PermissionDecision
 from hyperhive.store import ApprovalRecord, EventRecord, Store
+from hyperhive.tasks import Tasks
 
 from .approvals import Approvals, KindHandlers, WorkResult
 from .deployments import Deployments
@@ -71,7 +72,7 @@ class ToolPrompts:
         self._waiting: Counter[int] = Counter()
         self._reattach: dict[int, asyncio.TimerHandle] = {}
         self._current: dict[str, TurnMessage] = {}  # agent -> the message its running turn handles
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Tasks(log, "tool prompts")
         events.listen(self._events)
 
     def approval_kinds(self) -> dict[str, KindHandlers]:
@@ -113,8 +114,12 @@ class ToolPrompts:
         answer = self._answers.setdefault(record.id, asyncio.get_running_loop().create_future())
         current = await self._get(record.id)  # resolved before the future existed: answer now
         if current.status != "pending":
+            # Another prompt of this call may wait on the same future, and the resolution's event may still be
+            # on its way (the store commits first): answer it too, or it waits on a future nobody resolves.
+            if not answer.done():
+                answer.set_result(answer_for(current.status, current.note, tool_input))
             self._answers.pop(record.id, None)
-            return answer_for(current.status, current.note, tool_input)
+            return answer.result()
         self._attach(record.id)
         hangup: asyncio.Future[Any] = asyncio.ensure_future(conn.until_hangup())
         try:
@@ -156,9 +161,7 @@ class ToolPrompts:
     def _spawn_cancel(self, approval_id: int, note: str) -> None:
         self._reattach.pop(approval_id, None)
         if self._waiting[approval_id] == 0:
-            task = asyncio.ensure_future(self._cancel(approval_id, note))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._tasks.spawn(lambda: self._cancel(approval_id, note), f"cancel of approval #{approval_id}")
 
     # --- "allow from now on" ------------------------------------------------------------------------
     async def approve_always(self, approval_id: int) -> tuple[ApprovalRecord, ApprovalRecord]:

@@ -4,12 +4,12 @@ raised. Collaborators come in as callables, so this knows nothing of the daemon 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from hyperhive.store.usage import UsageRecord, UsageStore
+from hyperhive.tasks import Tasks
 
 from .budgets import HIVE, Exhausted, Ledger, Limits, day_end, day_start, first_exhausted, month_start
 from .clock import Cancel, Clock
@@ -50,7 +50,7 @@ class Spend:
         self._flags: dict[str, Exhausted] = {}
         self._timers: dict[str, Cancel] = {}
         self._turns: dict[str, TurnSpend] = {}
-        self._writes: set[asyncio.Task[None]] = set()
+        self._writes = Tasks(log, "spend")
         self._prune_timer: Cancel | None = None
 
     async def load(self) -> None:
@@ -68,8 +68,7 @@ class Spend:
         for timer in [*self._timers.values(), *filter(None, [self._prune_timer])]:
             timer.cancel()
         self._timers.clear()
-        if self._writes:
-            await asyncio.gather(*self._writes, return_exceptions=True)
+        await self._writes.settle()
 
     # --- before a call ----------------------------------------------------------------------------
     async def refusal(self, agent: str) -> Exhausted | None:
@@ -110,7 +109,7 @@ class Spend:
         """Store a counted call and check its agent's budgets in the background: the gateway calls this after
         the answer's end, so neither that answer nor the agent's next call waits on an fsync (`settle` and
         `close` wait for it)."""
-        self._spawn(self._store_and_check(record.agent, record))
+        self._writes.spawn(lambda: self._store_and_check(record.agent, record))
 
     def count(self, agent: str, model: str, usage: Usage) -> UsageRecord:
         """Price one call and add it to the running totals (and the running turn), at once."""
@@ -165,7 +164,7 @@ class Spend:
 
     def _arm(self, agent: str, when: float) -> None:
         self._cancel_timer(agent)
-        self._timers[agent] = self.clock.call_at(when, lambda: self._spawn(self.reconsider(agent)))
+        self._timers[agent] = self.clock.call_at(when, lambda: self._writes.spawn(lambda: self.reconsider(agent)))
 
     def _cancel_timer(self, agent: str) -> None:
         timer = self._timers.pop(agent, None)
@@ -177,14 +176,8 @@ class Spend:
             await self.store.prune_usage(self.clock.now() - KEEP_SECONDS)
             self._schedule_prune()
 
-        self._prune_timer = self.clock.call_at(day_end(self.clock.now()), lambda: self._spawn(prune()))
-
-    def _spawn(self, work: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
+        self._prune_timer = self.clock.call_at(day_end(self.clock.now()), lambda: self._writes.spawn(prune))
 
     async def settle(self) -> None:
         """Wait for the stores and checks in flight (tests, and the bench)."""
-        while self._writes:
-            await asyncio.gather(*list(self._writes), return_exceptions=True)
+        await self._writes.settle()

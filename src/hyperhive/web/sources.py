@@ -24,6 +24,7 @@ from hyperhive.core.events import TRANSCRIPT_PREFIX
 from hyperhive.core.views import event_view, message_view
 from hyperhive.protocol import OPERATOR, HiveError, StatusRow, rfc3339
 from hyperhive.store import EventRecord, MessageRecord
+from hyperhive.tasks import Tasks
 
 from .history import History
 from .transcript import Item, Payload, event_items
@@ -89,7 +90,7 @@ class FeedSources:
         self.history = history
         self._attached = False
         self._unlisten: Any = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Tasks(log, "the operator's call counts")
         self._status_task: asyncio.Task[None] | None = None
         self._counts_lock = asyncio.Lock()  # counts read in order, so the last one published is the newest
 
@@ -107,12 +108,11 @@ class FeedSources:
         if self._unlisten is not None:
             self._unlisten()
             self._unlisten = None
-        tasks = [*self._tasks, *([self._status_task] if self._status_task else [])]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
+        await self._tasks.close()
+        if self._status_task is not None:
+            self._status_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await self._status_task
         if self._status_task is not None:
             self._changes.close()
             self._status_task = None
@@ -154,14 +154,14 @@ class FeedSources:
         for m in messages:  # rendered when a stream sends it: with no page open, a send costs no rendering
             self.feed.publish("message", _message_row(m), (m.sender, m.recipient), render=_render_message)
         if any(m.recipient == OPERATOR for m in messages):
-            self._spawn(self._publish_call_counts())
+            self._tasks.spawn(self._publish_call_counts)
 
     def _on_ack(self, recipient: str, ids: list[int]) -> None:
         if not self._attached:
             return
         self.feed.publish("ack", {"recipient": recipient, "ids": ids, "acked_at": rfc3339(time.time())}, [recipient])
         if recipient == OPERATOR:
-            self._spawn(self._publish_call_counts())
+            self._tasks.spawn(self._publish_call_counts)
 
     async def _publish_call_counts(self) -> None:
         async with self._counts_lock:
@@ -170,7 +170,7 @@ class FeedSources:
     # --- stored events --------------------------------------------------------------------------
     def _on_events(self, events: list[EventRecord]) -> None:
         if any(e.kind.startswith(CALL_EVENT_PREFIXES) for e in events):
-            self._spawn(self._publish_call_counts())
+            self._tasks.spawn(self._publish_call_counts)
         for event in events:
             agents = [event.agent] if event.agent else []
             self.feed.publish(event_topic(event.kind), event_update(event), agents)
@@ -182,7 +182,3 @@ class FeedSources:
             if summary is not None and event.agent:
                 self.feed.publish("lastturn", {"agent": event.agent, "turn": summary}, agents)
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)  # a hard reference until it is done (asyncio keeps only weak ones)
-        task.add_done_callback(self._tasks.discard)
