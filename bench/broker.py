@@ -1,7 +1,8 @@
 """Broker benchmark against a real hive-c0re process.
 
 Prints send→recv latency (p50/p99: from the moment `send` is written until the blocked `recv` of the
-recipient returns it; with `ack` as the recv tool does, and without, as the harness does) and durable send
+recipient returns it; with `ack` as the recv tool does, and without, as the harness does; on the fresh store,
+and again once its WAL has wrapped, as in a hive that has run a while) and durable send
 throughput (answered sends per second: each answer means the message was committed and fsynced) for one
 sender and for 50 concurrent agents. And what the machine's wake-ups cost, apart from the hive: `whoami`
 and a lone `send` back to back and after 5 ms of quiet (as the send→recv rounds leave the daemon), a
@@ -70,6 +71,32 @@ async def latency(hive: HiveProcess, rounds: int, ack: bool = True) -> list[floa
     await sender.close()
     await receiver.close()
     return samples
+
+
+async def until_the_wal_wraps(hive: HiveProcess, quiet_rounds: int = 500, limit: int = 50_000) -> int:
+    """Untimed send→recv rounds, back to back, until the store's WAL has kept its size for `quiet_rounds`
+    rounds: its first checkpoint has let commits start again at its beginning, so from then on a commit
+    overwrites frames in place, as in a hive that has run a while. Until then (a fresh store's first
+    ~4 MB, `wal_autocheckpoint`'s 1,000 pages) each commit appends, and its fdatasync must also journal the
+    file's new size. The rounds it took."""
+    wal = hive.settings.db_path.with_name(hive.settings.db_path.name + "-wal")
+    sender = AsyncSocketClient(hive.agent_socket("a0"))
+    receiver = AsyncSocketClient(hive.agent_socket("a1"))
+    size, same = -1, 0
+    for done in range(1, limit + 1):
+        waiting = asyncio.create_task(receiver.request("recv", wait_seconds=30, max=1, ack=True))
+        await sender.request("send", to="a1", body=f"fill {done}")
+        await waiting
+        now = wal.stat().st_size
+        same = same + 1 if now == size else 0
+        size = now
+        if same == quiet_rounds:
+            break
+    else:
+        raise SystemExit(f"the WAL still grew after {limit:,} rounds ({size:,} bytes): no steady state to time")
+    await sender.close()
+    await receiver.close()
+    return done
 
 
 async def round_trips(hive: HiveProcess, cmd: str, idle: float, rounds: int = 1000, **fields: Any) -> float:
@@ -254,9 +281,14 @@ def one_run(messages: int, rounds: int, profile: Profile, src: Path | None = Non
             with profile.phase(hive, "latency"):
                 samples = asyncio.run(latency(hive, rounds))
             unacked = asyncio.run(latency(hive, rounds, ack=False))
+            filled = asyncio.run(until_the_wal_wraps(hive))
+            steady = asyncio.run(latency(hive, rounds))
             return {"send→recv p50": percentile(samples, 0.5) * 1e3, "send→recv p99": percentile(samples, 0.99) * 1e3,
                     "send→recv mean": statistics.fmean(samples) * 1e3,
                     "send→recv p50, recv without ack": percentile(unacked, 0.5) * 1e3,
+                    "rounds until the WAL wrapped": filled,
+                    "send→recv p50, WAL wrapped": percentile(steady, 0.5) * 1e3,
+                    "send→recv p99, WAL wrapped": percentile(steady, 0.99) * 1e3,
                     **wake_ups(hive, Path(root)),
                     "sends/s, 1 agent, one per request": asyncio.run(throughput(hive, 1, messages // 2)),
                     "sends/s, 1 agent, send_batch of 100": asyncio.run(batched_throughput(hive, messages)),
@@ -293,7 +325,7 @@ def main() -> None:
     def fmt(key: str, v: float) -> str:
         if any(word in key for word in (" p50", " p99", " mean")):
             return f"{v:.2f} ms"
-        return f"{v:,.0f}" + ("" if "µs" in key else " /s")
+        return f"{v:,.0f}" + ("" if "µs" in key or "rounds" in key else " /s")
 
     report(runs, fmt)
 
