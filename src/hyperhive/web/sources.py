@@ -79,7 +79,7 @@ _message_row = operator.attrgetter(*_MESSAGE_FIELDS)  # a tuple of plain values:
 
 
 def _render_message(row: tuple[Any, ...]) -> JsonObject:
-    return message_view(MessageRecord.model_construct(**dict(zip(_MESSAGE_FIELDS, row, strict=True)))).model_dump(
+    return message_view(MessageRecord(**dict(zip(_MESSAGE_FIELDS, row, strict=True)))).model_dump(
         mode="json")
 
 
