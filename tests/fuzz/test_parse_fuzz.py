@@ -3,13 +3,15 @@ sentence; never another exception, never `internal`, and whatever parses can be 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from hyperhive.protocol import ErrorCode, HiveError, decode_line, encode_line, error_response, ok_response
+from hyperhive.client.errors import decode_response
+from hyperhive.protocol import ErrorCode, HiveError, decode_line, encode_line, error_response, ok_response, wire
 from hyperhive.protocol.agent_requests import AGENT_REQUEST
 from hyperhive.protocol.host_requests import HOST_REQUEST
 from hyperhive.protocol.parsing import parse_request
@@ -99,3 +101,47 @@ def test_the_corpus_lines_are_each_judged() -> None:
             continue
         for adapter in (HOST_REQUEST, AGENT_REQUEST):
             _parses_or_says_why(adapter, obj)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.integers(min_value=-(10**30), max_value=10**30) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20)
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=8), json_values, min_size=1, max_size=5),
+       st.sampled_from([{"ensure_ascii": True}, {"ensure_ascii": False, "separators": (",", ":")}]))
+@example({"cmd": "x", "n": 12345678901234567890123}, {"ensure_ascii": True})  # past int64: kept exact
+@example({"cmd": "x", "n": -9223372036854775809}, {"ensure_ascii": True})
+@example({"cmd": "x", "f": 0.1234567890123456789}, {"ensure_ascii": True})
+def test_the_fast_reading_is_the_standard_librarys(obj: dict[str, Any], style: dict[str, Any]) -> None:
+    """decode_line reads the common line with orjson and falls back to the standard library: whatever a line
+    holds (numbers of any size, any text), both readings give the same object, of the same types."""
+    line = json.dumps(obj, **style).encode("utf-8", "surrogatepass")
+    try:
+        slow: object = wire._decode_slowly(line)
+    except HiveError as exc:
+        slow = exc.code
+    try:
+        fast: object = decode_line(line)
+    except HiveError as exc:
+        fast = exc.code
+    assert fast == slow
+    assert _types(fast) == _types(slow)
+
+
+def _types(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _types(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_types(v) for v in value]
+    return type(value)
+
+
+def test_a_lone_surrogate_goes_out_escaped_and_a_client_reads_it_back() -> None:
+    """Text stored before requests were checked may hold a lone surrogate: orjson refuses to write it and
+    to read its escape, so the hive writes it with the standard library and a client reads it with it."""
+    line = encode_line(ok_response(7, body="a\ud800b"))
+    assert b"\\ud800" in line and line.endswith(b"\n")
+    assert decode_response(line)["body"] == "a\ud800b"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
 from typing import Protocol
 
 from hyperhive.protocol import (
@@ -121,7 +120,10 @@ class Broker:
                 waiter.left += 1
                 continue
             indexes.append(index)
-            planned[index] = replace(message, delivered_at=now, acked_at=now if waiter.ack else None)
+            # Made anew, not with dataclasses.replace: that one reads the fields' list in Python on every call.
+            planned[index] = NewMessage(message.sender, message.recipient, message.body, message.sent_at,
+                                        message.in_reply_to, message.broadcast, delivered_at=now,
+                                        acked_at=now if waiter.ack else None)
         return handoffs
 
     def _hand_over(self, handoffs: dict[str, tuple[Waiter, list[int]]], stored: list[MessageRecord] | None) -> None:

@@ -4,6 +4,7 @@ is a `bad_request` with a sentence, never a crash further in."""
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, Union
 
@@ -148,8 +149,13 @@ class Request(BaseModel, Generic[R]):
     @classmethod
     def verb_name(cls) -> str:
         """The `cmd` literal of a concrete verb."""
-        annotation = cls.model_fields["cmd"].annotation
-        return str(annotation.__args__[0])  # type: ignore[union-attr]  # a Literal["…"] of one value
+        return _verb_name(cls)
+
+
+@functools.cache  # asked on every request a socket serves: a dict lookup in C, not a walk of the model
+def _verb_name(verb: type[Request[Any]]) -> str:
+    annotation = verb.model_fields["cmd"].annotation
+    return str(annotation.__args__[0])  # type: ignore[union-attr]  # a Literal["…"] of one value
 
 
 Q = TypeVar("Q", bound=Request[Any])

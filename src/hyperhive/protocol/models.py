@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Generic, Literal, TypeVar
 
@@ -10,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 AgentKind = Literal["managed", "peer"]
 
 
+@functools.lru_cache(maxsize=1024)  # a message's sent, delivered and acked times are often one instant
 def rfc3339(ts: float | None) -> str | None:
     """Unix seconds → RFC 3339 UTC with milliseconds (`2026-11-24T18:31:02.123Z`), None stays None."""
     if ts is None:
