@@ -214,14 +214,17 @@ class Broker:
             if remaining <= 0:
                 return [], 0
             waiter = Waiter(lease, max_count, ack, held, arrived)
-            with self.inboxes.waiting(waiter):
-                try:
-                    async with asyncio.timeout(remaining):
-                        await arrived.wait()
-                except TimeoutError:
-                    pass
+            self.inboxes.wait(waiter)
+            try:
+                async with asyncio.timeout(remaining):
+                    await arrived.wait()
+            except TimeoutError:
+                pass
+            finally:
+                self.inboxes.stop_waiting(waiter)
             if waiter.claim is not None:  # a send claimed this reader: its messages come committed
-                handed = await asyncio.shield(waiter.claim)
+                # Settled before the wake-up, as a rule (the hand-over resolves it, then wakes the reader).
+                handed = waiter.claim.result() if waiter.claim.done() else await asyncio.shield(waiter.claim)
                 if handed:
                     return handed, waiter.left
             elif not arrived.is_set():

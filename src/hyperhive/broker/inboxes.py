@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from itertools import count
 
 from hyperhive.store import MessageRecord
@@ -55,17 +54,16 @@ class Inboxes:
         self._leases: dict[str, dict[int, Lease]] = defaultdict(dict)
         self._waiters: dict[str, list[Waiter]] = defaultdict(list)
 
-    @contextmanager
-    def waiting(self, waiter: Waiter) -> Iterator[None]:
-        """While inside, a send to the waiter's owner may claim it."""
+    def wait(self, waiter: Waiter) -> None:
+        """From now until `stop_waiting`, a send to the waiter's owner may claim it. (Two calls rather than a
+        context manager: its exit would be three Python frames on the way to every handed-over answer.)"""
+        self._waiters[waiter.lease.owner].append(waiter)
+
+    def stop_waiting(self, waiter: Waiter) -> None:
         owner = waiter.lease.owner
-        self._waiters[owner].append(waiter)
-        try:
-            yield
-        finally:
-            self._waiters[owner].remove(waiter)
-            if not self._waiters[owner]:
-                del self._waiters[owner]
+        self._waiters[owner].remove(waiter)
+        if not self._waiters[owner]:
+            del self._waiters[owner]
 
     def readers_waiting(self, recipient: str) -> int:
         return len(self._waiters.get(recipient, ()))

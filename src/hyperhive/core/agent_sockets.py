@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from hyperhive.config.settings import HiveSettings
@@ -85,8 +85,8 @@ class AgentSockets:
         def connect(conn: Connection) -> None:
             sessions[id(conn)] = self.session(name, manager)
 
-        async def handle(conn: Connection, obj: dict[str, object]) -> dict[str, object] | None:
-            return await sessions[id(conn)].handle(conn, obj)
+        def handle(conn: Connection, obj: dict[str, object]) -> Awaitable[dict[str, object] | None]:
+            return sessions[id(conn)].handle(conn, obj)  # the session's coroutine itself: no layer around it
 
         async def close(conn: Connection) -> None:
             session = sessions.pop(id(conn), None)
