@@ -21,6 +21,7 @@ from collections.abc import Iterator
 
 from hyperhive.config.settings import HiveSettings
 from hyperhive.core.hive import Hive
+from hyperhive.core.lineserver import check_not_in_use
 from hyperhive.core.parts import DashboardService
 from hyperhive.protocol.fields import build_deferred
 from hyperhive.store import Store
@@ -58,6 +59,9 @@ def _dashboard_server(hive: Hive) -> DashboardService:
 
 async def run_daemon(settings: HiveSettings, ready_fd: int | None = None) -> None:
     check_settings(settings)
+    # A daemon already serving this host socket is refused before anything opens: the store, the leader's
+    # lease and the agents' rows are that daemon's (its sockets check again as they bind, for two at once).
+    check_not_in_use(settings.host_socket)
     build_deferred()  # the protocol's models are built on first use (decisions.md); here, before any request
     stop = asyncio.Event()
     with _stop_on_signals(stop):

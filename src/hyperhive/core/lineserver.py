@@ -400,16 +400,22 @@ class SocketInUse(Exception):
     pass
 
 
-def _remove_stale_socket(path: Path) -> None:
-    """Remove a socket file left by a dead process; refuse if something still answers on it."""
+def check_not_in_use(path: Path) -> bool:
+    """Raise SocketInUse when something answers on the socket at `path`; else whether a file is there (one a
+    dead process left)."""
     if not path.exists() and not path.is_symlink():
-        return
+        return False
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         probe.connect(str(path))
     except OSError:
-        path.unlink()
-        return
+        return True
     finally:
         probe.close()
     raise SocketInUse(f"{path} is in use by another process (is another hive-c0re running?)")
+
+
+def _remove_stale_socket(path: Path) -> None:
+    """Remove a socket file left by a dead process; refuse if something still answers on it."""
+    if check_not_in_use(path):
+        path.unlink()
